@@ -1,0 +1,68 @@
+# Covergate — every developer and CI entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+TOOL      := $(GO) tool -modfile=tools/go.mod
+BUF       := $(TOOL) buf
+BIN       := bin/covergate
+GOFLAGS_TEST ?= -race -count=1
+DESCRIPTORS := $(shell mktemp -u /tmp/covergate-descriptors.XXXXXX).binpb
+
+.PHONY: help
+help: ## List the targets.
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: third_party
+third_party: ## Fetch third-party protos from pinned Go modules into third_party/ (git-ignored).
+	@tools/scripts/fetch-protos.sh
+
+.PHONY: generate
+generate: third_party ## Regenerate gen/ (Go, grpc-gateway, OpenAPI v2 and 3.1) from proto/.
+	$(BUF) format -w proto
+	$(BUF) generate
+	$(BUF) build -o $(DESCRIPTORS)
+	cd tools && $(GO) run ./openapimerge -v3-parts ../gen/openapiv3 -v2 ../gen/openapiv2/covergate.swagger.json -out ../gen/openapi -descriptors $(DESCRIPTORS)
+	@rm -f $(DESCRIPTORS)
+
+.PHONY: check-generate
+check-generate: generate ## Fail if gen/ or proto formatting differs from what is committed.
+	@if [ -n "$$(git status --porcelain -- gen proto)" ]; then \
+	  echo "generated code is stale: run 'make generate' and commit the result"; \
+	  git status --porcelain -- gen proto; git diff --stat -- gen proto; exit 1; fi
+
+.PHONY: lint
+lint: third_party ## buf lint, buf format check, gofmt and go vet.
+	$(BUF) lint
+	$(BUF) format -d --exit-code proto
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/') 2>/dev/null); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	cd tools && $(GO) vet ./...
+
+.PHONY: breaking
+breaking: third_party ## buf breaking (WIRE_JSON) against the previous commit on main, once there is one.
+	@if git rev-parse --verify -q HEAD~1 >/dev/null; then \
+	  $(BUF) breaking proto --against '.git#ref=HEAD~1,subdir=proto'; \
+	else echo "breaking: no previous commit to compare with"; fi
+
+.PHONY: build
+build: ## Build bin/covergate.
+	$(GO) build -trimpath -o $(BIN) ./cmd/covergate
+
+.PHONY: run
+run: build ## Run the gateway: SQLite + embedded partner sandbox, dev API key 'dev-key' with all scopes.
+	COVERGATE_API_KEYS="$${COVERGATE_API_KEYS:-dev-key:*}" ./$(BIN) serve
+
+.PHONY: test
+test: ## Run every test (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it).
+	$(GO) test $(GOFLAGS_TEST) ./...
+	cd tools && $(GO) test -count=1 ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks.
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: ci
+ci: check-generate lint breaking test ## Everything CI runs.

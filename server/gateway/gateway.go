@@ -1,0 +1,146 @@
+// Package gateway is the HTTP side of Covergate: grpc-gateway muxes for the internal API and the
+// partner webhooks (both dialing the gRPC server, so every interceptor runs exactly once per
+// call), plus health, readiness and the OpenAPI documents, behind body limits, a content-type
+// check and a header allowlist.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
+	"github.com/covergate/covergate/gen/openapi"
+)
+
+// Config configures the HTTP handler.
+type Config struct {
+	Conn           *grpc.ClientConn // connection to the gRPC server (in memory in production)
+	Logger         *slog.Logger
+	MaxBodyBytes   int64                           // limit for every route but uploads
+	MaxUploadBytes int64                           // limit for claim-document uploads
+	Ready          func(ctx context.Context) error // nil error = ready to serve
+}
+
+// webhookPaths are fixed by the partners (or by us, for Avata and Scalepoint).
+var webhookPaths = []string{"/etvas-events", "/etvas/events", "/webhooks/avata", "/webhooks/scalepoint"}
+
+// New builds the HTTP handler.
+func New(ctx context.Context, cfg Config) (http.Handler, error) {
+	if cfg.Conn == nil || cfg.Logger == nil {
+		return nil, fmt.Errorf("gateway: Conn and Logger are required")
+	}
+	api, err := newAPIMux(ctx, cfg.Conn)
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := newWebhookMux(ctx, cfg.Conn)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONBytes(w, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", readyHandler(cfg.Ready))
+	mux.HandleFunc("GET /openapi.json", staticJSON(openapi.V3))
+	mux.HandleFunc("GET /openapi/v2.json", staticJSON(openapi.V2))
+	for _, p := range webhookPaths {
+		mux.Handle(p, hooks)
+	}
+	mux.Handle("/v1/", api)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeRouteNotFound(w, r)
+	})
+	limits := bodyLimits{normal: cfg.MaxBodyBytes, upload: cfg.MaxUploadBytes}
+	return withRequestID(accessLog(cfg.Logger, limitBody(limits, requireJSON(mux)))), nil
+}
+
+// newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
+// and every field present in answers, for stable shapes in typed clients.
+func newAPIMux(ctx context.Context, conn *grpc.ClientConn) (*runtime.ServeMux, error) {
+	m := &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+	mux := runtime.NewServeMux(commonOptions(m)...)
+	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		"QuoteService":    insurancev1.RegisterQuoteServiceHandler,
+		"PolicyService":   insurancev1.RegisterPolicyServiceHandler,
+		"ClaimService":    insurancev1.RegisterClaimServiceHandler,
+		"CustomerService": insurancev1.RegisterCustomerServiceHandler,
+		"EventService":    insurancev1.RegisterEventServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("gateway: register %s: %w", name, err)
+		}
+	}
+	return mux, nil
+}
+
+// newWebhookMux serves partner webhooks: unknown fields are ignored (a partner adding a field must
+// never make us reject its events) and answers omit empty fields, to reproduce the partners'
+// documented bodies exactly.
+func newWebhookMux(ctx context.Context, conn *grpc.ClientConn) (*runtime.ServeMux, error) {
+	m := &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+	}
+	mux := runtime.NewServeMux(commonOptions(m)...)
+	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		"EtvasWebhookService":      webhooksv1.RegisterEtvasWebhookServiceHandler,
+		"AvataWebhookService":      webhooksv1.RegisterAvataWebhookServiceHandler,
+		"ScalepointWebhookService": webhooksv1.RegisterScalepointWebhookServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("gateway: register %s: %w", name, err)
+		}
+	}
+	return mux, nil
+}
+
+func commonOptions(m runtime.Marshaler) []runtime.ServeMuxOption {
+	return []runtime.ServeMuxOption{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, m),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithOutgoingTrailerMatcher(outgoingHeader),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithStreamErrorHandler(streamErrorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		// Method override lets a POST act as DELETE; nobody needs it and it muddles auditing.
+		runtime.WithDisableHTTPMethodOverride(),
+	}
+}
+
+func staticJSON(body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		writeJSONBytes(w, http.StatusOK, body)
+	}
+}
+
+func readyHandler(ready func(context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ready != nil {
+			if err := ready(r.Context()); err != nil {
+				writeJSONBytes(w, http.StatusServiceUnavailable, []byte(fmt.Sprintf(`{"status":"not ready","reason":%q}`, err.Error())))
+				return
+			}
+		}
+		writeJSONBytes(w, http.StatusOK, []byte(`{"status":"ready"}`))
+	}
+}
+
+func writeJSONBytes(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}

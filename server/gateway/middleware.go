@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
+	"github.com/covergate/covergate/server/requestid"
+)
+
+// withRequestID assigns the request id before anything else runs, so that errors written by the
+// HTTP layer itself carry it too; the header is then forwarded to the gRPC side, which keeps it.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := requestid.OrNew(r.Header.Get("X-Request-Id"))
+		r.Header.Set("X-Request-Id", id)
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
+	})
+}
+
+type bodyLimits struct {
+	normal, upload int64
+}
+
+func (l bodyLimits) of(r *http.Request) int64 {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/claim-documents") {
+		return l.upload
+	}
+	return l.normal
+}
+
+// limitBody reads the whole body up front, bounded by the route's limit, and answers 413 when it
+// is larger. Buffering is deliberate: webhook verification needs the exact raw bytes, and a body
+// rejected here never reaches a decoder.
+func limitBody(limits bodyLimits, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		limit := limits.of(r)
+		if r.ContentLength > limit {
+			writeTooLarge(w, r, limit)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeTooLarge(w, r, limit)
+				return
+			}
+			writeStatus(w, r, apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST,
+				"could not read the request body", "request_id", requestid.From(r.Context())))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
+	// The rest of an oversize body is not read: close the connection instead of draining it.
+	w.Header().Set("Connection", "close")
+	writeStatus(w, r, apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE,
+		"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes",
+		"limit_bytes", strconv.FormatInt(limit, 10), "request_id", requestid.From(r.Context())))
+}
+
+// requireJSON refuses bodies that are declared as something other than JSON (415), instead of
+// letting the JSON decoder guess. A missing Content-Type is accepted as JSON.
+func requireJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 0 {
+			if ct := r.Header.Get("Content-Type"); ct != "" {
+				mt, _, err := mime.ParseMediaType(ct)
+				if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+					writeStatusCode(w, r, http.StatusUnsupportedMediaType, apierror.Status(codes.InvalidArgument,
+						insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST,
+						"unsupported Content-Type "+strconv.Quote(ct)+": send application/json",
+						"request_id", requestid.From(r.Context())))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog writes one line per HTTP request. The query string is left out: it can carry
+// identifiers that count as personal data.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+			slog.String("request_id", requestid.From(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.status, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wroteHeader = true
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Flush keeps server streaming (WatchEvents as newline-delimited JSON) working through the
+// recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

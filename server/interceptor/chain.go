@@ -1,0 +1,151 @@
+package interceptor
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"buf.build/go/protovalidate"
+	grpcmw "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
+	"github.com/covergate/covergate/server/auth"
+)
+
+// Authorizer authenticates a call; auth.Authenticator implements it.
+type Authorizer interface {
+	UnaryInterceptor() grpc.UnaryServerInterceptor
+	StreamInterceptor() grpc.StreamServerInterceptor
+}
+
+// Config is what the chain needs.
+type Config struct {
+	Logger    *slog.Logger
+	Validator protovalidate.Validator // built once at start: compiling rules is the expensive part
+	Auth      Authorizer
+}
+
+// Chain returns the server options installing the interceptors in order:
+// request id + error normalization + logging (outermost, so they see the final outcome),
+// recovery (so a panic anywhere below becomes an INTERNAL status), auth, validation.
+func Chain(cfg Config) []grpc.ServerOption {
+	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		cfg.Logger.ErrorContext(ctx, "panic in handler", "request_id", RequestID(ctx), "panic", p, "stack", string(debug.Stack()))
+		return apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, "internal error")
+	})
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			observeUnary(cfg.Logger),
+			recovery.UnaryServerInterceptor(rec),
+			cfg.Auth.UnaryInterceptor(),
+			validateUnary(cfg.Validator),
+		),
+		grpc.ChainStreamInterceptor(
+			observeStream(cfg.Logger),
+			recovery.StreamServerInterceptor(rec),
+			cfg.Auth.StreamInterceptor(),
+			validateStream(cfg.Validator),
+		),
+	}
+}
+
+func observeUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		ctx = withRequestID(ctx)
+		resp, err := next(ctx, req)
+		err = finish(ctx, log, info.FullMethod, start, err)
+		return resp, err
+	}
+}
+
+func observeStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+		start := time.Now()
+		wrapped := grpcmw.WrapServerStream(ss)
+		wrapped.WrappedContext = withRequestID(ss.Context())
+		err := next(srv, wrapped)
+		return finish(wrapped.WrappedContext, log, info.FullMethod, start, err)
+	}
+}
+
+// finish normalizes err (every error leaves with an ErrorInfo carrying the request id) and
+// writes one log line per call. Request and response bodies are never logged: they hold
+// personal data and secrets.
+func finish(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) error {
+	code := codes.OK
+	if err != nil {
+		st := apierror.Normalize(err, "request_id", RequestID(ctx))
+		code = st.Code()
+		if code == codes.Internal || code == codes.Unknown {
+			// The caller sees "internal error"; the cause stays in our logs.
+			log.ErrorContext(ctx, "internal error", "request_id", RequestID(ctx), "method", method, "error", err)
+		}
+		err = st.Err()
+	}
+	level := slog.LevelInfo
+	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", RequestID(ctx)),
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("transport", transport(ctx)),
+	}
+	if p, ok := auth.FromContext(ctx); ok {
+		attrs = append(attrs, slog.String("principal", p.Name))
+	}
+	if reason := apierror.ReasonOf(err); reason != "" {
+		attrs = append(attrs, slog.String("reason", reason))
+	}
+	log.LogAttrs(ctx, level, "rpc", attrs...)
+	return err
+}
+
+// transport tells REST calls (which arrive over the gateway's in-memory connection) from direct
+// gRPC calls.
+func transport(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.Network() == InProcessNetwork {
+		return "http"
+	}
+	return "grpc"
+}
+
+// InProcessNetwork is the network name of the gateway's in-memory connection.
+const InProcessNetwork = "bufconn"
+
+func validateUnary(v protovalidate.Validator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if err := validateRequest(v, req); err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func validateStream(v protovalidate.Validator) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+		return next(srv, &validatingStream{ServerStream: ss, v: v})
+	}
+}
+
+// validatingStream validates every message the client sends on a stream.
+type validatingStream struct {
+	grpc.ServerStream
+	v protovalidate.Validator
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return validateRequest(s.v, m)
+}
