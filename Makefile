@@ -43,17 +43,15 @@ lint: third_party ## buf lint, buf format check, gofmt and go vet.
 
 .PHONY: breaking
 breaking: third_party ## buf breaking (WIRE_JSON) against the previous commit on main, once there is one.
-	@if git rev-parse --verify -q HEAD~1 >/dev/null; then \
-	  $(BUF) breaking proto --against '.git#ref=HEAD~1,subdir=proto'; \
-	else echo "breaking: no previous commit to compare with"; fi
+	@tools/scripts/breaking.sh HEAD~1
 
 .PHONY: build
 build: ## Build bin/covergate.
 	$(GO) build -trimpath -o $(BIN) ./cmd/covergate
 
 .PHONY: run
-run: build ## Run the gateway: SQLite + embedded partner sandbox, dev API key 'dev-key' with all scopes.
-	COVERGATE_API_KEYS="$${COVERGATE_API_KEYS:-dev-key:*}" ./$(BIN) serve
+run: build ## Run the gateway: SQLite + embedded partner sandbox, dev API key 'covergate-dev-key' with all scopes.
+	COVERGATE_API_KEYS="$${COVERGATE_API_KEYS:-covergate-dev-key:*}" ./$(BIN) serve
 
 .PHONY: test
 test: ## Run every test (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it).

@@ -77,7 +77,7 @@ func InfoOf(st *status.Status) *errdetails.ErrorInfo {
 // internal faults: their text may hold details callers must not see, so the message is replaced.
 // kv metadata (request id, trace id) is added to the ErrorInfo; existing keys win.
 func Normalize(err error, kv ...string) *status.Status {
-	st, ok := status.FromError(err)
+	st, ok := statusOf(err)
 	if !ok {
 		switch {
 		case errors.Is(err, context.Canceled):
@@ -120,6 +120,18 @@ func Normalize(err error, kv ...string) *status.Status {
 	}
 	p.Details = append([]*anypb.Any{packed}, p.GetDetails()...)
 	return status.FromProto(p)
+}
+
+// statusOf finds the status in err's chain. Unlike status.FromError it keeps the status's own
+// message: wrapping adds context for logs, not for callers.
+func statusOf(err error) (*status.Status, bool) {
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		if st := se.GRPCStatus(); st != nil {
+			return st, true
+		}
+	}
+	return nil, false
 }
 
 // ReasonOf returns the ErrorInfo reason of err, or "" when there is none.

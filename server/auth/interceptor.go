@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	grpcmw "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
@@ -28,9 +29,33 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// WithPrincipal returns ctx carrying p (used by other authenticators, e.g. mTLS).
+// WithPrincipal returns ctx carrying p (used by other authenticators, e.g. mTLS), and records
+// p's name in the slot an outer interceptor may have placed with WithPrincipalSlot.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	if slot, ok := ctx.Value(slotKey{}).(*principalSlot); ok {
+		slot.name.Store(&p.Name)
+	}
 	return context.WithValue(ctx, principalKey{}, p)
+}
+
+type slotKey struct{}
+
+type principalSlot struct{ name atomic.Pointer[string] }
+
+// WithPrincipalSlot lets an interceptor that runs before authentication (logging) learn who the
+// caller turned out to be: contexts only flow inwards, so the outer one leaves a slot to fill.
+func WithPrincipalSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, slotKey{}, &principalSlot{})
+}
+
+// PrincipalName returns the name recorded in ctx's slot, or "".
+func PrincipalName(ctx context.Context) string {
+	if slot, ok := ctx.Value(slotKey{}).(*principalSlot); ok {
+		if name := slot.name.Load(); name != nil {
+			return *name
+		}
+	}
+	return ""
 }
 
 // Authenticator checks API keys and scopes for the methods of ProtectedPackage. Methods of other

@@ -58,7 +58,7 @@ func Chain(cfg Config) []grpc.ServerOption {
 func observeUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		start := time.Now()
-		ctx = withRequestID(ctx)
+		ctx = auth.WithPrincipalSlot(withRequestID(ctx))
 		resp, err := next(ctx, req)
 		err = finish(ctx, log, info.FullMethod, start, err)
 		return resp, err
@@ -69,7 +69,7 @@ func observeStream(log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 		start := time.Now()
 		wrapped := grpcmw.WrapServerStream(ss)
-		wrapped.WrappedContext = withRequestID(ss.Context())
+		wrapped.WrappedContext = auth.WithPrincipalSlot(withRequestID(ss.Context()))
 		err := next(srv, wrapped)
 		return finish(wrapped.WrappedContext, log, info.FullMethod, start, err)
 	}
@@ -100,8 +100,8 @@ func finish(ctx context.Context, log *slog.Logger, method string, start time.Tim
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("transport", transport(ctx)),
 	}
-	if p, ok := auth.FromContext(ctx); ok {
-		attrs = append(attrs, slog.String("principal", p.Name))
+	if name := auth.PrincipalName(ctx); name != "" {
+		attrs = append(attrs, slog.String("principal", name))
 	}
 	if reason := apierror.ReasonOf(err); reason != "" {
 		attrs = append(attrs, slog.String("reason", reason))
