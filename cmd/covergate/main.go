@@ -1,6 +1,8 @@
 // Command covergate runs the Covergate gateway and its tools:
 //
 //	covergate serve     run the gateway (gRPC + REST + webhooks)
+//	covergate migrate   apply the store's schema migrations
+//	covergate sandbox   run the partner sandboxes, or send a signed partner event
 //	covergate version   print the version
 //
 // Every flag of serve can also be set as an environment variable COVERGATE_<FLAG>.
@@ -19,8 +21,11 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/peterbourgon/ff/v3/ffyaml"
 
 	"github.com/covergate/covergate/server/app"
+	"github.com/covergate/covergate/server/sandbox"
+	"github.com/covergate/covergate/server/store/engine"
 )
 
 func main() {
@@ -36,11 +41,16 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// The sandbox command parses its own flags and subcommands (sandbox send ...); ffcli would
+	// reject the flags it does not know.
+	if len(args) > 0 && args[0] == "sandbox" {
+		return sandbox.RunCommand(ctx, args[1:], stdout, stderr)
+	}
 	root := &ffcli.Command{
 		Name:        "covergate",
 		ShortUsage:  "covergate <command> [flags]",
 		ShortHelp:   "Contract-first gRPC gateway for quotes, policies, claims, customers and partner events.",
-		Subcommands: []*ffcli.Command{serveCommand(stderr), versionCommand(stdout)},
+		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},
@@ -48,23 +58,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return root.ParseAndRun(ctx, args)
 }
 
-func serveCommand(stderr io.Writer) *ffcli.Command {
+func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 	cfg := app.Defaults()
 	fs := flag.NewFlagSet("covergate serve", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
+	fs.String("config", "", "YAML file of flag: value pairs (flags and COVERGATE_* variables override it)")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and exit")
 	return &ffcli.Command{
 		Name:       "serve",
-		ShortUsage: "covergate serve [flags]",
+		ShortUsage: "covergate serve [--config FILE] [flags]",
 		ShortHelp:  "Run the gateway.",
 		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("COVERGATE")},
+		Options: []ff.Option{
+			ff.WithEnvVarPrefix("COVERGATE"),
+			ff.WithConfigFileFlag("config"),
+			ff.WithConfigFileParser(ffyaml.Parser),
+		},
 		Exec: func(ctx context.Context, _ []string) error {
+			if *printConfig {
+				if err := app.PrintConfig(stdout, fs); err != nil {
+					return err
+				}
+				return cfg.Validate()
+			}
 			log := app.NewLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 			a, err := app.New(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
 			return a.Run(ctx)
+		},
+	}
+}
+
+func migrateCommand(stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("covergate migrate", flag.ContinueOnError)
+	database := fs.String("database", engine.DefaultDSN, "store: "+engine.Accepted)
+	return &ffcli.Command{
+		Name:       "migrate",
+		ShortUsage: "covergate migrate [--database DSN]",
+		ShortHelp:  "Apply the store's schema migrations (serve also applies them at start).",
+		FlagSet:    fs,
+		Options:    []ff.Option{ff.WithEnvVarPrefix("COVERGATE")},
+		Exec: func(ctx context.Context, _ []string) error {
+			return engine.Migrate(ctx, *database, app.NewLogger("auto", "info", stderr))
+		},
+	}
+}
+
+func sandboxCommand(stdout, stderr io.Writer) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "sandbox",
+		ShortUsage: "covergate sandbox [flags] | covergate sandbox send <partner> <event> [flags]",
+		ShortHelp:  "Run the partner sandboxes standalone, or deliver a signed partner event to a gateway.",
+		// Listed for the help text; run dispatches it before ffcli parses anything.
+		Exec: func(ctx context.Context, args []string) error {
+			return sandbox.RunCommand(ctx, args, stdout, stderr)
 		},
 	}
 }

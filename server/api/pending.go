@@ -9,14 +9,30 @@ import (
 // RPCs whose behaviour is not built yet. They exist so that the whole contract is served, routed,
 // authenticated and validated from day one; each is replaced by its real implementation.
 type (
-	pendingQuotes     struct{ insurancev1.UnimplementedQuoteServiceServer }
-	pendingPolicies   struct{ insurancev1.UnimplementedPolicyServiceServer }
-	pendingClaims     struct{ insurancev1.UnimplementedClaimServiceServer }
-	pendingCustomers  struct{ insurancev1.UnimplementedCustomerServiceServer }
-	pendingEvents     struct{ insurancev1.UnimplementedEventServiceServer }
-	pendingEtvas      struct{ webhooksv1.UnimplementedEtvasWebhookServiceServer }
-	pendingAvata      struct{ webhooksv1.UnimplementedAvataWebhookServiceServer }
-	pendingScalepoint struct{ webhooksv1.UnimplementedScalepointWebhookServiceServer }
+	pendingQuotes struct {
+		insurancev1.UnimplementedQuoteServiceServer
+	}
+	pendingPolicies struct {
+		insurancev1.UnimplementedPolicyServiceServer
+	}
+	pendingClaims struct {
+		insurancev1.UnimplementedClaimServiceServer
+	}
+	pendingCustomers struct {
+		insurancev1.UnimplementedCustomerServiceServer
+	}
+	pendingEvents struct {
+		insurancev1.UnimplementedEventServiceServer
+	}
+	pendingEtvas struct {
+		webhooksv1.UnimplementedEtvasWebhookServiceServer
+	}
+	pendingAvata struct {
+		webhooksv1.UnimplementedAvataWebhookServiceServer
+	}
+	pendingScalepoint struct {
+		webhooksv1.UnimplementedScalepointWebhookServiceServer
+	}
 )
 
 // Pending returns services that implement nothing yet.

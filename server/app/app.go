@@ -2,15 +2,21 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"buf.build/go/protovalidate"
+	"github.com/rs/cors"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -26,6 +32,13 @@ import (
 	"github.com/covergate/covergate/server/auth"
 	"github.com/covergate/covergate/server/gateway"
 	"github.com/covergate/covergate/server/interceptor"
+	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/metrics"
+	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/sandbox"
+	"github.com/covergate/covergate/server/store"
+	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/tracing"
 )
 
 // inProcessBuffer is the buffer of the gateway's in-memory connection to the gRPC server.
@@ -35,16 +48,26 @@ const inProcessBuffer = 1 << 20
 // reaches the same gRPC server over an in-memory connection, so interceptors run once per call
 // whichever transport it came in on.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	grpc    *grpc.Server
-	health  *health.Server
-	http    *http.Server
-	gwConn  *grpc.ClientConn
-	mem     *bufconn.Listener
-	grpcLis net.Listener
-	httpLis net.Listener
-	serving atomic.Bool
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	partners *Partners
+	metrics  *metrics.Metrics
+	tracing  *tracing.Tracing
+	stopping chan struct{}
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	gwConn   *grpc.ClientConn
+	mem      *bufconn.Listener
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	serving  atomic.Bool
+	webhooks webhookWiring // see wire_webhooks.go
+	flows    flowWiring    // see wire_flows.go
+	// stopWork and waitWork stop and await the background workers.
+	stopWork func()
+	waitWork func() error
 }
 
 // New builds the gateway and binds its listeners (so that callers, tests included, know the
@@ -57,49 +80,114 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	if err != nil {
 		return nil, err
 	}
+	certs, err := auth.ParseCertPrincipals(cfg.MTLSPrincipals)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := cfg.serverTLS()
+	if err != nil {
+		return nil, err
+	}
 	if keys.Len() == 0 {
 		log.Warn("no API keys configured (COVERGATE_API_KEYS): every internal API call will be refused")
 	}
-	a = &App{cfg: cfg, log: log, health: health.NewServer()}
+	// Every line logged with a request's context carries its trace id.
+	log = slog.New(tracing.LogHandler(log.Handler()))
+	a = &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{})}
 	defer func() {
 		if err != nil {
-			a.closeListeners()
+			a.closeAll(ctx)
 		}
 	}()
-	if err := a.buildGRPC(keys); err != nil {
-		return nil, err
-	}
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
-	if err := a.buildHTTP(ctx); err != nil {
+	a.metrics = metrics.New()
+	if a.tracing, err = tracing.Setup(ctx, "covergate", version(), os.Getenv); err != nil {
+		return nil, err
+	}
+	raw, err := engine.Open(ctx, cfg.Database, store.Options{Logger: log.With("component", "store")})
+	if err != nil {
+		return nil, fmt.Errorf("app: open store: %w", err)
+	}
+	a.store = a.metrics.InstrumentStore(raw)
+	a.metrics.Registry().MustRegister(metrics.NewOutboxCollector(a.store, time.Now))
+	partnerHTTP := &http.Client{Transport: otelhttp.NewTransport(partnerhttp.NewTransport(),
+		otelhttp.WithTracerProvider(a.tracing.Provider), otelhttp.WithPropagators(a.tracing.Propagator))}
+	if a.partners, err = startPartners(ctx, cfg.Partners, partnerOptions{
+		gatewayURL: "http://" + a.HTTPAddr(), observer: a.metrics.Partners(), httpClient: partnerHTTP,
+	}, log); err != nil {
+		return nil, err
+	}
+	if err := a.buildGRPC(keys, certs, tlsConfig); err != nil {
+		return nil, err
+	}
+	if err := a.buildHTTP(ctx, tlsConfig); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) buildGRPC(keys *auth.Keys) error {
+func (a *App) deps() api.Deps {
+	pc := a.partners.Config
+	return api.Deps{
+		Store:      a.store,
+		Etvas:      a.partners.Etvas,
+		Avata:      a.partners.Avata,
+		Scalepoint: a.partners.Scalepoint,
+		Lifecycle:  lifecycle.New(lifecycle.Config{Now: time.Now, ClaimRoute: a.claimRoute()}),
+		Settings: api.Settings{
+			ScalepointCountry: pc.ScalepointCountry,
+			ScalepointTenant:  pc.ScalepointTenant,
+			QuoteTTL:          a.cfg.QuoteTTL,
+		},
+		Logger:   a.log,
+		Now:      time.Now,
+		Stopping: a.stopping,
+	}
+}
+
+func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *tls.Config) error {
 	validator, err := protovalidate.New()
 	if err != nil {
 		return fmt.Errorf("app: build validator: %w", err)
 	}
-	services := api.Pending()
+	services := api.NewServices(a.deps())
 	descriptors, err := serviceDescriptors(services)
 	if err != nil {
 		return err
 	}
-	authn, err := auth.NewAuthenticator(keys, descriptors)
+	authn, err := auth.NewAuthenticator(keys, certs, descriptors)
 	if err != nil {
 		return err
 	}
-	opts := append(interceptor.Chain(interceptor.Config{Logger: a.log, Validator: validator, Auth: authn}),
+	metricsUnary, metricsStream := a.metrics.GRPCInterceptors(interceptor.Transport)
+	opts := append(interceptor.Chain(interceptor.Config{
+		Logger:      a.log,
+		Validator:   validator,
+		Auth:        append([]interceptor.Authorizer{authn}, a.webhookGuards()...),
+		Unary:       a.flowUnaryInterceptors(),
+		OuterUnary:  []grpc.UnaryServerInterceptor{metricsUnary},
+		OuterStream: []grpc.StreamServerInterceptor{metricsStream},
+		TraceID:     tracing.TraceID,
+	}),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
 		grpc.MaxRecvMsgSize(int(a.cfg.MaxUploadBytes)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
+	creds, err := a.cfg.grpcCredentials(tlsConfig)
+	if err != nil {
+		return err
+	}
+	if creds != nil {
+		opts = append(opts, creds)
+	}
 	a.grpc = grpc.NewServer(opts...)
 	services.Register(a.grpc)
 	healthpb.RegisterHealthServer(a.grpc, a.health)
 	reflection.Register(a.grpc)
+	a.metrics.InitializeGRPC(a.grpc)
 	return nil
 }
 
@@ -141,10 +229,12 @@ func (a *App) listen() error {
 	return nil
 }
 
-func (a *App) buildHTTP(ctx context.Context) error {
+func (a *App) buildHTTP(ctx context.Context, tlsConfig *tls.Config) error {
 	conn, err := grpc.NewClient("passthrough:///covergate-inprocess",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return a.mem.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(int(a.cfg.MaxUploadBytes)),
 			grpc.MaxCallSendMsgSize(int(a.cfg.MaxUploadBytes)),
@@ -155,16 +245,38 @@ func (a *App) buildHTTP(ctx context.Context) error {
 	}
 	a.gwConn = conn
 	handler, err := gateway.New(ctx, gateway.Config{
-		Conn:           conn,
-		Logger:         a.log,
-		MaxBodyBytes:   a.cfg.MaxBodyBytes,
-		MaxUploadBytes: a.cfg.MaxUploadBytes,
-		Ready:          a.ready,
+		Conn:            conn,
+		Logger:          a.log,
+		MaxBodyBytes:    a.cfg.MaxBodyBytes,
+		MaxUploadBytes:  a.cfg.MaxUploadBytes,
+		Ready:           a.ready,
+		WebhookAuth:     a.webhookAuth(),
+		WebhookMetadata: a.webhookMetadata(),
+		Metrics:         a.metrics.Handler(),
+		ObserveHTTP:     a.metrics.ObserveHTTP,
 	})
 	if err != nil {
 		return err
 	}
+	handler = otelhttp.NewHandler(handler, "covergate.http",
+		otelhttp.WithTracerProvider(a.tracing.Provider), otelhttp.WithPropagators(a.tracing.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	if origins := splitList(a.cfg.CORSOrigins); len(origins) > 0 {
+		handler = cors.New(cors.Options{
+			AllowedOrigins: origins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "Traceparent", "Tracestate"},
+			ExposedHeaders: []string{"X-Request-Id"},
+			MaxAge:         600,
+		}).Handler(handler)
+	}
+	var httpTLS *tls.Config
+	if tlsConfig != nil {
+		httpTLS = tlsConfig.Clone()
+		httpTLS.NextProtos = []string{"h2", "http/1.1"}
+	}
 	a.http = &http.Server{
+		TLSConfig:         httpTLS,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -174,12 +286,26 @@ func (a *App) buildHTTP(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) ready(context.Context) error {
+func (a *App) ready(ctx context.Context) error {
 	if !a.serving.Load() {
 		return errors.New("shutting down")
 	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		return errors.New("store unreachable")
+	}
 	return nil
 }
+
+// Sandbox is the embedded partner sandbox, or nil with live partners.
+func (a *App) Sandbox() *sandbox.Sandbox { return a.partners.Sandbox }
+
+// Metrics is the gateway's metrics registry (the webhook and outbox code record into it).
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// Store is the gateway's store (tests inspect state through it).
+func (a *App) Store() store.Store { return a.store }
 
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcLis.Addr().String() }
@@ -193,11 +319,24 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return serveGRPC(a.grpc, a.grpcLis) })
 	g.Go(func() error { return serveGRPC(a.grpc, a.mem) })
 	g.Go(func() error {
-		if err := a.http.Serve(a.httpLis); !errors.Is(err, http.ErrServerClosed) {
+		serve := a.http.Serve
+		if a.http.TLSConfig != nil {
+			serve = func(l net.Listener) error { return a.http.ServeTLS(l, "", "") }
+		}
+		if err := serve(a.httpLis); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil
 	})
+	// Background workers (outbox delivery, partner event polling) run until shutdown starts;
+	// the shutdown waits for them before it closes the store.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopWork = stopWork
+	work, _ := errgroup.WithContext(workCtx)
+	for _, run := range append(a.webhookBackground(), a.flowBackground()...) {
+		work.Go(func() error { return run(workCtx) })
+	}
+	a.waitWork = work.Wait
 	a.health.Resume()
 	a.serving.Store(true)
 	a.log.Info("covergate serving", "grpc", a.GRPCAddr(), "http", a.HTTPAddr())
@@ -216,13 +355,15 @@ func serveGRPC(s *grpc.Server, lis net.Listener) error {
 	return nil
 }
 
-// shutdown stops in dependency order: report NOT_SERVING (load balancers stop sending), stop
-// accepting HTTP and finish in-flight HTTP requests, then let gRPC calls finish (forcing them
-// after the deadline), then close the gateway connection.
+// shutdown stops in dependency order: report NOT_SERVING (load balancers stop sending) and end
+// long-lived streams, stop accepting HTTP and finish in-flight HTTP requests, then let gRPC calls
+// finish (forcing them after the deadline), close the gateway connection, stop the partner
+// adapters and sandbox, and close the store last, when nothing can use it any more.
 func (a *App) shutdown() error {
 	a.log.Info("covergate shutting down")
 	a.serving.Store(false)
 	a.health.Shutdown()
+	close(a.stopping)
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
@@ -241,20 +382,64 @@ func (a *App) shutdown() error {
 		a.grpc.Stop()
 		<-stopped
 	}
-	if err := a.gwConn.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("gateway connection: %w", err))
+	// The shutdown deadline may be spent by now; releasing resources gets its own short budget.
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelClose()
+	if a.stopWork != nil {
+		a.stopWork()
+		if err := a.waitWork(); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, fmt.Errorf("background work: %w", err))
+		}
+	}
+	if err := a.closeAll(closeCtx); err != nil {
+		errs = append(errs, err)
 	}
 	a.log.Info("covergate stopped")
 	return errors.Join(errs...)
 }
 
-func (a *App) closeListeners() {
-	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.mem} {
-		if l != nil {
-			_ = l.Close()
+// closeAll releases what New acquired, in reverse order; it also cleans up after a failed New.
+func (a *App) closeAll(ctx context.Context) error {
+	var errs []error
+	if a.gwConn != nil {
+		if err := a.gwConn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway connection: %w", err))
 		}
 	}
-	if a.gwConn != nil {
-		_ = a.gwConn.Close()
+	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.mem} {
+		if l != nil {
+			_ = l.Close() // already closed by Serve's shutdown in the normal path
+		}
 	}
+	if a.partners != nil {
+		if err := a.partners.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	if a.tracing != nil {
+		if err := a.tracing.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			v += "+" + s.Value
+		}
+	}
+	return v
 }

@@ -8,197 +8,21 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/app"
+	"github.com/covergate/covergate/server/apptest"
 )
-
-const (
-	allKey    = "test-key-all-scopes"
-	readerKey = "test-key-policies-read"
-)
-
-// server is a gateway running on random loopback ports for one test.
-type server struct {
-	httpURL string
-	conn    *grpc.ClientConn
-	logs    *syncBuffer
-}
-
-func start(t *testing.T, mutate ...func(*app.Config)) *server {
-	t.Helper()
-	cfg := app.Defaults()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.APIKeys = allKey + ":*;" + readerKey + ":policies.read"
-	cfg.MaxBodyBytes = 64 << 10
-	cfg.MaxUploadBytes = 256 << 10
-	cfg.ShutdownTimeout = 5 * time.Second
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, nil)))
-	if err != nil {
-		cancel()
-		t.Fatalf("app.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	conn, err := grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not stop within 10s")
-		}
-	})
-	s := &server{httpURL: "http://" + a.HTTPAddr(), conn: conn, logs: logs}
-	s.waitReady(t)
-	return s
-}
-
-func (s *server) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.httpURL + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("gateway not ready within 5s")
-}
-
-type httpResult struct {
-	code   int
-	header http.Header
-	body   []byte
-}
-
-func (s *server) do(t *testing.T, method, path, token string, body io.Reader, header map[string]string) httpResult {
-	t.Helper()
-	req, err := http.NewRequest(method, s.httpURL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return httpResult{code: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// restStatus decodes a REST error body, which must be a google.rpc.Status.
-func restStatus(t *testing.T, r httpResult) *status.Status {
-	t.Helper()
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("error Content-Type = %q, want application/json; body %s", ct, r.body)
-	}
-	var p spb.Status
-	if err := protojson.Unmarshal(r.body, &p); err != nil {
-		t.Fatalf("error body is not a google.rpc.Status: %v: %s", err, r.body)
-	}
-	return status.FromProto(&p)
-}
-
-func withToken(token string) context.Context {
-	ctx := context.Background()
-	if token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	}
-	return ctx
-}
-
-func errorInfo(t *testing.T, st *status.Status) *errdetails.ErrorInfo {
-	t.Helper()
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			if info.GetDomain() != "covergate" {
-				t.Errorf("ErrorInfo domain = %q", info.GetDomain())
-			}
-			if info.GetMetadata()["request_id"] == "" {
-				t.Errorf("ErrorInfo has no request_id: %v", info)
-			}
-			return info
-		}
-	}
-	t.Fatalf("status %v has no ErrorInfo", st.Proto())
-	return nil
-}
-
-func violations(st *status.Status) []string {
-	var out []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out = append(out, v.GetField()+"|"+v.GetReason())
-			}
-		}
-	}
-	return out
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestHealth(t *testing.T) {
-	s := start(t)
-	resp, err := healthpb.NewHealthClient(s.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	s := apptest.Start(t)
+	resp, err := healthpb.NewHealthClient(s.Conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatalf("gRPC health: %v", err)
 	}
@@ -206,11 +30,11 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("gRPC health = %v, want SERVING", resp.GetStatus())
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		r := s.do(t, http.MethodGet, path, "", nil, nil)
-		if r.code != http.StatusOK {
-			t.Errorf("GET %s = %d %s", path, r.code, r.body)
+		r := s.Do(t, http.MethodGet, path, "", nil, nil)
+		if r.Code != http.StatusOK {
+			t.Errorf("GET %s = %d %s", path, r.Code, r.Body)
 		}
-		if r.header.Get("X-Request-Id") == "" {
+		if r.Header.Get("X-Request-Id") == "" {
 			t.Errorf("GET %s: no X-Request-Id", path)
 		}
 	}
@@ -219,9 +43,9 @@ func TestHealth(t *testing.T) {
 // TestSameErrorsOnBothTransports runs each case over gRPC and over REST and requires the same
 // code, reason and field violations, with the HTTP status that matches.
 func TestSameErrorsOnBothTransports(t *testing.T) {
-	s := start(t)
-	policies := insurancev1.NewPolicyServiceClient(s.conn)
-	quotes := insurancev1.NewQuoteServiceClient(s.conn)
+	s := apptest.Start(t)
+	policies := insurancev1.NewPolicyServiceClient(s.Conn)
+	quotes := insurancev1.NewQuoteServiceClient(s.Conn)
 	cases := []struct {
 		name           string
 		grpcCall       func() error
@@ -235,7 +59,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 		{
 			name: "no token",
 			grpcCall: func() error {
-				_, err := policies.GetPolicy(withToken(""), &insurancev1.GetPolicyRequest{PolicyId: "0190a0a0-0000-7000-8000-000000000000"})
+				_, err := policies.GetPolicy(apptest.WithToken(""), &insurancev1.GetPolicyRequest{PolicyId: "0190a0a0-0000-7000-8000-000000000000"})
 				return err
 			},
 			method: http.MethodGet, path: "/v1/policies/0190a0a0-0000-7000-8000-000000000000",
@@ -245,7 +69,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 		{
 			name: "unknown token",
 			grpcCall: func() error {
-				_, err := policies.GetPolicy(withToken("not-a-configured-key"), &insurancev1.GetPolicyRequest{PolicyId: "0190a0a0-0000-7000-8000-000000000000"})
+				_, err := policies.GetPolicy(apptest.WithToken("not-a-configured-key"), &insurancev1.GetPolicyRequest{PolicyId: "0190a0a0-0000-7000-8000-000000000000"})
 				return err
 			},
 			method: http.MethodGet, path: "/v1/policies/0190a0a0-0000-7000-8000-000000000000", token: "not-a-configured-key",
@@ -255,20 +79,20 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 		{
 			name: "wrong scope",
 			grpcCall: func() error {
-				_, err := quotes.GetQuote(withToken(readerKey), &insurancev1.GetQuoteRequest{QuoteId: "0190a0a0-0000-7000-8000-000000000000"})
+				_, err := quotes.GetQuote(apptest.WithToken(apptest.ReaderKey), &insurancev1.GetQuoteRequest{QuoteId: "0190a0a0-0000-7000-8000-000000000000"})
 				return err
 			},
-			method: http.MethodGet, path: "/v1/quotes/0190a0a0-0000-7000-8000-000000000000", token: readerKey,
+			method: http.MethodGet, path: "/v1/quotes/0190a0a0-0000-7000-8000-000000000000", token: apptest.ReaderKey,
 			wantCode: codes.PermissionDenied, wantHTTP: http.StatusForbidden,
 			wantReason: insurancev1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
 		},
 		{
 			name: "invalid path id",
 			grpcCall: func() error {
-				_, err := policies.GetPolicy(withToken(readerKey), &insurancev1.GetPolicyRequest{PolicyId: "abc"})
+				_, err := policies.GetPolicy(apptest.WithToken(apptest.ReaderKey), &insurancev1.GetPolicyRequest{PolicyId: "abc"})
 				return err
 			},
-			method: http.MethodGet, path: "/v1/policies/abc", token: readerKey,
+			method: http.MethodGet, path: "/v1/policies/abc", token: apptest.ReaderKey,
 			wantCode: codes.InvalidArgument, wantHTTP: http.StatusBadRequest,
 			wantReason:     insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
 			wantViolations: []string{"policy_id|string.uuid"},
@@ -276,7 +100,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 		{
 			name: "invalid body, several violations",
 			grpcCall: func() error {
-				_, err := quotes.CreateQuote(withToken(allKey), &insurancev1.CreateQuoteRequest{
+				_, err := quotes.CreateQuote(apptest.WithToken(apptest.AllKey), &insurancev1.CreateQuoteRequest{
 					Cover: &insurancev1.CreateQuoteRequest_Nft{Nft: &insurancev1.NftCover{
 						Chain: insurancev1.Chain_CHAIN_ETHEREUM, NftContractAddress: "0x123", Token: insurancev1.Token_TOKEN_ETH,
 					}},
@@ -284,7 +108,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 				})
 				return err
 			},
-			method: http.MethodPost, path: "/v1/quotes", token: allKey,
+			method: http.MethodPost, path: "/v1/quotes", token: apptest.AllKey,
 			body:     `{"nft":{"chain":"CHAIN_ETHEREUM","nftContractAddress":"0x123","token":"TOKEN_ETH"},"totalValue":{"currencyCode":"eth","amount":"0.00"}}`,
 			wantCode: codes.InvalidArgument, wantHTTP: http.StatusBadRequest,
 			wantReason: insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
@@ -297,10 +121,10 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 		{
 			name: "missing oneof",
 			grpcCall: func() error {
-				_, err := quotes.CreateQuote(withToken(allKey), &insurancev1.CreateQuoteRequest{TotalValue: &insurancev1.Money{CurrencyCode: "EUR", Amount: "10"}})
+				_, err := quotes.CreateQuote(apptest.WithToken(apptest.AllKey), &insurancev1.CreateQuoteRequest{TotalValue: &insurancev1.Money{CurrencyCode: "EUR", Amount: "10"}})
 				return err
 			},
-			method: http.MethodPost, path: "/v1/quotes", token: allKey,
+			method: http.MethodPost, path: "/v1/quotes", token: apptest.AllKey,
 			body:     `{"totalValue":{"currencyCode":"EUR","amount":"10"}}`,
 			wantCode: codes.InvalidArgument, wantHTTP: http.StatusBadRequest,
 			wantReason:     insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
@@ -309,12 +133,12 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 		{
 			name: "valid request reaches an unbuilt method",
 			grpcCall: func() error {
-				_, err := policies.GetPolicy(withToken(readerKey), &insurancev1.GetPolicyRequest{PolicyId: "0190a0a0-0000-7000-8000-000000000000"})
+				_, err := policies.GetPolicy(apptest.WithToken(apptest.ReaderKey), &insurancev1.GetPolicyRequest{PolicyId: "0190a0a0-0000-7000-8000-000000000000"})
 				return err
 			},
-			method: http.MethodGet, path: "/v1/policies/0190a0a0-0000-7000-8000-000000000000", token: readerKey,
-			wantCode: codes.Unimplemented, wantHTTP: http.StatusNotImplemented,
-			wantReason: insurancev1.ErrorReason_ERROR_REASON_NOT_IMPLEMENTED,
+			method: http.MethodGet, path: "/v1/policies/0190a0a0-0000-7000-8000-000000000000", token: apptest.ReaderKey,
+			wantCode: codes.NotFound, wantHTTP: http.StatusNotFound,
+			wantReason: insurancev1.ErrorReason_ERROR_REASON_NOT_FOUND,
 		},
 	}
 	for _, tc := range cases {
@@ -324,26 +148,26 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 			if tc.body != "" {
 				body = strings.NewReader(tc.body)
 			}
-			r := s.do(t, tc.method, tc.path, tc.token, body, nil)
-			hst := restStatus(t, r)
+			r := s.Do(t, tc.method, tc.path, tc.token, body, nil)
+			hst := apptest.RESTStatus(t, r)
 			for transport, st := range map[string]*status.Status{"grpc": gst, "http": hst} {
 				if st.Code() != tc.wantCode {
 					t.Errorf("%s: code = %v (%s), want %v", transport, st.Code(), st.Message(), tc.wantCode)
 				}
-				if got := errorInfo(t, st).GetReason(); got != tc.wantReason.String() {
+				if got := apptest.ErrorInfo(t, st).GetReason(); got != tc.wantReason.String() {
 					t.Errorf("%s: reason = %s, want %s", transport, got, tc.wantReason)
 				}
-				if got := violations(st); strings.Join(got, ",") != strings.Join(tc.wantViolations, ",") {
+				if got := apptest.Violations(st); strings.Join(got, ",") != strings.Join(tc.wantViolations, ",") {
 					t.Errorf("%s: violations = %v, want %v", transport, got, tc.wantViolations)
 				}
 			}
-			if r.code != tc.wantHTTP {
-				t.Errorf("HTTP status = %d, want %d; body %s", r.code, tc.wantHTTP, r.body)
+			if r.Code != tc.wantHTTP {
+				t.Errorf("HTTP status = %d, want %d; body %s", r.Code, tc.wantHTTP, r.Body)
 			}
 			if gst.Message() != hst.Message() {
 				t.Errorf("messages differ: grpc %q, http %q", gst.Message(), hst.Message())
 			}
-			if tc.wantHTTP == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") == "" {
+			if tc.wantHTTP == http.StatusUnauthorized && r.Header.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
 		})
@@ -351,7 +175,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 }
 
 func TestHTTPOnlyErrors(t *testing.T) {
-	s := start(t)
+	s := apptest.Start(t)
 	big := `{"totalValue":{"currencyCode":"EUR","amount":"` + strings.Repeat("1", 70<<10) + `"}}`
 	cases := []struct {
 		name       string
@@ -374,15 +198,15 @@ func TestHTTPOnlyErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do(t, tc.method, tc.path, allKey, tc.body, tc.header)
-			if r.code != tc.wantHTTP {
-				t.Errorf("HTTP status = %d, want %d; body %s", r.code, tc.wantHTTP, r.body)
+			r := s.Do(t, tc.method, tc.path, apptest.AllKey, tc.body, tc.header)
+			if r.Code != tc.wantHTTP {
+				t.Errorf("HTTP status = %d, want %d; body %s", r.Code, tc.wantHTTP, r.Body)
 			}
-			st := restStatus(t, r)
-			if got := errorInfo(t, st).GetReason(); got != tc.wantReason.String() {
+			st := apptest.RESTStatus(t, r)
+			if got := apptest.ErrorInfo(t, st).GetReason(); got != tc.wantReason.String() {
 				t.Errorf("reason = %s, want %s (message %q)", got, tc.wantReason, st.Message())
 			}
-			if got, want := errorInfo(t, st).GetMetadata()["request_id"], r.header.Get("X-Request-Id"); got != want {
+			if got, want := apptest.ErrorInfo(t, st).GetMetadata()["request_id"], r.Header.Get("X-Request-Id"); got != want {
 				t.Errorf("request_id in body %q != X-Request-Id header %q", got, want)
 			}
 		})
@@ -390,21 +214,21 @@ func TestHTTPOnlyErrors(t *testing.T) {
 }
 
 func TestRequestIDIsKeptOrReplaced(t *testing.T) {
-	s := start(t)
+	s := apptest.Start(t)
 	for _, tc := range []struct{ sent, want string }{
 		{"abc-123", "abc-123"},
 		{"bad id with spaces", ""},
 		{strings.Repeat("x", 200), ""},
 	} {
-		r := s.do(t, http.MethodGet, "/v1/policies/abc", readerKey, nil, map[string]string{"X-Request-Id": tc.sent})
-		got := r.header.Get("X-Request-Id")
+		r := s.Do(t, http.MethodGet, "/v1/policies/abc", apptest.ReaderKey, nil, map[string]string{"X-Request-Id": tc.sent})
+		got := r.Header.Get("X-Request-Id")
 		if tc.want != "" && got != tc.want {
 			t.Errorf("sent %q: X-Request-Id = %q", tc.sent, got)
 		}
 		if tc.want == "" && (got == "" || got == tc.sent) {
 			t.Errorf("sent %q: X-Request-Id = %q, want a fresh id", tc.sent, got)
 		}
-		if id := errorInfo(t, restStatus(t, r)).GetMetadata()["request_id"]; id != got {
+		if id := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetMetadata()["request_id"]; id != got {
 			t.Errorf("error request_id %q != header %q", id, got)
 		}
 	}
@@ -413,26 +237,26 @@ func TestRequestIDIsKeptOrReplaced(t *testing.T) {
 // TestForgedMetadataIsDropped proves the header allowlist: an HTTP client cannot smuggle gRPC
 // metadata through grpc-gateway's Grpc-Metadata-* passthrough.
 func TestForgedMetadataIsDropped(t *testing.T) {
-	s := start(t)
-	r := s.do(t, http.MethodGet, "/v1/policies/0190a0a0-0000-7000-8000-000000000000", "", nil, map[string]string{
-		"Grpc-Metadata-Authorization": "Bearer " + allKey,
+	s := apptest.Start(t)
+	r := s.Do(t, http.MethodGet, "/v1/policies/0190a0a0-0000-7000-8000-000000000000", "", nil, map[string]string{
+		"Grpc-Metadata-Authorization": "Bearer " + apptest.AllKey,
 	})
-	if r.code != http.StatusUnauthorized {
-		t.Fatalf("Grpc-Metadata-Authorization was honoured: HTTP %d %s", r.code, r.body)
+	if r.Code != http.StatusUnauthorized {
+		t.Fatalf("Grpc-Metadata-Authorization was honoured: HTTP %d %s", r.Code, r.Body)
 	}
 }
 
 func TestOpenAPIDocuments(t *testing.T) {
-	s := start(t)
-	r := s.do(t, http.MethodGet, "/openapi.json", "", nil, nil)
-	if r.code != http.StatusOK {
-		t.Fatalf("GET /openapi.json = %d", r.code)
+	s := apptest.Start(t)
+	r := s.Do(t, http.MethodGet, "/openapi.json", "", nil, nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("GET /openapi.json = %d", r.Code)
 	}
 	var doc struct {
 		OpenAPI string                               `json:"openapi"`
 		Paths   map[string]map[string]map[string]any `json:"paths"`
 	}
-	if err := json.Unmarshal(r.body, &doc); err != nil {
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.OpenAPI != "3.1.0" {
@@ -464,14 +288,18 @@ func TestOpenAPIDocuments(t *testing.T) {
 			}
 		}
 	}
-	if r := s.do(t, http.MethodGet, "/openapi/v2.json", "", nil, nil); r.code != http.StatusOK || !bytes.Contains(r.body, []byte(`"swagger": "2.0"`)) {
-		t.Errorf("GET /openapi/v2.json = %d", r.code)
+	if r := s.Do(t, http.MethodGet, "/openapi/v2.json", "", nil, nil); r.Code != http.StatusOK || !bytes.Contains(r.Body, []byte(`"swagger": "2.0"`)) {
+		t.Errorf("GET /openapi/v2.json = %d", r.Code)
+	}
+	// The docs page is mounted on the gateway (its browser test lives in server/docs).
+	if r := s.Do(t, http.MethodGet, "/docs/", "", nil, nil); r.Code != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /docs/ = %d %s", r.Code, r.Header.Get("Content-Type"))
 	}
 }
 
 func TestReflectionListsServices(t *testing.T) {
-	s := start(t)
-	stream, err := reflectionpb.NewServerReflectionClient(s.conn).ServerReflectionInfo(context.Background())
+	s := apptest.Start(t)
+	stream, err := reflectionpb.NewServerReflectionClient(s.Conn).ServerReflectionInfo(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,11 +327,11 @@ func TestReflectionListsServices(t *testing.T) {
 }
 
 func TestLogsCarryNoSecrets(t *testing.T) {
-	s := start(t)
-	s.do(t, http.MethodGet, "/v1/policies/0190a0a0-0000-7000-8000-000000000000", allKey, nil, nil)
-	s.do(t, http.MethodGet, "/v1/policies/0190a0a0-0000-7000-8000-000000000000", "wrong-secret-token", nil, nil)
-	logs := s.logs.String()
-	for _, secret := range []string{allKey, "wrong-secret-token"} {
+	s := apptest.Start(t)
+	s.Do(t, http.MethodGet, "/v1/policies/0190a0a0-0000-7000-8000-000000000000", apptest.AllKey, nil, nil)
+	s.Do(t, http.MethodGet, "/v1/policies/0190a0a0-0000-7000-8000-000000000000", "wrong-secret-token", nil, nil)
+	logs := s.Logs.String()
+	for _, secret := range []string{apptest.AllKey, "wrong-secret-token"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain the token %q", secret)
 		}

@@ -6,9 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/covergate/covergate/server/partners/etvas"
+	"github.com/covergate/covergate/server/store/engine"
 )
 
 // Config is the effective configuration of `covergate serve`. Every field is a flag, also
@@ -22,6 +28,16 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string // auto | json | text
 	LogLevel        string // debug | info | warn | error
+	Database        string // sqlite:PATH or postgres://...
+	Partners        PartnersConfig
+	CORSOrigins     string // comma-separated origins allowed to call the REST API from browsers
+	TLSCertFile     string // server certificate (PEM) for both listeners; empty = plaintext
+	TLSKeyFile      string
+	ClientCAFile    string // CA (PEM) for gRPC client certificates (mTLS); empty = none asked
+	MTLSPrincipals  string // CN:SCOPE[,SCOPE...] separated by ';'
+	// Internal-API flows (wire_flows.go).
+	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
+	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -34,6 +50,8 @@ func Defaults() Config {
 		ShutdownTimeout: 20 * time.Second,
 		LogFormat:       "auto",
 		LogLevel:        "info",
+		Database:        engine.DefaultDSN,
+		Partners:        PartnersConfig{Mode: PartnersAuto, EtvasURL: etvas.DefaultBaseURL, EtvasExternalDataMethod: "PUT", AvataChainID: 1, ScalepointCountry: "dk"},
 	}
 }
 
@@ -47,6 +65,14 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on shutdown")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.Database, "database", cfg.Database, "store: "+engine.Accepted)
+	fs.StringVar(&cfg.CORSOrigins, "cors-origins", cfg.CORSOrigins, "comma-separated browser origins allowed to call the REST API (CORS); empty = none")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "PEM server certificate for the gRPC and HTTP listeners (with --tls-key-file)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "PEM private key of --tls-cert-file")
+	fs.StringVar(&cfg.ClientCAFile, "grpc-client-ca-file", cfg.ClientCAFile, "PEM CA bundle: gRPC clients presenting a certificate it signed are verified (mTLS)")
+	fs.StringVar(&cfg.MTLSPrincipals, "mtls-principals", cfg.MTLSPrincipals, "client certificate subjects and their scopes: CN:SCOPE[,SCOPE...] separated by ';'")
+	cfg.Partners.registerFlags(fs)
+	cfg.registerFlowFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -79,8 +105,80 @@ func (cfg Config) Validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf("log-level %q: want debug, info, warn or error", cfg.LogLevel))
 	}
+	if _, _, err := engine.Parse(cfg.Database); err != nil {
+		problems = append(problems, fmt.Sprintf("database: %v", err))
+	}
+	problems = append(problems, cfg.Partners.validate()...)
+	problems = append(problems, cfg.validateTLS()...)
+	problems = append(problems, cfg.validateFlows()...)
+	for _, o := range splitList(cfg.CORSOrigins) {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))
 	}
 	return nil
+}
+
+func (cfg Config) validateTLS() []string {
+	var problems []string
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		problems = append(problems, "tls-cert-file and tls-key-file go together")
+	}
+	if cfg.ClientCAFile != "" && cfg.TLSCertFile == "" {
+		problems = append(problems, "grpc-client-ca-file needs tls-cert-file and tls-key-file")
+	}
+	if cfg.MTLSPrincipals != "" && cfg.ClientCAFile == "" {
+		problems = append(problems, "mtls-principals needs grpc-client-ca-file")
+	}
+	return problems
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// secretFlags hold credentials: --print-config shows only whether they are set.
+var secretFlags = map[string]bool{
+	"api-keys": true, "etvas-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
+	"avata-api-key": true, "avata-callback-secret": true, "avata-merchant-wallet-key": true,
+	"scalepoint-client-secret": true, "scalepoint-webhook-token": true,
+}
+
+// PrintConfig writes the effective configuration (flags after env and config file) as YAML that
+// --config accepts, with secrets redacted and passwords removed from database URLs.
+func PrintConfig(w io.Writer, fs *flag.FlagSet) error {
+	var b strings.Builder
+	b.WriteString("# covergate serve: effective configuration (secrets redacted)\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || f.Name == "print-config" {
+			return
+		}
+		v := f.Value.String()
+		switch {
+		case secretFlags[f.Name] && v != "":
+			v = "[redacted]"
+		case f.Name == "database":
+			v = redactDSN(v)
+		}
+		fmt.Fprintf(&b, "%s: %s\n", f.Name, strconv.Quote(v))
+	})
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
 }

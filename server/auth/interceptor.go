@@ -63,14 +63,15 @@ func PrincipalName(ctx context.Context) string {
 // through untouched.
 type Authenticator struct {
 	keys   *Keys
+	certs  CertPrincipals    // mTLS subjects → scopes; may be empty
 	scopes map[string]string // full method name → required scope
 }
 
 // NewAuthenticator reads the required scope of every method of the given services. A protected
 // method without a scope is a contract bug: refusing to start makes it impossible to ship an
 // endpoint that is accidentally open or accidentally closed.
-func NewAuthenticator(keys *Keys, services []protoreflect.ServiceDescriptor) (*Authenticator, error) {
-	a := &Authenticator{keys: keys, scopes: map[string]string{}}
+func NewAuthenticator(keys *Keys, certs CertPrincipals, services []protoreflect.ServiceDescriptor) (*Authenticator, error) {
+	a := &Authenticator{keys: keys, certs: certs, scopes: map[string]string{}}
 	var missing []string
 	for _, svc := range services {
 		if string(svc.ParentFile().Package()) != ProtectedPackage {
@@ -119,14 +120,16 @@ func (a *Authenticator) Authorize(ctx context.Context, fullMethod string) (conte
 	if !protected {
 		return ctx, nil
 	}
-	token, err := bearerToken(ctx)
-	if err != nil {
-		return ctx, err
-	}
-	p, ok := a.keys.Lookup(token)
+	p, ok := a.certs.certPrincipal(ctx)
 	if !ok {
-		return ctx, apierror.New(codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED,
-			"the bearer token is not a valid API key")
+		token, err := bearerToken(ctx)
+		if err != nil {
+			return ctx, err
+		}
+		if p, ok = a.keys.Lookup(token); !ok {
+			return ctx, apierror.New(codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED,
+				"the bearer token is not a valid API key")
+		}
 	}
 	if !p.Allows(scope) {
 		return ctx, apierror.New(codes.PermissionDenied, insurancev1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,

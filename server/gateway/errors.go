@@ -12,16 +12,23 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/requestid"
+	"github.com/covergate/covergate/server/tracing"
 )
 
 // errorHandler writes every REST error as google.rpc.Status JSON with its ErrorInfo (and
 // BadRequest, when there is one), under the HTTP status that fits its code and reason.
 func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	writeStatus(w, r, apierror.Normalize(err, "request_id", requestid.From(r.Context())))
+	writeStatus(w, r, apierror.Normalize(err, errMeta(r)...))
 }
 
 func streamErrorHandler(ctx context.Context, err error) *status.Status {
-	return apierror.Normalize(err, "request_id", requestid.From(ctx))
+	return apierror.Normalize(err, "request_id", requestid.From(ctx), "trace_id", tracing.TraceID(ctx))
+}
+
+// errMeta is the ErrorInfo metadata every HTTP-layer error carries: the ids that find the request
+// in the logs and the traces.
+func errMeta(r *http.Request) []string {
+	return []string{"request_id", requestid.From(r.Context()), "trace_id", tracing.TraceID(r.Context())}
 }
 
 func routingErrorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
@@ -30,16 +37,16 @@ func routingErrorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Mar
 		writeRouteNotFound(w, r)
 	case http.StatusMethodNotAllowed:
 		writeStatus(w, r, apierror.Status(codes.Unimplemented, insurancev1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED,
-			r.Method+" is not allowed on "+r.URL.Path, "request_id", requestid.From(r.Context())))
+			r.Method+" is not allowed on "+r.URL.Path, errMeta(r)...))
 	default:
 		writeStatus(w, r, apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST,
-			http.StatusText(httpStatus), "request_id", requestid.From(r.Context())))
+			http.StatusText(httpStatus), errMeta(r)...))
 	}
 }
 
 func writeRouteNotFound(w http.ResponseWriter, r *http.Request) {
 	writeStatus(w, r, apierror.Status(codes.NotFound, insurancev1.ErrorReason_ERROR_REASON_ROUTE_NOT_FOUND,
-		"no route for "+r.Method+" "+r.URL.Path, "request_id", requestid.From(r.Context())))
+		"no route for "+r.Method+" "+r.URL.Path, errMeta(r)...))
 }
 
 var statusJSON = protojson.MarshalOptions{}

@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
 	"github.com/covergate/covergate/gen/openapi"
+	"github.com/covergate/covergate/server/docs"
 )
 
 // Config configures the HTTP handler.
@@ -26,6 +29,16 @@ type Config struct {
 	MaxBodyBytes   int64                           // limit for every route but uploads
 	MaxUploadBytes int64                           // limit for claim-document uploads
 	Ready          func(ctx context.Context) error // nil error = ready to serve
+	// WebhookAuth wraps the partner webhook routes: it authenticates the partner over the exact
+	// raw body before any decoding. Nil means no wrapping.
+	WebhookAuth func(http.Handler) http.Handler
+	// WebhookMetadata adds gRPC metadata to webhook calls from the request's context (the
+	// verified delivery), never from client headers. Nil means none.
+	WebhookMetadata func(context.Context, *http.Request) metadata.MD
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// ObserveHTTP, when set, records every HTTP answer.
+	ObserveHTTP func(method string, code int, d time.Duration)
 }
 
 // webhookPaths are fixed by the partners (or by us, for Avata and Scalepoint).
@@ -40,9 +53,13 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	hooks, err := newWebhookMux(ctx, cfg.Conn)
+	hooks, err := newWebhookMux(ctx, cfg.Conn, cfg.WebhookMetadata)
 	if err != nil {
 		return nil, err
+	}
+	var hookHandler http.Handler = hooks
+	if cfg.WebhookAuth != nil {
+		hookHandler = cfg.WebhookAuth(hooks)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -51,15 +68,21 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /readyz", readyHandler(cfg.Ready))
 	mux.HandleFunc("GET /openapi.json", staticJSON(openapi.V3))
 	mux.HandleFunc("GET /openapi/v2.json", staticJSON(openapi.V2))
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	docsPage := docs.Handler()
+	mux.Handle(docs.Path, docsPage)
+	mux.Handle(docs.Path+"/", docsPage)
 	for _, p := range webhookPaths {
-		mux.Handle(p, hooks)
+		mux.Handle(p, hookHandler)
 	}
 	mux.Handle("/v1/", api)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRouteNotFound(w, r)
 	})
 	limits := bodyLimits{normal: cfg.MaxBodyBytes, upload: cfg.MaxUploadBytes}
-	return withRequestID(accessLog(cfg.Logger, limitBody(limits, requireJSON(mux)))), nil
+	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, limitBody(limits, requireJSON(mux)))), nil
 }
 
 // newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
@@ -87,12 +110,16 @@ func newAPIMux(ctx context.Context, conn *grpc.ClientConn) (*runtime.ServeMux, e
 // newWebhookMux serves partner webhooks: unknown fields are ignored (a partner adding a field must
 // never make us reject its events) and answers omit empty fields, to reproduce the partners'
 // documented bodies exactly.
-func newWebhookMux(ctx context.Context, conn *grpc.ClientConn) (*runtime.ServeMux, error) {
+func newWebhookMux(ctx context.Context, conn *grpc.ClientConn, md func(context.Context, *http.Request) metadata.MD) (*runtime.ServeMux, error) {
 	m := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 	}
-	mux := runtime.NewServeMux(commonOptions(m)...)
+	opts := commonOptions(m)
+	if md != nil {
+		opts = append(opts, runtime.WithMetadata(md))
+	}
+	mux := runtime.NewServeMux(opts...)
 	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		"EtvasWebhookService":      webhooksv1.RegisterEtvasWebhookServiceHandler,
 		"AvataWebhookService":      webhooksv1.RegisterAvataWebhookServiceHandler,

@@ -62,7 +62,7 @@ func limitBody(limits bodyLimits, next http.Handler) http.Handler {
 				return
 			}
 			writeStatus(w, r, apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST,
-				"could not read the request body", "request_id", requestid.From(r.Context())))
+				"could not read the request body", errMeta(r)...))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -76,7 +76,7 @@ func writeTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	w.Header().Set("Connection", "close")
 	writeStatus(w, r, apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE,
 		"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes",
-		"limit_bytes", strconv.FormatInt(limit, 10), "request_id", requestid.From(r.Context())))
+		append([]string{"limit_bytes", strconv.FormatInt(limit, 10)}, errMeta(r)...)...))
 }
 
 // requireJSON refuses bodies that are declared as something other than JSON (415), instead of
@@ -90,7 +90,7 @@ func requireJSON(next http.Handler) http.Handler {
 					writeStatusCode(w, r, http.StatusUnsupportedMediaType, apierror.Status(codes.InvalidArgument,
 						insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST,
 						"unsupported Content-Type "+strconv.Quote(ct)+": send application/json",
-						"request_id", requestid.From(r.Context())))
+						errMeta(r)...))
 					return
 				}
 			}
@@ -101,11 +101,14 @@ func requireJSON(next http.Handler) http.Handler {
 
 // accessLog writes one line per HTTP request. The query string is left out: it can carry
 // identifiers that count as personal data.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+func accessLog(log *slog.Logger, observe func(string, int, time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		if observe != nil {
+			observe(r.Method, rec.status, time.Since(start))
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "http",
 			slog.String("request_id", requestid.From(r.Context())),
 			slog.String("method", r.Method),

@@ -28,60 +28,71 @@ type Authorizer interface {
 type Config struct {
 	Logger    *slog.Logger
 	Validator protovalidate.Validator // built once at start: compiling rules is the expensive part
-	Auth      Authorizer
+	// Auth authenticates calls; each Authorizer guards its own methods (API keys for the internal
+	// API, the verified-delivery channel for partner webhooks) and passes the others through.
+	Auth []Authorizer
+	// Unary and Stream run last, after validation (idempotency keys, for example).
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
+	// OuterUnary and OuterStream run first, around everything (metrics, which must see the final
+	// code of every call, rejected ones included).
+	OuterUnary  []grpc.UnaryServerInterceptor
+	OuterStream []grpc.StreamServerInterceptor
+	// TraceID returns the trace id of a call's context ("" when none); errors carry it.
+	TraceID func(context.Context) string
 }
 
 // Chain returns the server options installing the interceptors in order:
 // request id + error normalization + logging (outermost, so they see the final outcome),
-// recovery (so a panic anywhere below becomes an INTERNAL status), auth, validation.
+// recovery (so a panic anywhere below becomes an INTERNAL status), auth, validation, then the
+// extra interceptors.
 func Chain(cfg Config) []grpc.ServerOption {
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in handler", "request_id", RequestID(ctx), "panic", p, "stack", string(debug.Stack()))
 		return apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, "internal error")
 	})
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(
-			observeUnary(cfg.Logger),
-			recovery.UnaryServerInterceptor(rec),
-			cfg.Auth.UnaryInterceptor(),
-			validateUnary(cfg.Validator),
-		),
-		grpc.ChainStreamInterceptor(
-			observeStream(cfg.Logger),
-			recovery.StreamServerInterceptor(rec),
-			cfg.Auth.StreamInterceptor(),
-			validateStream(cfg.Validator),
-		),
+	traceID := cfg.TraceID
+	if traceID == nil {
+		traceID = func(context.Context) string { return "" }
 	}
+	unary := append(append([]grpc.UnaryServerInterceptor{}, cfg.OuterUnary...), observeUnary(cfg.Logger, traceID), recovery.UnaryServerInterceptor(rec))
+	stream := append(append([]grpc.StreamServerInterceptor{}, cfg.OuterStream...), observeStream(cfg.Logger, traceID), recovery.StreamServerInterceptor(rec))
+	for _, a := range cfg.Auth {
+		unary = append(unary, a.UnaryInterceptor())
+		stream = append(stream, a.StreamInterceptor())
+	}
+	unary = append(append(unary, validateUnary(cfg.Validator)), cfg.Unary...)
+	stream = append(append(stream, validateStream(cfg.Validator)), cfg.Stream...)
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
 }
 
-func observeUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+func observeUnary(log *slog.Logger, traceID func(context.Context) string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		ctx = auth.WithPrincipalSlot(withRequestID(ctx))
 		resp, err := next(ctx, req)
-		err = finish(ctx, log, info.FullMethod, start, err)
+		err = finish(ctx, log, traceID, info.FullMethod, start, err)
 		return resp, err
 	}
 }
 
-func observeStream(log *slog.Logger) grpc.StreamServerInterceptor {
+func observeStream(log *slog.Logger, traceID func(context.Context) string) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 		start := time.Now()
 		wrapped := grpcmw.WrapServerStream(ss)
 		wrapped.WrappedContext = auth.WithPrincipalSlot(withRequestID(ss.Context()))
 		err := next(srv, wrapped)
-		return finish(wrapped.WrappedContext, log, info.FullMethod, start, err)
+		return finish(wrapped.WrappedContext, log, traceID, info.FullMethod, start, err)
 	}
 }
 
 // finish normalizes err (every error leaves with an ErrorInfo carrying the request id) and
 // writes one log line per call. Request and response bodies are never logged: they hold
 // personal data and secrets.
-func finish(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) error {
+func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context) string, method string, start time.Time, err error) error {
 	code := codes.OK
 	if err != nil {
-		st := apierror.Normalize(err, "request_id", RequestID(ctx))
+		st := apierror.Normalize(err, "request_id", RequestID(ctx), "trace_id", traceID(ctx))
 		code = st.Code()
 		if code == codes.Internal || code == codes.Unknown {
 			// The caller sees "internal error"; the cause stays in our logs.
@@ -98,7 +109,7 @@ func finish(ctx context.Context, log *slog.Logger, method string, start time.Tim
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-		slog.String("transport", transport(ctx)),
+		slog.String("transport", Transport(ctx)),
 	}
 	if name := auth.PrincipalName(ctx); name != "" {
 		attrs = append(attrs, slog.String("principal", name))
@@ -110,9 +121,9 @@ func finish(ctx context.Context, log *slog.Logger, method string, start time.Tim
 	return err
 }
 
-// transport tells REST calls (which arrive over the gateway's in-memory connection) from direct
-// gRPC calls.
-func transport(ctx context.Context) string {
+// Transport tells REST calls (which arrive over the gateway's in-memory connection) from direct
+// gRPC calls: "http" or "grpc".
+func Transport(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.Network() == InProcessNetwork {
 		return "http"
 	}

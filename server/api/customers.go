@@ -1,0 +1,213 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/interceptor"
+	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partners/avata"
+	"github.com/covergate/covergate/server/partners/etvas"
+	"github.com/covergate/covergate/server/store"
+)
+
+// CustomerService serves customers, Etvas portal tokens, GDPR erasure, KYC and the Etvas
+// key-value store.
+type CustomerService struct {
+	insurancev1.UnimplementedCustomerServiceServer
+	d Deps
+}
+
+func newCustomerService(d Deps) insurancev1.CustomerServiceServer { return &CustomerService{d: d} }
+
+// GetCustomer returns one customer; an erased one without personal data.
+func (s *CustomerService) GetCustomer(ctx context.Context, req *insurancev1.GetCustomerRequest) (*insurancev1.GetCustomerResponse, error) {
+	c, err := s.d.Store.GetCustomer(ctx, req.GetCustomerId())
+	if err != nil {
+		return nil, storeError(err, "customer")
+	}
+	return &insurancev1.GetCustomerResponse{Customer: CustomerToProto(c)}, nil
+}
+
+// VerifyPortalToken verifies an Etvas App token with Etvas (never by decoding it), reads the
+// profile of its purchase context and creates or updates the customer.
+func (s *CustomerService) VerifyPortalToken(ctx context.Context, req *insurancev1.VerifyPortalTokenRequest) (*insurancev1.VerifyPortalTokenResponse, error) {
+	v, err := s.d.Etvas.VerifyToken(ctx, req.GetToken())
+	if err != nil {
+		return nil, err // UNAUTHENTICATED / PARTNER_REJECTED for a token Etvas refuses
+	}
+	prof, err := s.d.Etvas.UserProfile(ctx, v.ContextID, true)
+	if err != nil {
+		return nil, err
+	}
+	profile := domain.Profile{
+		FirstName: prof.FirstName, LastName: prof.LastName, Email: prof.Email, Phone: prof.PhoneNumber,
+		Address1: prof.Address1, Address2: prof.Address2, City: prof.City, Region: prof.RegionState,
+		Country: prof.Country, PostalCode: prof.PostalCode,
+	}
+	var (
+		c       domain.Customer
+		created bool
+	)
+	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		c, created, err = s.d.Lifecycle.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{EtvasContextID: v.ContextID, Profile: &profile},
+			apiSource(ctx, domain.PartnerEtvas))
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err, "customer")
+	}
+	return &insurancev1.VerifyPortalTokenResponse{Customer: CustomerToProto(c), ContextId: v.ContextID, Created: created}, nil
+}
+
+// EraseCustomer erases the customer's personal data everywhere (the same erasure as Etvas's
+// user.deleted webhook). Erasing twice answers the erased customer again.
+func (s *CustomerService) EraseCustomer(ctx context.Context, req *insurancev1.EraseCustomerRequest) (*insurancev1.EraseCustomerResponse, error) {
+	reason := req.GetReason()
+	if reason == "" {
+		reason = "erasure requested through the API"
+	}
+	var c domain.Customer
+	err := s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		c, err = s.d.Lifecycle.EraseCustomer(ctx, tx, req.GetCustomerId(), reason, apiSource(ctx, ""))
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err, "customer")
+	}
+	return &insurancev1.EraseCustomerResponse{Customer: CustomerToProto(c)}, nil
+}
+
+// SubmitKyc sends KYC data for one of the customer's Avata policies and records the submission
+// (provider, policy, time; never the payload) on the customer.
+func (s *CustomerService) SubmitKyc(ctx context.Context, req *insurancev1.SubmitKycRequest) (*insurancev1.SubmitKycResponse, error) {
+	c, err := activeCustomer(ctx, s.d.Store, req.GetCustomerId())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.d.Store.GetPolicy(ctx, req.GetPolicyId())
+	if err != nil {
+		return nil, storeError(err, "policy")
+	}
+	if p.CustomerID != c.ID {
+		return nil, invalidState("policy "+p.ID+" does not belong to customer "+c.ID, "resource", "policy")
+	}
+	if p.Partner != domain.PartnerAvata || p.AvataPolicyUUID == "" {
+		return nil, invalidState("KYC data goes to the carrier: policy "+p.ID+" is not carried by Avata", "resource", "policy")
+	}
+	var payload json.RawMessage
+	if req.GetPayload() != nil {
+		if payload, err = protojson.Marshal(req.GetPayload()); err != nil {
+			return nil, fmt.Errorf("api: encode kyc payload: %w", err)
+		}
+	}
+	if _, err := s.d.Avata.SubmitKYC(ctx, avata.KYCRequest{PolicyUUID: p.AvataPolicyUUID, Provider: req.GetProvider(), Payload: payload}); err != nil {
+		return nil, err
+	}
+	status, err := domain.EncodeKYCStatus(domain.KYCSubmission{PolicyID: p.ID, SubmitTime: s.d.now()})
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			cur, err := tx.GetCustomer(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			cur.KYCStatus, cur.KYCProvider = status, req.GetProvider()
+			if c, err = tx.UpdateCustomer(ctx, cur, cur.Version); err != nil {
+				return err
+			}
+			// Same shape as the lifecycle's customer events (ids and status, no personal data),
+			// plus what changed.
+			data, err := json.Marshal(map[string]string{
+				"customer_id": c.ID, "pseudonym_id": c.PseudonymID, "status": string(c.Status),
+				"change": "kyc_submitted", "kyc_provider": req.GetProvider(), "policy_id": p.ID,
+				"source_channel": lifecycle.ChannelAPI, "source_ref": interceptor.RequestID(ctx),
+			})
+			if err != nil {
+				return err
+			}
+			_, err = tx.AppendEvent(ctx, domain.Event{
+				Type: domain.EventCustomerUpdated, Subject: domain.SubjectCustomers + c.ID, Partner: domain.PartnerAvata,
+				CustomerID: c.ID, Data: data,
+			})
+			return err
+		})
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			continue // a webhook updated the customer meanwhile: apply on the fresh record
+		}
+		break
+	}
+	if err != nil {
+		// Avata has the KYC data; only our record of it failed. The caller may retry safely.
+		return nil, storeError(err, "customer")
+	}
+	return &insurancev1.SubmitKycResponse{Customer: CustomerToProto(c)}, nil
+}
+
+// contextIDPattern keeps context ids free of the ':' that separates them from keys in the
+// scoped Etvas key (Etvas context ids are UUIDs).
+var contextIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// externalKey scopes a key to a purchase context: Etvas's key-value store is one namespace per
+// app, so "<context_id>:<key>" keeps one customer's data out of another's. The combined key must
+// fit Etvas's 64-character limit; the adapter refuses a longer one before any call.
+func externalKey(contextID, key string) (string, error) {
+	if !contextIDPattern.MatchString(contextID) {
+		return "", invalidField("context_id", "context_id.pattern", "context_id must be 1-64 letters, digits, '_' or '-'")
+	}
+	scoped := contextID + ":" + key
+	if len(scoped) > etvas.MaxExternalDataKey {
+		return "", invalidField("key", "key.scoped_too_long",
+			fmt.Sprintf("key is stored at Etvas as <context_id>:<key>, at most %d characters: with this context_id the key may have at most %d",
+				etvas.MaxExternalDataKey, etvas.MaxExternalDataKey-len(contextID)-1))
+	}
+	return scoped, nil
+}
+
+// GetExternalData reads a value of the Etvas key-value store; a missing key is found=false.
+func (s *CustomerService) GetExternalData(ctx context.Context, req *insurancev1.GetExternalDataRequest) (*insurancev1.GetExternalDataResponse, error) {
+	key, err := externalKey(req.GetContextId(), req.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	v, found, err := s.d.Etvas.GetExternalData(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &insurancev1.GetExternalDataResponse{Key: req.GetKey(), Found: found, Data: v}, nil
+}
+
+// PutExternalData writes a value; the adapter enforces the 100 KB limit on the JSON-encoded value
+// before calling Etvas.
+func (s *CustomerService) PutExternalData(ctx context.Context, req *insurancev1.PutExternalDataRequest) (*insurancev1.PutExternalDataResponse, error) {
+	key, err := externalKey(req.GetContextId(), req.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Etvas.PutExternalData(ctx, key, req.GetData()); err != nil {
+		return nil, err
+	}
+	return &insurancev1.PutExternalDataResponse{Key: req.GetKey()}, nil
+}
+
+// DeleteExternalData clears a value (no error when there was none).
+func (s *CustomerService) DeleteExternalData(ctx context.Context, req *insurancev1.DeleteExternalDataRequest) (*insurancev1.DeleteExternalDataResponse, error) {
+	key, err := externalKey(req.GetContextId(), req.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Etvas.DeleteExternalData(ctx, key); err != nil {
+		return nil, err
+	}
+	return &insurancev1.DeleteExternalDataResponse{Key: req.GetKey()}, nil
+}

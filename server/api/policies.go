@@ -1,0 +1,453 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partners/avata"
+	"github.com/covergate/covergate/server/store"
+)
+
+// PolicyService sells policies from quotes (Avata) and manages every policy whichever partner
+// owns it.
+type PolicyService struct {
+	insurancev1.UnimplementedPolicyServiceServer
+	d Deps
+}
+
+func newPolicyService(d Deps) insurancev1.PolicyServiceServer { return &PolicyService{d: d} }
+
+// Product names shown for policies bought from quotes.
+var productNames = map[domain.QuoteKind]string{
+	domain.KindNFT:          "Avata NFT cover",
+	domain.KindBooking:      "Avata booking cover",
+	domain.KindDigitalAsset: "Avata digital-asset cover",
+}
+
+// CreatePolicy buys the cover of a quote: the purchase is checked against the quote first, then
+// confirmed with Avata (outside any transaction), then recorded PENDING in one transaction. When
+// Avata fails nothing is written.
+func (s *PolicyService) CreatePolicy(ctx context.Context, req *insurancev1.CreatePolicyRequest) (*insurancev1.CreatePolicyResponse, error) {
+	now := s.d.now()
+	q, err := s.d.Store.GetQuote(ctx, req.GetQuoteId())
+	if err != nil {
+		return nil, storeError(err, "quote")
+	}
+	if !now.Before(q.ExpireTime) {
+		return nil, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_QUOTE_EXPIRED,
+			"quote "+q.ID+" expired at "+q.ExpireTime.UTC().Format(time.RFC3339)+": request a new quote",
+			"quote_id", q.ID)
+	}
+	total, err := MoneyFromProto(req.GetTotalValue())
+	if err != nil {
+		return nil, invalidField("total_value.amount", "money.decimal", err.Error())
+	}
+	if err := domain.MatchPurchase(q, domain.PurchaseTerms{Kind: purchaseKind(req), TotalValue: total, CustomerID: req.GetCustomerId()}); err != nil {
+		return nil, mismatchError(err)
+	}
+	terms, err := domain.DecodeQuoteTerms(q.Request)
+	if err != nil {
+		return nil, fmt.Errorf("api: create policy: quote %s: %w", q.ID, err)
+	}
+	buyer, err := s.buyer(ctx, req, q)
+	if err != nil {
+		return nil, err
+	}
+	policyID, err := domain.NewID()
+	if err != nil {
+		return nil, err
+	}
+	reference := req.GetReference()
+	if reference == "" {
+		reference = policyID
+	}
+	conf, err := s.confirm(ctx, req, q, terms, buyer, reference)
+	if err != nil {
+		return nil, err // Avata's error as is: 503 → UNAVAILABLE, 422 mismatch → its reason
+	}
+	p := domain.Policy{
+		ID: policyID, CustomerID: buyer.customer.ID, QuoteID: q.ID, Partner: domain.PartnerAvata, Kind: q.Kind,
+		ProductName: productNames[q.Kind], Status: domain.PolicyPending, Premium: q.Premium,
+		Billing: domain.Billing{PriceType: "ONE_TIME"}, AvataPolicyUUID: conf.ID, AvataReference: reference,
+		StatusTime: now,
+	}
+	src := apiSource(ctx, domain.PartnerAvata)
+	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		p.CustomerID = buyer.customer.ID
+		// The buyer's wallet identifies the customer (found or created). A digital-asset buyer
+		// without customer_id has no partner reference to key a customer on: the holder's
+		// details then go to the carrier only.
+		if p.CustomerID == "" && buyer.wallet != "" {
+			c, _, err := s.d.Lifecycle.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{AvataWallet: buyer.wallet, Profile: buyer.profile}, src)
+			if err != nil {
+				return err
+			}
+			p.CustomerID = c.ID
+		}
+		created, err := s.d.Lifecycle.CreatePolicy(ctx, tx, p, src)
+		p = created
+		return err
+	})
+	if err != nil {
+		// Avata has the policy and we could not record it: an operator must reconcile. The
+		// Avata uuid and our reference are in the log line (no personal data).
+		s.d.Logger.ErrorContext(ctx, "policy confirmed by Avata but not recorded: reconcile",
+			"avata_policy_uuid", conf.ID, "reference", reference, "quote_id", q.ID, "error", err)
+		return nil, fmt.Errorf("api: create policy: record confirmed policy %s: %w", conf.ID, err)
+	}
+	return &insurancev1.CreatePolicyResponse{Policy: PolicyToProto(p)}, nil
+}
+
+func purchaseKind(req *insurancev1.CreatePolicyRequest) domain.QuoteKind {
+	switch req.GetPurchase().(type) {
+	case *insurancev1.CreatePolicyRequest_Nft:
+		return domain.KindNFT
+	case *insurancev1.CreatePolicyRequest_Booking:
+		return domain.KindBooking
+	case *insurancev1.CreatePolicyRequest_DigitalAsset:
+		return domain.KindDigitalAsset
+	}
+	return ""
+}
+
+// mismatchError turns a *domain.MismatchError into FAILED_PRECONDITION / QUOTE_MISMATCH naming
+// the field.
+func mismatchError(err error) error {
+	var m *domain.MismatchError
+	if !errors.As(err, &m) {
+		return invalidField("total_value.amount", "money.decimal", err.Error())
+	}
+	if m.Field == "purchase" {
+		return apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_QUOTE_MISMATCH,
+			fmt.Sprintf("the quote is for %s cover but the purchase is %s", kindWords(m.Want), kindWords(m.Got)),
+			"field", "purchase")
+	}
+	return apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_QUOTE_MISMATCH, m.Error(), "field", m.Field)
+}
+
+func kindWords(k string) string {
+	if k == "" {
+		return "missing"
+	}
+	return strings.ReplaceAll(strings.ToLower(k), "_", "-")
+}
+
+// buyer is who the policy is for: an existing customer, and/or the contact details and wallet
+// passed to the carrier.
+type buyer struct {
+	customer domain.Customer // zero when a customer is to be created from profile/wallet
+	profile  *domain.Profile // nil when no holder details are known
+	wallet   string          // lower-case buyer wallet (NFT target, booking wallet)
+}
+
+func (s *PolicyService) buyer(ctx context.Context, req *insurancev1.CreatePolicyRequest, q domain.Quote) (buyer, error) {
+	var b buyer
+	id := req.GetCustomerId()
+	if id == "" {
+		id = q.CustomerID
+	}
+	if id != "" {
+		c, err := activeCustomer(ctx, s.d.Store, id)
+		if err != nil {
+			return b, err
+		}
+		b.customer = c
+		if c.Profile != (domain.Profile{}) {
+			p := c.Profile
+			b.profile = &p
+		}
+	}
+	if req.GetHolder() != nil {
+		p := ProfileFromProto(req.GetHolder())
+		b.profile = &p
+	}
+	switch pu := req.GetPurchase().(type) {
+	case *insurancev1.CreatePolicyRequest_Nft:
+		b.wallet = strings.ToLower(pu.Nft.GetTargetAddress())
+	case *insurancev1.CreatePolicyRequest_Booking:
+		b.wallet = strings.ToLower(pu.Booking.GetWalletAddress())
+	case *insurancev1.CreatePolicyRequest_DigitalAsset:
+		// Avata requires the customer's name and e-mail for digital-asset cover.
+		if b.profile == nil || b.profile.FirstName == "" || b.profile.LastName == "" || b.profile.Email == "" {
+			return b, invalidField("holder", "holder.required",
+				"digital-asset cover needs the holder's first_name, last_name and email (in holder, or on the customer)")
+		}
+	}
+	return b, nil
+}
+
+// avataCustomer is the contact block sent to Avata, or nil when nothing is known.
+func avataCustomer(p *domain.Profile) *avata.Customer {
+	if p == nil || *p == (domain.Profile{}) {
+		return nil
+	}
+	c := &avata.Customer{
+		FirstName: p.FirstName, LastName: p.LastName, Street: strings.TrimSpace(p.Address1 + " " + p.Address2),
+		PostalCode: p.PostalCode, City: p.City, State: p.Region, PhoneNumber: p.Phone, DateOfBirth: p.DateOfBirth,
+		Email: p.Email,
+	}
+	// Avata knows a handful of country codes; anything else is left out rather than guessed.
+	if cc := strings.ToLower(p.Country); avata.IsCountryCode(cc) {
+		c.CountryCode = cc
+	}
+	return c
+}
+
+func metadataJSON(m *structpb.Struct) ([]byte, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("api: encode purchase metadata: %w", err)
+	}
+	return b, nil
+}
+
+// confirm confirms the quote's proposal with Avata. The purchase's product data (chain, token,
+// contract, ids, dates) comes from the quote, so it matches the proposal by construction.
+func (s *PolicyService) confirm(ctx context.Context, req *insurancev1.CreatePolicyRequest, q domain.Quote, t domain.QuoteTerms, b buyer, reference string) (*avata.Confirmation, error) {
+	total, err := avata.DecimalToNumber(q.TotalValue.Amount)
+	if err != nil {
+		return nil, fmt.Errorf("api: quote %s total: %w", q.ID, err)
+	}
+	ref := avata.ProposalRef{ID: q.PartnerProposalID}
+	var conf *avata.Confirmation
+	switch pu := req.GetPurchase().(type) {
+	case *insurancev1.CreatePolicyRequest_Nft:
+		meta, err := metadataJSON(pu.Nft.GetMetadata())
+		if err != nil {
+			return nil, err
+		}
+		conf, err = s.d.Avata.ConfirmNFT(ctx, avata.NFTConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile), Purchase: avata.NFTPurchase{
+			TotalValue: total, Chain: t.Chain, Token: t.Token, NFTContractID: t.NFTContract, NFTTokenID: pu.Nft.GetNftTokenId(),
+			MarketplaceContractID: t.Marketplace, CountryCode: t.Country, CurrentBlock: pu.Nft.GetCurrentBlock(),
+			TxID: pu.Nft.GetTxId(), Source: pu.Nft.GetSourceAddress(), Target: pu.Nft.GetTargetAddress(),
+			Reference: reference, Metadata: meta,
+		}})
+		if err != nil {
+			return nil, err
+		}
+	case *insurancev1.CreatePolicyRequest_Booking:
+		meta, err := metadataJSON(pu.Booking.GetMetadata())
+		if err != nil {
+			return nil, err
+		}
+		conf, err = s.d.Avata.ConfirmBooking(ctx, avata.BookingConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile), Purchase: avata.BookingPurchase{
+			Reference: reference, TotalValue: total, Chain: t.Chain, Token: t.Token, NFTIDs: t.NFTIDs,
+			BookingWalletAddress: pu.Booking.GetBookingWalletAddress(), WalletAddress: pu.Booking.GetWalletAddress(),
+			BookingDateTime: pu.Booking.GetBookingTime().AsTime().UTC().Format(time.RFC3339), CheckInDate: t.CheckInDate,
+			TxID: pu.Booking.GetTxId(), Metadata: meta,
+		}})
+		if err != nil {
+			return nil, err
+		}
+	case *insurancev1.CreatePolicyRequest_DigitalAsset:
+		conf, err = s.d.Avata.ConfirmDigitalAsset(ctx, avata.DigitalAssetConfirmRequest{Proposal: ref, Customer: *avataCustomer(b.profile), Purchase: avata.DigitalAssetPurchase{
+			Reference: reference, TotalValue: total, InvoiceID: pu.DigitalAsset.GetInvoiceId(), CurrencyCode: "eur",
+		}})
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalidField("purchase", "required", "one of nft, booking or digital_asset is required")
+	}
+	if conf == nil || conf.ID == "" {
+		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
+			"the carrier confirmed without a policy id", "partner", avata.PartnerName)
+	}
+	return conf, nil
+}
+
+// GetPolicy returns one policy.
+func (s *PolicyService) GetPolicy(ctx context.Context, req *insurancev1.GetPolicyRequest) (*insurancev1.GetPolicyResponse, error) {
+	p, err := s.d.Store.GetPolicy(ctx, req.GetPolicyId())
+	if err != nil {
+		return nil, storeError(err, "policy")
+	}
+	return &insurancev1.GetPolicyResponse{Policy: PolicyToProto(p)}, nil
+}
+
+// ListPolicies pages policies in id order. Ids are UUIDv7 (time-ordered) and the page token is
+// the last id seen, so a policy created while a client pages lands after every page already
+// issued and never shifts them.
+func (s *PolicyService) ListPolicies(ctx context.Context, req *insurancev1.ListPoliciesRequest) (*insurancev1.ListPoliciesResponse, error) {
+	f := store.PolicyFilter{
+		CustomerID: req.GetCustomerId(), Partner: PartnerFromProto(req.GetPartner()), Status: PolicyStatusFromProto(req.GetStatus()),
+	}
+	fh := filterHash("policies", f.CustomerID, string(f.Partner), string(f.Status))
+	after, err := decodePageToken(req.GetPageToken(), fh)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.d.Store.ListPolicies(ctx, f, pageRequest(req.GetPageSize(), after))
+	if err != nil {
+		return nil, fmt.Errorf("api: list policies: %w", err)
+	}
+	out := &insurancev1.ListPoliciesResponse{NextPageToken: encodePageToken(page.Next, fh)}
+	for _, p := range page.Items {
+		out.Policies = append(out.Policies, PolicyToProto(p))
+	}
+	return out, nil
+}
+
+// CancelPolicy cancels a policy. Neither partner offers a cancel call (Etvas sells and cancels
+// in its portal; Avata's only related call activates a booking policy), so the cancellation is
+// recorded on our side and reported in the event log (policy.canceled), where the partner
+// integrations and operators pick it up.
+func (s *PolicyService) CancelPolicy(ctx context.Context, req *insurancev1.CancelPolicyRequest) (*insurancev1.CancelPolicyResponse, error) {
+	reason := req.GetReason()
+	if reason == "" {
+		reason = "canceled through the API"
+	}
+	// The change comes from us, not from a partner: the event names no partner.
+	p, err := s.transition(ctx, req.GetPolicyId(), req.GetEtag(), "", func(p domain.Policy) (domain.PolicyStatus, string, error) {
+		return domain.PolicyCanceled, reason, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &insurancev1.CancelPolicyResponse{Policy: PolicyToProto(p)}, nil
+}
+
+// transition applies a status change decided by decide from the stored policy, in one
+// transaction, checking the etag when one is sent; from is the partner the change comes from
+// ("" for our own decisions). Without an etag a concurrent write (a
+// partner callback) is retried on the fresh policy.
+func (s *PolicyService) transition(ctx context.Context, id, etag string, from domain.Partner, decide func(domain.Policy) (domain.PolicyStatus, string, error)) (domain.Policy, error) {
+	var out domain.Policy
+	for attempt := 0; ; attempt++ {
+		err := s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			p, err := tx.GetPolicy(ctx, id)
+			if err != nil {
+				return err
+			}
+			if etag != "" && etag != Etag(p.Version) {
+				return etagMismatch("policy", etag, p.Version)
+			}
+			to, reason, err := decide(p)
+			if err != nil {
+				return err
+			}
+			if to == "" || to == p.Status {
+				out = p
+				return nil
+			}
+			out, _, err = s.d.Lifecycle.TransitionPolicy(ctx, tx, p, to, s.d.now(), reason, apiSource(ctx, from))
+			return err
+		})
+		if errors.Is(err, store.ErrConflict) && etag == "" && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return domain.Policy{}, storeError(err, "policy")
+		}
+		return out, nil
+	}
+}
+
+func etagMismatch(resource, sent string, version int64) error {
+	return apierror.New(codes.Aborted, insurancev1.ErrorReason_ERROR_REASON_ETAG_MISMATCH,
+		fmt.Sprintf("%s etag %q is stale (current %q): read it again and retry", resource, sent, Etag(version)),
+		"resource", resource, "etag", Etag(version))
+}
+
+// ActivatePolicy activates a booking policy with Avata (which cancels the booking it covers) and
+// records the policy ACTIVE.
+func (s *PolicyService) ActivatePolicy(ctx context.Context, req *insurancev1.ActivatePolicyRequest) (*insurancev1.ActivatePolicyResponse, error) {
+	p, err := s.d.Store.GetPolicy(ctx, req.GetPolicyId())
+	if err != nil {
+		return nil, storeError(err, "policy")
+	}
+	if req.GetEtag() != "" && req.GetEtag() != Etag(p.Version) {
+		return nil, etagMismatch("policy", req.GetEtag(), p.Version)
+	}
+	if p.Partner != domain.PartnerAvata || p.Kind != domain.KindBooking || p.AvataPolicyUUID == "" {
+		return nil, invalidState("only Avata booking policies can be activated; this one is "+kindWords(string(p.Kind)), "resource", "policy")
+	}
+	if p.Status != domain.PolicyPending && p.Status != domain.PolicyActive {
+		return nil, invalidState("policy is "+string(p.Status)+"; only PENDING or ACTIVE booking policies can be activated", "resource", "policy")
+	}
+	if _, err := s.d.Avata.ActivatePolicy(ctx, avata.ActivatePolicyRequest{
+		PolicyUUID: p.AvataPolicyUUID, Chain: chainNames[req.GetChain()], NFTIDs: req.GetNftIds(),
+		WalletAddress: req.GetWalletAddress(), Token: tokenName(req.GetToken()),
+	}); err != nil {
+		return nil, err
+	}
+	// The partner call is done: a concurrent callback may have activated the policy meanwhile,
+	// which is the same outcome, so the etag is not checked again.
+	p, err = s.transition(ctx, p.ID, "", domain.PartnerAvata, func(p domain.Policy) (domain.PolicyStatus, string, error) {
+		if p.Status == domain.PolicyPending {
+			return domain.PolicyActive, "activated through the API", nil
+		}
+		return "", "", nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &insurancev1.ActivatePolicyResponse{Policy: PolicyToProto(p)}, nil
+}
+
+// RefreshPolicy fetches the policy from Avata and applies its status, for when a callback was
+// missed. Etvas offers no policy read beyond the purchase status, which its webhooks carry.
+func (s *PolicyService) RefreshPolicy(ctx context.Context, req *insurancev1.RefreshPolicyRequest) (*insurancev1.RefreshPolicyResponse, error) {
+	p, err := s.d.Store.GetPolicy(ctx, req.GetPolicyId())
+	if err != nil {
+		return nil, storeError(err, "policy")
+	}
+	if p.Partner != domain.PartnerAvata || p.AvataPolicyUUID == "" {
+		return nil, invalidState("only Avata policies can be refreshed from the carrier; Etvas reports changes by webhook", "resource", "policy")
+	}
+	remote, err := s.d.Avata.PolicyDetails(ctx, p.AvataPolicyUUID)
+	if err != nil {
+		return nil, err
+	}
+	to, known := PolicyStatusFromAvata(remote.Status)
+	if !known {
+		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
+			"the carrier reported an unknown policy status", "partner", avata.PartnerName, "partner_status", string(remote.Status))
+	}
+	before := p.Version
+	p, err = s.transition(ctx, p.ID, "", domain.PartnerAvata, func(p domain.Policy) (domain.PolicyStatus, string, error) {
+		// A carrier state we cannot move to (PENDING again, or ACCEPTED for a policy canceled
+		// on our side) changes nothing: the refresh reports the policy as it stands.
+		if !domain.CanTransition(p.Status, to) {
+			return "", "", nil
+		}
+		return to, "refreshed from Avata (" + string(remote.Status) + ")", nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &insurancev1.RefreshPolicyResponse{Policy: PolicyToProto(p), Changed: p.Version != before}, nil
+}
+
+// PolicyStatusFromAvata maps Avata's policy status to ours. Avata's in-flight states (CREATED,
+// PENDING, SEND, RETRYING) are all PENDING for us; known is false for a status Avata does not
+// document.
+func PolicyStatusFromAvata(s avata.PolicyStatus) (to domain.PolicyStatus, known bool) {
+	switch s {
+	case avata.PolicyCreated, avata.PolicyPending, avata.PolicySend, avata.PolicyRetrying:
+		return domain.PolicyPending, true
+	case avata.PolicyAccepted, avata.PolicyApproved:
+		return domain.PolicyActive, true
+	case avata.PolicyRejected:
+		return domain.PolicyRejected, true
+	case avata.PolicyError:
+		return domain.PolicyFailed, true
+	case avata.PolicyExpired:
+		return domain.PolicyExpired, true
+	}
+	return "", false
+}

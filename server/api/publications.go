@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/store"
+)
+
+// DefaultPayloadVersion is the envelope payloadVersion when the request sends none.
+const DefaultPayloadVersion = "1.0.0"
+
+// envelopeFields are the Scalepoint envelope fields we set; a payload may not carry them.
+var envelopeFields = []string{"eventType", "payloadVersion", "correlationId", "timestamp"}
+
+// PublishEvent queues a Scalepoint event: the publication and its publication.queued event are
+// written in one transaction, and the answer (status PENDING) comes at once; the outbox workers
+// deliver it.
+func (s *EventService) PublishEvent(ctx context.Context, req *insurancev1.PublishEventRequest) (*insurancev1.PublishEventResponse, error) {
+	dest, err := s.destination(req.GetDestination())
+	if err != nil {
+		return nil, err
+	}
+	correlationID := req.GetCorrelationId()
+	if correlationID == "" {
+		correlationID = uuid.NewString()
+	}
+	version := req.GetPayloadVersion()
+	if version == "" {
+		version = DefaultPayloadVersion
+	}
+	payload, err := envelope(req.GetEventType(), version, correlationID, s.d.now(), req.GetPayload())
+	if err != nil {
+		return nil, err
+	}
+	pub := domain.Publication{Destination: dest, EventType: req.GetEventType(), CorrelationID: correlationID, Payload: payload}
+	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		p, err := tx.EnqueuePublication(ctx, pub)
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(map[string]string{
+			"publication_id": p.ID, "event_type": p.EventType, "correlation_id": p.CorrelationID,
+			"country": dest.Country, "tenant": dest.Tenant, "source": "api",
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AppendEvent(ctx, domain.Event{
+			Type: domain.EventPublicationQueued, Subject: domain.SubjectPublications + p.ID, Partner: domain.PartnerScalepoint, Data: data,
+		}); err != nil {
+			return err
+		}
+		pub = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: publish event: %w", err)
+	}
+	return &insurancev1.PublishEventResponse{Publication: PublicationToProto(pub)}, nil
+}
+
+// destination resolves the request's destination. The Scalepoint adapter publishes to its
+// configured country and tenant only, so another destination is refused rather than silently
+// redirected.
+func (s *EventService) destination(d *insurancev1.Destination) (domain.Destination, error) {
+	cfg := domain.Destination{Partner: domain.PartnerScalepoint, Country: s.d.Settings.ScalepointCountry, Tenant: s.d.Settings.ScalepointTenant}
+	if cfg.Country == "" || cfg.Tenant == "" {
+		return cfg, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE,
+			"no Scalepoint destination is configured (scalepoint-country, scalepoint-tenant)")
+	}
+	if d == nil || (d.GetCountry() == cfg.Country && d.GetTenant() == cfg.Tenant) {
+		return cfg, nil
+	}
+	return cfg, invalidField("destination", "destination.configured",
+		fmt.Sprintf("this gateway publishes to country %q tenant %q only", cfg.Country, cfg.Tenant))
+}
+
+// envelope renders the Scalepoint body of a request's payload.
+func envelope(eventType, version, correlationID string, now time.Time, payload *structpb.Struct) ([]byte, error) {
+	raw, err := protojson.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("api: encode payload: %w", err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("api: decode payload: %w", err)
+	}
+	b, err := domain.ScalepointEnvelope(eventType, version, correlationID, now, fields)
+	var conflict *domain.EnvelopeConflictError
+	if errors.As(err, &conflict) {
+		return nil, invalidField("payload."+conflict.Field, "payload.envelope_field",
+			"payload must not set "+conflict.Field+": the gateway sets the envelope fields "+strings.Join(envelopeFields, ", "))
+	}
+	return b, err
+}
+
+// GetPublication returns one publication with its delivery state.
+func (s *EventService) GetPublication(ctx context.Context, req *insurancev1.GetPublicationRequest) (*insurancev1.GetPublicationResponse, error) {
+	p, err := s.d.Store.GetPublication(ctx, req.GetPublicationId())
+	if err != nil {
+		return nil, storeError(err, "publication")
+	}
+	return &insurancev1.GetPublicationResponse{Publication: PublicationToProto(p)}, nil
+}
+
+// ListPublications pages publications in id (queue) order, filtered by status and event type.
+func (s *EventService) ListPublications(ctx context.Context, req *insurancev1.ListPublicationsRequest) (*insurancev1.ListPublicationsResponse, error) {
+	f := store.PublicationFilter{Status: PublicationStatusFromProto(req.GetStatus()), EventType: req.GetEventType()}
+	fh := filterHash("publications", string(f.Status), f.EventType)
+	after, err := decodePageToken(req.GetPageToken(), fh)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.d.Store.ListPublications(ctx, f, pageRequest(req.GetPageSize(), after))
+	if err != nil {
+		return nil, fmt.Errorf("api: list publications: %w", err)
+	}
+	out := &insurancev1.ListPublicationsResponse{NextPageToken: encodePageToken(page.Next, fh)}
+	for _, p := range page.Items {
+		out.Publications = append(out.Publications, PublicationToProto(p))
+	}
+	return out, nil
+}

@@ -1,0 +1,155 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partners/scalepoint"
+	"github.com/covergate/covergate/server/store"
+	"github.com/covergate/covergate/server/webhook"
+)
+
+// Scalepoint events arrive pushed (POST /webhooks/scalepoint) and pulled (the long-poll
+// consumer); both go through ScalepointEvents.process, so an event seen on both channels is
+// applied once. The deduplication key is Scalepoint's event id (`id:_122047`), else the
+// correlation id, else the hash of the body. Scalepoint events reference Scalepoint cases, which
+// have no counterpart in our domain: known event types are recorded and appended to the event
+// log as partner_event.received (with their type, ids and times); unknown types as
+// partner_event.unrecognized.
+
+// scalepointKnownTypes are the event types Scalepoint documents (PARTNER-NOTES.md).
+var scalepointKnownTypes = map[string]bool{
+	"payment_status_updated": true, "case_created": true, "claim_updated": true, "claimline_changed": true,
+	"attachments_updated": true, "order_created": true, "repair_service_requested": true, "case_settled": true,
+}
+
+type scalepointWebhooks struct {
+	webhooksv1.UnimplementedScalepointWebhookServiceServer
+	events *ScalepointEvents
+}
+
+func newScalepointWebhooks(d Deps) webhooksv1.ScalepointWebhookServiceServer {
+	return &scalepointWebhooks{events: NewScalepointEvents(d)}
+}
+
+// HandleEvent applies one pushed Scalepoint event.
+func (s *scalepointWebhooks) HandleEvent(ctx context.Context, req *webhooksv1.HandleEventRequest) (*webhooksv1.HandleEventResponse, error) {
+	dlv, err := delivery(ctx)
+	if err != nil {
+		return nil, err
+	}
+	attrs := req.GetAttributes().GetFields()
+	ev := scalepointEvent{
+		ID:             req.GetId(),
+		EventType:      firstNonEmpty(attrs["eventType"].GetStringValue(), req.GetEventType(), req.GetType()),
+		CorrelationID:  firstNonEmpty(attrs["correlationId"].GetStringValue(), req.GetCorrelationId()),
+		PayloadVersion: firstNonEmpty(attrs["payloadVersion"].GetStringValue(), req.GetPayloadVersion()),
+		Timestamp:      firstNonEmpty(attrs["timestamp"].GetStringValue(), req.GetTimestamp()),
+	}
+	return s.events.process(ctx, dlv, ev, lifecycle.ChannelWebhook)
+}
+
+// ScalepointEvents applies Scalepoint events from either channel.
+type ScalepointEvents struct {
+	d Deps
+}
+
+// NewScalepointEvents returns the processor the webhook service and the poller share.
+func NewScalepointEvents(d Deps) *ScalepointEvents { return &ScalepointEvents{d: d} }
+
+// scalepointEvent is an event reduced to what processing needs.
+type scalepointEvent struct {
+	ID, EventType, CorrelationID, PayloadVersion, Timestamp string
+}
+
+// ProcessPolled applies an event received by long polling (the raw item is re-encoded as the
+// inbox payload). A re-delivery, on either channel, has no second effect.
+func (p *ScalepointEvents) ProcessPolled(ctx context.Context, ev scalepoint.Event) error {
+	raw, err := json.Marshal(struct {
+		ID         string          `json:"id"`
+		Type       string          `json:"type"`
+		Timestamp  string          `json:"timestamp"`
+		Attributes json.RawMessage `json:"attributes"`
+	}{ev.ID, ev.Type, ev.Timestamp, ev.Attributes.Raw})
+	if err != nil {
+		return fmt.Errorf("api: encode polled Scalepoint event %s: %w", ev.ID, err)
+	}
+	now := time.Now
+	if p.d.Now != nil {
+		now = p.d.Now
+	}
+	dlv := webhook.Delivery{Partner: domain.PartnerScalepoint, Raw: raw, Headers: map[string]string{}, ReceiveTime: now()}
+	_, err = p.process(ctx, dlv, scalepointEvent{
+		ID: ev.ID, EventType: firstNonEmpty(ev.Attributes.EventType, ev.Type), CorrelationID: ev.Attributes.CorrelationID,
+		PayloadVersion: ev.Attributes.PayloadVersion, Timestamp: firstNonEmpty(ev.Attributes.Timestamp, ev.Timestamp),
+	}, lifecycle.ChannelPoll)
+	return err
+}
+
+func (p *ScalepointEvents) process(ctx context.Context, dlv webhook.Delivery, ev scalepointEvent, channel string) (*webhooksv1.HandleEventResponse, error) {
+	var key string
+	switch {
+	case ev.ID != "":
+		key = "id:" + ev.ID
+	case ev.CorrelationID != "":
+		key = "correlation:" + ev.CorrelationID
+	default:
+		key = webhook.HashKey(dlv.Raw)
+	}
+	in := webhook.Inbound{Delivery: dlv, DeliveryKey: key, EventType: ev.EventType}
+	resp := &webhooksv1.HandleEventResponse{}
+	res, err := webhook.Record(ctx, p.d.Store, in, resp, func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (webhook.Outcome, error) {
+		ack := &webhooksv1.HandleEventResponse{Status: ackProcessed, DeliveryId: rec.ID}
+		if !scalepointKnownTypes[ev.EventType] {
+			if err := p.d.Lifecycle.RecordUnrecognized(ctx, tx, domain.PartnerScalepoint, ev.EventType, rec.ID); err != nil {
+				return webhook.Outcome{}, err
+			}
+			logUnrecognized(ctx, p.d, domain.PartnerScalepoint, ev.EventType, rec.ID)
+			ack.Status = ackIgnored
+			return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: ack}, nil
+		}
+		data := map[string]any{"event_type": ev.EventType, "delivery_id": rec.ID, "source_channel": channel}
+		for k, v := range map[string]string{
+			"partner_event_id": ev.ID, "correlation_id": ev.CorrelationID, "payload_version": ev.PayloadVersion, "partner_time": ev.Timestamp,
+		} {
+			if v != "" {
+				data[k] = v
+			}
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			return webhook.Outcome{}, fmt.Errorf("api: encode event data: %w", err)
+		}
+		if _, err := tx.AppendEvent(ctx, domain.Event{
+			Type: domain.EventPartnerEventReceived, Subject: domain.SubjectDeliveries + rec.ID, Partner: domain.PartnerScalepoint, Data: b,
+		}); err != nil {
+			return webhook.Outcome{}, fmt.Errorf("api: append %s: %w", domain.EventPartnerEventReceived, err)
+		}
+		return webhook.Outcome{State: domain.InboxProcessed, Response: ack}, nil
+	})
+	if err != nil {
+		return nil, webhookError(err)
+	}
+	if res.Duplicate {
+		if err := webhook.Replay(res.Record, resp); err != nil {
+			return nil, webhookError(err)
+		}
+		resp.Status, resp.DeliveryId = ackDuplicate, res.Record.ID
+	}
+	return resp, nil
+}
+
+// firstNonEmpty returns the first non-empty value.
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

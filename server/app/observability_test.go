@@ -1,0 +1,70 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apptest"
+)
+
+// TestTraceIDPropagates sends a W3C traceparent and expects the same trace id in the error the
+// gateway returns and in its log lines, over both transports.
+func TestTraceIDPropagates(t *testing.T) {
+	s := apptest.Start(t)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	traceparent := "00-" + traceID + "-00f067aa0ba902b7-01"
+
+	r := s.Do(t, http.MethodGet, "/v1/policies/not-a-uuid", apptest.ReaderKey, nil, map[string]string{"Traceparent": traceparent})
+	if got := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetMetadata()["trace_id"]; got != traceID {
+		t.Errorf("REST error trace_id = %q, want %q", got, traceID)
+	}
+	ctx := metadata.AppendToOutgoingContext(apptest.WithToken(apptest.ReaderKey), "traceparent", traceparent)
+	_, err := insurancev1.NewPolicyServiceClient(s.Conn).GetPolicy(ctx, &insurancev1.GetPolicyRequest{PolicyId: "nope"})
+	if got := apptest.ErrorInfo(t, status.Convert(err)).GetMetadata()["trace_id"]; got != traceID {
+		t.Errorf("gRPC error trace_id = %q, want %q", got, traceID)
+	}
+	// Without a traceparent the gateway starts a trace of its own.
+	r = s.Do(t, http.MethodGet, "/v1/nothing-here", "", nil, nil)
+	if got := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetMetadata()["trace_id"]; len(got) != 32 {
+		t.Errorf("404 without traceparent: trace_id = %q, want a fresh 32-hex id", got)
+	}
+	if logs := s.Logs.String(); !strings.Contains(logs, `"trace_id":"`+traceID+`"`) {
+		t.Errorf("logs do not carry the trace id")
+	}
+}
+
+// TestMetricsEndpoint drives calls over both transports and checks that the families an SRE
+// alerts on exist and moved.
+func TestMetricsEndpoint(t *testing.T) {
+	s := apptest.Start(t)
+	for i := 0; i < 3; i++ {
+		s.Do(t, http.MethodGet, "/v1/policies/not-a-uuid", apptest.ReaderKey, nil, nil)
+		s.Do(t, http.MethodGet, "/v1/nothing-here", "", nil, nil)
+		_, _ = insurancev1.NewPolicyServiceClient(s.Conn).GetPolicy(context.Background(), &insurancev1.GetPolicyRequest{PolicyId: "x"})
+	}
+	r := s.Do(t, http.MethodGet, "/metrics", "", nil, nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", r.Code)
+	}
+	body := string(r.Body)
+	for _, want := range []string{
+		`grpc_server_handled_total{grpc_code="InvalidArgument",grpc_method="GetPolicy",grpc_service="covergate.insurance.v1.PolicyService",grpc_type="unary",transport="http"} 3`,
+		`grpc_server_handled_total{grpc_code="Unauthenticated",grpc_method="GetPolicy",grpc_service="covergate.insurance.v1.PolicyService",grpc_type="unary",transport="grpc"} 3`,
+		`covergate_http_requests_total{code="404",method="GET"} 3`,
+		`covergate_partner_circuit_breaker_state{partner="avata"} 0`,
+		`covergate_outbox_publications{status="pending"} 0`,
+		`covergate_outbox_stats_up 1`,
+		`grpc_server_handling_seconds_bucket`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/covergate/covergate/server/partners/avata"
+	"github.com/covergate/covergate/server/partners/etvas"
+	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/partners/scalepoint"
+	"github.com/covergate/covergate/server/sandbox"
+	avatabox "github.com/covergate/covergate/server/sandbox/avata"
+	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
+	scalepointbox "github.com/covergate/covergate/server/sandbox/scalepoint"
+)
+
+// Partner modes.
+const (
+	PartnersAuto    = "auto"    // sandbox when no partner credential is configured, else live
+	PartnersSandbox = "sandbox" // embedded sandboxes, development credentials
+	PartnersLive    = "live"    // the configured partner endpoints
+)
+
+// PartnersConfig is where the partners are and how we authenticate to them and they to us.
+type PartnersConfig struct {
+	Mode string
+
+	EtvasURL                string
+	EtvasAPIKey             string // x-api-key we send and Etvas sends us
+	EtvasEventSecret        string // x-etvas-signature key; optional
+	EtvasSigningSecret      string // request signing; optional
+	EtvasExternalDataMethod string // PUT or POST
+
+	AvataURL            string
+	AvataAPIKey         string
+	AvataBrandID        string
+	AvataCallbackSecret string
+	AvataMerchantKey    string
+	AvataChainID        int64
+
+	ScalepointURL          string
+	ScalepointTokenURL     string
+	ScalepointClientID     string
+	ScalepointClientSecret string
+	ScalepointCertFile     string
+	ScalepointKeyFile      string
+	ScalepointCountry      string
+	ScalepointTenant       string
+	ScalepointWebhookToken string
+	ScalepointPoll         bool
+}
+
+func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
+	fs.StringVar(&p.Mode, "partners", p.Mode, "partner endpoints: auto (sandbox unless credentials are set), sandbox or live")
+	fs.StringVar(&p.EtvasURL, "etvas-url", p.EtvasURL, "Etvas API base URL")
+	fs.StringVar(&p.EtvasAPIKey, "etvas-api-key", p.EtvasAPIKey, "Etvas API key (sent to Etvas, and required on Etvas webhooks)")
+	fs.StringVar(&p.EtvasEventSecret, "etvas-event-secret", p.EtvasEventSecret, "Etvas event secret: when set, x-etvas-signature is required on webhooks")
+	fs.StringVar(&p.EtvasSigningSecret, "etvas-signing-secret", p.EtvasSigningSecret, "Etvas request-signing secret (optional)")
+	fs.StringVar(&p.EtvasExternalDataMethod, "etvas-external-data-method", p.EtvasExternalDataMethod, "HTTP method Etvas accepts for external-data writes: PUT or POST")
+	fs.StringVar(&p.AvataURL, "avata-url", p.AvataURL, "Avata API base URL")
+	fs.StringVar(&p.AvataAPIKey, "avata-api-key", p.AvataAPIKey, "Avata API key")
+	fs.StringVar(&p.AvataBrandID, "avata-brand-id", p.AvataBrandID, "Avata X-Brand-Id (optional)")
+	fs.StringVar(&p.AvataCallbackSecret, "avata-callback-secret", p.AvataCallbackSecret, "shared secret of X-Avata-Signature on Avata callbacks")
+	fs.StringVar(&p.AvataMerchantKey, "avata-merchant-wallet-key", p.AvataMerchantKey, "hex private key of the merchant wallet (signs sign-in and claim-portal links)")
+	fs.Int64Var(&p.AvataChainID, "avata-chain-id", p.AvataChainID, "chain id for Avata wallet sign-in")
+	fs.StringVar(&p.ScalepointURL, "scalepoint-url", p.ScalepointURL, "Scalepoint EventApi base URL")
+	fs.StringVar(&p.ScalepointTokenURL, "scalepoint-token-url", p.ScalepointTokenURL, "Scalepoint OAuth2 token endpoint")
+	fs.StringVar(&p.ScalepointClientID, "scalepoint-client-id", p.ScalepointClientID, "Scalepoint OAuth2 client id")
+	fs.StringVar(&p.ScalepointClientSecret, "scalepoint-client-secret", p.ScalepointClientSecret, "Scalepoint client secret (client_secret authentication)")
+	fs.StringVar(&p.ScalepointCertFile, "scalepoint-cert-file", p.ScalepointCertFile, "PEM certificate for private_key_jwt authentication")
+	fs.StringVar(&p.ScalepointKeyFile, "scalepoint-key-file", p.ScalepointKeyFile, "PEM RSA key for private_key_jwt authentication")
+	fs.StringVar(&p.ScalepointCountry, "scalepoint-country", p.ScalepointCountry, "Scalepoint country of our tenant")
+	fs.StringVar(&p.ScalepointTenant, "scalepoint-tenant", p.ScalepointTenant, "Scalepoint tenant name")
+	fs.StringVar(&p.ScalepointWebhookToken, "scalepoint-webhook-token", p.ScalepointWebhookToken, "bearer token Scalepoint sends on /webhooks/scalepoint")
+	fs.BoolVar(&p.ScalepointPoll, "scalepoint-poll", p.ScalepointPoll, "also pull Scalepoint events with the long-poll receive API")
+}
+
+// credentialsGiven reports whether any live credential is configured.
+func (p PartnersConfig) credentialsGiven() bool {
+	for _, v := range []string{p.EtvasAPIKey, p.AvataAPIKey, p.ScalepointClientID, p.ScalepointClientSecret, p.ScalepointCertFile} {
+		if v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// effectiveMode resolves auto.
+func (p PartnersConfig) effectiveMode() string {
+	if p.Mode == PartnersAuto {
+		if p.credentialsGiven() {
+			return PartnersLive
+		}
+		return PartnersSandbox
+	}
+	return p.Mode
+}
+
+func (p PartnersConfig) validate() []string {
+	var problems []string
+	switch p.Mode {
+	case PartnersAuto, PartnersSandbox, PartnersLive:
+	default:
+		return []string{fmt.Sprintf("partners %q: want auto, sandbox or live", p.Mode)}
+	}
+	if m := strings.ToUpper(p.EtvasExternalDataMethod); m != "PUT" && m != "POST" {
+		problems = append(problems, "etvas-external-data-method: want PUT or POST")
+	}
+	if p.effectiveMode() != PartnersLive {
+		return problems
+	}
+	required := map[string]string{
+		"etvas-api-key": p.EtvasAPIKey, "avata-url": p.AvataURL, "avata-api-key": p.AvataAPIKey,
+		"avata-callback-secret": p.AvataCallbackSecret, "scalepoint-url": p.ScalepointURL,
+		"scalepoint-token-url": p.ScalepointTokenURL, "scalepoint-client-id": p.ScalepointClientID,
+		"scalepoint-tenant": p.ScalepointTenant, "scalepoint-webhook-token": p.ScalepointWebhookToken,
+	}
+	for _, name := range sortedKeys(required) {
+		if required[name] == "" {
+			problems = append(problems, name+" is required with live partners")
+		}
+	}
+	if p.ScalepointClientSecret == "" && (p.ScalepointCertFile == "" || p.ScalepointKeyFile == "") {
+		problems = append(problems, "scalepoint: set scalepoint-client-secret, or scalepoint-cert-file and scalepoint-key-file")
+	}
+	if (p.ScalepointCertFile == "") != (p.ScalepointKeyFile == "") {
+		problems = append(problems, "scalepoint-cert-file and scalepoint-key-file go together")
+	}
+	return problems
+}
+
+// Partners are the adapters the services use, the secrets partners authenticate to us with,
+// and the embedded sandbox when there is one.
+type Partners struct {
+	Etvas      *etvas.Client
+	Avata      *avata.Client
+	Scalepoint *scalepoint.Client
+	Config     PartnersConfig // effective, sandbox defaults filled in
+	Sandbox    *sandbox.Sandbox
+}
+
+// partnerOptions are the process-level pieces the adapters share.
+type partnerOptions struct {
+	gatewayURL string               // where the sandboxes deliver webhooks
+	observer   partnerhttp.Observer // metrics of partner calls and breakers
+	httpClient *http.Client         // traced transport
+}
+
+// startPartners builds the adapters; in sandbox mode it first starts the embedded sandboxes,
+// delivering their webhooks to the gateway, and points the adapters at them.
+func startPartners(ctx context.Context, cfg PartnersConfig, opts partnerOptions, log *slog.Logger) (*Partners, error) {
+	p := &Partners{Config: cfg}
+	if cfg.effectiveMode() == PartnersSandbox {
+		sb, err := sandbox.Start(ctx, sandbox.Config{GatewayURL: opts.gatewayURL, Logger: log.With("component", "sandbox")})
+		if err != nil {
+			return nil, fmt.Errorf("start partner sandbox: %w", err)
+		}
+		p.Sandbox = sb
+		p.Config = sandboxCredentials(cfg, sb)
+		log.Info("partner sandbox running", "etvas", p.Config.EtvasURL, "avata", p.Config.AvataURL, "scalepoint", p.Config.ScalepointURL)
+	}
+	if err := p.buildClients(opts, log); err != nil {
+		_ = p.Close(ctx)
+		return nil, err
+	}
+	return p, nil
+}
+
+// sandboxCredentials fills in the sandbox endpoints and the development credentials the
+// sandboxes accept; values configured explicitly are kept.
+func sandboxCredentials(cfg PartnersConfig, sb *sandbox.Sandbox) PartnersConfig {
+	etvasURL, avataURL, scalepointURL := sb.URLs()
+	cfg.EtvasURL, cfg.AvataURL, cfg.ScalepointURL = etvasURL, avataURL, scalepointURL
+	cfg.ScalepointTokenURL = scalepointURL + "/connect/token"
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&cfg.EtvasAPIKey, etvasbox.DefaultAPIKey)
+	def(&cfg.EtvasEventSecret, etvasbox.DefaultEventSecret)
+	def(&cfg.AvataAPIKey, avatabox.DefaultAPIKey)
+	def(&cfg.AvataBrandID, avatabox.DefaultBrandID)
+	def(&cfg.AvataCallbackSecret, avatabox.DefaultCallbackSecret)
+	def(&cfg.AvataMerchantKey, avatabox.DefaultMerchantWalletKey)
+	def(&cfg.ScalepointClientID, scalepointbox.DefaultClientID)
+	def(&cfg.ScalepointClientSecret, scalepointbox.DefaultClientSecret)
+	def(&cfg.ScalepointTenant, scalepointbox.DefaultTenant)
+	def(&cfg.ScalepointWebhookToken, scalepointbox.DefaultWebhookToken)
+	cfg.ScalepointCountry = scalepointbox.DefaultCountry
+	return cfg
+}
+
+func (p *Partners) buildClients(opts partnerOptions, log *slog.Logger) error {
+	c := p.Config
+	var err error
+	if p.Etvas, err = etvas.New(etvas.Config{
+		BaseURL: c.EtvasURL, APIKey: c.EtvasAPIKey, SigningSecret: c.EtvasSigningSecret,
+		ExternalDataWriteMethod: strings.ToUpper(c.EtvasExternalDataMethod),
+		HTTPClient:              opts.httpClient, Observer: opts.observer, Logger: log,
+	}); err != nil {
+		return fmt.Errorf("etvas client: %w", err)
+	}
+	if p.Avata, err = avata.New(avata.Config{
+		BaseURL: c.AvataURL, APIKey: c.AvataAPIKey, BrandID: c.AvataBrandID,
+		MerchantWalletKey: c.AvataMerchantKey, ChainID: c.AvataChainID,
+		HTTP: partnerhttp.Config{HTTPClient: opts.httpClient, Observer: opts.observer, Logger: log},
+	}); err != nil {
+		return fmt.Errorf("avata client: %w", err)
+	}
+	if p.Scalepoint, err = scalepoint.New(scalepoint.Config{
+		BaseURL: c.ScalepointURL, Country: c.ScalepointCountry, Tenant: c.ScalepointTenant,
+		OAuth: scalepoint.OAuthConfig{
+			TokenURL: c.ScalepointTokenURL, ClientID: c.ScalepointClientID, ClientSecret: c.ScalepointClientSecret,
+			CertFile: c.ScalepointCertFile, KeyFile: c.ScalepointKeyFile, HTTPClient: opts.httpClient,
+		},
+		HTTPClient: opts.httpClient, Observer: opts.observer, Logger: log,
+	}); err != nil {
+		return fmt.Errorf("scalepoint client: %w", err)
+	}
+	return nil
+}
+
+// Close releases the adapters and stops the sandbox.
+func (p *Partners) Close(ctx context.Context) error {
+	var errs []error
+	if p.Etvas != nil {
+		p.Etvas.Close()
+	}
+	if p.Avata != nil {
+		p.Avata.Close()
+	}
+	if p.Scalepoint != nil {
+		p.Scalepoint.Close()
+	}
+	if p.Sandbox != nil {
+		if err := p.Sandbox.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("partner sandbox: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

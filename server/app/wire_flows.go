@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/idempotency"
+	"github.com/covergate/covergate/server/outbox"
+)
+
+// The internal-API wiring: idempotency keys, the outbox delivery workers, and the claim routing
+// rule that publishes claim status changes to Scalepoint.
+
+// idempotencySweepInterval is how often expired idempotency keys are deleted.
+const idempotencySweepInterval = 5 * time.Minute
+
+// flowWiring holds what the internal-API parts share.
+type flowWiring struct {
+	idem *idempotency.Interceptor
+}
+
+// registerFlowFlags binds the flags of the internal-API flows.
+func (cfg *Config) registerFlowFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&cfg.QuoteTTL, "quote-ttl", cfg.QuoteTTL, "how long a quote can be bought (0 = 15m)")
+	fs.BoolVar(&cfg.PublishClaimUpdates, "publish-claim-updates", cfg.PublishClaimUpdates,
+		"publish every claim status change to Scalepoint (event claim_updated, to scalepoint-country/scalepoint-tenant) through the outbox")
+}
+
+func (cfg Config) validateFlows() []string {
+	var problems []string
+	if cfg.QuoteTTL < 0 {
+		problems = append(problems, "quote-ttl must not be negative")
+	}
+	return problems
+}
+
+// claimRoute is the lifecycle's claim routing rule: with --publish-claim-updates every claim
+// change is queued for the configured Scalepoint destination in the transaction that makes it.
+func (a *App) claimRoute() *domain.Destination {
+	pc := a.partners.Config
+	if !a.cfg.PublishClaimUpdates || pc.ScalepointCountry == "" || pc.ScalepointTenant == "" {
+		return nil
+	}
+	return &domain.Destination{Partner: domain.PartnerScalepoint, Country: pc.ScalepointCountry, Tenant: pc.ScalepointTenant}
+}
+
+func (a *App) flowUnaryInterceptors() []grpc.UnaryServerInterceptor {
+	idem, err := idempotency.New(idempotency.Config{Store: a.store, Logger: a.log.With("component", "idempotency")})
+	if err != nil {
+		// The registry is compiled in: failing here means the contract lost every mutating
+		// method, which no configuration can cause. Refuse to serve rather than serve without.
+		panic(fmt.Sprintf("app: %v", err))
+	}
+	a.flows.idem = idem
+	return []grpc.UnaryServerInterceptor{idem.Unary()}
+}
+
+func (a *App) flowBackground() []func(context.Context) error {
+	worker := &outbox.Worker{
+		Store:     a.store,
+		Publisher: a.partners.Scalepoint,
+		Owner:     "covergate-" + uuid.NewString(),
+		Logger:    a.log.With("component", "outbox"),
+	}
+	if a.metrics != nil {
+		worker.Observe = a.metrics.OutboxAttempt
+	}
+	sweepLog := a.log.With("component", "idempotency")
+	return []func(context.Context) error{
+		worker.Run,
+		func(ctx context.Context) error {
+			return idempotency.Sweep(ctx, a.store, idempotencySweepInterval, time.Now, sweepLog)
+		},
+	}
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/covergate/covergate/server/api"
+	"github.com/covergate/covergate/server/interceptor"
+	"github.com/covergate/covergate/server/scalepointpoll"
+	"github.com/covergate/covergate/server/webhook"
+)
+
+// The partner-webhook wiring: authentication of partner calls over the raw body, the
+// verified-delivery channel to the gRPC side, and the Scalepoint long-poll consumer.
+
+// webhookWiring holds what the webhook parts share (built once, used by HTTP and gRPC).
+type webhookWiring struct {
+	registry *webhook.Registry
+	verifier *webhook.Verifier
+	guard    *webhook.Guard
+}
+
+// webhookParts builds the wiring on first use: buildGRPC (guards) runs before buildHTTP
+// (middleware), and both must share one registry. New runs on one goroutine, so no lock.
+func (a *App) webhookParts() *webhookWiring {
+	if a.webhooks.registry == nil {
+		pc := a.partners.Config // effective: sandbox defaults filled in
+		reg := webhook.NewRegistry()
+		a.webhooks = webhookWiring{
+			registry: reg,
+			verifier: webhook.NewVerifier(webhook.Config{
+				EtvasAPIKey:            pc.EtvasAPIKey,
+				EtvasEventSecret:       pc.EtvasEventSecret,
+				EtvasWindow:            webhook.DefaultEtvasWindow,
+				AvataCallbackSecret:    pc.AvataCallbackSecret,
+				ScalepointWebhookToken: pc.ScalepointWebhookToken,
+				Now:                    time.Now,
+			}, reg),
+			guard: webhook.NewGuard(reg),
+		}
+	}
+	return &a.webhooks
+}
+
+func (a *App) webhookGuards() []interceptor.Authorizer {
+	return []interceptor.Authorizer{a.webhookParts().guard}
+}
+
+func (a *App) webhookAuth() func(http.Handler) http.Handler {
+	return a.webhookParts().verifier.Middleware
+}
+
+func (a *App) webhookMetadata() func(context.Context, *http.Request) metadata.MD {
+	return webhook.Metadata
+}
+
+// webhookBackground runs the Scalepoint long-poll consumer when --scalepoint-poll is set.
+func (a *App) webhookBackground() []func(context.Context) error {
+	if !a.partners.Config.ScalepointPoll {
+		return nil
+	}
+	events := api.NewScalepointEvents(a.deps())
+	consumer, err := scalepointpoll.New(scalepointpoll.Config{
+		Client:  a.partners.Scalepoint,
+		Store:   a.store,
+		Process: events.ProcessPolled,
+		Logger:  a.log.With("component", "scalepoint-poll"),
+	})
+	if err != nil {
+		// Every field is set above; a failure here is a programming error worth stopping for.
+		return []func(context.Context) error{func(context.Context) error { return err }}
+	}
+	return []func(context.Context) error{consumer.Run}
+}

@@ -1,0 +1,124 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/covergate/covergate/server/app"
+	"github.com/covergate/covergate/server/apptest"
+	"github.com/covergate/covergate/server/domain"
+	scalepointbox "github.com/covergate/covergate/server/sandbox/scalepoint"
+	"github.com/covergate/covergate/server/scalepointpoll"
+	"github.com/covergate/covergate/server/store"
+)
+
+// scalepointDocEvent is the publish example of scalepoint-eventapi.txt (a bare envelope).
+const scalepointDocEvent = `{
+"eventType": "payment_status_updated",
+"payloadVersion": "1.0.0",
+"correlationId": "70c6d351-016f-4c9e-b1a9-d581fc3a596b",
+"timestamp": "2017-07-25T10:31:28.2519514Z",
+"payment": {
+"uuid": "967ce1a4-a55a-4765-bd5b-bafcb4178fd3",
+"status": "canceled",
+"statusReason": "Payment rejected by claimant's bank"
+}
+}`
+
+func inboxRecord(t *testing.T, st store.Store, key string) (domain.InboxRecord, bool) {
+	t.Helper()
+	rec, err := st.FindInbox(context.Background(), domain.PartnerScalepoint, key)
+	if isNotFound(err) {
+		return rec, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, true
+}
+
+// TestScalepointWebhook: the documented envelope and the sandbox's pushed receive items are
+// recorded once each and logged as partner_event.received.
+func TestScalepointWebhook(t *testing.T) {
+	s := apptest.Start(t)
+	st := s.App.Store()
+	r := post(t, s, "/webhooks/scalepoint", scalepointDocEvent, scalepointHeaders())
+	if r.Code != http.StatusOK || str(decode(t, r), "status") != "processed" {
+		t.Fatalf("documented event: %d %s", r.Code, r.Body)
+	}
+	rec, ok := inboxRecord(t, st, "correlation:70c6d351-016f-4c9e-b1a9-d581fc3a596b")
+	if !ok || rec.EventType != "payment_status_updated" || string(rec.Payload) != scalepointDocEvent || rec.State != domain.InboxProcessed {
+		t.Fatalf("inbox record = %+v (found %v)", rec, ok)
+	}
+	before := countAll(t, st)
+	r = post(t, s, "/webhooks/scalepoint", scalepointDocEvent, scalepointHeaders())
+	if r.Code != http.StatusOK || str(decode(t, r), "status") != "duplicate" || countAll(t, st) != before {
+		t.Fatalf("duplicate: %d %s", r.Code, r.Body)
+	}
+
+	ev, err := s.App.Sandbox().Scalepoint.Enqueue(scalepointbox.EnqueueRequest{
+		Attributes: json.RawMessage(`{"eventType":"claim_updated","change":"CaseClosed"}`), Push: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pushed event recorded", func() (bool, string) {
+		_, ok := inboxRecord(t, st, "id:"+ev.ID)
+		return ok, "not yet"
+	})
+	received := events(t, st, domain.EventPartnerEventReceived)
+	if len(received) != 2 || received[1].Partner != domain.PartnerScalepoint {
+		t.Fatalf("partner_event.received = %+v", received)
+	}
+	var data map[string]string
+	if err := json.Unmarshal(received[1].Data, &data); err != nil || data["partner_event_id"] != ev.ID || data["event_type"] != "claim_updated" {
+		t.Errorf("event data = %s", received[1].Data)
+	}
+}
+
+// TestScalepointPollAndPushAgree: with --scalepoint-poll, events are pulled and applied in
+// order, the checkpoint follows them, and an event that is also pushed is applied once.
+func TestScalepointPollAndPushAgree(t *testing.T) {
+	s := apptest.Start(t, func(cfg *app.Config) { cfg.Partners.ScalepointPoll = true })
+	st := s.App.Store()
+	sb := s.App.Sandbox().Scalepoint
+	var ids []string
+	for i, typ := range []string{"case_created", "claimline_changed", "case_settled"} {
+		ev, err := sb.Enqueue(scalepointbox.EnqueueRequest{Attributes: json.RawMessage(`{"eventType":"` + typ + `"}`), Push: i == 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	eventually(t, "checkpoint at the last event", func() (bool, string) {
+		cp, err := st.GetCheckpoint(context.Background(), scalepointpoll.DefaultCheckpoint)
+		return err == nil && cp.Value == ids[2], cp.Value
+	})
+	for _, id := range ids {
+		if _, ok := inboxRecord(t, st, "id:"+id); !ok {
+			t.Errorf("event %s not recorded", id)
+		}
+	}
+	// Wait for the push of the middle event to finish, then check it had no second effect.
+	eventually(t, "push delivered", func() (bool, string) {
+		for _, d := range sb.Deliveries() {
+			if d.EventID == ids[1] {
+				return d.OK, d.Error
+			}
+		}
+		return false, "no delivery yet"
+	})
+	received := events(t, st, domain.EventPartnerEventReceived)
+	if len(received) != 3 {
+		t.Fatalf("partner_event.received events = %d, want 3 (one per event)", len(received))
+	}
+	for i, e := range received {
+		var data map[string]string
+		_ = json.Unmarshal(e.Data, &data)
+		if data["partner_event_id"] != ids[i] {
+			t.Errorf("event %d is %s, want %s (order)", i, data["partner_event_id"], ids[i])
+		}
+	}
+}

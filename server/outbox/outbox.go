@@ -1,0 +1,291 @@
+// Package outbox delivers queued partner publications (Scalepoint events) durably: workers lease
+// due publications from the store, publish them, and record the outcome — delivered, retried
+// later with exponential backoff and full jitter (or the partner's Retry-After), or failed for
+// good on a permanent refusal, with the partner's message kept for operators.
+//
+// Delivery is at least once: a publication whose outcome could not be recorded (crash, lost
+// lease) is published again after its lease expires. Scalepoint publishing is not idempotent,
+// so each event carries a stable correlationId that lets the receiver recognize a repeat.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/store"
+)
+
+// Publisher sends one event; scalepoint.Client implements it.
+type Publisher interface {
+	Publish(ctx context.Context, eventType string, payload []byte) (int64, error)
+}
+
+// Gate is implemented by publishers with a circuit breaker (scalepoint.Client): while it is
+// open no publication is claimed, so an outage does not burn the attempts of every queued
+// publication on calls that cannot reach the partner.
+type Gate interface {
+	BreakerState() string // "closed", "half-open" or "open"
+}
+
+// Defaults of Worker's zero fields.
+const (
+	DefaultLease        = 30 * time.Second
+	DefaultBatch        = 50
+	DefaultPoll         = 250 * time.Millisecond
+	DefaultConcurrency  = 4
+	DefaultBaseBackoff  = time.Second
+	DefaultMaxBackoff   = 5 * time.Minute
+	DefaultMaxAttempts  = 20
+	maxLastErrorLength  = 1000
+	recordOutcomeBudget = 10 * time.Second
+)
+
+// Worker delivers publications. Several workers (in one process or many replicas) may run on
+// the same store: ClaimDue leases each publication to one owner at a time.
+type Worker struct {
+	Store     store.Store
+	Publisher Publisher
+	// Owner identifies this worker in leases; it must be unique per worker (a UUID per process).
+	Owner string
+	// Lease is how long a claimed publication is reserved; a delivery is given at most half of
+	// it, so its outcome is recorded while the lease is still held.
+	Lease       time.Duration
+	Batch       int           // publications claimed per round
+	Poll        time.Duration // wait between rounds when nothing was due
+	Concurrency int           // deliveries in flight at once
+	BaseBackoff time.Duration // first retry delay (before jitter)
+	MaxBackoff  time.Duration // cap of the retry delay
+	MaxAttempts int           // attempts before a publication is FAILED
+	// Wake, when set, starts a round early (for example when a publication is queued).
+	Wake   <-chan struct{}
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Observe, when set, is told each outcome ("delivered", "retry", "failed", "lost_lease").
+	Observe func(outcome string)
+}
+
+func (w *Worker) defaults() error {
+	if w.Store == nil || w.Publisher == nil || w.Owner == "" {
+		return errors.New("outbox: Store, Publisher and Owner are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&w.Lease, DefaultLease)
+	def(&w.Poll, DefaultPoll)
+	def(&w.BaseBackoff, DefaultBaseBackoff)
+	def(&w.MaxBackoff, DefaultMaxBackoff)
+	defInt(&w.Batch, DefaultBatch)
+	defInt(&w.Concurrency, DefaultConcurrency)
+	defInt(&w.MaxAttempts, DefaultMaxAttempts)
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Logger == nil {
+		w.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Run delivers until ctx ends. Deliveries in flight when ctx ends are finished (each is bounded
+// by half the lease) so their outcome is recorded; Run returns nil then.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.defaults(); err != nil {
+		return err
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-w.Wake:
+		}
+		n, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.Logger.WarnContext(ctx, "outbox: delivery round failed", "error", err)
+		}
+		next := w.Poll
+		if n == w.Batch && err == nil {
+			next = 0 // a full batch: more are probably due
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(next)
+	}
+}
+
+// RunOnce claims one batch of due publications and delivers it, returning how many were
+// claimed.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	if err := w.defaults(); err != nil {
+		return 0, err
+	}
+	if g, ok := w.Publisher.(Gate); ok && g.BreakerState() == "open" {
+		return 0, nil
+	}
+	var due []domain.Publication
+	err := w.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		due, err = tx.ClaimDue(ctx, w.Owner, w.Now(), w.Lease, w.Batch)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: claim due publications: %w", err)
+	}
+	// Deliveries outlive ctx: a publication being sent when shutdown starts is finished and
+	// recorded, instead of being sent again by the next owner after its lease.
+	work := context.WithoutCancel(ctx)
+	var g errgroup.Group
+	g.SetLimit(w.Concurrency)
+	for _, p := range due {
+		g.Go(func() error {
+			w.deliver(work, p)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return len(due), nil
+}
+
+// deliver publishes one leased publication and records the outcome.
+func (w *Worker) deliver(ctx context.Context, p domain.Publication) {
+	sendCtx, cancel := context.WithTimeout(ctx, w.Lease/2)
+	id, err := w.Publisher.Publish(sendCtx, p.EventType, p.Payload)
+	cancel()
+	outcome, next, lastErr := w.classify(p, err)
+	rec, cancelRec := context.WithTimeout(ctx, recordOutcomeBudget)
+	defer cancelRec()
+	now := w.Now()
+	werr := w.Store.InTx(rec, func(ctx context.Context, tx store.Tx) error {
+		switch outcome {
+		case "delivered":
+			return tx.MarkDelivered(ctx, p.ID, w.Owner, id, now)
+		case "retry":
+			return tx.MarkRetry(ctx, p.ID, w.Owner, next, lastErr, now)
+		default:
+			return tx.MarkFailed(ctx, p.ID, w.Owner, lastErr, now)
+		}
+	})
+	log := w.Logger.With("publication_id", p.ID, "event_type", p.EventType, "attempt", p.Attempts)
+	switch {
+	case errors.Is(werr, store.ErrConflict):
+		// The lease expired (a slow partner) and another worker owns the publication now.
+		outcome = "lost_lease"
+		log.WarnContext(ctx, "outbox: lease lost before the outcome was recorded", "outcome", outcome)
+	case werr != nil:
+		log.ErrorContext(ctx, "outbox: record delivery outcome", "error", werr)
+		return
+	case outcome == "delivered":
+		log.DebugContext(ctx, "outbox: delivered", "partner_event_id", id)
+	case outcome == "retry":
+		log.InfoContext(ctx, "outbox: delivery failed, will retry", "next_attempt", next, "error", lastErr)
+	default:
+		log.WarnContext(ctx, "outbox: delivery failed permanently", "error", lastErr)
+	}
+	if w.Observe != nil {
+		w.Observe(outcome)
+	}
+}
+
+// classify decides what a delivery result means: delivered; retry at next; or failed.
+func (w *Worker) classify(p domain.Publication, err error) (outcome string, next time.Time, lastErr string) {
+	if err == nil {
+		return "delivered", time.Time{}, ""
+	}
+	lastErr = describe(err)
+	if Permanent(err) {
+		return "failed", time.Time{}, lastErr
+	}
+	if int(p.Attempts) >= w.MaxAttempts {
+		return "failed", time.Time{}, fmt.Sprintf("gave up after %d attempts: %s", p.Attempts, lastErr)
+	}
+	delay := Backoff(int(p.Attempts), w.BaseBackoff, w.MaxBackoff, rand.Float64())
+	var pe *partnerhttp.Error
+	if errors.As(err, &pe) && pe.RetryAfter > delay {
+		delay = pe.RetryAfter
+	}
+	return "retry", w.Now().Add(delay), lastErr
+}
+
+// Permanent reports whether a publish error will not go away by retrying: the partner refused
+// the event itself (a 4xx other than 408 Request Timeout, 429 Too Many Requests and 401, which
+// means an expired or rotated token), or the adapter refused it before sending (invalid event).
+func Permanent(err error) bool {
+	var pe *partnerhttp.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch {
+	case pe.HTTPStatus == http.StatusRequestTimeout, pe.HTTPStatus == http.StatusTooManyRequests,
+		pe.HTTPStatus == http.StatusUnauthorized:
+		return false
+	case pe.HTTPStatus >= 400 && pe.HTTPStatus < 500:
+		return true
+	case pe.HTTPStatus == 0:
+		return pe.Code == codes.InvalidArgument || pe.Code == codes.FailedPrecondition
+	}
+	return false
+}
+
+// Backoff is the delay before retry number attempt (1 = after the first failure): full jitter
+// over an exponential ceiling, u in [0,1) being the random draw. Full jitter spreads the retries
+// of many publications that failed together (an outage) instead of synchronizing them.
+func Backoff(attempt int, base, maxDelay time.Duration, u float64) time.Duration {
+	ceiling := maxDelay
+	if attempt < 1 {
+		attempt = 1
+	}
+	if shift := attempt - 1; shift < 40 {
+		if c := base << shift; c > 0 && c < maxDelay {
+			ceiling = c
+		}
+	}
+	return time.Duration(u * float64(ceiling))
+}
+
+// describe renders a delivery error for Publication.LastError: the adapter's description plus
+// the partner's own message (HTTP status, partner message), trimmed.
+func describe(err error) string {
+	msg := err.Error()
+	var pe *partnerhttp.Error
+	if errors.As(err, &pe) {
+		var b strings.Builder
+		b.WriteString(msg)
+		if pe.HTTPStatus != 0 && !strings.Contains(msg, fmt.Sprint(pe.HTTPStatus)) {
+			fmt.Fprintf(&b, " (HTTP %d)", pe.HTTPStatus)
+		}
+		if pe.PartnerMessage != "" && !strings.Contains(msg, pe.PartnerMessage) {
+			b.WriteString(": ")
+			b.WriteString(pe.PartnerMessage)
+		}
+		msg = b.String()
+	}
+	if len(msg) > maxLastErrorLength {
+		msg = msg[:maxLastErrorLength]
+	}
+	return msg
+}

@@ -1,0 +1,104 @@
+package avata
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/covergate/covergate/server/partners/partnerhttp"
+)
+
+// Error codes the sandbox sends in {"message","code"} bodies (Avata's real
+// codes are undocumented; the gateway should branch on HTTP status first).
+const (
+	CodeValidation       = "VALIDATION_ERROR"
+	CodeProposalMismatch = "PROPOSAL_MISMATCH"
+	CodeNotFound         = "NOT_FOUND"
+	CodeAlreadyConfirmed = "ALREADY_CONFIRMED"
+	CodeUnauthorized     = "UNAUTHORIZED"
+	CodeInvalidState     = "INVALID_STATE"
+	CodeClaimExists      = "CLAIM_EXISTS"
+	CodeForbidden        = "FORBIDDEN"
+)
+
+// Error is a failed Avata call. HTTP carries the gRPC mapping (code, reason,
+// HTTP status, sanitised partner message); Code is Avata's own error code
+// from the error body, when it sent one.
+type Error struct {
+	HTTP *partnerhttp.Error
+	Code string
+}
+
+// Error describes the failure without bodies or request data.
+func (e *Error) Error() string {
+	msg := e.HTTP.Error() // already starts with the partner name
+	if e.Code != "" {
+		msg += " [" + e.Code + "]"
+	}
+	return msg
+}
+
+// Unwrap exposes the *partnerhttp.Error (and through it the cause).
+func (e *Error) Unwrap() error { return e.HTTP }
+
+// GRPCStatus is partnerhttp's status with Avata's code added to the
+// ErrorInfo metadata as "partner_code", so a caller can tell a proposal
+// mismatch from another rejection.
+func (e *Error) GRPCStatus() *status.Status {
+	st := e.HTTP.GRPCStatus()
+	if e.Code == "" {
+		return st
+	}
+	details := make([]protoadapt.MessageV1, 0, len(st.Details()))
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			md := make(map[string]string, len(d.Metadata)+1)
+			maps.Copy(md, d.Metadata)
+			md["partner_code"] = e.Code
+			details = append(details, &errdetails.ErrorInfo{Reason: d.Reason, Domain: d.Domain, Metadata: md})
+		case protoadapt.MessageV1:
+			details = append(details, d)
+		}
+	}
+	updated, err := status.New(st.Code(), st.Message()).WithDetails(details...)
+	if err != nil {
+		return st // keep partnerhttp's answer rather than none
+	}
+	return updated
+}
+
+// wrapError turns partnerhttp failures into *Error, reading Avata's
+// {"message","code"} body for the code.
+func wrapError(err error) error {
+	var perr *partnerhttp.Error
+	if !errors.As(err, &perr) {
+		return err
+	}
+	e := &Error{HTTP: perr}
+	if len(perr.Body) > 0 {
+		var body ErrorBody
+		if json.Unmarshal(perr.Body, &body) == nil {
+			e.Code = sanitizeCode(body.Code)
+		}
+	}
+	return e
+}
+
+// sanitizeCode keeps only a short machine code: [A-Za-z0-9_.-], ≤ 64 chars.
+func sanitizeCode(s string) string {
+	if len(s) > 64 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return ""
+		}
+	}
+	return s
+}

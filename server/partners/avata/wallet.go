@@ -1,0 +1,338 @@
+package avata
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc/codes"
+
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/partners/partnerhttp"
+)
+
+// Wallet-scoped calls (policies for a wallet, claims) need a JWT obtained by
+// signing a one-time nonce with the wallet: GET nonce → signMessage(nonce) →
+// POST token. The JWT is cached per wallet address until shortly before its
+// exp; a 401 on a wallet call drops it and signs in once more.
+
+// tokenCache holds one JWT per wallet address. singleflight makes concurrent
+// callers for the same wallet share one sign-in (each sign-in burns a nonce).
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedToken
+	group   singleflight.Group
+}
+
+type cachedToken struct {
+	token  string
+	expiry time.Time
+}
+
+func (tc *tokenCache) get(addr string, now time.Time, margin time.Duration) (string, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	e, ok := tc.entries[addr]
+	if !ok || !now.Add(margin).Before(e.expiry) {
+		return "", false
+	}
+	return e.token, true
+}
+
+func (tc *tokenCache) put(addr string, t cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.entries[addr] = t
+}
+
+// drop forgets addr's token, but only if it is still the one that failed: a
+// concurrent caller may already have stored a fresh one.
+func (tc *tokenCache) drop(addr, token string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if e, ok := tc.entries[addr]; ok && e.token == token {
+		delete(tc.entries, addr)
+	}
+}
+
+// Nonce asks Avata for a sign-in nonce for a wallet address.
+func (c *Client) Nonce(ctx context.Context, publicKey string) (string, error) {
+	if err := requireID("auth_nonce", "publicKey", publicKey); err != nil {
+		return "", err
+	}
+	q := url.Values{"publicKey": {publicKey}, "chainId": {strconv.FormatInt(c.cfg.ChainID, 10)}}
+	var out NonceResponse
+	err := c.call(ctx, partnerhttp.Request{
+		Operation: "auth_nonce", Method: http.MethodGet, Path: PathAuthNonce, Query: q, Idempotent: true,
+	}, nil, &out)
+	if err != nil {
+		return "", err
+	}
+	if out.Nonce == "" {
+		return "", badResponse("auth_nonce", errors.New("empty nonce"))
+	}
+	return out.Nonce, nil
+}
+
+// SignIn performs a fresh nonce sign-in for signer and caches the JWT. Most
+// callers never need it: wallet-scoped methods sign in on demand.
+func (c *Client) SignIn(ctx context.Context, signer Signer) (string, error) {
+	if signer == nil {
+		return "", inputError("auth_token", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+			errors.New("no wallet signer"))
+	}
+	addr := signer.Address()
+	nonce, err := c.Nonce(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	sig, err := signer.SignMessage(nonce)
+	if err != nil {
+		return "", inputError("auth_token", codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+			fmt.Errorf("sign nonce: %w", err))
+	}
+	var out SignInResponse
+	// Not idempotent: the nonce is single use, so a blind retry would fail.
+	err = c.call(ctx, partnerhttp.Request{Operation: "auth_token", Path: PathAuthToken},
+		SignInRequest{Signature: sig, ChainID: c.cfg.ChainID, PublicKey: addr}, &out)
+	if err != nil {
+		return "", err
+	}
+	if out.AccessToken == "" {
+		return "", badResponse("auth_token", errors.New("empty access token"))
+	}
+	c.tokens.put(strings.ToLower(addr), cachedToken{token: out.AccessToken, expiry: c.tokenExpiry(out.AccessToken)})
+	return out.AccessToken, nil
+}
+
+// tokenExpiry reads exp from the JWT without verifying it: we are not its
+// audience, we only need to know when to sign in again.
+func (c *Client) tokenExpiry(token string) time.Time {
+	claims := jwt.RegisteredClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err == nil && claims.ExpiresAt != nil {
+		return claims.ExpiresAt.Time
+	}
+	return c.cfg.Now().Add(c.cfg.TokenFallbackTTL)
+}
+
+// walletToken returns a cached JWT for signer or signs in (once for all
+// concurrent callers of the same wallet).
+func (c *Client) walletToken(ctx context.Context, signer Signer) (string, error) {
+	if signer == nil {
+		return "", inputError("auth_token", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+			errors.New("no wallet signer"))
+	}
+	key := strings.ToLower(signer.Address())
+	if tok, ok := c.tokens.get(key, c.cfg.Now(), c.cfg.TokenRefreshMargin); ok {
+		return tok, nil
+	}
+	// A caller whose ctx ends while another one's sign-in is running gets
+	// that sign-in's result; the shared call itself runs under the first
+	// caller's ctx, bounded by partnerhttp's attempt timeouts.
+	v, err, _ := c.tokens.group.Do(key, func() (any, error) {
+		if tok, ok := c.tokens.get(key, c.cfg.Now(), c.cfg.TokenRefreshMargin); ok {
+			return tok, nil
+		}
+		return c.SignIn(ctx, signer)
+	})
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// walletCall runs a wallet-scoped request with a bearer JWT and, on 401,
+// signs in again and retries exactly once (a 401 means Avata did not process
+// the request, so even a non-idempotent call is safe to repeat).
+func (c *Client) walletCall(ctx context.Context, signer Signer, req partnerhttp.Request, in, out any) error {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.walletToken(ctx, signer)
+		if err != nil {
+			return err
+		}
+		r := req
+		r.Header = req.Header.Clone()
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+		err = c.call(ctx, r, in, out)
+		var aerr *Error
+		if !errors.As(err, &aerr) {
+			return err
+		}
+		switch {
+		case aerr.HTTP.HTTPStatus == http.StatusUnauthorized && attempt == 0:
+			c.tokens.drop(strings.ToLower(signer.Address()), tok)
+			continue
+		case aerr.HTTP.HTTPStatus == http.StatusForbidden:
+			// With a valid wallet JWT, 403 means "not your policy": the
+			// caller's request is wrong, not our credentials (partnerhttp's
+			// default for 403), so the caller must not see UNAVAILABLE.
+			aerr.HTTP.Code = codes.PermissionDenied
+			aerr.HTTP.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED
+		}
+		return err
+	}
+}
+
+// PoliciesForWallet lists the policies of signer's wallet on the configured chain.
+func (c *Client) PoliciesForWallet(ctx context.Context, signer Signer) ([]Policy, error) {
+	if signer == nil {
+		return nil, inputError("policies_for_wallet", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+			errors.New("no wallet signer"))
+	}
+	var out PoliciesForWalletResponse
+	err := c.walletCall(ctx, signer, partnerhttp.Request{
+		Operation: "policies_for_wallet", Method: http.MethodPost, Path: PathPoliciesForWallet, Idempotent: true,
+	}, PoliciesForWalletRequest{Wallet: signer.Address(), ChainID: c.cfg.ChainID}, &out)
+	if err != nil {
+		return nil, err
+	}
+	policies := make([]Policy, 0, len(out.Policies))
+	for _, p := range out.Policies {
+		policies = append(policies, p.Policy)
+	}
+	return policies, nil
+}
+
+// UploadClaimDocuments uploads claim documents for a policy as
+// multipart/form-data; the returned keys (one per file, in order) go into
+// CreateClaimRequest.Files.
+func (c *Client) UploadClaimDocuments(ctx context.Context, signer Signer, policyUUID string, files []UploadFile) (*UploadResponse, error) {
+	const op = "claim_upload"
+	if err := requireID(op, "policyUuid", policyUUID); err != nil {
+		return nil, err
+	}
+	if signer == nil {
+		return nil, inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, errors.New("no wallet signer"))
+	}
+	body, contentType, err := c.multipartBody(op, policyUUID, signer.Address(), files)
+	if err != nil {
+		return nil, err
+	}
+	var out UploadResponse
+	err = c.walletCall(ctx, signer, partnerhttp.Request{
+		Operation: op, Method: http.MethodPost, Path: PathClaimUpload, Body: body, ContentType: contentType,
+	}, nil, &out)
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Keys) != len(files) {
+		return nil, badResponse(op, fmt.Errorf("got %d keys for %d files", len(out.Keys), len(files)))
+	}
+	return &out, nil
+}
+
+// multipartBody renders the upload form, checking names, types and the total
+// size before anything is sent.
+func (c *Client) multipartBody(op, policyUUID, publicKey string, files []UploadFile) ([]byte, string, error) {
+	if len(files) == 0 {
+		return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+			errors.New("at least one file is required"))
+	}
+	var total int64
+	for i, f := range files {
+		total += int64(len(f.Content))
+		switch {
+		case strings.TrimSpace(f.Name) == "" || len(f.Name) > maxIDLen || strings.ContainsAny(f.Name, "/\\\x00\r\n"):
+			return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+				fmt.Errorf("file %d: name must be a plain file name of 1..%d bytes", i, maxIDLen))
+		case len(f.Content) == 0:
+			return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+				fmt.Errorf("file %d: empty", i))
+		case total > c.cfg.MaxUploadBytes:
+			return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+				fmt.Errorf("upload exceeds %d bytes", c.cfg.MaxUploadBytes))
+		}
+		if f.ContentType != "" {
+			if _, _, err := mime.ParseMediaType(f.ContentType); err != nil {
+				return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+					fmt.Errorf("file %d: bad content type: %w", i, err))
+			}
+		}
+	}
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	// Writes to a bytes.Buffer cannot fail; errors are still checked so a
+	// future writer change cannot silently truncate a claim document.
+	if err := w.WriteField(FormFieldPolicyUUID, policyUUID); err != nil {
+		return nil, "", fmt.Errorf("avata: %s: %w", op, err)
+	}
+	if err := w.WriteField(FormFieldPublicKey, publicKey); err != nil {
+		return nil, "", fmt.Errorf("avata: %s: %w", op, err)
+	}
+	for _, f := range files {
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": FormFieldFiles, "filename": f.Name}))
+		h.Set("Content-Type", ct)
+		part, err := w.CreatePart(h)
+		if err != nil {
+			return nil, "", fmt.Errorf("avata: %s: %w", op, err)
+		}
+		if _, err := part.Write(f.Content); err != nil {
+			return nil, "", fmt.Errorf("avata: %s: %w", op, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, "", fmt.Errorf("avata: %s: %w", op, err)
+	}
+	return buf.Bytes(), w.FormDataContentType(), nil
+}
+
+// CreateClaim files a claim with previously uploaded documents.
+func (c *Client) CreateClaim(ctx context.Context, signer Signer, req CreateClaimRequest) (*Claim, error) {
+	const op = "claim_create"
+	if err := requireID(op, "policyUuid", req.PolicyUUID); err != nil {
+		return nil, err
+	}
+	if len(req.Files) == 0 {
+		return nil, inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+			errors.New("at least one uploaded file is required"))
+	}
+	var out ClaimEnvelope
+	err := c.walletCall(ctx, signer, partnerhttp.Request{Operation: op, Method: http.MethodPost, Path: PathClaimCreate}, req, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out.Claim, nil
+}
+
+// ClaimStatus fetches the claim on a policy.
+func (c *Client) ClaimStatus(ctx context.Context, signer Signer, policyUUID string) (*Claim, error) {
+	const op = "claim_status"
+	if err := requireID(op, "policyUuid", policyUUID); err != nil {
+		return nil, err
+	}
+	var out ClaimEnvelope
+	err := c.walletCall(ctx, signer, partnerhttp.Request{Operation: op, Method: http.MethodPost, Path: PathClaimStatus, Idempotent: true},
+		map[string]string{"policyUuid": policyUUID}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out.Claim, nil
+}
+
+// badResponse reports a 2xx answer we cannot use.
+func badResponse(op string, err error) error {
+	return &Error{HTTP: &partnerhttp.Error{
+		Partner: PartnerName, Operation: op, HTTPStatus: http.StatusOK,
+		Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, Err: err,
+	}}
+}

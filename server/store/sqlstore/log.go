@@ -1,0 +1,299 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/store"
+)
+
+const inboxCols = `id, partner, delivery_key, event_type, payload, headers, receive_time, state, error, response, customer_id`
+
+func scanInbox(r Rows) (domain.InboxRecord, error) {
+	var rec domain.InboxRecord
+	var headers string
+	err := r.Scan(&rec.ID, &rec.Partner, &rec.DeliveryKey, &rec.EventType, bytesDest{&rec.Payload}, &headers,
+		timeDest{&rec.ReceiveTime}, &rec.State, &rec.Error, bytesDest{&rec.Response}, strDest{&rec.CustomerID})
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal([]byte(headers), &rec.Headers); err != nil {
+		return rec, fmt.Errorf("decode headers of inbox %s: %w", rec.ID, err)
+	}
+	return rec, nil
+}
+
+// GetInbox implements store.InboxReader.
+func (s *Queries) GetInbox(ctx context.Context, id string) (domain.InboxRecord, error) {
+	return getOne(ctx, s, "get inbox "+id, scanInbox, `SELECT `+inboxCols+` FROM inbox WHERE id = $1`, id)
+}
+
+// FindInbox implements store.InboxReader.
+func (s *Queries) FindInbox(ctx context.Context, partner domain.Partner, deliveryKey string) (domain.InboxRecord, error) {
+	return getOne(ctx, s, "find inbox "+string(partner)+"/"+deliveryKey, scanInbox,
+		`SELECT `+inboxCols+` FROM inbox WHERE partner = $1 AND delivery_key = $2`, string(partner), deliveryKey)
+}
+
+// ListInbox implements store.InboxReader.
+func (s *Queries) ListInbox(ctx context.Context, inf store.InboxFilter, page store.PageRequest) (store.Page[domain.InboxRecord], error) {
+	var f filter
+	if inf.Partner != "" {
+		f.add("partner = ?", string(inf.Partner))
+	}
+	if inf.State != "" {
+		f.add("state = ?", string(inf.State))
+	}
+	return listPage(ctx, s, "inbox", `SELECT `+inboxCols+` FROM inbox`, &f, page, scanInbox,
+		func(r domain.InboxRecord) string { return r.ID })
+}
+
+// InsertInbox implements store.InboxStore. ON CONFLICT DO NOTHING keeps the
+// transaction usable on PostgreSQL (a unique violation would abort it), so a
+// webhook handler can answer a duplicate from the stored record.
+func (s *Queries) InsertInbox(ctx context.Context, rec domain.InboxRecord) (domain.InboxRecord, error) {
+	const what = "insert inbox"
+	if rec.Partner == "" || rec.DeliveryKey == "" {
+		return rec, fmt.Errorf("store: %s: partner and delivery key are required", what)
+	}
+	if err := newID(&rec.ID); err != nil {
+		return rec, err
+	}
+	if rec.ReceiveTime.IsZero() {
+		rec.ReceiveTime = s.now()
+	}
+	rec.ReceiveTime = Trunc(rec.ReceiveTime)
+	if rec.State == "" {
+		rec.State = domain.InboxReceived
+	}
+	if rec.Headers == nil {
+		rec.Headers = map[string]string{}
+	}
+	headers, err := json.Marshal(rec.Headers)
+	if err != nil {
+		return rec, fmt.Errorf("store: %s: encode headers: %w", what, err)
+	}
+	n, err := s.q.Exec(ctx, `INSERT INTO inbox (`+inboxCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+		ON CONFLICT (partner, delivery_key) DO NOTHING`,
+		rec.ID, string(rec.Partner), rec.DeliveryKey, rec.EventType, blob(rec.Payload), string(headers),
+		s.ts(rec.ReceiveTime), string(rec.State), rec.Error, blob(rec.Response), nstr(rec.CustomerID))
+	if err != nil {
+		return rec, s.mapWriteErr(what, err)
+	}
+	if n == 0 {
+		existing, err := s.FindInbox(ctx, rec.Partner, rec.DeliveryKey)
+		if err != nil {
+			return rec, err
+		}
+		return existing, fmt.Errorf("store: %s: %w", what, &store.DuplicateInboxError{Existing: existing})
+	}
+	return rec, nil
+}
+
+// UpdateInbox implements store.InboxStore.
+func (s *Queries) UpdateInbox(ctx context.Context, rec domain.InboxRecord) error {
+	n, err := s.q.Exec(ctx, `UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5, customer_id=$6 WHERE id=$1`,
+		rec.ID, string(rec.State), rec.Error, blob(rec.Response), rec.EventType, nstr(rec.CustomerID))
+	return checkOne(n, "update inbox "+rec.ID, err)
+}
+
+const eventCols = `seq, id, type, subject, partner, customer_id, data, event_time`
+
+func scanEvent(r Rows) (domain.Event, error) {
+	var e domain.Event
+	err := r.Scan(&e.Cursor, &e.ID, &e.Type, &e.Subject, &e.Partner, strDest{&e.CustomerID}, bytesDest{&e.Data}, timeDest{&e.Time})
+	return e, err
+}
+
+// AppendEvent implements store.EventLog.
+func (s *Queries) AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error) {
+	const what = "append event"
+	if s.st == nil {
+		return e, fmt.Errorf("store: %s: needs a transaction", what)
+	}
+	if e.Type == "" || e.Subject == "" {
+		return e, fmt.Errorf("store: %s: type and subject are required", what)
+	}
+	if len(e.Data) > 0 && !json.Valid(e.Data) {
+		return e, fmt.Errorf("store: %s: data is not valid JSON", what)
+	}
+	if err := newID(&e.ID); err != nil {
+		return e, err
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	e.Time = Trunc(e.Time)
+	if !s.st.AppendedEvents && s.d.BeforeFirstAppend != nil {
+		if err := s.d.BeforeFirstAppend(ctx, s.q); err != nil {
+			return e, fmt.Errorf("store: %s: %w", what, err)
+		}
+	}
+	data := e.Data
+	if len(data) == 0 {
+		data = []byte("{}")
+	}
+	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(&e.Cursor) },
+		`INSERT INTO events (id, type, subject, partner, customer_id, data, event_time) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING seq`,
+		e.ID, e.Type, e.Subject, string(e.Partner), nstr(e.CustomerID), data, s.ts(e.Time))
+	if err != nil {
+		return e, s.mapWriteErr(what, err)
+	}
+	s.st.AppendedEvents = true
+	e.Data = data
+	return e, nil
+}
+
+// ListEvents implements store.EventLogReader.
+func (s *Queries) ListEvents(ctx context.Context, ef store.EventFilter) (store.Page[domain.Event], error) {
+	var f filter
+	f.add("seq > ?", ef.AfterCursor)
+	if len(ef.Types) > 0 {
+		ph := make([]string, len(ef.Types))
+		for i, t := range ef.Types {
+			ph[i] = f.param(t)
+		}
+		f.conds = append(f.conds, "type IN ("+strings.Join(ph, ",")+")")
+	}
+	if ef.Subject != "" {
+		f.add("subject = ?", ef.Subject)
+	}
+	if ef.Partner != "" {
+		f.add("partner = ?", string(ef.Partner))
+	}
+	if ef.CustomerID != "" {
+		f.add("customer_id = ?", ef.CustomerID)
+	}
+	size := pageSize(ef.PageSize)
+	q := `SELECT ` + eventCols + ` FROM events` + f.where() + ` ORDER BY seq LIMIT ` + f.param(size+1)
+	items, err := queryAll(ctx, s, scanEvent, q, f.args...)
+	if err != nil {
+		return store.Page[domain.Event]{}, fmt.Errorf("store: list events: %w", err)
+	}
+	var out store.Page[domain.Event]
+	if len(items) > size {
+		items = items[:size]
+		out.Next = strconv.FormatInt(items[size-1].Cursor, 10)
+	}
+	out.Items = items
+	return out, nil
+}
+
+// LatestCursor implements store.EventLogReader.
+func (s *Queries) LatestCursor(ctx context.Context) (int64, error) {
+	var c int64
+	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(intDest{&c}) }, `SELECT MAX(seq) FROM events`)
+	if err != nil && !errors.Is(err, errNoRows) {
+		return 0, fmt.Errorf("store: latest cursor: %w", err)
+	}
+	return c, nil
+}
+
+const idemCols = `principal, idem_key, method, request_hash, state, response, customer_id, create_time, expire_time`
+
+func scanIdem(r Rows) (domain.IdempotencyRecord, error) {
+	var rec domain.IdempotencyRecord
+	err := r.Scan(&rec.Principal, &rec.Key, &rec.Method, &rec.RequestHash, &rec.State, bytesDest{&rec.Response},
+		strDest{&rec.CustomerID}, timeDest{&rec.CreateTime}, timeDest{&rec.ExpireTime})
+	return rec, err
+}
+
+// GetIdempotency implements store.IdempotencyReader.
+func (s *Queries) GetIdempotency(ctx context.Context, principal, key string) (domain.IdempotencyRecord, error) {
+	return getOne(ctx, s, "get idempotency key", scanIdem,
+		`SELECT `+idemCols+` FROM idempotency WHERE principal = $1 AND idem_key = $2`, principal, key)
+}
+
+// ReserveIdempotency implements store.IdempotencyStore. One statement inserts
+// a new key or takes over an expired one; a live key makes it return nothing.
+func (s *Queries) ReserveIdempotency(ctx context.Context, rec domain.IdempotencyRecord) (domain.IdempotencyRecord, error) {
+	const what = "reserve idempotency key"
+	if rec.Principal == "" || rec.Key == "" {
+		return rec, fmt.Errorf("store: %s: principal and key are required", what)
+	}
+	if rec.ExpireTime.IsZero() {
+		return rec, fmt.Errorf("store: %s: expire time is required", what)
+	}
+	now := s.now()
+	rec.State, rec.Response, rec.CreateTime, rec.ExpireTime = domain.IdempotencyInProgress, nil, now, Trunc(rec.ExpireTime)
+	var got string
+	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(&got) },
+		`INSERT INTO idempotency (`+idemCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+		ON CONFLICT (principal, idem_key) DO UPDATE SET method=excluded.method, request_hash=excluded.request_hash,
+			state=excluded.state, response=excluded.response, customer_id=excluded.customer_id,
+			create_time=excluded.create_time, expire_time=excluded.expire_time
+		WHERE idempotency.expire_time <= excluded.create_time
+		RETURNING idem_key`,
+		rec.Principal, rec.Key, rec.Method, rec.RequestHash, string(rec.State), []byte{}, nstr(rec.CustomerID),
+		s.ts(rec.CreateTime), s.ts(rec.ExpireTime))
+	if errors.Is(err, errNoRows) {
+		existing, gerr := s.GetIdempotency(ctx, rec.Principal, rec.Key)
+		if gerr != nil {
+			return rec, gerr
+		}
+		return existing, fmt.Errorf("store: %s: %w", what, &store.DuplicateIdempotencyError{Existing: existing})
+	}
+	if err != nil {
+		return rec, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return rec, nil
+}
+
+// CompleteIdempotency implements store.IdempotencyStore.
+func (s *Queries) CompleteIdempotency(ctx context.Context, principal, key string, response []byte, customerID string) error {
+	n, err := s.q.Exec(ctx, `UPDATE idempotency SET state=$3, response=$4, customer_id=COALESCE($5, customer_id)
+		WHERE principal=$1 AND idem_key=$2`, principal, key, string(domain.IdempotencyCompleted), blob(response), nstr(customerID))
+	return checkOne(n, "complete idempotency key", err)
+}
+
+// ReleaseIdempotency implements store.IdempotencyStore.
+func (s *Queries) ReleaseIdempotency(ctx context.Context, principal, key string) error {
+	const what = "release idempotency key"
+	n, err := s.q.Exec(ctx, `DELETE FROM idempotency WHERE principal=$1 AND idem_key=$2 AND state=$3`,
+		principal, key, string(domain.IdempotencyInProgress))
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if n == 0 {
+		if _, err := s.GetIdempotency(ctx, principal, key); err != nil {
+			return err
+		}
+		return fmt.Errorf("store: %s: already completed: %w", what, store.ErrConflict)
+	}
+	return nil
+}
+
+// DeleteExpiredIdempotency implements store.IdempotencyStore.
+func (s *Queries) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error) {
+	n, err := s.q.Exec(ctx, `DELETE FROM idempotency WHERE expire_time <= $1`, s.ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired idempotency keys: %w", err)
+	}
+	return n, nil
+}
+
+// GetCheckpoint implements store.CheckpointReader.
+func (s *Queries) GetCheckpoint(ctx context.Context, name string) (domain.Checkpoint, error) {
+	return getOne(ctx, s, "get checkpoint "+name, func(r Rows) (domain.Checkpoint, error) {
+		var c domain.Checkpoint
+		err := r.Scan(&c.Name, &c.Value, timeDest{&c.UpdateTime})
+		return c, err
+	}, `SELECT name, value, update_time FROM checkpoints WHERE name = $1`, name)
+}
+
+// SetCheckpoint implements store.CheckpointStore.
+func (s *Queries) SetCheckpoint(ctx context.Context, name, value string) (domain.Checkpoint, error) {
+	c := domain.Checkpoint{Name: name, Value: value, UpdateTime: s.now()}
+	_, err := s.q.Exec(ctx, `INSERT INTO checkpoints (name, value, update_time) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, update_time = excluded.update_time`,
+		name, value, s.ts(c.UpdateTime))
+	if err != nil {
+		return c, fmt.Errorf("store: set checkpoint %s: %w", name, err)
+	}
+	return c, nil
+}

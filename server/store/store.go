@@ -1,0 +1,367 @@
+// Package store defines Covergate's durable state: role interfaces shaped by
+// how the services use them, a transaction boundary, typed errors and the
+// filters and pages they take. Engines live in the sqlite and postgres
+// subpackages; package engine opens one from a DSN; storetest is the
+// conformance suite both engines pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/covergate/covergate/server/domain"
+)
+
+// Typed errors. Engines wrap them with context; callers use errors.Is.
+var (
+	// ErrNotFound: no row matches.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: optimistic concurrency failed (version/etag mismatch), a
+	// lease is no longer held, or a reference already points elsewhere.
+	ErrConflict = errors.New("conflict")
+	// ErrDuplicate: an inbox delivery, idempotency key or unique reference
+	// was seen before.
+	ErrDuplicate = errors.New("duplicate")
+)
+
+// DuplicateInboxError is returned (wrapping ErrDuplicate) by InsertInbox for
+// a delivery seen before; Existing lets the caller replay the stored response.
+type DuplicateInboxError struct{ Existing domain.InboxRecord }
+
+func (e *DuplicateInboxError) Error() string {
+	return "store: inbox delivery " + string(e.Existing.Partner) + "/" + e.Existing.DeliveryKey + " already received: duplicate"
+}
+
+// Unwrap makes errors.Is(err, ErrDuplicate) true.
+func (e *DuplicateInboxError) Unwrap() error { return ErrDuplicate }
+
+// DuplicateIdempotencyError is returned (wrapping ErrDuplicate) by
+// ReserveIdempotency for a live key; Existing holds the first request's record.
+type DuplicateIdempotencyError struct{ Existing domain.IdempotencyRecord }
+
+func (e *DuplicateIdempotencyError) Error() string {
+	return "store: idempotency key already used (state " + string(e.Existing.State) + "): duplicate"
+}
+
+// Unwrap makes errors.Is(err, ErrDuplicate) true.
+func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
+
+// LatestSchemaVersion is the version of the newest migration. Both engines
+// ship the same numbered migrations; bump this with every new one.
+const LatestSchemaVersion = 1
+
+// MaxPageSize caps every List call; larger requests are clamped.
+const MaxPageSize = 1000
+
+// DefaultPageSize is used when a request asks for 0.
+const DefaultPageSize = 50
+
+// Page is one page of a listing. Next is the token for the following page
+// (the last item's id, or event cursor); empty when there is nothing more.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// PageRequest asks for at most Size items after the item named by After (the
+// Next of the previous page; empty for the first page).
+type PageRequest struct {
+	Size  int
+	After string
+}
+
+// CustomerReader reads customers.
+type CustomerReader interface {
+	GetCustomer(ctx context.Context, id string) (domain.Customer, error)
+	FindCustomerByEtvasUserID(ctx context.Context, etvasUserID string) (domain.Customer, error)
+	FindCustomerByEtvasContextID(ctx context.Context, contextID string) (domain.Customer, error)
+	FindCustomerByAvataWallet(ctx context.Context, wallet string) (domain.Customer, error)
+	ListCustomers(ctx context.Context, page PageRequest) (Page[domain.Customer], error)
+}
+
+// CustomerStore writes customers.
+type CustomerStore interface {
+	CustomerReader
+	// CreateCustomer assigns ID, PseudonymID (if empty), Version 1 and times.
+	// A taken Etvas user id, context id or wallet → ErrDuplicate.
+	CreateCustomer(ctx context.Context, c domain.Customer) (domain.Customer, error)
+	// UpdateCustomer writes c if the stored version is expectedVersion
+	// (else ErrConflict). Context ids in c are linked if new; links are only
+	// removed by erasure.
+	UpdateCustomer(ctx context.Context, c domain.Customer, expectedVersion int64) (domain.Customer, error)
+	// EnsureCustomerByEtvasUserID returns the customer with that Etvas user
+	// id, creating it from c when absent (created reports which).
+	EnsureCustomerByEtvasUserID(ctx context.Context, c domain.Customer) (customer domain.Customer, created bool, err error)
+	// EnsureCustomerByAvataWallet is the same keyed by wallet address.
+	EnsureCustomerByAvataWallet(ctx context.Context, c domain.Customer) (customer domain.Customer, created bool, err error)
+	// AddEtvasContextID links an Etvas context to a customer; linking again
+	// is a no-op, a context owned by another customer → ErrConflict.
+	AddEtvasContextID(ctx context.Context, customerID, contextID string) error
+	// EraseCustomer removes the customer's personal data everywhere in one
+	// transaction (see the engine docs for the exact list). Unknown id →
+	// ErrNotFound; erasing twice is fine.
+	EraseCustomer(ctx context.Context, customerID string, now time.Time) (domain.Customer, error)
+}
+
+// QuoteReader reads quotes.
+type QuoteReader interface {
+	GetQuote(ctx context.Context, id string) (domain.Quote, error)
+}
+
+// QuoteStore writes quotes.
+type QuoteStore interface {
+	QuoteReader
+	CreateQuote(ctx context.Context, q domain.Quote) (domain.Quote, error)
+}
+
+// PolicyFilter narrows ListPolicies; zero fields match everything.
+type PolicyFilter struct {
+	CustomerID string
+	Partner    domain.Partner
+	Status     domain.PolicyStatus
+}
+
+// PolicyReader reads policies.
+type PolicyReader interface {
+	GetPolicy(ctx context.Context, id string) (domain.Policy, error)
+	FindPolicyByEtvasContextID(ctx context.Context, contextID string) (domain.Policy, error)
+	FindPolicyByAvataUUID(ctx context.Context, avataPolicyUUID string) (domain.Policy, error)
+	ListPolicies(ctx context.Context, f PolicyFilter, page PageRequest) (Page[domain.Policy], error)
+}
+
+// PolicyStore writes policies.
+type PolicyStore interface {
+	PolicyReader
+	CreatePolicy(ctx context.Context, p domain.Policy) (domain.Policy, error)
+	// UpdatePolicy writes p if the stored version equals expectedVersion,
+	// else ErrConflict; the returned policy has Version expectedVersion+1.
+	UpdatePolicy(ctx context.Context, p domain.Policy, expectedVersion int64) (domain.Policy, error)
+}
+
+// ClaimFilter narrows ListClaims.
+type ClaimFilter struct {
+	PolicyID   string
+	CustomerID string
+	Status     domain.ClaimStatus
+}
+
+// ClaimReader reads claims and their documents.
+type ClaimReader interface {
+	GetClaim(ctx context.Context, id string) (domain.Claim, error)
+	FindClaimByAvataUUID(ctx context.Context, avataClaimUUID string) (domain.Claim, error)
+	ListClaims(ctx context.Context, f ClaimFilter, page PageRequest) (Page[domain.Claim], error)
+	GetClaimDocument(ctx context.Context, id string) (domain.ClaimDocument, error)
+	ListClaimDocuments(ctx context.Context, policyID string, page PageRequest) (Page[domain.ClaimDocument], error)
+}
+
+// ClaimStore writes claims.
+type ClaimStore interface {
+	ClaimReader
+	CreateClaim(ctx context.Context, c domain.Claim) (domain.Claim, error)
+	UpdateClaim(ctx context.Context, c domain.Claim, expectedVersion int64) (domain.Claim, error)
+	CreateClaimDocument(ctx context.Context, d domain.ClaimDocument) (domain.ClaimDocument, error)
+}
+
+// InboxFilter narrows ListInbox.
+type InboxFilter struct {
+	Partner domain.Partner
+	State   domain.InboxState
+}
+
+// InboxReader reads received webhook deliveries.
+type InboxReader interface {
+	GetInbox(ctx context.Context, id string) (domain.InboxRecord, error)
+	FindInbox(ctx context.Context, partner domain.Partner, deliveryKey string) (domain.InboxRecord, error)
+	// ListInbox pages deliveries in id (arrival) order, e.g. RECEIVED ones
+	// for asynchronous processing or FAILED ones for an operator.
+	ListInbox(ctx context.Context, f InboxFilter, page PageRequest) (Page[domain.InboxRecord], error)
+}
+
+// InboxStore records webhook deliveries.
+type InboxStore interface {
+	InboxReader
+	// InsertInbox records a delivery. A (partner, delivery key) seen before
+	// returns a *DuplicateInboxError (errors.Is ErrDuplicate) holding the
+	// stored record; the transaction stays usable.
+	InsertInbox(ctx context.Context, r domain.InboxRecord) (domain.InboxRecord, error)
+	// UpdateInbox writes State, Error, Response, EventType and CustomerID.
+	UpdateInbox(ctx context.Context, r domain.InboxRecord) error
+}
+
+// EventFilter narrows ListEvents. Events come in cursor order after
+// AfterCursor.
+type EventFilter struct {
+	AfterCursor int64
+	Types       []string
+	Subject     string
+	Partner     domain.Partner
+	CustomerID  string
+	PageSize    int
+}
+
+// EventLogReader reads the event log.
+type EventLogReader interface {
+	// ListEvents returns events with cursor > f.AfterCursor in cursor order.
+	// Next is the decimal cursor of the last item when more may follow.
+	ListEvents(ctx context.Context, f EventFilter) (Page[domain.Event], error)
+	// LatestCursor is the highest committed cursor (0 for an empty log).
+	LatestCursor(ctx context.Context) (int64, error)
+}
+
+// EventLog appends normalized events.
+type EventLog interface {
+	EventLogReader
+	// AppendEvent assigns ID (if empty), Time (if zero) and Cursor. Cursors are
+	// strictly increasing in commit order; watchers are notified on commit.
+	// On PostgreSQL the first append makes the transaction wait for other
+	// appending transactions to commit (that is what orders cursors), so
+	// append events as the last step of a transaction.
+	AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error)
+}
+
+// PublicationFilter narrows ListPublications.
+type PublicationFilter struct {
+	Status    domain.PublicationStatus
+	EventType string
+}
+
+// OutboxStats summarizes the outbox for metrics.
+type OutboxStats struct {
+	Pending   int64
+	Delivered int64
+	Failed    int64
+	// OldestPendingTime is the CreateTime of the oldest pending publication
+	// (zero when none): now minus it is the delivery lag.
+	OldestPendingTime time.Time
+}
+
+// OutboxReader reads publications.
+type OutboxReader interface {
+	GetPublication(ctx context.Context, id string) (domain.Publication, error)
+	ListPublications(ctx context.Context, f PublicationFilter, page PageRequest) (Page[domain.Publication], error)
+	OutboxStats(ctx context.Context) (OutboxStats, error)
+}
+
+// Outbox writes and leases publications.
+type Outbox interface {
+	OutboxReader
+	// EnqueuePublication stores a PENDING publication (NextAttemptTime
+	// defaults to now).
+	EnqueuePublication(ctx context.Context, p domain.Publication) (domain.Publication, error)
+	// ClaimDue leases up to limit PENDING publications whose next attempt is
+	// due and whose lease is absent or expired, to owner until now+lease, and
+	// counts the attempt. Two workers never hold the same publication; a
+	// crashed worker's lease is taken over once it expires.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]domain.Publication, error)
+	// MarkDelivered, MarkRetry and MarkFailed apply only while owner still
+	// holds the lease on a PENDING publication, else ErrConflict.
+	MarkDelivered(ctx context.Context, id, owner string, partnerEventID int64, now time.Time) error
+	MarkRetry(ctx context.Context, id, owner string, nextAttempt time.Time, lastError string, now time.Time) error
+	MarkFailed(ctx context.Context, id, owner string, lastError string, now time.Time) error
+	// RequeuePublication makes a FAILED publication PENDING again (operator
+	// replay after a permanent error was fixed); other states → ErrConflict.
+	RequeuePublication(ctx context.Context, id string, now time.Time) error
+}
+
+// IdempotencyReader reads idempotency records.
+type IdempotencyReader interface {
+	GetIdempotency(ctx context.Context, principal, key string) (domain.IdempotencyRecord, error)
+}
+
+// IdempotencyStore manages idempotency keys.
+type IdempotencyStore interface {
+	IdempotencyReader
+	// ReserveIdempotency inserts r as IN_PROGRESS. A live (unexpired) key →
+	// *DuplicateIdempotencyError wrapping ErrDuplicate; an expired one is
+	// replaced.
+	ReserveIdempotency(ctx context.Context, r domain.IdempotencyRecord) (domain.IdempotencyRecord, error)
+	// CompleteIdempotency stores the response and marks the key COMPLETED.
+	CompleteIdempotency(ctx context.Context, principal, key string, response []byte, customerID string) error
+	// ReleaseIdempotency deletes an IN_PROGRESS key after the request failed
+	// so a retry can run; completed keys are kept (ErrConflict).
+	ReleaseIdempotency(ctx context.Context, principal, key string) error
+	// DeleteExpiredIdempotency deletes records expired at now.
+	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
+}
+
+// CheckpointReader reads checkpoints.
+type CheckpointReader interface {
+	GetCheckpoint(ctx context.Context, name string) (domain.Checkpoint, error)
+}
+
+// CheckpointStore writes checkpoints.
+type CheckpointStore interface {
+	CheckpointReader
+	SetCheckpoint(ctx context.Context, name, value string) (domain.Checkpoint, error)
+}
+
+// Reader is every read role; Store offers it outside transactions.
+type Reader interface {
+	CustomerReader
+	QuoteReader
+	PolicyReader
+	ClaimReader
+	InboxReader
+	EventLogReader
+	OutboxReader
+	IdempotencyReader
+	CheckpointReader
+}
+
+// Tx is every role, bound to one transaction.
+type Tx interface {
+	CustomerStore
+	QuoteStore
+	PolicyStore
+	ClaimStore
+	InboxStore
+	EventLog
+	Outbox
+	IdempotencyStore
+	CheckpointStore
+}
+
+// Notifier wakes event watchers after a commit that appended events.
+type Notifier interface {
+	// Subscribe returns a channel that receives (coalesced) signals until
+	// cancel is called or ctx ends. A signal means "read after your cursor";
+	// it may be spurious, and one signal can stand for many commits.
+	Subscribe(ctx context.Context) (<-chan struct{}, func())
+}
+
+// Store is a durable store.
+type Store interface {
+	Reader
+	Notifier
+	// InTx runs fn in one transaction and commits if fn returns nil. On a
+	// transient conflict (SQLITE_BUSY, PostgreSQL serialization failure or
+	// deadlock) the store rolls back and runs fn again, so fn must not have
+	// effects outside tx (or they must be safe to repeat). fn must not call
+	// InTx itself (SQLite has a single writer connection: it would wait on
+	// itself) and must not keep tx after returning.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// FindText lists "table.column" for every stored value that contains
+	// needle, across every text and binary column of every table. It is the
+	// GDPR audit that proves an erasure.
+	FindText(ctx context.Context, needle string) ([]string, error)
+	// SchemaVersion is the applied migration version (LatestSchemaVersion
+	// after a successful Open that migrated).
+	SchemaVersion(ctx context.Context) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Options configures an engine.
+type Options struct {
+	// SkipMigrate opens without applying migrations (the schema must then be
+	// current, or Open fails).
+	SkipMigrate bool
+	// Logger receives operational messages; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for create/update times; nil means time.Now.
+	Now func() time.Time
+	// MaxRetries bounds InTx re-runs on transient conflicts (default 10).
+	MaxRetries int
+}

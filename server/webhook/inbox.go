@@ -1,0 +1,166 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/store"
+)
+
+// Inbound is a delivery about to be recorded.
+type Inbound struct {
+	Delivery    Delivery
+	DeliveryKey string
+	EventType   string
+	// StorePayload, when set, is stored instead of Delivery.Raw (deletion requests are stored
+	// redacted: their body is personal data the sender asked us to erase).
+	StorePayload []byte
+}
+
+// Outcome is what applying a delivery did.
+type Outcome struct {
+	State      domain.InboxState // PROCESSED or IGNORED
+	Error      string            // why it was ignored, for operators
+	CustomerID string            // the customer it concerns, so erasure finds the delivery
+	Response   proto.Message     // the answer; stored and replayed for duplicates
+}
+
+// ApplyFunc applies a delivery inside the transaction that recorded it (rec has its ID). It
+// must not call partners (the transaction may run more than once).
+type ApplyFunc func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (Outcome, error)
+
+// Result is the outcome of Record.
+type Result struct {
+	Record    domain.InboxRecord
+	Duplicate bool
+}
+
+var responseJSON = protojson.MarshalOptions{}
+
+// Record stores the delivery in the inbox and applies it in one transaction: either both the
+// inbox record and the effect commit, or neither does (the partner gets an error and retries).
+// A delivery seen before has no second effect: its stored response is decoded into resp.
+// On success resp holds the answer.
+func Record(ctx context.Context, st store.Store, in Inbound, resp proto.Message, apply ApplyFunc) (Result, error) {
+	var res Result
+	err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		res = Result{}
+		payload := in.Delivery.Raw
+		if in.StorePayload != nil {
+			payload = in.StorePayload
+		}
+		rec, err := tx.InsertInbox(ctx, domain.InboxRecord{
+			Partner: in.Delivery.Partner, DeliveryKey: in.DeliveryKey, EventType: in.EventType,
+			Payload: payload, Headers: in.Delivery.Headers, ReceiveTime: in.Delivery.ReceiveTime,
+			State: domain.InboxReceived,
+		})
+		var dup *store.DuplicateInboxError
+		if errors.As(err, &dup) {
+			res = Result{Record: dup.Existing, Duplicate: true}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("webhook: record delivery: %w", err)
+		}
+		out, err := apply(ctx, tx, rec)
+		if err != nil {
+			return err
+		}
+		body, err := responseJSON.Marshal(out.Response)
+		if err != nil {
+			return fmt.Errorf("webhook: encode response: %w", err)
+		}
+		rec.State, rec.Error, rec.Response, rec.CustomerID = out.State, out.Error, body, out.CustomerID
+		if rec.State == "" {
+			rec.State = domain.InboxProcessed
+		}
+		if err := tx.UpdateInbox(ctx, rec); err != nil {
+			return fmt.Errorf("webhook: update delivery %s: %w", rec.ID, err)
+		}
+		res.Record = rec
+		if resp != out.Response {
+			proto.Reset(resp)
+			proto.Merge(resp, out.Response)
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if res.Duplicate {
+		if err := Replay(res.Record, resp); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// Replay decodes a stored delivery's response into resp.
+func Replay(rec domain.InboxRecord, resp proto.Message) error {
+	proto.Reset(resp)
+	if len(rec.Response) == 0 || bytes.Equal(rec.Response, []byte(domain.Redacted)) {
+		return nil // never answered, or erased: the caller fills the minimal answer
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rec.Response, resp); err != nil {
+		return fmt.Errorf("webhook: decode stored response of delivery %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// Seen returns the stored delivery with this key, if any. Services call it before a partner
+// call so that a retried delivery is answered without calling the partner again; Record still
+// decides (a delivery may arrive twice at the same moment).
+func Seen(ctx context.Context, st store.InboxReader, partner domain.Partner, key string) (domain.InboxRecord, bool, error) {
+	rec, err := st.FindInbox(ctx, partner, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return domain.InboxRecord{}, false, nil
+	case err != nil:
+		return domain.InboxRecord{}, false, fmt.Errorf("webhook: find delivery: %w", err)
+	}
+	return rec, true, nil
+}
+
+// HashKey is the deduplication key of a delivery without a partner event id: "sha256:" and the
+// hex SHA-256 of the canonical JSON of the body (object keys sorted, insignificant whitespace
+// removed, numbers kept as written), so the same event re-sent with another key order or
+// spacing is still recognized. A body that is not JSON is hashed as is.
+func HashKey(raw []byte) string {
+	sum := sha256.Sum256(Canonical(raw))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Canonical returns the canonical JSON form of raw (see HashKey), or raw itself when it is not
+// JSON.
+func Canonical(raw []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return raw
+	}
+	out, err := json.Marshal(v) // encoding/json sorts map keys
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// EventTime converts a partner's millisecond timestamp; zero or negative means "not given" and
+// yields fallback.
+func EventTime(millis int64, fallback time.Time) time.Time {
+	if millis <= 0 {
+		return fallback
+	}
+	return time.UnixMilli(millis).UTC()
+}
