@@ -58,9 +58,23 @@ test: ## Run every test (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it).
 	$(GO) test $(GOFLAGS_TEST) ./...
 	cd tools && $(GO) test -count=1 ./...
 
+.PHONY: clients
+clients: third_party ## Regenerate the TypeScript and Python clients' generated code in clients/.
+	@tools/scripts/clients-generate.sh
+
+.PHONY: check-clients
+check-clients: clients ## Fail if clients/ differs from what is committed (like check-generate).
+	@if [ -n "$$(git status --porcelain -- clients)" ]; then \
+	  echo "generated client code is stale: run 'make clients' and commit the result"; \
+	  git status --porcelain -- clients; git diff --stat -- clients; exit 1; fi
+
+.PHONY: test-clients
+test-clients: build ## Run the TypeScript and Python client tests against a live gateway.
+	@tools/scripts/clients-test.sh
+
 .PHONY: bench
 bench: ## Run the benchmarks.
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: ci
-ci: check-generate lint breaking test ## Everything CI runs.
+ci: check-generate check-clients lint breaking test test-clients ## Everything CI runs.
