@@ -207,7 +207,7 @@ func (s *ClaimService) CreateClaim(ctx context.Context, req *insurancev1.CreateC
 		return err
 	})
 	if err != nil {
-		s.d.Logger.ErrorContext(ctx, "claim filed with Avata but not recorded: reconcile",
+		s.d.logger().ErrorContext(ctx, "claim filed with Avata but not recorded: reconcile",
 			"avata_claim_uuid", remote.UUID, "policy_id", p.ID, "error", err)
 		return nil, fmt.Errorf("api: create claim: record claim %s: %w", remote.UUID, err)
 	}

@@ -3,16 +3,20 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -26,6 +30,7 @@ import (
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
 	avatabox "github.com/covergate/covergate/server/sandbox/avata"
+	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
 	"github.com/covergate/covergate/server/store"
 )
@@ -123,15 +128,80 @@ func flowRequests(k *sandboxkit.Kit, method, path string) int {
 	return n
 }
 
+// flowPostgresDSN returns a DSN of a fresh PostgreSQL schema, dropped when the test ends.
+// PostgreSQL is required, never skipped.
+func flowPostgresDSN(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required at %s (or set COVERGATE_TEST_POSTGRES_DSN): %v", base, err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "cgflows_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestFlowRESTWalk walks the whole flow over REST, on SQLite (apptest's default) and on
+// PostgreSQL.
 func TestFlowRESTWalk(t *testing.T) {
-	s := flowStart(t)
+	t.Run("sqlite", func(t *testing.T) { flowRESTWalk(t, flowStart(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := flowPostgresDSN(t)
+		flowRESTWalk(t, apptest.Start(t, func(c *app.Config) { c.PublishClaimUpdates = true; c.Database = dsn }))
+	})
+}
+
+func flowRESTWalk(t *testing.T, s *apptest.Server) {
 	sb := s.App.Sandbox()
 
-	// Quote: an 18-decimal ETH value; the premium (2.5 %) is exact to 18 places.
+	// The customer comes from the Etvas portal: its token is verified and the profile stored.
+	minted, err := sb.Etvas.Mint(etvasbox.MintRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verified insurancev1.VerifyPortalTokenResponse
+	flowREST(t, s, "POST", "/v1/customers:verifyPortalToken", `{"token":"`+minted.Token+`"}`, nil, &verified)
+	customerID := verified.GetCustomer().GetCustomerId()
+
+	// Quote for that customer: an 18-decimal ETH value; the premium (2.5 %) is exact to 18 places.
 	var quote insurancev1.CreateQuoteResponse
 	flowREST(t, s, "POST", "/v1/quotes", flowJSON(t, map[string]any{
 		"nft":        map[string]any{"chain": "CHAIN_ETHEREUM", "nftContractAddress": flowNFTContract, "token": "TOKEN_ETH"},
 		"totalValue": map[string]any{"currencyCode": "ETH", "amount": "1.123456789012345678"},
+		"customerId": customerID,
 	}), nil, &quote)
 	q := quote.GetQuote()
 	if q.GetPremium().GetAmount() != "0.028086419725308642" || q.GetPremium().GetCurrencyCode() != "ETH" {
@@ -146,8 +216,8 @@ func TestFlowRESTWalk(t *testing.T) {
 		t.Fatalf("GetQuote = %v, want %v", got.GetQuote(), q)
 	}
 
-	// Purchase, with an idempotency key. The buyer wallet is the merchant wallet, which files
-	// the claim later (custodial purchase).
+	// Purchase, with an idempotency key. The NFT goes to the merchant wallet (a custodial
+	// purchase: the merchant wallet files the claim later); the quote names the customer.
 	purchase := flowJSON(t, map[string]any{
 		"quoteId": q.GetQuoteId(),
 		"nft": map[string]any{
@@ -155,12 +225,11 @@ func TestFlowRESTWalk(t *testing.T) {
 			"targetAddress": avatabox.DefaultMerchantWallet, "nftTokenId": "42",
 		},
 		"totalValue": map[string]any{"currencyCode": "ETH", "amount": "1.123456789012345678"},
-		"holder":     map[string]any{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com"},
 	})
 	var created insurancev1.CreatePolicyResponse
 	flowREST(t, s, "POST", "/v1/policies", purchase, map[string]string{"Idempotency-Key": "rest-walk-1"}, &created)
 	p := created.GetPolicy()
-	if p.GetStatus() != insurancev1.PolicyStatus_POLICY_STATUS_PENDING || p.GetPartnerRefs().GetAvataPolicyUuid() == "" || p.GetCustomerId() == "" {
+	if p.GetStatus() != insurancev1.PolicyStatus_POLICY_STATUS_PENDING || p.GetPartnerRefs().GetAvataPolicyUuid() == "" || p.GetCustomerId() != customerID {
 		t.Fatalf("created policy = %v", p)
 	}
 
@@ -233,8 +302,8 @@ func TestFlowRESTWalk(t *testing.T) {
 		t.Fatalf("claim events = %v", claimEvents)
 	}
 	flowAssertOrder(t, s, []string{
+		domain.SubjectCustomers + customerID,
 		domain.SubjectQuotes + q.GetQuoteId(),
-		domain.SubjectCustomers + p.GetCustomerId(),
 		domain.SubjectPolicies + p.GetPolicyId(),
 		domain.SubjectClaims + c.GetClaimId(),
 	})
@@ -282,8 +351,11 @@ func flowAssertOrder(t *testing.T, s *apptest.Server, subjects []string) {
 	}
 }
 
-func TestFlowGRPCWalk(t *testing.T) {
-	s := flowStart(t)
+// TestFlowGRPCWalk walks the flow over gRPC: booking cover, :refresh, two documents, a claim,
+// and an explicit publication.
+func TestFlowGRPCWalk(t *testing.T) { flowGRPCWalk(t, flowStart(t)) }
+
+func flowGRPCWalk(t *testing.T, s *apptest.Server) {
 	ctx := apptest.WithToken(apptest.AllKey)
 	quotes := insurancev1.NewQuoteServiceClient(s.Conn)
 	policies := insurancev1.NewPolicyServiceClient(s.Conn)

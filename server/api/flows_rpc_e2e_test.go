@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -179,9 +180,13 @@ func TestFlowPolicyManagement(t *testing.T) {
 	flowWantREST(t, s.JSON(t, "GET", "/v1/policies?pageToken=bm9wZQ", apptest.AllKey, ""),
 		http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED)
 	var byStatus insurancev1.ListPoliciesResponse
-	flowREST(t, s, "GET", "/v1/policies?status=POLICY_STATUS_ACTIVE&partner=PARTNER_AVATA&customerId="+p.GetCustomerId(), "", nil, &byStatus)
-	if len(byStatus.GetPolicies()) != 3 { // one buyer wallet: one customer owns all three
+	flowREST(t, s, "GET", "/v1/policies?status=POLICY_STATUS_ACTIVE&partner=PARTNER_AVATA", "", nil, &byStatus)
+	if len(byStatus.GetPolicies()) != 3 {
 		t.Fatalf("filtered list = %d policies, want 3", len(byStatus.GetPolicies()))
+	}
+	flowREST(t, s, "GET", "/v1/policies?partner=PARTNER_ETVAS", "", nil, &byStatus)
+	if len(byStatus.GetPolicies()) != 0 {
+		t.Fatalf("Etvas policies = %d, want 0", len(byStatus.GetPolicies()))
 	}
 
 	// Cancel: a stale etag is 412 and changes nothing; the current one cancels.
@@ -384,7 +389,7 @@ func TestFlowCustomers(t *testing.T) {
 	if n := flowRequests(s.App.Sandbox().Avata.Kit(), "POST", "/v1/kyc"); n != 1 {
 		t.Fatalf("Avata KYC calls = %d", n)
 	}
-	otherOwner := flowActivePolicy(t, s, "5") // owned by the wallet's customer, not this one
+	otherOwner := flowActivePolicy(t, s, "5") // not this customer's
 	_, err = insurancev1.NewCustomerServiceClient(s.Conn).SubmitKyc(ctx, &insurancev1.SubmitKycRequest{
 		CustomerId: c.GetCustomerId(), PolicyId: otherOwner.GetPolicyId(), Provider: "onfido",
 	})
@@ -486,4 +491,50 @@ func TestFlowPublicationChecks(t *testing.T) {
 		t.Fatalf("publication = %v", pub.GetPublication())
 	}
 	flowWantREST(t, s.JSON(t, "GET", "/v1/publications/01900000-0000-7000-8000-000000000007", apptest.AllKey, ""), http.StatusNotFound, insurancev1.ErrorReason_ERROR_REASON_NOT_FOUND)
+
+	// An event Scalepoint would refuse for its size is refused at once, not queued to fail.
+	large := apptest.Start(t, func(c *app.Config) { c.MaxUploadBytes = 4 << 20 })
+	big, _ := structpb.NewStruct(map[string]any{"blob": strings.Repeat("x", 1100<<10)})
+	_, err = insurancev1.NewEventServiceClient(large.Conn).PublishEvent(apptest.WithToken(apptest.AllKey),
+		&insurancev1.PublishEventRequest{EventType: "attachments_updated", Payload: big})
+	if apptest.ErrorInfo(t, status.Convert(err)).GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE.String() {
+		t.Fatalf("oversize event = %v", err)
+	}
+	if page, err := large.App.Store().ListPublications(context.Background(), store.PublicationFilter{}, store.PageRequest{}); err != nil || len(page.Items) != 0 {
+		t.Fatalf("publications after the oversize event: %d (%v)", len(page.Items), err)
+	}
+}
+
+func TestFlowBuyerWalletIsTheCustomer(t *testing.T) {
+	s := apptest.Start(t)
+	ctx := apptest.WithToken(apptest.AllKey)
+	policies := insurancev1.NewPolicyServiceClient(s.Conn)
+	buyer := "0x3333333333333333333333333333333333333333"
+	var customers []string
+	for i, holder := range []*insurancev1.CustomerProfile{
+		{FirstName: "Grace", LastName: "Hopper", Email: "grace@example.com"},
+		{Phone: "+4930123456"},
+	} {
+		q := flowNFTQuote(t, ctx, s, "1")
+		req := flowNFTPurchase(q.GetQuoteId(), "1")
+		req.GetNft().TargetAddress = buyer
+		req.GetNft().NftTokenId = fmt.Sprint(100 + i)
+		req.Holder = holder
+		pr, err := policies.CreatePolicy(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		customers = append(customers, pr.GetPolicy().GetCustomerId())
+	}
+	if customers[0] == "" || customers[0] != customers[1] {
+		t.Fatalf("customers of one buyer wallet = %v, want one", customers)
+	}
+	c, err := insurancev1.NewCustomerServiceClient(s.Conn).GetCustomer(ctx, &insurancev1.GetCustomerRequest{CustomerId: customers[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := c.GetCustomer().GetProfile()
+	if prof.GetEmail() != "grace@example.com" || prof.GetPhone() != "+4930123456" || c.GetCustomer().GetPartnerRefs().GetAvataWalletAddress() != buyer {
+		t.Fatalf("customer = %v", c.GetCustomer())
+	}
 }

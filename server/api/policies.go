@@ -85,9 +85,10 @@ func (s *PolicyService) CreatePolicy(ctx context.Context, req *insurancev1.Creat
 	src := apiSource(ctx, domain.PartnerAvata)
 	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		p.CustomerID = buyer.customer.ID
-		// The buyer's wallet identifies the customer (found or created). A digital-asset buyer
-		// without customer_id has no partner reference to key a customer on: the holder's
-		// details then go to the carrier only.
+		// The buyer's wallet identifies the customer (found or created). A buyer without
+		// customer_id and without a wallet of its own (digital assets, custodial purchases)
+		// has no partner reference to key a customer on: the holder's details then go to
+		// the carrier only.
 		if p.CustomerID == "" && buyer.wallet != "" {
 			c, _, err := s.d.Lifecycle.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{AvataWallet: buyer.wallet, Profile: buyer.profile}, src)
 			if err != nil {
@@ -102,7 +103,7 @@ func (s *PolicyService) CreatePolicy(ctx context.Context, req *insurancev1.Creat
 	if err != nil {
 		// Avata has the policy and we could not record it: an operator must reconcile. The
 		// Avata uuid and our reference are in the log line (no personal data).
-		s.d.Logger.ErrorContext(ctx, "policy confirmed by Avata but not recorded: reconcile",
+		s.d.logger().ErrorContext(ctx, "policy confirmed by Avata but not recorded: reconcile",
 			"avata_policy_uuid", conf.ID, "reference", reference, "quote_id", q.ID, "error", err)
 		return nil, fmt.Errorf("api: create policy: record confirmed policy %s: %w", conf.ID, err)
 	}
@@ -148,7 +149,7 @@ func kindWords(k string) string {
 type buyer struct {
 	customer domain.Customer // zero when a customer is to be created from profile/wallet
 	profile  *domain.Profile // nil when no holder details are known
-	wallet   string          // lower-case buyer wallet (NFT target, booking wallet)
+	wallet   string          // lower-case buyer wallet (NFT target, booking wallet); "" for ours
 }
 
 func (s *PolicyService) buyer(ctx context.Context, req *insurancev1.CreatePolicyRequest, q domain.Quote) (buyer, error) {
@@ -174,9 +175,9 @@ func (s *PolicyService) buyer(ctx context.Context, req *insurancev1.CreatePolicy
 	}
 	switch pu := req.GetPurchase().(type) {
 	case *insurancev1.CreatePolicyRequest_Nft:
-		b.wallet = strings.ToLower(pu.Nft.GetTargetAddress())
+		b.wallet = s.customerWallet(pu.Nft.GetTargetAddress())
 	case *insurancev1.CreatePolicyRequest_Booking:
-		b.wallet = strings.ToLower(pu.Booking.GetWalletAddress())
+		b.wallet = s.customerWallet(pu.Booking.GetWalletAddress())
 	case *insurancev1.CreatePolicyRequest_DigitalAsset:
 		// Avata requires the customer's name and e-mail for digital-asset cover.
 		if b.profile == nil || b.profile.FirstName == "" || b.profile.LastName == "" || b.profile.Email == "" {
@@ -185,6 +186,17 @@ func (s *PolicyService) buyer(ctx context.Context, req *insurancev1.CreatePolicy
 		}
 	}
 	return b, nil
+}
+
+// customerWallet returns the lower-case wallet that identifies the buyer, or "" for our own
+// merchant wallet: custodial purchases all go to it, and keying a customer on it would merge
+// every such buyer into one person.
+func (s *PolicyService) customerWallet(addr string) string {
+	addr = strings.ToLower(addr)
+	if w := s.d.Avata.MerchantWallet(); w != nil && strings.EqualFold(w.Address(), addr) {
+		return ""
+	}
+	return addr
 }
 
 // avataCustomer is the contact block sent to Avata, or nil when nothing is known.
@@ -413,10 +425,15 @@ func (s *PolicyService) RefreshPolicy(ctx context.Context, req *insurancev1.Refr
 	if err != nil {
 		return nil, err
 	}
-	to, known := PolicyStatusFromAvata(remote.Status)
-	if !known {
+	if !remote.Status.Known() {
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
 			"the carrier reported an unknown policy status", "partner", avata.PartnerName, "partner_status", string(remote.Status))
+	}
+	// The same mapping as the Avata callback (webhook_avata.go); in-flight statuses (CREATED,
+	// PENDING, SEND, RETRYING) change nothing.
+	to, settled := avataPolicyTarget(remote.Status)
+	if !settled {
+		to = domain.PolicyPending
 	}
 	before := p.Version
 	p, err = s.transition(ctx, p.ID, "", domain.PartnerAvata, func(p domain.Policy) (domain.PolicyStatus, string, error) {
@@ -431,23 +448,4 @@ func (s *PolicyService) RefreshPolicy(ctx context.Context, req *insurancev1.Refr
 		return nil, err
 	}
 	return &insurancev1.RefreshPolicyResponse{Policy: PolicyToProto(p), Changed: p.Version != before}, nil
-}
-
-// PolicyStatusFromAvata maps Avata's policy status to ours. Avata's in-flight states (CREATED,
-// PENDING, SEND, RETRYING) are all PENDING for us; known is false for a status Avata does not
-// document.
-func PolicyStatusFromAvata(s avata.PolicyStatus) (to domain.PolicyStatus, known bool) {
-	switch s {
-	case avata.PolicyCreated, avata.PolicyPending, avata.PolicySend, avata.PolicyRetrying:
-		return domain.PolicyPending, true
-	case avata.PolicyAccepted, avata.PolicyApproved:
-		return domain.PolicyActive, true
-	case avata.PolicyRejected:
-		return domain.PolicyRejected, true
-	case avata.PolicyError:
-		return domain.PolicyFailed, true
-	case avata.PolicyExpired:
-		return domain.PolicyExpired, true
-	}
-	return "", false
 }

@@ -16,6 +16,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/partners/scalepoint"
 	"github.com/covergate/covergate/server/store"
 )
 
@@ -44,6 +45,13 @@ func (s *EventService) PublishEvent(ctx context.Context, req *insurancev1.Publis
 	payload, err := envelope(req.GetEventType(), version, correlationID, s.d.now(), req.GetPayload())
 	if err != nil {
 		return nil, err
+	}
+	// Refuse now what Scalepoint's adapter would refuse at delivery: a queued event that can
+	// never be sent only turns into a FAILED publication later.
+	if len(payload) > scalepoint.DefaultMaxPayloadBytes {
+		return nil, apierror.New(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+			fmt.Sprintf("the event is %d bytes; Scalepoint accepts at most %d", len(payload), scalepoint.DefaultMaxPayloadBytes),
+			"partner", "scalepoint", "limit_bytes", fmt.Sprint(scalepoint.DefaultMaxPayloadBytes))
 	}
 	pub := domain.Publication{Destination: dest, EventType: req.GetEventType(), CorrelationID: correlationID, Payload: payload}
 	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -64,6 +64,7 @@ func (s *avataWebhooks) HandleCallback(ctx context.Context, req *webhooksv1.Hand
 	if rec, seen, err := webhook.Seen(ctx, s.d.Store, domain.PartnerAvata, key); err != nil {
 		return nil, webhookError(err)
 	} else if seen {
+		webhook.Report(ctx, req.GetEventType(), webhook.OutcomeDuplicate)
 		return avataDuplicate(rec, resp)
 	}
 	body := req.GetBody()
@@ -93,7 +94,7 @@ func (s *avataWebhooks) HandleCallback(ctx context.Context, req *webhooksv1.Hand
 		}
 		logUnrecognized(ctx, s.d, domain.PartnerAvata, req.GetEventType(), rec.ID)
 		ack.Status = ackIgnored
-		return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: ack}, nil
+		return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: ack, Unrecognized: true}, nil
 	})
 	if err != nil {
 		return nil, webhookError(err)

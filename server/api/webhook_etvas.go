@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
@@ -47,9 +48,10 @@ const (
 // currency.
 const defaultEtvasCurrency = "EUR"
 
-// PortalPolicyKey is the EtvasContextID of a policy bought through a developer-portal event.
+// PortalPolicyKey is the EtvasContextID of a policy bought through a developer-portal event
+// (lifecycle.PortalPolicyKey).
 func PortalPolicyKey(etvasUserID, productID string) string {
-	return "portal:" + etvasUserID + ":" + productID
+	return lifecycle.PortalPolicyKey(etvasUserID, productID)
 }
 
 type etvasWebhooks struct {
@@ -105,24 +107,21 @@ func (s *etvasWebhooks) HandlePortalEvent(ctx context.Context, req *webhooksv1.H
 		return nil, webhookError(err)
 	}
 	if res.Duplicate && resp.GetStatus() == 0 {
-		resp = ack() // the stored answer was erased with its customer
+		// The stored answer was redacted (a deletion, or its customer was erased since).
+		resp = ack()
+		if kind == etvas.EventUserDeleted {
+			resp.Data = &webhooksv1.EtvasAckData{User: &webhooksv1.EtvasPartnerRef{Id: req.GetUser().GetId(), PartnerId: res.Record.CustomerID}}
+		}
 	}
 	return resp, nil
 }
 
-func (s *etvasWebhooks) unrecognized(ctx context.Context, tx store.Tx, eventType string, rec domain.InboxRecord, resp any) (webhook.Outcome, error) {
+func (s *etvasWebhooks) unrecognized(ctx context.Context, tx store.Tx, eventType string, rec domain.InboxRecord, resp proto.Message) (webhook.Outcome, error) {
 	if err := s.d.Lifecycle.RecordUnrecognized(ctx, tx, domain.PartnerEtvas, eventType, rec.ID); err != nil {
 		return webhook.Outcome{}, err
 	}
 	logUnrecognized(ctx, s.d, domain.PartnerEtvas, eventType, rec.ID)
-	out := webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type"}
-	switch r := resp.(type) {
-	case *webhooksv1.HandlePortalEventResponse:
-		out.Response = r
-	case *webhooksv1.HandleAppEventResponse:
-		out.Response = r
-	}
-	return out, nil
+	return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: resp, Unrecognized: true}, nil
 }
 
 func (s *etvasWebhooks) portalUser(ctx context.Context, tx store.Tx, req *webhooksv1.HandlePortalEventRequest, replace bool, resp *webhooksv1.HandlePortalEventResponse, src lifecycle.Source) (webhook.Outcome, error) {
@@ -166,7 +165,7 @@ func (s *etvasWebhooks) portalUserDeleted(ctx context.Context, tx store.Tx, req 
 		return webhook.Outcome{}, err
 	}
 	resp.Data.User.PartnerId = c.ID
-	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp}, nil
+	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp, RedactStored: true}, nil
 }
 
 // eraseEtvasCustomer cancels the customer's running Etvas policies (a deleted account must not
@@ -401,6 +400,7 @@ func (s *etvasWebhooks) HandleAppEvent(ctx context.Context, req *webhooksv1.Hand
 		if rec, seen, err := webhook.Seen(ctx, s.d.Store, domain.PartnerEtvas, key); err != nil {
 			return nil, webhookError(err)
 		} else if seen {
+			webhook.Report(ctx, req.GetName(), webhook.OutcomeDuplicate)
 			return appDuplicate(rec, resp)
 		}
 		// Partner call before the transaction: InTx may run its function more than once.
@@ -517,7 +517,7 @@ func (s *etvasWebhooks) appUserDeleted(ctx context.Context, tx store.Tx, context
 	if err := eraseEtvasCustomer(ctx, s.d.Lifecycle, tx, c.ID, at, src); err != nil {
 		return webhook.Outcome{}, err
 	}
-	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp}, nil
+	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp, RedactStored: true}, nil
 }
 
 // The helpers below are shared by the three webhook services.

@@ -111,7 +111,7 @@ func (p *ScalepointEvents) process(ctx context.Context, dlv webhook.Delivery, ev
 			}
 			logUnrecognized(ctx, p.d, domain.PartnerScalepoint, ev.EventType, rec.ID)
 			ack.Status = ackIgnored
-			return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: ack}, nil
+			return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: ack, Unrecognized: true}, nil
 		}
 		data := map[string]any{"event_type": ev.EventType, "delivery_id": rec.ID, "source_channel": channel}
 		for k, v := range map[string]string{

@@ -112,8 +112,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	a.store = a.metrics.InstrumentStore(raw)
 	a.metrics.Registry().MustRegister(metrics.NewOutboxCollector(a.store, time.Now))
-	partnerHTTP := &http.Client{Transport: otelhttp.NewTransport(partnerhttp.NewTransport(),
-		otelhttp.WithTracerProvider(a.tracing.Provider), otelhttp.WithPropagators(a.tracing.Propagator))}
+	partnerHTTP := &http.Client{Transport: tracedTransport(partnerhttp.NewTransport(), a.tracing)}
 	if a.partners, err = startPartners(ctx, cfg.Partners, partnerOptions{
 		gatewayURL: "http://" + a.HTTPAddr(), observer: a.metrics.Partners(), httpClient: partnerHTTP,
 	}, log); err != nil {
@@ -140,6 +139,7 @@ func (a *App) deps() api.Deps {
 			ScalepointCountry: pc.ScalepointCountry,
 			ScalepointTenant:  pc.ScalepointTenant,
 			QuoteTTL:          a.cfg.QuoteTTL,
+			EtvasCurrency:     pc.EtvasCurrency,
 		},
 		Logger:   a.log,
 		Now:      time.Now,
@@ -443,3 +443,21 @@ func version() string {
 	}
 	return v
 }
+
+// tracedTransport wraps a partner transport in otelhttp and keeps CloseIdleConnections reachable
+// through the wrapper: http.Client.CloseIdleConnections only reaches transports that implement it,
+// and without it the adapters' Close would leave idle keep-alive connections open (and the
+// embedded sandbox's graceful shutdown waiting for them).
+func tracedTransport(inner *http.Transport, t *tracing.Tracing) http.RoundTripper {
+	return closeIdleTransport{
+		RoundTripper: otelhttp.NewTransport(inner, otelhttp.WithTracerProvider(t.Provider), otelhttp.WithPropagators(t.Propagator)),
+		inner:        inner,
+	}
+}
+
+type closeIdleTransport struct {
+	http.RoundTripper
+	inner *http.Transport
+}
+
+func (c closeIdleTransport) CloseIdleConnections() { c.inner.CloseIdleConnections() }

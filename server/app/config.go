@@ -51,7 +51,18 @@ func Defaults() Config {
 		LogFormat:       "auto",
 		LogLevel:        "info",
 		Database:        engine.DefaultDSN,
-		Partners:        PartnersConfig{Mode: PartnersAuto, EtvasURL: etvas.DefaultBaseURL, EtvasExternalDataMethod: "PUT", AvataChainID: 1, ScalepointCountry: "dk"},
+		QuoteTTL:        15 * time.Minute,
+		Partners: PartnersConfig{
+			Mode:                    PartnersAuto,
+			SandboxEtvasAddr:        "127.0.0.1:9181",
+			SandboxAvataAddr:        "127.0.0.1:9182",
+			SandboxScalepointAddr:   "127.0.0.1:9183",
+			EtvasURL:                etvas.DefaultBaseURL,
+			EtvasExternalDataMethod: "PUT",
+			EtvasCurrency:           "EUR",
+			AvataChainID:            1,
+			ScalepointCountry:       "dk",
+		},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -31,11 +32,18 @@ const (
 type PartnersConfig struct {
 	Mode string
 
+	// Listen addresses of the embedded sandboxes (sandbox mode). Fixed by default so that a
+	// newcomer's curl and `covergate sandbox send` find them; tests use port 0.
+	SandboxEtvasAddr      string
+	SandboxAvataAddr      string
+	SandboxScalepointAddr string
+
 	EtvasURL                string
 	EtvasAPIKey             string // x-api-key we send and Etvas sends us
 	EtvasEventSecret        string // x-etvas-signature key; optional
 	EtvasSigningSecret      string // request signing; optional
 	EtvasExternalDataMethod string // PUT or POST
+	EtvasCurrency           string // currency of Etvas prices, which carry none
 
 	AvataURL            string
 	AvataAPIKey         string
@@ -58,11 +66,15 @@ type PartnersConfig struct {
 
 func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&p.Mode, "partners", p.Mode, "partner endpoints: auto (sandbox unless credentials are set), sandbox or live")
+	fs.StringVar(&p.SandboxEtvasAddr, "sandbox-etvas-addr", p.SandboxEtvasAddr, "listen address of the embedded Etvas sandbox (sandbox mode)")
+	fs.StringVar(&p.SandboxAvataAddr, "sandbox-avata-addr", p.SandboxAvataAddr, "listen address of the embedded Avata sandbox (sandbox mode)")
+	fs.StringVar(&p.SandboxScalepointAddr, "sandbox-scalepoint-addr", p.SandboxScalepointAddr, "listen address of the embedded Scalepoint sandbox (sandbox mode)")
 	fs.StringVar(&p.EtvasURL, "etvas-url", p.EtvasURL, "Etvas API base URL")
 	fs.StringVar(&p.EtvasAPIKey, "etvas-api-key", p.EtvasAPIKey, "Etvas API key (sent to Etvas, and required on Etvas webhooks)")
 	fs.StringVar(&p.EtvasEventSecret, "etvas-event-secret", p.EtvasEventSecret, "Etvas event secret: when set, x-etvas-signature is required on webhooks")
 	fs.StringVar(&p.EtvasSigningSecret, "etvas-signing-secret", p.EtvasSigningSecret, "Etvas request-signing secret (optional)")
 	fs.StringVar(&p.EtvasExternalDataMethod, "etvas-external-data-method", p.EtvasExternalDataMethod, "HTTP method Etvas accepts for external-data writes: PUT or POST")
+	fs.StringVar(&p.EtvasCurrency, "etvas-currency", p.EtvasCurrency, "ISO 4217 currency of the prices in Etvas events (Etvas sends none)")
 	fs.StringVar(&p.AvataURL, "avata-url", p.AvataURL, "Avata API base URL")
 	fs.StringVar(&p.AvataAPIKey, "avata-api-key", p.AvataAPIKey, "Avata API key")
 	fs.StringVar(&p.AvataBrandID, "avata-brand-id", p.AvataBrandID, "Avata X-Brand-Id (optional)")
@@ -112,6 +124,9 @@ func (p PartnersConfig) validate() []string {
 	if m := strings.ToUpper(p.EtvasExternalDataMethod); m != "PUT" && m != "POST" {
 		problems = append(problems, "etvas-external-data-method: want PUT or POST")
 	}
+	if !currencyPattern.MatchString(p.EtvasCurrency) {
+		problems = append(problems, fmt.Sprintf("etvas-currency %q: want an ISO 4217 code such as EUR", p.EtvasCurrency))
+	}
 	if p.effectiveMode() != PartnersLive {
 		return problems
 	}
@@ -135,6 +150,8 @@ func (p PartnersConfig) validate() []string {
 	return problems
 }
 
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+
 // Partners are the adapters the services use, the secrets partners authenticate to us with,
 // and the embedded sandbox when there is one.
 type Partners struct {
@@ -157,7 +174,10 @@ type partnerOptions struct {
 func startPartners(ctx context.Context, cfg PartnersConfig, opts partnerOptions, log *slog.Logger) (*Partners, error) {
 	p := &Partners{Config: cfg}
 	if cfg.effectiveMode() == PartnersSandbox {
-		sb, err := sandbox.Start(ctx, sandbox.Config{GatewayURL: opts.gatewayURL, Logger: log.With("component", "sandbox")})
+		sb, err := sandbox.Start(ctx, sandbox.Config{
+			EtvasAddr: cfg.SandboxEtvasAddr, AvataAddr: cfg.SandboxAvataAddr, ScalepointAddr: cfg.SandboxScalepointAddr,
+			GatewayURL: opts.gatewayURL, Logger: log.With("component", "sandbox"),
+		})
 		if err != nil {
 			return nil, fmt.Errorf("start partner sandbox: %w", err)
 		}

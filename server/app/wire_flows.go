@@ -66,7 +66,10 @@ func (a *App) flowBackground() []func(context.Context) error {
 		Store:     a.store,
 		Publisher: a.partners.Scalepoint,
 		Owner:     "covergate-" + uuid.NewString(),
-		Logger:    a.log.With("component", "outbox"),
+		// One delivery at a time keeps Scalepoint receiving a replica's events in queue order
+		// (a claim's CREATED → … → APPROVED updates arrive in that order unless one is retried).
+		Concurrency: 1,
+		Logger:      a.log.With("component", "outbox"),
 	}
 	if a.metrics != nil {
 		worker.Observe = a.metrics.OutboxAttempt

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/covergate/covergate/server/api"
+	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/interceptor"
 	"github.com/covergate/covergate/server/scalepointpoll"
 	"github.com/covergate/covergate/server/webhook"
@@ -29,6 +30,12 @@ func (a *App) webhookParts() *webhookWiring {
 	if a.webhooks.registry == nil {
 		pc := a.partners.Config // effective: sandbox defaults filled in
 		reg := webhook.NewRegistry()
+		var observe webhook.Observer
+		if a.metrics != nil {
+			observe = func(p domain.Partner, eventType, outcome string) {
+				a.metrics.WebhookDelivery(string(p), eventType, outcome)
+			}
+		}
 		a.webhooks = webhookWiring{
 			registry: reg,
 			verifier: webhook.NewVerifier(webhook.Config{
@@ -38,8 +45,9 @@ func (a *App) webhookParts() *webhookWiring {
 				AvataCallbackSecret:    pc.AvataCallbackSecret,
 				ScalepointWebhookToken: pc.ScalepointWebhookToken,
 				Now:                    time.Now,
+				Observe:                observe,
 			}, reg),
-			guard: webhook.NewGuard(reg),
+			guard: webhook.NewGuard(reg, observe),
 		}
 	}
 	return &a.webhooks

@@ -55,6 +55,7 @@ func Start(t testing.TB, mutate ...func(*app.Config)) *Server {
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.Database = "sqlite:" + t.TempDir() + "/covergate.db"
 	cfg.Partners.Mode = app.PartnersSandbox
+	cfg.Partners.SandboxEtvasAddr, cfg.Partners.SandboxAvataAddr, cfg.Partners.SandboxScalepointAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	for _, m := range mutate {
 		m(&cfg)
 	}

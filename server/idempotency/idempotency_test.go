@@ -2,13 +2,19 @@ package idempotency_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"log/slog"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -50,8 +56,59 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "sqlite:"+t.TempDir()+"/idem.db")
+}
+
+// engines returns a fresh database per engine: a SQLite file and a PostgreSQL schema dropped
+// when the test ends. PostgreSQL is required, never skipped.
+func engines(t *testing.T) map[string]string {
+	t.Helper()
+	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required at %s (or set COVERGATE_TEST_POSTGRES_DSN): %v", base, err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "cgidem_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/idem.db", "postgres": u.String()}
+}
+
+func newFixtureOn(t testing.TB, dsn string) *fixture {
+	t.Helper()
 	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	st, err := engine.Open(context.Background(), "sqlite:"+t.TempDir()+"/idem.db", store.Options{Now: clk.Now})
+	st, err := engine.Open(context.Background(), dsn, store.Options{Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +157,12 @@ func (f *fixture) call(ctx context.Context, ref string, h grpc.UnaryHandler) (an
 func reason(err error) string { return apierror.ReasonOf(err) }
 
 func TestSameKeyReplaysWithoutSecondCall(t *testing.T) {
-	f := newFixture(t)
+	for name, dsn := range engines(t) {
+		t.Run(name, func(t *testing.T) { testSameKeyReplays(t, newFixtureOn(t, dsn)) })
+	}
+}
+
+func testSameKeyReplays(t *testing.T, f *fixture) {
 	ctx := callCtx("key-a", "k1")
 	first, err := f.call(ctx, "r1", nil)
 	if err != nil {
@@ -208,7 +270,12 @@ func TestFailedRequestReleasesKey(t *testing.T) {
 }
 
 func TestConcurrentSameKeyRunsOnce(t *testing.T) {
-	f := newFixture(t)
+	for name, dsn := range engines(t) {
+		t.Run(name, func(t *testing.T) { testConcurrentSameKey(t, newFixtureOn(t, dsn)) })
+	}
+}
+
+func testConcurrentSameKey(t *testing.T, f *fixture) {
 	ctx := callCtx("a", "k")
 	release := make(chan struct{})
 	entered := make(chan struct{})

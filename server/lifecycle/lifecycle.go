@@ -34,14 +34,6 @@ type Source struct {
 	Ref     string // delivery id or request id
 }
 
-// Observer is told about applied changes, for metrics. Calls happen inside the transaction, so a
-// transaction that is retried or rolled back can report a change twice or one that did not
-// commit: use it for rates, not for accounting.
-type Observer interface {
-	// Unrecognized counts a partner event that was recorded but not understood.
-	Unrecognized(partner domain.Partner, eventType string)
-}
-
 // Config configures the lifecycle rules.
 type Config struct {
 	Now func() time.Time
@@ -51,8 +43,6 @@ type Config struct {
 	// ClaimRouteEventType is the Scalepoint event type of those publications (default
 	// "claim_updated").
 	ClaimRouteEventType string
-	// Observer, when set, receives change counts.
-	Observer Observer
 }
 
 // Lifecycle applies changes. It holds no state besides its configuration.
@@ -129,7 +119,11 @@ func (l *Lifecycle) UpsertCustomer(ctx context.Context, tx store.Tx, in Customer
 	c, err := l.FindCustomer(ctx, tx, in)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return l.createCustomer(ctx, tx, in, src)
+		var created bool
+		if c, created, err = l.createCustomer(ctx, tx, in, src); err != nil || created {
+			return c, created, err
+		}
+		// Another transaction created it first: update that customer below.
 	case err != nil:
 		return domain.Customer{}, false, err
 	}
@@ -154,27 +148,27 @@ func (l *Lifecycle) UpsertCustomer(ctx context.Context, tx store.Tx, in Customer
 	return c, false, nil
 }
 
+// createCustomer creates the customer of in; created is false when a concurrent transaction
+// created the same Etvas user or wallet first (c is then that customer, unchanged).
 func (l *Lifecycle) createCustomer(ctx context.Context, tx store.Tx, in CustomerInput, src Source) (domain.Customer, bool, error) {
 	c, _ := mergeCustomer(domain.Customer{Status: domain.CustomerActive}, in)
+	created := true
 	var err error
 	switch {
 	case c.EtvasUserID != "":
 		// Ensure (insert-or-get) so that two deliveries racing on the same user never fail
 		// with a duplicate, which would abort the transaction on PostgreSQL.
-		var created bool
-		if c, created, err = tx.EnsureCustomerByEtvasUserID(ctx, c); err == nil && !created {
-			return l.UpsertCustomer(ctx, tx, in, src)
-		}
+		c, created, err = tx.EnsureCustomerByEtvasUserID(ctx, c)
 	case c.AvataWallet != "":
-		var created bool
-		if c, created, err = tx.EnsureCustomerByAvataWallet(ctx, c); err == nil && !created {
-			return l.UpsertCustomer(ctx, tx, in, src)
-		}
+		c, created, err = tx.EnsureCustomerByAvataWallet(ctx, c)
 	default:
 		c, err = tx.CreateCustomer(ctx, c)
 	}
 	if err != nil {
 		return domain.Customer{}, false, fmt.Errorf("lifecycle: create customer: %w", err)
+	}
+	if !created {
+		return c, false, nil
 	}
 	if _, err := l.linkContext(ctx, tx, c, in.EtvasContextID); err != nil {
 		return domain.Customer{}, false, err
@@ -250,7 +244,8 @@ func (l *Lifecycle) appendCustomerEvent(ctx context.Context, tx store.Tx, typ st
 }
 
 // EraseCustomer erases the customer's personal data everywhere (store.EraseCustomer), clears
-// the free-text reasons of its claims, and appends customer.erased. Erasing an erased customer
+// the free-text reasons of its claims and the Etvas user id inside portal policy keys, and
+// appends customer.erased. Erasing an erased customer
 // again re-runs the erasure (it may have new deliveries) but appends no second event.
 func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID, reason string, src Source) (domain.Customer, error) {
 	before, err := tx.GetCustomer(ctx, customerID)
@@ -258,6 +253,9 @@ func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID, 
 		return domain.Customer{}, fmt.Errorf("lifecycle: erase customer %s: %w", customerID, err)
 	}
 	if err := l.clearClaimReasons(ctx, tx, customerID); err != nil {
+		return domain.Customer{}, err
+	}
+	if err := l.forgetPortalKeys(ctx, tx, customerID); err != nil {
 		return domain.Customer{}, err
 	}
 	c, err := tx.EraseCustomer(ctx, customerID, l.cfg.Now())
@@ -273,6 +271,43 @@ func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID, 
 		"reason":       reason,
 	})
 	return c, err
+}
+
+// PortalKeyPrefix starts the EtvasContextID of policies bought through Etvas's developer-portal
+// events, which carry no purchase context: see PortalPolicyKey.
+const PortalKeyPrefix = "portal:"
+
+// PortalPolicyKey is the EtvasContextID of a policy bought through a developer-portal event:
+// `portal:<Etvas user id>:<product id>`. Erasure rewrites it to `portal:erased:<policy id>`,
+// since it names the person at Etvas.
+func PortalPolicyKey(etvasUserID, productID string) string {
+	return PortalKeyPrefix + etvasUserID + ":" + productID
+}
+
+// forgetPortalKeys rewrites the portal keys of the customer's policies (they hold the Etvas user
+// id, a personal identifier the store's erasure cannot see inside the key).
+func (l *Lifecycle) forgetPortalKeys(ctx context.Context, tx store.Tx, customerID string) error {
+	page := store.PageRequest{Size: store.MaxPageSize}
+	for {
+		policies, err := tx.ListPolicies(ctx, store.PolicyFilter{CustomerID: customerID}, page)
+		if err != nil {
+			return fmt.Errorf("lifecycle: list policies of customer %s: %w", customerID, err)
+		}
+		for _, p := range policies.Items {
+			erased := PortalKeyPrefix + "erased:" + p.ID
+			if !strings.HasPrefix(p.EtvasContextID, PortalKeyPrefix) || p.EtvasContextID == erased {
+				continue
+			}
+			p.EtvasContextID = erased
+			if _, err := tx.UpdatePolicy(ctx, p, p.Version); err != nil {
+				return fmt.Errorf("lifecycle: forget portal key of policy %s: %w", p.ID, err)
+			}
+		}
+		if policies.Next == "" {
+			return nil
+		}
+		page.After = policies.Next
+	}
 }
 
 // clearClaimReasons empties the free-text reason of the customer's claims: claimants write
@@ -524,11 +559,9 @@ func (l *Lifecycle) enqueueClaimPublication(ctx context.Context, tx store.Tx, c 
 }
 
 // RecordUnrecognized appends partner_event.unrecognized for a delivery we stored but do not
-// understand (subject deliveries/{deliveryID}).
+// understand (subject deliveries/{deliveryID}). Counting it is the webhook layer's job
+// (webhook.Observer), which knows whether the transaction committed.
 func (l *Lifecycle) RecordUnrecognized(ctx context.Context, tx store.Tx, partner domain.Partner, eventType, deliveryID string) error {
-	if l.cfg.Observer != nil {
-		l.cfg.Observer.Unrecognized(partner, eventType)
-	}
 	return l.appendEvent(ctx, tx, domain.EventPartnerEventUnrecognized, domain.SubjectDeliveries+deliveryID, "",
 		Source{Partner: partner, Channel: ChannelWebhook, Ref: deliveryID},
 		map[string]any{"event_type": eventType, "delivery_id": deliveryID})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -186,21 +185,9 @@ func TestTransitionPolicyOrdering(t *testing.T) {
 	}
 }
 
-type countingObserver struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (o *countingObserver) Unrecognized(p domain.Partner, typ string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.n[string(p)+"/"+typ]++
-}
-
 func TestClaimRouteAndUnrecognized(t *testing.T) {
 	st := openStore(t)
-	obs := &countingObserver{n: map[string]int{}}
-	l := lifecycle.New(lifecycle.Config{Now: func() time.Time { return t0 }, Observer: obs,
+	l := lifecycle.New(lifecycle.Config{Now: func() time.Time { return t0 },
 		ClaimRoute: &domain.Destination{Partner: domain.PartnerScalepoint, Country: "dk", Tenant: "covergate"}})
 	var c domain.Claim
 	inTx(t, st, func(ctx context.Context, tx store.Tx) error {
@@ -224,9 +211,6 @@ func TestClaimRouteAndUnrecognized(t *testing.T) {
 	var payload map[string]any
 	if err := json.Unmarshal(pubs.Items[0].Payload, &payload); err != nil || payload["eventType"] != "claim_updated" || payload["correlationId"] == "" || payload["payloadVersion"] != "1.0.0" {
 		t.Fatalf("publication payload %s", pubs.Items[0].Payload)
-	}
-	if obs.n["avata/wallet-update"] != 1 {
-		t.Fatalf("observer = %v", obs.n)
 	}
 	got := eventTypes(t, st)
 	want := []string{"policy.created", "policy.activated", "claim.created", "publication.queued", "claim.status_changed", "publication.queued", "partner_event.unrecognized"}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,10 +61,12 @@ type Worker struct {
 	Owner string
 	// Lease is how long a claimed publication is reserved; a delivery is given at most half of
 	// it, so its outcome is recorded while the lease is still held.
-	Lease       time.Duration
-	Batch       int           // publications claimed per round
-	Poll        time.Duration // wait between rounds when nothing was due
-	Concurrency int           // deliveries in flight at once
+	Lease time.Duration
+	Batch int           // publications claimed per round
+	Poll  time.Duration // wait between rounds when nothing was due
+	// Concurrency is the number of deliveries in flight at once. 1 delivers each batch in queue
+	// order; more trades that order for throughput.
+	Concurrency int
 	BaseBackoff time.Duration // first retry delay (before jitter)
 	MaxBackoff  time.Duration // cap of the retry delay
 	MaxAttempts int           // attempts before a publication is FAILED
@@ -156,6 +159,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim due publications: %w", err)
 	}
+	// Deliver in queue order (ids are time-ordered UUIDv7): with Concurrency 1 the partner
+	// receives this worker's events in the order they were queued.
+	slices.SortFunc(due, func(a, b domain.Publication) int { return strings.Compare(a.ID, b.ID) })
 	// Deliveries outlive ctx: a publication being sent when shutdown starts is finished and
 	// recorded, instead of being sent again by the next owner after its lease.
 	work := context.WithoutCancel(ctx)

@@ -2,14 +2,20 @@ package outbox_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
@@ -39,6 +45,7 @@ type publisher struct {
 	script   []error
 	calls    int
 	accepted map[string]int
+	order    []string      // accepted payloads, in order
 	block    chan struct{} // when set, each call waits for it
 	started  chan struct{} // when set, receives a value as each call starts
 	state    string        // BreakerState
@@ -69,6 +76,7 @@ func (p *publisher) Publish(ctx context.Context, eventType string, payload []byt
 		p.accepted = map[string]int{}
 	}
 	p.accepted[string(payload)]++
+	p.order = append(p.order, string(payload))
 	return int64(1000 + p.calls), nil
 }
 
@@ -107,7 +115,11 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{store: st, clock: clk}
 }
 
-func (f *fixture) enqueue(t *testing.T, n int) []string {
+func openSQLite(path string) (store.Store, error) {
+	return engine.Open(context.Background(), "sqlite:"+path, store.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+func (f *fixture) enqueue(t testing.TB, n int) []string {
 	t.Helper()
 	var ids []string
 	err := f.store.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
@@ -278,52 +290,130 @@ func TestOpenBreakerClaimsNothing(t *testing.T) {
 	}
 }
 
-func TestTwoWorkersNeverDeliverTwice(t *testing.T) {
-	clk := &clock{now: time.Now()}
-	st, err := engine.Open(context.Background(), "sqlite:"+t.TempDir()+"/race.db", store.Options{})
+// replicaDSNs returns a DSN per engine whose stores start empty: a SQLite file, and a fresh
+// PostgreSQL schema (dropped when the test ends). PostgreSQL is required, never skipped.
+func replicaDSNs(t *testing.T) map[string]string {
+	t.Helper()
+	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required at %s (or set COVERGATE_TEST_POSTGRES_DSN): %v", base, err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "cgoutbox_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	f := &fixture{store: st, clock: clk}
-	ids := f.enqueue(t, 120)
-	pub := &publisher{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, owner := range []string{"replica-a", "replica-b", "replica-c"} {
-		w := &outbox.Worker{Store: st, Publisher: pub, Owner: owner, Batch: 7, Poll: time.Millisecond}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.Run(ctx); err != nil {
-				t.Error(err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/replicas.db", "postgres": u.String()}
+}
+
+// TestReplicasNeverDeliverTwice runs workers on two store handles (two replicas of the gateway)
+// over one database: every publication is delivered exactly once.
+func TestReplicasNeverDeliverTwice(t *testing.T) {
+	for engineName, dsn := range replicaDSNs(t) {
+		t.Run(engineName, func(t *testing.T) {
+			var replicas []store.Store
+			for range 2 {
+				st, err := engine.Open(context.Background(), dsn, store.Options{Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				replicas = append(replicas, st)
 			}
-		}()
+			f := &fixture{store: replicas[0], clock: &clock{now: time.Now()}}
+			ids := f.enqueue(t, 120)
+			pub := &publisher{}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for i, owner := range []string{"replica-a-1", "replica-a-2", "replica-b-1", "replica-b-2"} {
+				w := &outbox.Worker{Store: replicas[i/2], Publisher: pub, Owner: owner, Batch: 7, Poll: time.Millisecond,
+					Logger: slog.New(slog.DiscardHandler)}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := w.Run(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				s, err := replicas[1].OutboxStats(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Delivered == int64(len(ids)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("delivered %d of %d", s.Delivered, len(ids))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			wg.Wait()
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			if len(pub.accepted) != len(ids) || pub.calls != len(ids) {
+				t.Fatalf("%d distinct events in %d calls, want %d in %d", len(pub.accepted), pub.calls, len(ids), len(ids))
+			}
+			for payload, n := range pub.accepted {
+				if n != 1 {
+					t.Fatalf("%s published %d times", payload, n)
+				}
+			}
+		})
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s, err := st.OutboxStats(context.Background())
-		if err != nil {
+}
+
+func TestSingleFlightDeliversInQueueOrder(t *testing.T) {
+	f := newFixture(t)
+	f.enqueue(t, 30)
+	pub := &publisher{}
+	w := f.worker(pub, "w1")
+	w.Concurrency, w.Batch = 1, 8
+	for n := -1; n != 0; {
+		var err error
+		if n, err = w.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if s.Delivered == int64(len(ids)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivered %d of %d", s.Delivered, len(ids))
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	wg.Wait()
-	pub.mu.Lock()
-	defer pub.mu.Unlock()
-	if len(pub.accepted) != len(ids) || pub.calls != len(ids) {
-		t.Fatalf("%d distinct events in %d calls, want %d in %d", len(pub.accepted), pub.calls, len(ids), len(ids))
+	if len(pub.order) != 30 {
+		t.Fatalf("delivered %d, want 30", len(pub.order))
 	}
-	for payload, n := range pub.accepted {
-		if n != 1 {
-			t.Fatalf("%s published %d times", payload, n)
+	for i, payload := range pub.order {
+		if want := fmt.Sprintf(`{"eventType":"case_created","n":%d}`, i); payload != want {
+			t.Fatalf("delivery %d = %s, want %s", i, payload, want)
 		}
 	}
 }

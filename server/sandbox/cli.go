@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	avataapi "github.com/covergate/covergate/server/partners/avata"
+	etvasapi "github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/sandbox/avata"
 	"github.com/covergate/covergate/server/sandbox/etvas"
 	"github.com/covergate/covergate/server/sandbox/scalepoint"
@@ -163,6 +164,8 @@ func sendEtvas(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	gateway := fs.String("gateway-url", DefaultGatewayURL, "gateway base URL")
 	apiKey := fs.String("api-key", etvas.DefaultAPIKey, "x-api-key sent with the event")
 	secret := fs.String("event-secret", etvas.DefaultEventSecret, "event secret that signs the body")
+	etvasURL := fs.String("etvas-url", DefaultEtvasSandboxURL,
+		"Etvas sandbox that the gateway calls back (purchase events create their context there first; empty = skip)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -176,6 +179,13 @@ func sendEtvas(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := ev.Validate(time.Now()); err != nil {
 		return fmt.Errorf("sandbox send etvas: %w", err)
+	}
+	if *etvasURL != "" && etvasapi.ClassifyEvent(ev.Name) == etvasapi.EventPurchased {
+		// The gateway fetches the buyer's profile for the context: make the sandbox know it, as a
+		// real purchase would.
+		if err := mintContext(ctx, *etvasURL, ev.ContextID, ev.ProductID); err != nil {
+			fmt.Fprintf(stderr, "warning: could not create context %q in the Etvas sandbox at %s: %v\n", ev.ContextID, *etvasURL, err)
+		}
 	}
 	d, err := etvas.Deliver(ctx, etvas.NewDeliveryClient(), *gateway, ev, *apiKey, []byte(*secret))
 	if err != nil {
@@ -314,6 +324,34 @@ func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("sandbox: gateway URL %q must be an absolute http(s) URL", raw)
+	}
+	return nil
+}
+
+// DefaultEtvasSandboxURL is where `covergate serve --partners sandbox` runs its Etvas sandbox
+// unless --sandbox-etvas-addr says otherwise.
+const DefaultEtvasSandboxURL = "http://127.0.0.1:9181"
+
+// mintContext creates (or reuses) a purchase context in an Etvas sandbox.
+func mintContext(ctx context.Context, sandboxURL, contextID, productID string) error {
+	body, err := json.Marshal(etvas.MintRequest{ContextID: contextID, ProductID: productID})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(sandboxURL, "/")+etvas.TokensPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("sandbox answered %d", resp.StatusCode)
 	}
 	return nil
 }

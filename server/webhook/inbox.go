@@ -33,10 +33,16 @@ type Outcome struct {
 	Error      string            // why it was ignored, for operators
 	CustomerID string            // the customer it concerns, so erasure finds the delivery
 	Response   proto.Message     // the answer; stored and replayed for duplicates
+	// RedactStored stores domain.Redacted instead of the answer (it names a customer who asked to
+	// be erased); a duplicate then gets a minimal answer rebuilt by the service.
+	RedactStored bool
+	// Unrecognized marks an event whose type is unknown (counted apart by the observer).
+	Unrecognized bool
 }
 
 // ApplyFunc applies a delivery inside the transaction that recorded it (rec has its ID). It
-// must not call partners (the transaction may run more than once).
+// must not call partners (the transaction may run more than once). Events it appends are
+// written at the end of the transaction; AppendEvent returns them without cursor.
 type ApplyFunc func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (Outcome, error)
 
 // Result is the outcome of Record.
@@ -53,8 +59,9 @@ var responseJSON = protojson.MarshalOptions{}
 // On success resp holds the answer.
 func Record(ctx context.Context, st store.Store, in Inbound, resp proto.Message, apply ApplyFunc) (Result, error) {
 	var res Result
+	unrecognized := false
 	err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		res = Result{}
+		res, unrecognized = Result{}, false
 		payload := in.Delivery.Raw
 		if in.StorePayload != nil {
 			payload = in.StorePayload
@@ -72,20 +79,31 @@ func Record(ctx context.Context, st store.Store, in Inbound, resp proto.Message,
 		if err != nil {
 			return fmt.Errorf("webhook: record delivery: %w", err)
 		}
-		out, err := apply(ctx, tx, rec)
+		deferred := &eventsLast{Tx: tx}
+		out, err := apply(ctx, deferred, rec)
 		if err != nil {
 			return err
+		}
+		if out.Response == nil {
+			return errors.New("webhook: apply returned no response")
 		}
 		body, err := responseJSON.Marshal(out.Response)
 		if err != nil {
 			return fmt.Errorf("webhook: encode response: %w", err)
 		}
+		if out.RedactStored {
+			body = []byte(domain.Redacted)
+		}
+		unrecognized = out.Unrecognized
 		rec.State, rec.Error, rec.Response, rec.CustomerID = out.State, out.Error, body, out.CustomerID
 		if rec.State == "" {
 			rec.State = domain.InboxProcessed
 		}
 		if err := tx.UpdateInbox(ctx, rec); err != nil {
 			return fmt.Errorf("webhook: update delivery %s: %w", rec.ID, err)
+		}
+		if err := deferred.flush(ctx); err != nil {
+			return err
 		}
 		res.Record = rec
 		if resp != out.Response {
@@ -97,12 +115,42 @@ func Record(ctx context.Context, st store.Store, in Inbound, resp proto.Message,
 	if err != nil {
 		return Result{}, err
 	}
-	if res.Duplicate {
+	switch {
+	case res.Duplicate:
+		Report(ctx, in.EventType, OutcomeDuplicate)
 		if err := Replay(res.Record, resp); err != nil {
 			return Result{}, err
 		}
+	case unrecognized:
+		Report(ctx, UnrecognizedType, OutcomeUnrecognized)
+	default:
+		Report(ctx, in.EventType, OutcomeAccepted)
 	}
 	return res, nil
+}
+
+// eventsLast holds back the events a delivery's effect appends and appends them, in order, as
+// the last step of the transaction: on PostgreSQL the first append takes a lock held until
+// commit (it orders cursors), so appending early would serialize the rest of the effect behind
+// other deliveries and invite deadlocks with row locks taken after it. The effects never read
+// the appended event back.
+type eventsLast struct {
+	store.Tx
+	pending []domain.Event
+}
+
+func (e *eventsLast) AppendEvent(_ context.Context, ev domain.Event) (domain.Event, error) {
+	e.pending = append(e.pending, ev)
+	return ev, nil
+}
+
+func (e *eventsLast) flush(ctx context.Context) error {
+	for _, ev := range e.pending {
+		if _, err := e.Tx.AppendEvent(ctx, ev); err != nil {
+			return fmt.Errorf("webhook: append %s event: %w", ev.Type, err)
+		}
+	}
+	return nil
 }
 
 // Replay decodes a stored delivery's response into resp.

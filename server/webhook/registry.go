@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
@@ -37,6 +38,37 @@ type Delivery struct {
 	Headers     map[string]string
 	ReceiveTime time.Time
 	RequestID   string
+	// report is where the processing records its outcome for the Guard's observer.
+	report *report
+}
+
+// Outcomes of a delivery, as counted by an Observer.
+const (
+	OutcomeAccepted     = "accepted"     // recorded and applied (or recorded as ignored)
+	OutcomeDuplicate    = "duplicate"    // seen before: answered from the inbox, no effect
+	OutcomeUnrecognized = "unrecognized" // recorded and acknowledged, type unknown
+	OutcomeRejected     = "rejected"     // refused: credentials, signature, timestamp, invalid body
+	OutcomeFailed       = "failed"       // could not be applied now; nothing recorded, partner retries
+)
+
+// UnrecognizedType is the event-type label of unrecognized events: their names come from the
+// partner and are unbounded, so they are not used as metric labels (the event log has them).
+const UnrecognizedType = "other"
+
+// Observer counts deliveries (metrics). eventType is empty when the delivery was refused before
+// it was decoded.
+type Observer func(partner domain.Partner, eventType, outcome string)
+
+type report struct {
+	eventType, outcome string
+}
+
+// Report records the outcome of the delivery being processed in ctx (no-op outside a guarded
+// webhook call, e.g. in the Scalepoint poller). Record calls it; services need not.
+func Report(ctx context.Context, eventType, outcome string) {
+	if d, ok := DeliveryFrom(ctx); ok && d.report != nil {
+		d.report.eventType, d.report.outcome = eventType, outcome
+	}
 }
 
 // Registry holds the deliveries being processed, each under a random single-use token. It lives
@@ -117,11 +149,12 @@ func WithDelivery(ctx context.Context, d Delivery) context.Context {
 // that Middleware verified and is still processing. It implements interceptor.Authorizer;
 // methods of other packages pass through.
 type Guard struct {
-	reg *Registry
+	reg     *Registry
+	observe Observer
 }
 
-// NewGuard returns a Guard over reg.
-func NewGuard(reg *Registry) *Guard { return &Guard{reg: reg} }
+// NewGuard returns a Guard over reg. observe, when not nil, counts every webhook call's outcome.
+func NewGuard(reg *Registry, observe Observer) *Guard { return &Guard{reg: reg, observe: observe} }
 
 // servicePartner is the partner each webhook service accepts deliveries from.
 var servicePartner = map[string]domain.Partner{
@@ -147,7 +180,26 @@ func (g *Guard) authorize(ctx context.Context, fullMethod string) (context.Conte
 	if !ok || d.Partner != servicePartner[service] {
 		return ctx, deny
 	}
+	d.report = &report{}
 	return WithDelivery(ctx, d), nil
+}
+
+// observed counts the outcome of a webhook call that reached its service.
+func (g *Guard) observed(ctx context.Context, err error) {
+	d, ok := DeliveryFrom(ctx)
+	if g.observe == nil || !ok || d.report == nil {
+		return
+	}
+	outcome := d.report.outcome
+	switch {
+	case err != nil && status.Code(err) == codes.InvalidArgument:
+		outcome = OutcomeRejected
+	case err != nil:
+		outcome = OutcomeFailed
+	case outcome == "":
+		outcome = OutcomeAccepted
+	}
+	g.observe(d.Partner, d.report.eventType, outcome)
 }
 
 // webhookService returns the service name of a method of ServicePackage.
@@ -167,7 +219,9 @@ func (g *Guard) UnaryInterceptor() grpc.UnaryServerInterceptor {
 		if err != nil {
 			return nil, err
 		}
-		return next(ctx, req)
+		resp, err := next(ctx, req)
+		g.observed(ctx, err)
+		return resp, err
 	}
 }
 

@@ -58,6 +58,8 @@ type Config struct {
 	// ScalepointWebhookToken is the bearer token Scalepoint sends; empty refuses every call.
 	ScalepointWebhookToken string
 	Now                    func() time.Time
+	// Observe, when set, counts refused calls (outcome OutcomeRejected).
+	Observe Observer
 }
 
 // Verifier authenticates partner webhook calls and passes verified deliveries on.
@@ -104,6 +106,9 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		headers, httpStatus, st := v.verify(partner, r, raw)
 		if st != nil {
+			if v.cfg.Observe != nil {
+				v.cfg.Observe(partner, "", OutcomeRejected)
+			}
 			writeError(w, r, httpStatus, st)
 			return
 		}

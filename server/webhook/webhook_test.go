@@ -133,7 +133,7 @@ func TestGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := webhook.NewGuard(reg).UnaryInterceptor()
+	g := webhook.NewGuard(reg, nil).UnaryInterceptor()
 	const etvasMethod = "/covergate.webhooks.v1.EtvasWebhookService/HandleAppEvent"
 	call := func(method string, md metadata.MD) (webhook.Delivery, error) {
 		var got webhook.Delivery
@@ -218,7 +218,7 @@ func TestRecordIsAtomicAndDeduplicates(t *testing.T) {
 	boom := errors.New("boom")
 	var resp structpb.Struct
 	_, err := webhook.Record(ctx, st, in, &resp, func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (webhook.Outcome, error) {
-		if _, err := tx.AppendEvent(ctx, domain.Event{Type: "x.y", Subject: "deliveries/" + rec.ID}); err != nil {
+		if _, err := tx.CreateCustomer(ctx, domain.Customer{Status: domain.CustomerActive, EtvasUserID: "half-done"}); err != nil {
 			return webhook.Outcome{}, err
 		}
 		return webhook.Outcome{}, boom
@@ -229,12 +229,15 @@ func TestRecordIsAtomicAndDeduplicates(t *testing.T) {
 	if _, err := st.FindInbox(ctx, domain.PartnerScalepoint, "id:_1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("inbox after a failed effect: %v", err)
 	}
-	if c, _ := st.LatestCursor(ctx); c != 0 {
-		t.Fatalf("event survived the rollback (cursor %d)", c)
+	if _, err := st.FindCustomerByEtvasUserID(ctx, "half-done"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("half of the effect survived the rollback: %v", err)
 	}
 	applied := 0
 	apply := func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (webhook.Outcome, error) {
 		applied++
+		if _, err := tx.AppendEvent(ctx, domain.Event{Type: "x.y", Subject: "deliveries/" + rec.ID}); err != nil {
+			return webhook.Outcome{}, err
+		}
 		r, _ := structpb.NewStruct(map[string]any{"delivery": rec.ID})
 		return webhook.Outcome{State: domain.InboxProcessed, Response: r}, nil
 	}
@@ -246,6 +249,9 @@ func TestRecordIsAtomicAndDeduplicates(t *testing.T) {
 	second, err := webhook.Record(ctx, st, in, &again, apply)
 	if err != nil || !second.Duplicate || applied != 1 || again.Fields["delivery"].GetStringValue() != first.Record.ID {
 		t.Fatalf("second = %+v applied %d answer %v %v", second, applied, again.String(), err)
+	}
+	if c, _ := st.LatestCursor(ctx); c != 1 {
+		t.Fatalf("latest cursor %d, want exactly one event appended", c)
 	}
 	rec, err := st.FindInbox(ctx, domain.PartnerScalepoint, "id:_1")
 	if err != nil || rec.State != domain.InboxProcessed || string(rec.Payload) != `{"id":"_1"}` {

@@ -2,64 +2,19 @@ package webhooks
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
+	"github.com/covergate/covergate/server/store/pgtest"
 )
 
-// postgresSchema creates an empty schema (dropped when t ends) and returns a DSN using it.
-// PostgreSQL is required: an unreachable database fails the test, it is never skipped.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required (set COVERGATE_TEST_POSTGRES_DSN): %v", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "cgwebhooks_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresSchema returns a DSN of a fresh schema (pgtest: dropped when t ends; PostgreSQL is
+// required, never skipped).
+func postgresSchema(t *testing.T) string { return pgtest.FreshDSN(t) }
 
 // TestWatchEventsAcrossReplicas: two gateways on one PostgreSQL database; a client watching on
 // one sees, exactly once and in order, every event the other commits from concurrent webhook

@@ -437,6 +437,14 @@ func (s *Server) sendEvent(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// A purchase event means a customer just bought: the purchase context must exist, as it does
+	// at Etvas, or the gateway's profile fetch for it would find nothing.
+	if etvasapi.ClassifyEvent(ev.Name) == etvasapi.EventPurchased && ev.ContextID != "" {
+		if _, err := s.Mint(MintRequest{ContextID: ev.ContextID, ProductID: ev.ProductID}); err != nil {
+			writeMessage(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	d, err := Deliver(r.Context(), s.cfg.HTTPClient, s.cfg.GatewayURL, ev, s.cfg.APIKey, []byte(s.cfg.EventSecret))
 	if err != nil {
 		writeMessage(w, http.StatusBadGateway, err.Error())

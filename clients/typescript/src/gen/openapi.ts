@@ -53,7 +53,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Lists claims, newest first, filtered by policy, customer and status; stable paging.
+         * Lists claims in creation order (oldest first), filtered by policy, customer and status;
+         *     stable paging.
          * @description Required scope: `claims.read`.
          */
         get: operations["ClaimService_ListClaims"];
@@ -267,8 +268,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Lists policies, newest first, filtered by customer, partner and status. Paging is stable:
-         *     policies created while a client pages never shift the pages it has not read yet.
+         * Lists policies in creation order (oldest first), filtered by customer, partner and status.
+         *     Paging is stable: policies created while a client pages never shift the pages it has not
+         *     read yet.
          * @description Required scope: `policies.read`.
          */
         get: operations["PolicyService_ListPolicies"];
@@ -416,7 +418,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Lists publications, newest first, filtered by status and event type; stable paging.
+         * Lists publications in creation order (oldest first), filtered by status and event type;
+         *     stable paging.
          * @description Required scope: `publications.read`.
          */
         get: operations["EventService_ListPublications"];
@@ -1994,8 +1997,10 @@ export interface operations {
                     /** @description For a digital-asset quote. */
                     digitalAsset?: components["schemas"]["covergate.insurance.v1.DigitalAssetPurchase"];
                     /**
-                     * @description Contact details of the policy holder, passed to the carrier; a customer is created from them
-                     *     when `customer_id` is not given.
+                     * @description Contact details of the policy holder, passed to the carrier. The policy belongs to
+                     *     `customer_id` when given, else to the customer of the buyer's wallet (found or created) when
+                     *     the purchase names one other than our merchant wallet; otherwise only the carrier keeps these
+                     *     details.
                      */
                     holder?: components["schemas"]["covergate.insurance.v1.CustomerProfile"];
                     /** @description For an NFT quote. */

@@ -40,7 +40,8 @@ type ClaimServiceClient interface {
 	CreateClaim(ctx context.Context, in *CreateClaimRequest, opts ...grpc.CallOption) (*CreateClaimResponse, error)
 	// Returns one claim with the status last reported by the carrier.
 	GetClaim(ctx context.Context, in *GetClaimRequest, opts ...grpc.CallOption) (*GetClaimResponse, error)
-	// Lists claims, newest first, filtered by policy, customer and status; stable paging.
+	// Lists claims in creation order (oldest first), filtered by policy, customer and status;
+	// stable paging.
 	ListClaims(ctx context.Context, in *ListClaimsRequest, opts ...grpc.CallOption) (*ListClaimsResponse, error)
 	// Returns the carrier's claim-portal link for the claim's policy, signed with our merchant
 	// wallet, to send the customer to.
@@ -119,7 +120,8 @@ type ClaimServiceServer interface {
 	CreateClaim(context.Context, *CreateClaimRequest) (*CreateClaimResponse, error)
 	// Returns one claim with the status last reported by the carrier.
 	GetClaim(context.Context, *GetClaimRequest) (*GetClaimResponse, error)
-	// Lists claims, newest first, filtered by policy, customer and status; stable paging.
+	// Lists claims in creation order (oldest first), filtered by policy, customer and status;
+	// stable paging.
 	ListClaims(context.Context, *ListClaimsRequest) (*ListClaimsResponse, error)
 	// Returns the carrier's claim-portal link for the claim's policy, signed with our merchant
 	// wallet, to send the customer to.

@@ -45,7 +45,8 @@ type EventServiceClient interface {
 	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error)
 	// Returns one publication with its delivery status, attempts and last error.
 	GetPublication(ctx context.Context, in *GetPublicationRequest, opts ...grpc.CallOption) (*GetPublicationResponse, error)
-	// Lists publications, newest first, filtered by status and event type; stable paging.
+	// Lists publications in creation order (oldest first), filtered by status and event type;
+	// stable paging.
 	ListPublications(ctx context.Context, in *ListPublicationsRequest, opts ...grpc.CallOption) (*ListPublicationsResponse, error)
 }
 
@@ -135,7 +136,8 @@ type EventServiceServer interface {
 	PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error)
 	// Returns one publication with its delivery status, attempts and last error.
 	GetPublication(context.Context, *GetPublicationRequest) (*GetPublicationResponse, error)
-	// Lists publications, newest first, filtered by status and event type; stable paging.
+	// Lists publications in creation order (oldest first), filtered by status and event type;
+	// stable paging.
 	ListPublications(context.Context, *ListPublicationsRequest) (*ListPublicationsResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }

@@ -714,8 +714,10 @@ type CreatePolicyRequest struct {
 	TotalValue *Money `protobuf:"bytes,5,opt,name=total_value,json=totalValue,proto3" json:"total_value,omitempty"`
 	// Existing customer (UUID) to own the policy. Either this or `holder` may be given.
 	CustomerId string `protobuf:"bytes,6,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	// Contact details of the policy holder, passed to the carrier; a customer is created from them
-	// when `customer_id` is not given.
+	// Contact details of the policy holder, passed to the carrier. The policy belongs to
+	// `customer_id` when given, else to the customer of the buyer's wallet (found or created) when
+	// the purchase names one other than our merchant wallet; otherwise only the carrier keeps these
+	// details.
 	Holder *CustomerProfile `protobuf:"bytes,7,opt,name=holder,proto3" json:"holder,omitempty"`
 	// Our reference for the purchase, echoed by the carrier (defaults to the policy id).
 	Reference     string `protobuf:"bytes,8,opt,name=reference,proto3" json:"reference,omitempty"`

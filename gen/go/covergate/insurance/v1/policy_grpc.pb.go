@@ -40,8 +40,9 @@ type PolicyServiceClient interface {
 	CreatePolicy(ctx context.Context, in *CreatePolicyRequest, opts ...grpc.CallOption) (*CreatePolicyResponse, error)
 	// Returns one policy with its current `etag`.
 	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*GetPolicyResponse, error)
-	// Lists policies, newest first, filtered by customer, partner and status. Paging is stable:
-	// policies created while a client pages never shift the pages it has not read yet.
+	// Lists policies in creation order (oldest first), filtered by customer, partner and status.
+	// Paging is stable: policies created while a client pages never shift the pages it has not
+	// read yet.
 	ListPolicies(ctx context.Context, in *ListPoliciesRequest, opts ...grpc.CallOption) (*ListPoliciesResponse, error)
 	// Cancels a policy with the partner that owns it. Etvas-sold policies are canceled on our side
 	// and reported (Etvas offers no cancel call). Requires the current `etag` if one is sent.
@@ -133,8 +134,9 @@ type PolicyServiceServer interface {
 	CreatePolicy(context.Context, *CreatePolicyRequest) (*CreatePolicyResponse, error)
 	// Returns one policy with its current `etag`.
 	GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error)
-	// Lists policies, newest first, filtered by customer, partner and status. Paging is stable:
-	// policies created while a client pages never shift the pages it has not read yet.
+	// Lists policies in creation order (oldest first), filtered by customer, partner and status.
+	// Paging is stable: policies created while a client pages never shift the pages it has not
+	// read yet.
 	ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error)
 	// Cancels a policy with the partner that owns it. Etvas-sold policies are canceled on our side
 	// and reported (Etvas offers no cancel call). Requires the current `etag` if one is sent.

@@ -71,7 +71,8 @@ class ClaimServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListClaims(self, request, context):
-        """Lists claims, newest first, filtered by policy, customer and status; stable paging.
+        """Lists claims in creation order (oldest first), filtered by policy, customer and status;
+        stable paging.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

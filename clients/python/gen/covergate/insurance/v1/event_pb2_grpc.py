@@ -81,7 +81,8 @@ class EventServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListPublications(self, request, context):
-        """Lists publications, newest first, filtered by status and event type; stable paging.
+        """Lists publications in creation order (oldest first), filtered by status and event type;
+        stable paging.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

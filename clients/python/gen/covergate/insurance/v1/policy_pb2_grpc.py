@@ -70,8 +70,9 @@ class PolicyServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListPolicies(self, request, context):
-        """Lists policies, newest first, filtered by customer, partner and status. Paging is stable:
-        policies created while a client pages never shift the pages it has not read yet.
+        """Lists policies in creation order (oldest first), filtered by customer, partner and status.
+        Paging is stable: policies created while a client pages never shift the pages it has not
+        read yet.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -574,7 +574,8 @@ export const ClaimService: GenService<{
     output: typeof GetClaimResponseSchema;
   },
   /**
-   * Lists claims, newest first, filtered by policy, customer and status; stable paging.
+   * Lists claims in creation order (oldest first), filtered by policy, customer and status;
+   * stable paging.
    *
    * @generated from rpc covergate.insurance.v1.ClaimService.ListClaims
    */

@@ -645,7 +645,8 @@ export const EventService: GenService<{
     output: typeof GetPublicationResponseSchema;
   },
   /**
-   * Lists publications, newest first, filtered by status and event type; stable paging.
+   * Lists publications in creation order (oldest first), filtered by status and event type;
+   * stable paging.
    *
    * @generated from rpc covergate.insurance.v1.EventService.ListPublications
    */

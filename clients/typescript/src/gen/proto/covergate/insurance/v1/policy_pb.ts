@@ -409,8 +409,10 @@ export type CreatePolicyRequest = Message<"covergate.insurance.v1.CreatePolicyRe
   customerId: string;
 
   /**
-   * Contact details of the policy holder, passed to the carrier; a customer is created from them
-   * when `customer_id` is not given.
+   * Contact details of the policy holder, passed to the carrier. The policy belongs to
+   * `customer_id` when given, else to the customer of the buyer's wallet (found or created) when
+   * the purchase names one other than our merchant wallet; otherwise only the carrier keeps these
+   * details.
    *
    * @generated from field: covergate.insurance.v1.CustomerProfile holder = 7;
    */
@@ -901,8 +903,9 @@ export const PolicyService: GenService<{
     output: typeof GetPolicyResponseSchema;
   },
   /**
-   * Lists policies, newest first, filtered by customer, partner and status. Paging is stable:
-   * policies created while a client pages never shift the pages it has not read yet.
+   * Lists policies in creation order (oldest first), filtered by customer, partner and status.
+   * Paging is stable: policies created while a client pages never shift the pages it has not
+   * read yet.
    *
    * @generated from rpc covergate.insurance.v1.PolicyService.ListPolicies
    */

@@ -1,0 +1,302 @@
+// Package gatewayproc runs the real covergate binary as a child process for the reliability
+// suite: fixed loopback ports chosen once (so a restart after SIGKILL comes back on the same
+// addresses and the same database), readiness by polling /readyz, SIGKILL and restart, and the
+// resident set size read from /proc. Every process started is killed when the test ends, even
+// on failure.
+package gatewayproc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// APIKey is the key (all scopes) every gateway started here accepts.
+const APIKey = "reliability-key-all-scopes"
+
+// readyTimeout bounds one start (migrations on PostgreSQL included).
+const readyTimeout = 60 * time.Second
+
+// BinaryEnv names the prebuilt binary (`make reliability` sets it to bin/covergate).
+const BinaryEnv = "COVERGATE_BIN"
+
+// Binary returns the covergate binary to run: $COVERGATE_BIN, else a fresh build into dir.
+func Binary(dir string) (string, error) {
+	if p := os.Getenv(BinaryEnv); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", fmt.Errorf("gatewayproc: %s: %w", BinaryEnv, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("gatewayproc: %s: %w", BinaryEnv, err)
+		}
+		return abs, nil
+	}
+	out := filepath.Join(dir, "covergate")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/covergate/covergate/cmd/covergate")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gatewayproc: go build: %w\n%s", err, b)
+	}
+	return out, nil
+}
+
+// Options configures a gateway process.
+type Options struct {
+	Binary   string
+	Database string   // DSN (sqlite:PATH or postgres://...)
+	Dir      string   // working directory and log files
+	Extra    []string // more `covergate serve` flags
+}
+
+// Addrs are the fixed loopback addresses of one gateway and its embedded sandboxes.
+type Addrs struct {
+	GRPC, HTTP, Etvas, Avata, Scalepoint string
+}
+
+// HTTPURL is the gateway's base URL.
+func (a Addrs) HTTPURL() string { return "http://" + a.HTTP }
+
+// Process is one gateway, started and restarted on the same addresses and database.
+type Process struct {
+	opts  Options
+	Addrs Addrs
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	starts int
+}
+
+// Start picks free ports, starts the gateway, waits until it is ready and kills it when t ends.
+func Start(t testing.TB, opts Options) *Process {
+	t.Helper()
+	ports, err := freePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{opts: opts, Addrs: Addrs{GRPC: ports[0], HTTP: ports[1], Etvas: ports[2], Avata: ports[3], Scalepoint: ports[4]}}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Logf("stop gateway: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("gateway log tail:\n%s", p.LogTail(4000))
+		}
+	})
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// freePorts reserves n loopback ports by listening on :0 and releasing them. Another process
+// could take one in between; on this dedicated test machine that is a risk worth taking for
+// stable addresses across restarts.
+func freePorts(n int) ([]string, error) {
+	var addrs []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("gatewayproc: reserve port: %w", err)
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
+}
+
+func (p *Process) args() []string {
+	a := []string{"serve",
+		"--grpc-addr", p.Addrs.GRPC, "--http-addr", p.Addrs.HTTP,
+		"--database", p.opts.Database,
+		"--api-keys", APIKey + ":*",
+		"--partners", "sandbox",
+		"--sandbox-etvas-addr", p.Addrs.Etvas, "--sandbox-avata-addr", p.Addrs.Avata, "--sandbox-scalepoint-addr", p.Addrs.Scalepoint,
+		"--log-format", "json", "--log-level", "warn",
+		"--shutdown-timeout", "5s",
+	}
+	return append(a, p.opts.Extra...)
+}
+
+func (p *Process) logPath() string { return filepath.Join(p.opts.Dir, "gateway.log") }
+
+// Restart starts the gateway (it must not be running) and waits until /readyz answers 200.
+func (p *Process) Restart() error {
+	p.mu.Lock()
+	if p.cmd != nil {
+		p.mu.Unlock()
+		return errors.New("gatewayproc: already running")
+	}
+	logf, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("gatewayproc: log file: %w", err)
+	}
+	p.starts++
+	fmt.Fprintf(logf, "=== start %d ===\n", p.starts)
+	cmd := exec.Command(p.opts.Binary, p.args()...)
+	cmd.Dir = p.opts.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group: a SIGKILL of the test binary's group never leaves it behind
+	// unnoticed, and we signal exactly this process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		p.mu.Unlock()
+		return fmt.Errorf("gatewayproc: start: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { // owned by the process: ends when it exits, waited for through p.exited
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(exited)
+	}()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	return p.waitReady(exited)
+}
+
+func (p *Process) waitReady(exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.Addrs.HTTPURL()+"/readyz", nil)
+		if resp, err := client.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("gatewayproc: gateway exited before it was ready:\n%s", p.LogTail(3000))
+		case <-ctx.Done():
+			return fmt.Errorf("gatewayproc: gateway not ready after %s:\n%s", readyTimeout, p.LogTail(3000))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Kill sends SIGKILL (no shutdown, no flush: a crash) and waits until the process is gone.
+func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
+
+// Stop ends the gateway gracefully (SIGTERM), forcing SIGKILL after 15 s. Stopping a stopped
+// gateway is a no-op.
+func (p *Process) Stop() error { return p.signal(syscall.SIGTERM) }
+
+func (p *Process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("gatewayproc: signal %v: %w", sig, err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("gatewayproc: gateway ignored %v for 15s and was killed", sig)
+	}
+}
+
+// PID of the running gateway (0 when stopped).
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// RSSBytes is the gateway's resident set size (VmRSS from /proc).
+func (p *Process) RSSBytes() (int64, error) {
+	pid := p.PID()
+	if pid == 0 {
+		return 0, errors.New("gatewayproc: not running")
+	}
+	return RSS(pid)
+}
+
+// CPUTime is the user+system CPU time the gateway has used (from /proc/PID/stat).
+func (p *Process) CPUTime() (time.Duration, error) {
+	pid := p.PID()
+	if pid == 0 {
+		return 0, errors.New("gatewayproc: not running")
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("gatewayproc: cpu time: %w", err)
+	}
+	// Fields after the command name (which may contain spaces) start after the last ')'.
+	rest := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(rest) < 13 {
+		return 0, errors.New("gatewayproc: cpu time: short /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(rest[11], 10, 64)
+	stime, err2 := strconv.ParseInt(rest[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("gatewayproc: cpu time: %w", err)
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// RSS reads VmRSS of pid in bytes.
+func RSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("gatewayproc: rss: %w", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) < 1 {
+				break
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("gatewayproc: rss: %w", err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("gatewayproc: rss: no VmRSS line")
+}
+
+// LogTail returns the last n bytes of the gateway's log (all starts).
+func (p *Process) LogTail(n int) string {
+	b, err := os.ReadFile(p.logPath())
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
