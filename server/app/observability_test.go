@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apptest"
@@ -48,6 +49,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		s.Do(t, http.MethodGet, "/v1/nothing-here", "", nil, nil)
 		_, _ = insurancev1.NewPolicyServiceClient(s.Conn).GetPolicy(context.Background(), &insurancev1.GetPolicyRequest{PolicyId: "x"})
 	}
+	// One publication delivered to the Scalepoint sandbox moves the outbox, partner and store
+	// families.
+	payload, _ := structpb.NewStruct(map[string]any{"payment": map[string]any{"uuid": "m-1", "status": "paid"}})
+	pub, err := insurancev1.NewEventServiceClient(s.Conn).PublishEvent(apptest.WithToken(apptest.AllKey),
+		&insurancev1.PublishEventRequest{EventType: "payment_status_updated", Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, insurancev1.NewEventServiceClient(s.Conn), []string{pub.GetPublication().GetPublicationId()})
 	r := s.Do(t, http.MethodGet, "/metrics", "", nil, nil)
 	if r.Code != http.StatusOK {
 		t.Fatalf("GET /metrics = %d", r.Code)
@@ -62,6 +72,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		`covergate_outbox_stats_up 1`,
 		`grpc_server_handling_seconds_bucket`,
 		`go_goroutines`,
+		`covergate_outbox_delivery_attempts_total{outcome="delivered"} 1`,
+		`covergate_outbox_publications{status="delivered"} 1`,
+		`covergate_partner_requests_total{http_status="201",operation="publish",outcome="ok",partner="scalepoint"} 1`,
+		`covergate_partner_request_duration_seconds_count{operation="publish",partner="scalepoint"} 1`,
+		`covergate_store_transaction_duration_seconds_count{outcome="commit"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
