@@ -243,17 +243,14 @@ func (l *Lifecycle) appendCustomerEvent(ctx context.Context, tx store.Tx, typ st
 	})
 }
 
-// EraseCustomer erases the customer's personal data everywhere (store.EraseCustomer), clears
-// the free-text reasons of its claims and the Etvas user id inside portal policy keys, and
-// appends customer.erased. Erasing an erased customer
+// EraseCustomer erases the customer's personal data everywhere (store.EraseCustomer, which also
+// clears claim reasons and document file names), the Etvas user id inside portal policy keys,
+// and appends customer.erased. Erasing an erased customer
 // again re-runs the erasure (it may have new deliveries) but appends no second event.
 func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID, reason string, src Source) (domain.Customer, error) {
 	before, err := tx.GetCustomer(ctx, customerID)
 	if err != nil {
 		return domain.Customer{}, fmt.Errorf("lifecycle: erase customer %s: %w", customerID, err)
-	}
-	if err := l.clearClaimReasons(ctx, tx, customerID); err != nil {
-		return domain.Customer{}, err
 	}
 	if err := l.forgetPortalKeys(ctx, tx, customerID); err != nil {
 		return domain.Customer{}, err
@@ -307,31 +304,6 @@ func (l *Lifecycle) forgetPortalKeys(ctx context.Context, tx store.Tx, customerI
 			return nil
 		}
 		page.After = policies.Next
-	}
-}
-
-// clearClaimReasons empties the free-text reason of the customer's claims: claimants write
-// personal details there, and the store's erasure leaves it.
-func (l *Lifecycle) clearClaimReasons(ctx context.Context, tx store.Tx, customerID string) error {
-	page := store.PageRequest{Size: store.MaxPageSize}
-	for {
-		claims, err := tx.ListClaims(ctx, store.ClaimFilter{CustomerID: customerID}, page)
-		if err != nil {
-			return fmt.Errorf("lifecycle: list claims of customer %s: %w", customerID, err)
-		}
-		for _, c := range claims.Items {
-			if c.Reason == "" {
-				continue
-			}
-			c.Reason = ""
-			if _, err := tx.UpdateClaim(ctx, c, c.Version); err != nil {
-				return fmt.Errorf("lifecycle: clear reason of claim %s: %w", c.ID, err)
-			}
-		}
-		if claims.Next == "" {
-			return nil
-		}
-		page.After = claims.Next
 	}
 }
 

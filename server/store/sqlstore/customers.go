@@ -302,8 +302,12 @@ func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time
 			erase_time=COALESCE(erase_time, $3) WHERE id=$1`,
 			[]any{customerID, string(domain.CustomerErased), s.ts(now)}},
 		{"etvas contexts", `DELETE FROM customer_etvas_contexts WHERE customer_id=$1`, []any{customerID}},
-		{"claims", `UPDATE claims SET claimant_email='', version=version+1, update_time=$2
-			WHERE customer_id=$1 AND claimant_email <> ''`, []any{customerID, s.ts(now)}},
+		// Claim reasons and document file names are free text that claimants fill with
+		// personal details; the claims themselves stay, under the pseudonymous customer.
+		{"claims", `UPDATE claims SET claimant_email='', reason='', version=version+1, update_time=$2
+			WHERE customer_id=$1 AND (claimant_email <> '' OR reason <> '')`, []any{customerID, s.ts(now)}},
+		{"claim documents", `UPDATE claim_documents SET file_name=''
+			WHERE file_name <> '' AND policy_id IN (SELECT id FROM policies WHERE customer_id=$1)`, []any{customerID}},
 		{"policies", `UPDATE policies SET etvas_user_id='', version=version+1, update_time=$2
 			WHERE customer_id=$1 AND etvas_user_id <> ''`, []any{customerID, s.ts(now)}},
 		{"inbox", `UPDATE inbox SET payload=$2, headers='{}', response=$2 WHERE customer_id=$1`, []any{customerID, red}},

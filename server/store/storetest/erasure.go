@@ -31,8 +31,13 @@ func seedPersonalData(t *testing.T, s store.Store, email string) (domain.Custome
 		if err != nil {
 			return err
 		}
-		cl, err = tx.CreateClaim(ctx, domain.Claim{PolicyID: p.ID, CustomerID: c.ID, ClaimantEmail: email, Reason: "lost luggage"})
+		// Claimants write personal details into free text: the reason and the file names.
+		cl, err = tx.CreateClaim(ctx, domain.Claim{PolicyID: p.ID, CustomerID: c.ID, ClaimantEmail: email, Reason: "lost luggage, write to " + email})
 		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateClaimDocument(ctx, domain.ClaimDocument{PolicyID: p.ID, PartnerKey: "k-" + c.ID,
+			FileName: "receipt-" + email + ".pdf", ContentType: "application/pdf", SizeBytes: 1}); err != nil {
 			return err
 		}
 		in, err := tx.InsertInbox(ctx, domain.InboxRecord{Partner: domain.PartnerEtvas, DeliveryKey: "d-" + c.ID, Payload: []byte(body),
@@ -70,7 +75,7 @@ func testErasure(t *testing.T, s store.Store) {
 	// The audit must see the seeded data before erasure, or it proves nothing.
 	before, err := s.FindText(ctx, email)
 	noErr(t, err)
-	for _, col := range []string{"customers.email", "claims.claimant_email", "inbox.payload", "inbox.headers", "inbox.response",
+	for _, col := range []string{"customers.email", "claims.claimant_email", "claims.reason", "claim_documents.file_name", "inbox.payload", "inbox.headers", "inbox.response",
 		"events.data", "quotes.request", "publications.payload", "idempotency.response"} {
 		if !contains(before, col) {
 			t.Fatalf("FindText did not find the seeded e-mail in %s (found %v)", col, before)
