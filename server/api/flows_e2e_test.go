@@ -3,20 +3,16 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -33,6 +29,7 @@ import (
 	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
 	"github.com/covergate/covergate/server/store"
+	"github.com/covergate/covergate/server/store/pgtest"
 )
 
 // End-to-end tests of the internal API flows: a real gateway (apptest), the embedded partner
@@ -130,49 +127,7 @@ func flowRequests(k *sandboxkit.Kit, method, path string) int {
 
 // flowPostgresDSN returns a DSN of a fresh PostgreSQL schema, dropped when the test ends.
 // PostgreSQL is required, never skipped.
-func flowPostgresDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required at %s (or set COVERGATE_TEST_POSTGRES_DSN): %v", base, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "cgflows_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func flowPostgresDSN(t *testing.T) string { return pgtest.FreshDSN(t) }
 
 // TestFlowRESTWalk walks the whole flow over REST, on SQLite (apptest's default) and on
 // PostgreSQL.

@@ -2,19 +2,14 @@ package idempotency_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -28,6 +23,7 @@ import (
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/store/pgtest"
 )
 
 const createPolicy = "/covergate.insurance.v1.PolicyService/CreatePolicy"
@@ -63,46 +59,7 @@ func newFixture(t *testing.T) *fixture {
 // when the test ends. PostgreSQL is required, never skipped.
 func engines(t *testing.T) map[string]string {
 	t.Helper()
-	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required at %s (or set COVERGATE_TEST_POSTGRES_DSN): %v", base, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "cgidem_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/idem.db", "postgres": u.String()}
+	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/idem.db", "postgres": pgtest.FreshDSN(t)}
 }
 
 func newFixtureOn(t testing.TB, dsn string) *fixture {

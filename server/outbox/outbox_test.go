@@ -2,20 +2,15 @@ package outbox_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
@@ -24,6 +19,7 @@ import (
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/store/pgtest"
 )
 
 type clock struct {
@@ -294,46 +290,7 @@ func TestOpenBreakerClaimsNothing(t *testing.T) {
 // PostgreSQL schema (dropped when the test ends). PostgreSQL is required, never skipped.
 func replicaDSNs(t *testing.T) map[string]string {
 	t.Helper()
-	base := os.Getenv("COVERGATE_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required at %s (or set COVERGATE_TEST_POSTGRES_DSN): %v", base, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "cgoutbox_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/replicas.db", "postgres": u.String()}
+	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/replicas.db", "postgres": pgtest.FreshDSN(t)}
 }
 
 // TestReplicasNeverDeliverTwice runs workers on two store handles (two replicas of the gateway)
