@@ -11,6 +11,7 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/interceptor"
 	"github.com/covergate/covergate/server/scalepointpoll"
+	"github.com/covergate/covergate/server/store/engine"
 	"github.com/covergate/covergate/server/webhook"
 )
 
@@ -22,6 +23,7 @@ type webhookWiring struct {
 	registry *webhook.Registry
 	verifier *webhook.Verifier
 	guard    *webhook.Guard
+	commit   *webhook.GroupCommit // batches the webhook services' transactions
 }
 
 // webhookParts builds the wiring on first use: buildGRPC (guards) runs before buildHTTP
@@ -51,6 +53,20 @@ func (a *App) webhookParts() *webhookWiring {
 		}
 	}
 	return &a.webhooks
+}
+
+// webhookDeps are the webhook services' dependencies: the store behind group commit, so that
+// concurrent deliveries share a transaction and its fsync. SQLite has one writer, so one batch
+// at a time; PostgreSQL runs a few, so one batch executes while another commits.
+func (a *App) webhookDeps() api.Deps {
+	committers := 1
+	if kind, _, err := engine.Parse(a.cfg.Database); err == nil && kind == engine.Postgres {
+		committers = 4
+	}
+	a.webhooks.commit = webhook.NewGroupCommit(a.store, webhook.GroupCommitConfig{Committers: committers})
+	d := a.deps()
+	d.Store = a.webhooks.commit
+	return d
 }
 
 func (a *App) webhookGuards() []interceptor.Authorizer {

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/covergate/covergate/server/api"
+	"github.com/covergate/covergate/server/auth"
+	"github.com/covergate/covergate/server/interceptor"
+	"github.com/covergate/covergate/server/tracing"
+)
+
+func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *tls.Config) error {
+	validator, err := protovalidate.New()
+	if err != nil {
+		return fmt.Errorf("app: build validator: %w", err)
+	}
+	services := api.NewServices(a.deps())
+	// The webhook services record deliveries through group commit (see wire_webhooks.go).
+	hooks := api.NewServices(a.webhookDeps())
+	services.Etvas, services.Avata, services.Scalepoint = hooks.Etvas, hooks.Avata, hooks.Scalepoint
+	descriptors, err := serviceDescriptors(services)
+	if err != nil {
+		return err
+	}
+	authn, err := auth.NewAuthenticator(keys, certs, descriptors)
+	if err != nil {
+		return err
+	}
+	metricsUnary, metricsStream := a.metrics.GRPCInterceptors(interceptor.Transport)
+	opts := append(interceptor.Chain(interceptor.Config{
+		Logger:      a.log,
+		Validator:   validator,
+		Auth:        append([]interceptor.Authorizer{authn}, a.webhookGuards()...),
+		Unary:       a.flowUnaryInterceptors(),
+		OuterUnary:  []grpc.UnaryServerInterceptor{metricsUnary},
+		OuterStream: []grpc.StreamServerInterceptor{metricsStream},
+		TraceID:     tracing.TraceID,
+	}),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
+		grpc.MaxRecvMsgSize(int(a.cfg.MaxUploadBytes)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	creds, err := a.cfg.grpcCredentials(tlsConfig)
+	if err != nil {
+		return err
+	}
+	if creds != nil {
+		opts = append(opts, creds)
+	}
+	a.grpc = grpc.NewServer(opts...)
+	services.Register(a.grpc)
+	healthpb.RegisterHealthServer(a.grpc, a.health)
+	reflection.Register(a.grpc)
+	a.metrics.InitializeGRPC(a.grpc)
+	return nil
+}
+
+// serviceDescriptors registers the services on a throwaway registrar to learn their names, then
+// looks up their descriptors, so the authenticator sees exactly what is served.
+func serviceDescriptors(services api.Services) ([]protoreflect.ServiceDescriptor, error) {
+	var names nameRecorder
+	services.Register(&names)
+	out := make([]protoreflect.ServiceDescriptor, 0, len(names))
+	for _, name := range names {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			return nil, fmt.Errorf("app: descriptor of %s: %w", name, err)
+		}
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if !ok {
+			return nil, fmt.Errorf("app: %s is not a service", name)
+		}
+		out = append(out, sd)
+	}
+	return out, nil
+}
+
+type nameRecorder []string
+
+func (n *nameRecorder) RegisterService(desc *grpc.ServiceDesc, _ any) {
+	*n = append(*n, desc.ServiceName)
+}

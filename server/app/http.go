@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/cors"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/covergate/covergate/server/gateway"
+	"github.com/covergate/covergate/server/tracing"
+)
+
+func (a *App) buildHTTP(ctx context.Context, tlsConfig *tls.Config) error {
+	conn, err := grpc.NewClient("passthrough:///covergate-inprocess",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return a.mem.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(int(a.cfg.MaxUploadBytes)),
+			grpc.MaxCallSendMsgSize(int(a.cfg.MaxUploadBytes)),
+		),
+	)
+	if err != nil {
+		return fmt.Errorf("app: gateway connection: %w", err)
+	}
+	a.gwConn = conn
+	handler, err := gateway.New(ctx, gateway.Config{
+		Conn:            conn,
+		Logger:          a.log,
+		MaxBodyBytes:    a.cfg.MaxBodyBytes,
+		MaxUploadBytes:  a.cfg.MaxUploadBytes,
+		Ready:           a.ready,
+		WebhookAuth:     a.webhookAuth(),
+		WebhookMetadata: a.webhookMetadata(),
+		Metrics:         a.metrics.Handler(),
+		ObserveHTTP:     a.metrics.ObserveHTTP,
+	})
+	if err != nil {
+		return err
+	}
+	handler = otelhttp.NewHandler(handler, "covergate.http",
+		otelhttp.WithTracerProvider(a.tracing.Provider), otelhttp.WithPropagators(a.tracing.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	if origins := splitList(a.cfg.CORSOrigins); len(origins) > 0 {
+		handler = cors.New(cors.Options{
+			AllowedOrigins: origins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "Traceparent", "Tracestate"},
+			ExposedHeaders: []string{"X-Request-Id"},
+			MaxAge:         600,
+		}).Handler(handler)
+	}
+	var httpTLS *tls.Config
+	if tlsConfig != nil {
+		httpTLS = tlsConfig.Clone()
+		httpTLS.NextProtos = []string{"h2", "http/1.1"}
+	}
+	a.http = &http.Server{
+		TLSConfig:         httpTLS,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// tracedTransport wraps a partner transport in otelhttp and keeps CloseIdleConnections reachable
+// through the wrapper: http.Client.CloseIdleConnections only reaches transports that implement it,
+// and without it the adapters' Close would leave idle keep-alive connections open (and the
+// embedded sandbox's graceful shutdown waiting for them).
+func tracedTransport(inner *http.Transport, t *tracing.Tracing) http.RoundTripper {
+	return closeIdleTransport{
+		RoundTripper: otelhttp.NewTransport(inner, otelhttp.WithTracerProvider(t.Provider), otelhttp.WithPropagators(t.Propagator)),
+		inner:        inner,
+	}
+}
+
+type closeIdleTransport struct {
+	http.RoundTripper
+	inner *http.Transport
+}
+
+func (c closeIdleTransport) CloseIdleConnections() { c.inner.CloseIdleConnections() }
