@@ -11,7 +11,6 @@ import (
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/domain"
-	"github.com/covergate/covergate/server/interceptor"
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
@@ -118,28 +117,8 @@ func (s *CustomerService) SubmitKyc(ctx context.Context, req *insurancev1.Submit
 	}
 	for attempt := 0; ; attempt++ {
 		err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			cur, err := tx.GetCustomer(ctx, c.ID)
-			if err != nil {
-				return err
-			}
-			cur.KYCStatus, cur.KYCProvider = status, req.GetProvider()
-			if c, err = tx.UpdateCustomer(ctx, cur, cur.Version); err != nil {
-				return err
-			}
-			// Same shape as the lifecycle's customer events (ids and status, no personal data),
-			// plus what changed.
-			data, err := json.Marshal(map[string]string{
-				"customer_id": c.ID, "pseudonym_id": c.PseudonymID, "status": string(c.Status),
-				"change": "kyc_submitted", "kyc_provider": req.GetProvider(), "policy_id": p.ID,
-				"source_channel": lifecycle.ChannelAPI, "source_ref": interceptor.RequestID(ctx),
-			})
-			if err != nil {
-				return err
-			}
-			_, err = tx.AppendEvent(ctx, domain.Event{
-				Type: domain.EventCustomerUpdated, Subject: domain.SubjectCustomers + c.ID, Partner: domain.PartnerAvata,
-				CustomerID: c.ID, Data: data,
-			})
+			var err error
+			c, err = s.d.Lifecycle.RecordKYC(ctx, tx, c.ID, req.GetProvider(), p.ID, status, apiSource(ctx, domain.PartnerAvata))
 			return err
 		})
 		if errors.Is(err, store.ErrConflict) && attempt < 3 {

@@ -568,3 +568,22 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// RecordKYC records on the customer that KYC data for policyID went to the carrier through
+// provider (status is the encoded domain.KYCSubmission) and appends customer.updated.
+func (l *Lifecycle) RecordKYC(ctx context.Context, tx store.Tx, customerID, provider, policyID, status string, src Source) (domain.Customer, error) {
+	cur, err := tx.GetCustomer(ctx, customerID)
+	if err != nil {
+		return domain.Customer{}, fmt.Errorf("lifecycle: record kyc of customer %s: %w", customerID, err)
+	}
+	cur.KYCStatus, cur.KYCProvider = status, provider
+	c, err := tx.UpdateCustomer(ctx, cur, cur.Version)
+	if err != nil {
+		return domain.Customer{}, fmt.Errorf("lifecycle: record kyc of customer %s: %w", customerID, err)
+	}
+	err = l.appendEvent(ctx, tx, domain.EventCustomerUpdated, domain.SubjectCustomers+c.ID, c.ID, src, map[string]any{
+		"customer_id": c.ID, "pseudonym_id": c.PseudonymID, "status": string(c.Status),
+		"change": "kyc_submitted", "kyc_provider": provider, "policy_id": policyID,
+	})
+	return c, err
+}
