@@ -39,6 +39,7 @@ lint: third_party ## buf lint, buf format check, gofmt and go vet.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/') 2>/dev/null); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags reliability ./reliability/...
 	cd tools && $(GO) vet ./...
 
 .PHONY: breaking
@@ -73,8 +74,30 @@ test-clients: build ## Run the TypeScript and Python client tests against a live
 	@tools/scripts/clients-test.sh
 
 .PHONY: bench
-bench: ## Run the benchmarks.
+bench: build ## Measure speed and footprint: prints the table, writes docs/performance.md (needs PostgreSQL; < 10 min).
+	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
+	./bin/covergate-bench -gateway $(BIN) -out docs/performance.md
+
+.PHONY: bench-smoke
+bench-smoke: build ## Benchmark suite with tiny sizes, writes nothing (proves the suite still works; < 1 min).
+	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
+	./bin/covergate-bench -gateway $(BIN) -out '' -runs 1 -policies 1000 -requests 1000 -events 300 -open-seconds 1 -publications 500 -outbox-runs 1 -starts 1 -settle 1s
+
+.PHONY: bench-micro
+bench-micro: ## Run the go test -bench micro-benchmarks of the packages.
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: reliability
+reliability: build ## Full reliability suite: crash (2x SIGKILL, SQLite + PostgreSQL), partner outage, slow partner, hostile inputs, 2-min soak, every fuzz target for FUZZTIME (30s); prints the figures.
+	COVERGATE_BIN=$(abspath $(BIN)) reliability/run.sh full
+
+.PHONY: reliability-ci
+reliability-ci: build ## Reduced reliability suite for CI (< 5 min): 1,500-event crashes, 45 s soak, 6 fuzz targets x 20 s.
+	COVERGATE_BIN=$(abspath $(BIN)) reliability/run.sh ci
+
+.PHONY: fuzz
+fuzz: ## Every fuzz target for FUZZTIME each (default 20s; FUZZ_SET=ci for the CI subset).
+	reliability/fuzz.sh
+
 .PHONY: ci
-ci: check-generate check-clients lint breaking test test-clients ## Everything CI runs.
+ci: check-generate check-clients lint breaking test test-clients reliability-ci bench-smoke ## Everything CI runs.

@@ -58,6 +58,10 @@ type Options struct {
 	Database string   // DSN (sqlite:PATH or postgres://...)
 	Dir      string   // working directory and log files
 	Extra    []string // more `covergate serve` flags
+	// SeparateSandbox runs the partner sandboxes as their own process (`covergate sandbox`)
+	// and the gateway with --partners live against them, so the gateway's memory and CPU
+	// figures do not include the fakes' state (the Avata fake keeps every proposal).
+	SeparateSandbox bool
 }
 
 // Addrs are the fixed loopback addresses of one gateway and its embedded sandboxes.
@@ -95,10 +99,81 @@ func Start(t testing.TB, opts Options) *Process {
 			t.Logf("gateway log tail:\n%s", p.LogTail(4000))
 		}
 	})
+	if opts.SeparateSandbox {
+		if err := p.startSandbox(t); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := p.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Sandbox credentials (server/sandbox defaults) the live-mode gateway is configured with.
+const (
+	sandboxEtvasKey      = "sandbox-etvas-api-key"
+	sandboxEtvasSecret   = "sandbox-etvas-event-secret"
+	sandboxAvataKey      = "sandbox-avata-api-key"
+	sandboxAvataBrand    = "covergate"
+	sandboxAvataCallback = "sandbox-avata-callback-secret"
+	// Hardhat account #0: a published development key, never holding funds.
+	sandboxMerchantKey   = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+	sandboxSPClient      = "covergate-sandbox"
+	sandboxSPSecret      = "sandbox-scalepoint-client-secret"
+	sandboxSPTenant      = "covergate"
+	sandboxSPWebhookAuth = "sandbox-scalepoint-webhook-token"
+)
+
+// startSandbox runs `covergate sandbox` on the reserved addresses until the test ends.
+func (p *Process) startSandbox(t testing.TB) error {
+	logf, err := os.OpenFile(filepath.Join(p.opts.Dir, "sandbox.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("gatewayproc: sandbox log: %w", err)
+	}
+	cmd := exec.Command(p.opts.Binary, "sandbox", "--etvas-addr", p.Addrs.Etvas, "--avata-addr", p.Addrs.Avata,
+		"--scalepoint-addr", p.Addrs.Scalepoint, "--gateway-url", p.Addrs.HTTPURL())
+	cmd.Dir, cmd.Stdout, cmd.Stderr = p.opts.Dir, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return fmt.Errorf("gatewayproc: start sandbox: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { // owned by the cleanup below, which waits for it
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for _, addr := range []string{p.Addrs.Etvas, p.Addrs.Avata, p.Addrs.Scalepoint} {
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/_sandbox/faults", nil)
+			if resp, err := client.Do(req); err == nil {
+				_ = resp.Body.Close()
+				break
+			}
+			select {
+			case <-exited:
+				return errors.New("gatewayproc: sandbox exited before it was ready")
+			case <-ctx.Done():
+				return fmt.Errorf("gatewayproc: sandbox %s not ready after %s", addr, readyTimeout)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // freePorts reserves n loopback ports by listening on :0 and releasing them. Another process
@@ -128,10 +203,20 @@ func (p *Process) args() []string {
 		"--grpc-addr", p.Addrs.GRPC, "--http-addr", p.Addrs.HTTP,
 		"--database", p.opts.Database,
 		"--api-keys", APIKey + ":*",
-		"--partners", "sandbox",
-		"--sandbox-etvas-addr", p.Addrs.Etvas, "--sandbox-avata-addr", p.Addrs.Avata, "--sandbox-scalepoint-addr", p.Addrs.Scalepoint,
 		"--log-format", "json", "--log-level", "warn",
 		"--shutdown-timeout", "5s",
+	}
+	if p.opts.SeparateSandbox {
+		a = append(a, "--partners", "live",
+			"--etvas-url", "http://"+p.Addrs.Etvas, "--etvas-api-key", sandboxEtvasKey, "--etvas-event-secret", sandboxEtvasSecret,
+			"--avata-url", "http://"+p.Addrs.Avata, "--avata-api-key", sandboxAvataKey, "--avata-brand-id", sandboxAvataBrand,
+			"--avata-callback-secret", sandboxAvataCallback, "--avata-merchant-wallet-key", sandboxMerchantKey,
+			"--scalepoint-url", "http://"+p.Addrs.Scalepoint, "--scalepoint-token-url", "http://"+p.Addrs.Scalepoint+"/connect/token",
+			"--scalepoint-client-id", sandboxSPClient, "--scalepoint-client-secret", sandboxSPSecret,
+			"--scalepoint-tenant", sandboxSPTenant, "--scalepoint-webhook-token", sandboxSPWebhookAuth)
+	} else {
+		a = append(a, "--partners", "sandbox",
+			"--sandbox-etvas-addr", p.Addrs.Etvas, "--sandbox-avata-addr", p.Addrs.Avata, "--sandbox-scalepoint-addr", p.Addrs.Scalepoint)
 	}
 	return append(a, p.opts.Extra...)
 }
@@ -299,4 +384,19 @@ func (p *Process) LogTail(n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// LogLines returns the lines of the gateway's log (all starts) for which keep is true.
+func (p *Process) LogLines(keep func(line string) bool) []string {
+	b, err := os.ReadFile(p.logPath())
+	if err != nil {
+		return []string{"(no log: " + err.Error() + ")"}
+	}
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if line != "" && keep(line) {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -45,6 +45,8 @@ type App struct {
 	health   *health.Server
 	http     *http.Server
 	gwConn   *grpc.ClientConn
+	// inproc builds the gateway's connection for unary calls (grpc.go), fallback for streams.
+	inproc   func(fallback grpc.ClientConnInterface) grpc.ClientConnInterface
 	mem      *bufconn.Listener
 	grpcLis  net.Listener
 	httpLis  net.Listener

@@ -16,6 +16,7 @@ import (
 
 	"github.com/covergate/covergate/server/api"
 	"github.com/covergate/covergate/server/auth"
+	"github.com/covergate/covergate/server/inprocess"
 	"github.com/covergate/covergate/server/interceptor"
 	"github.com/covergate/covergate/server/tracing"
 )
@@ -38,7 +39,7 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 		return err
 	}
 	metricsUnary, metricsStream := a.metrics.GRPCInterceptors(interceptor.Transport)
-	opts := append(interceptor.Chain(interceptor.Config{
+	chain := interceptor.Config{
 		Logger:      a.log,
 		Validator:   validator,
 		Auth:        append([]interceptor.Authorizer{authn}, a.webhookGuards()...),
@@ -46,7 +47,14 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 		OuterUnary:  []grpc.UnaryServerInterceptor{metricsUnary},
 		OuterStream: []grpc.StreamServerInterceptor{metricsStream},
 		TraceID:     tracing.TraceID,
-	}),
+	}
+	// The gateway's unary calls run the same interceptors (the same instances) in process,
+	// without HTTP/2 framing and encoding in between; streams still take the in-memory socket.
+	unaryChain := interceptor.UnaryChain(chain)
+	a.inproc = func(fallback grpc.ClientConnInterface) grpc.ClientConnInterface {
+		return inprocess.New(services.Register, unaryChain, fallback)
+	}
+	opts := append(interceptor.Chain(chain),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
 		grpc.MaxRecvMsgSize(int(a.cfg.MaxUploadBytes)),

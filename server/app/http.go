@@ -35,7 +35,7 @@ func (a *App) buildHTTP(ctx context.Context, tlsConfig *tls.Config) error {
 	}
 	a.gwConn = conn
 	handler, err := gateway.New(ctx, gateway.Config{
-		Conn:            conn,
+		Conn:            a.inproc(conn),
 		Logger:          a.log,
 		MaxBodyBytes:    a.cfg.MaxBodyBytes,
 		MaxUploadBytes:  a.cfg.MaxUploadBytes,

@@ -57,15 +57,19 @@ func (a *App) webhookParts() *webhookWiring {
 
 // webhookDeps are the webhook services' dependencies: the store behind group commit, so that
 // concurrent deliveries share a transaction and its fsync. SQLite has one writer, so one batch
-// at a time; PostgreSQL runs a few, so one batch executes while another commits.
+// at a time; PostgreSQL runs a few, so one batch executes while another commits (4: pgx's
+// default pool size here, leaving reads a connection while batches wait for theirs).
 func (a *App) webhookDeps() api.Deps {
 	committers := 1
 	if kind, _, err := engine.Parse(a.cfg.Database); err == nil && kind == engine.Postgres {
 		committers = 4
 	}
-	a.webhooks.commit = webhook.NewGroupCommit(a.store, webhook.GroupCommitConfig{Committers: committers})
+	// Through webhookParts: its first call replaces a.webhooks whole, which would drop (and
+	// never Close) a committer set here before it.
+	w := a.webhookParts()
+	w.commit = webhook.NewGroupCommit(a.store, webhook.GroupCommitConfig{Committers: committers})
 	d := a.deps()
-	d.Store = a.webhooks.commit
+	d.Store = w.commit
 	return d
 }
 

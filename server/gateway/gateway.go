@@ -24,7 +24,7 @@ import (
 
 // Config configures the HTTP handler.
 type Config struct {
-	Conn           *grpc.ClientConn // connection to the gRPC server (in memory in production)
+	Conn           grpc.ClientConnInterface // connection to the gRPC server (in process in production)
 	Logger         *slog.Logger
 	MaxBodyBytes   int64                           // limit for every route but uploads
 	MaxUploadBytes int64                           // limit for claim-document uploads
@@ -87,20 +87,30 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 
 // newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
 // and every field present in answers, for stable shapes in typed clients.
-func newAPIMux(ctx context.Context, conn *grpc.ClientConn) (*runtime.ServeMux, error) {
+func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface) (*runtime.ServeMux, error) {
 	m := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	mux := runtime.NewServeMux(commonOptions(m)...)
-	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		"QuoteService":    insurancev1.RegisterQuoteServiceHandler,
-		"PolicyService":   insurancev1.RegisterPolicyServiceHandler,
-		"ClaimService":    insurancev1.RegisterClaimServiceHandler,
-		"CustomerService": insurancev1.RegisterCustomerServiceHandler,
-		"EventService":    insurancev1.RegisterEventServiceHandler,
+	for name, register := range map[string]func() error{
+		"QuoteService": func() error {
+			return insurancev1.RegisterQuoteServiceHandlerClient(ctx, mux, insurancev1.NewQuoteServiceClient(conn))
+		},
+		"PolicyService": func() error {
+			return insurancev1.RegisterPolicyServiceHandlerClient(ctx, mux, insurancev1.NewPolicyServiceClient(conn))
+		},
+		"ClaimService": func() error {
+			return insurancev1.RegisterClaimServiceHandlerClient(ctx, mux, insurancev1.NewClaimServiceClient(conn))
+		},
+		"CustomerService": func() error {
+			return insurancev1.RegisterCustomerServiceHandlerClient(ctx, mux, insurancev1.NewCustomerServiceClient(conn))
+		},
+		"EventService": func() error {
+			return insurancev1.RegisterEventServiceHandlerClient(ctx, mux, insurancev1.NewEventServiceClient(conn))
+		},
 	} {
-		if err := register(ctx, mux, conn); err != nil {
+		if err := register(); err != nil {
 			return nil, fmt.Errorf("gateway: register %s: %w", name, err)
 		}
 	}
@@ -110,7 +120,7 @@ func newAPIMux(ctx context.Context, conn *grpc.ClientConn) (*runtime.ServeMux, e
 // newWebhookMux serves partner webhooks: unknown fields are ignored (a partner adding a field must
 // never make us reject its events) and answers omit empty fields, to reproduce the partners'
 // documented bodies exactly.
-func newWebhookMux(ctx context.Context, conn *grpc.ClientConn, md func(context.Context, *http.Request) metadata.MD) (*runtime.ServeMux, error) {
+func newWebhookMux(ctx context.Context, conn grpc.ClientConnInterface, md func(context.Context, *http.Request) metadata.MD) (*runtime.ServeMux, error) {
 	m := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
@@ -120,12 +130,18 @@ func newWebhookMux(ctx context.Context, conn *grpc.ClientConn, md func(context.C
 		opts = append(opts, runtime.WithMetadata(md))
 	}
 	mux := runtime.NewServeMux(opts...)
-	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		"EtvasWebhookService":      webhooksv1.RegisterEtvasWebhookServiceHandler,
-		"AvataWebhookService":      webhooksv1.RegisterAvataWebhookServiceHandler,
-		"ScalepointWebhookService": webhooksv1.RegisterScalepointWebhookServiceHandler,
+	for name, register := range map[string]func() error{
+		"EtvasWebhookService": func() error {
+			return webhooksv1.RegisterEtvasWebhookServiceHandlerClient(ctx, mux, webhooksv1.NewEtvasWebhookServiceClient(conn))
+		},
+		"AvataWebhookService": func() error {
+			return webhooksv1.RegisterAvataWebhookServiceHandlerClient(ctx, mux, webhooksv1.NewAvataWebhookServiceClient(conn))
+		},
+		"ScalepointWebhookService": func() error {
+			return webhooksv1.RegisterScalepointWebhookServiceHandlerClient(ctx, mux, webhooksv1.NewScalepointWebhookServiceClient(conn))
+		},
 	} {
-		if err := register(ctx, mux, conn); err != nil {
+		if err := register(); err != nil {
 			return nil, fmt.Errorf("gateway: register %s: %w", name, err)
 		}
 	}

@@ -47,6 +47,32 @@ type Config struct {
 // recovery (so a panic anywhere below becomes an INTERNAL status), auth, validation, then the
 // extra interceptors.
 func Chain(cfg Config) []grpc.ServerOption {
+	unary, stream := interceptors(cfg)
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+}
+
+// UnaryChain is Chain's unary interceptors as one, for a connection that calls the service
+// handlers in process (server/inprocess) and must run exactly what the server runs. Build it
+// from the same Config value as Chain, so both share the interceptors' instances.
+func UnaryChain(cfg Config) grpc.UnaryServerInterceptor {
+	unary, _ := interceptors(cfg)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return unary[0](ctx, req, info, chainedHandler(unary, 0, info, handler))
+	}
+}
+
+// chainedHandler calls interceptor i+1 with the rest of the chain, the last one the handler
+// (grpc.ChainUnaryInterceptor's order: the first interceptor is the outermost).
+func chainedHandler(unary []grpc.UnaryServerInterceptor, i int, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
+	if i == len(unary)-1 {
+		return final
+	}
+	return func(ctx context.Context, req any) (any, error) {
+		return unary[i+1](ctx, req, info, chainedHandler(unary, i+1, info, final))
+	}
+}
+
+func interceptors(cfg Config) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		cfg.Logger.ErrorContext(ctx, "panic in handler", "request_id", RequestID(ctx), "panic", p, "stack", string(debug.Stack()))
 		return apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, "internal error")
@@ -63,7 +89,7 @@ func Chain(cfg Config) []grpc.ServerOption {
 	}
 	unary = append(append(unary, validateUnary(cfg.Validator)), cfg.Unary...)
 	stream = append(append(stream, validateStream(cfg.Validator)), cfg.Stream...)
-	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+	return unary, stream
 }
 
 func observeUnary(log *slog.Logger, traceID func(context.Context) string) grpc.UnaryServerInterceptor {

@@ -24,7 +24,21 @@ var (
 	// ErrDuplicate: an inbox delivery, idempotency key or unique reference
 	// was seen before.
 	ErrDuplicate = errors.New("duplicate")
+	// ErrTxUnusable: a savepoint could not be rolled back, so the enclosing
+	// transaction must be abandoned (see Savepointer).
+	ErrTxUnusable = errors.New("transaction unusable")
 )
+
+// Savepointer is implemented by the Tx of both engines. Savepoint runs fn in
+// a savepoint of the transaction: if fn returns an error, its writes (and the
+// locks it took) are rolled back and the transaction goes on without them;
+// the error is returned. If the rollback itself fails, the error also wraps
+// ErrTxUnusable and the caller must fail the whole transaction. Group commit
+// uses it to put several independent units of work in one transaction while
+// each keeps its own outcome.
+type Savepointer interface {
+	Savepoint(ctx context.Context, fn func(ctx context.Context) error) error
+}
 
 // DuplicateInboxError is returned (wrapping ErrDuplicate) by InsertInbox for
 // a delivery seen before; Existing lets the caller replay the stored response.

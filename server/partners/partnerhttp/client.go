@@ -356,12 +356,12 @@ func (c *Client) transportError(ctx, actx context.Context, op string, err error)
 		err = fmt.Errorf("%s: %w", strings.ToLower(uerr.Op), uerr.Err)
 	}
 	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
+	case errors.Is(ctx.Err(), context.Canceled) && !deadlineReached(ctx):
 		return c.contextError(op, context.Canceled, nil), errExcluded, OutcomeCanceled
 	case ctx.Err() != nil:
 		// The caller's deadline ran out while the partner was still working: counts
 		// against the partner, which answers slower than our callers can wait.
-		perr := c.contextError(op, ctx.Err(), nil)
+		perr := c.contextError(op, context.DeadlineExceeded, nil)
 		return perr, errPartnerFailure, OutcomeTimeout
 	case actx.Err() != nil:
 		return &Error{
@@ -376,6 +376,19 @@ func (c *Client) transportError(ctx, actx context.Context, op string, err error)
 			Err: err, transient: true,
 		}, errPartnerFailure, OutcomeUnavailable
 	}
+}
+
+// deadlineSkew is how close to its deadline a canceled caller is taken to have run out of time.
+// A gRPC client whose deadline expires cancels the stream (RST_STREAM) a moment before the
+// server's own deadline, derived from the same grpc-timeout, fires: the server context then
+// ends Canceled although the cause is the deadline. Without this, callers with deadlines
+// never let a slow partner open its breaker.
+const deadlineSkew = 100 * time.Millisecond
+
+// deadlineReached reports whether ctx has a deadline that has passed or is within deadlineSkew.
+func deadlineReached(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < deadlineSkew
 }
 
 // authorizeError maps a failure of Config.Authorize (e.g. the OAuth token endpoint).

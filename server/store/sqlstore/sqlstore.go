@@ -61,9 +61,10 @@ type TxState struct {
 
 // Queries implements every store role over one Querier.
 type Queries struct {
-	q  Querier
-	d  *Dialect
-	st *TxState // nil outside a transaction
+	q          Querier
+	d          *Dialect
+	st         *TxState // nil outside a transaction
+	savepoints int      // savepoints opened so far, to name the next one
 }
 
 // New binds the queries to q. st is nil for the read-only pool.
@@ -72,9 +73,41 @@ func New(q Querier, d *Dialect, st *TxState) *Queries {
 }
 
 var (
-	_ store.Tx     = (*Queries)(nil)
-	_ store.Reader = (*Queries)(nil)
+	_ store.Tx          = (*Queries)(nil)
+	_ store.Reader      = (*Queries)(nil)
+	_ store.Savepointer = (*Queries)(nil)
 )
+
+// Savepoint implements store.Savepointer with SAVEPOINT / ROLLBACK TO /
+// RELEASE, which both engines speak. On rollback the transaction's state is
+// restored too: in particular "events appended", because on PostgreSQL the
+// event-log lock taken by the first append is released with the savepoint
+// and the next append must take it again.
+func (s *Queries) Savepoint(ctx context.Context, fn func(ctx context.Context) error) error {
+	if s.st == nil {
+		return errors.New("store: savepoint outside a transaction")
+	}
+	s.savepoints++
+	name := fmt.Sprintf("covergate_sp_%d", s.savepoints)
+	saved := *s.st
+	if _, err := s.q.Exec(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: open savepoint: %w: %w", store.ErrTxUnusable, err)
+	}
+	if err := fn(ctx); err != nil {
+		if _, rerr := s.q.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return errors.Join(err, fmt.Errorf("store: roll back savepoint: %w: %w", store.ErrTxUnusable, rerr))
+		}
+		*s.st = saved
+		if _, rerr := s.q.Exec(ctx, "RELEASE SAVEPOINT "+name); rerr != nil {
+			return errors.Join(err, fmt.Errorf("store: release savepoint: %w: %w", store.ErrTxUnusable, rerr))
+		}
+		return err
+	}
+	if _, err := s.q.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: release savepoint: %w: %w", store.ErrTxUnusable, err)
+	}
+	return nil
+}
 
 // now returns the clock time with the precision both engines keep.
 func (s *Queries) now() time.Time { return Trunc(s.d.Now()) }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Idempotency", testIdempotency},
 		{"Checkpoints", testCheckpoints},
 		{"Rollback", testRollback},
+		{"Savepoint", testSavepoint},
 		{"Erasure", testErasure},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,205 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/store"
+)
+
+// DefaultMaxBatch bounds how many deliveries share one transaction.
+const DefaultMaxBatch = 128
+
+// batchTimeout bounds one shared transaction (its deliveries then run alone).
+const batchTimeout = 30 * time.Second
+
+// GroupCommit is a store whose transactions are batched: concurrent InTx calls (the webhook
+// services' deliveries, each recorded with Record) run one after another inside one store
+// transaction, each in its own savepoint, and share its commit — one fsync for many deliveries
+// instead of one each. Everything else passes through to the wrapped store.
+//
+// What each delivery keeps:
+//   - Durability: InTx returns only after the shared transaction committed, so the 2xx that
+//     follows is still "committed before answered".
+//   - Its own outcome: a delivery whose function fails is rolled back to its savepoint alone and
+//     then run again in a transaction of its own (the store's retries included), so it gets
+//     exactly the answer it would have had without batching and never affects the others.
+//   - All or nothing: if the shared transaction cannot commit, every delivery in it runs again
+//     alone. Functions may run more than once anyway (the store.Store InTx contract).
+//
+// The wait is bounded without a timer: a batch is whatever queued while the previous batch was
+// committing (at most MaxBatch), so a lone delivery never waits for company.
+//
+// Events appended inside a batched transaction are appended at the end of the batch, in order
+// (AppendEvent returns them without cursor, as Record's functions already expect): on
+// PostgreSQL the first append takes the event-log lock until commit, and appending early would
+// hold it across the whole batch.
+type GroupCommit struct {
+	store.Store
+	maxBatch int
+	reqs     chan *groupReq
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// GroupCommitConfig configures NewGroupCommit.
+type GroupCommitConfig struct {
+	// MaxBatch bounds the deliveries per transaction (default DefaultMaxBatch).
+	MaxBatch int
+	// Committers is the number of batches in flight at once (default 1). SQLite has one writer,
+	// so more only helps PostgreSQL, where one batch can run while another commits.
+	Committers int
+}
+
+type groupReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx store.Tx) error
+	done chan error // buffered: the committer never blocks on a caller
+}
+
+// NewGroupCommit starts the committers over st; Close stops them.
+func NewGroupCommit(st store.Store, cfg GroupCommitConfig) *GroupCommit {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
+	}
+	g := &GroupCommit{Store: st, maxBatch: cfg.MaxBatch, reqs: make(chan *groupReq), stop: make(chan struct{})}
+	for range cfg.Committers {
+		g.wg.Go(g.commitLoop)
+	}
+	return g
+}
+
+// Close stops the committers after the batch each is running; later InTx calls run their own
+// transactions. It does not close the wrapped store, which its owner closes afterwards.
+func (g *GroupCommit) Close() error {
+	g.stopOnce.Do(func() { close(g.stop) })
+	g.wg.Wait()
+	return nil
+}
+
+// InTx implements store.Store: fn joins the next batch.
+func (g *GroupCommit) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	req := &groupReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	// The channel is unbuffered: a request is either taken by a committer, which then always
+	// answers it, or never leaves this select.
+	select {
+	case g.reqs <- req:
+		return <-req.done
+	case <-g.stop:
+		return g.Store.InTx(ctx, fn)
+	case <-ctx.Done():
+		return fmt.Errorf("webhook: waiting to commit: %w", ctx.Err())
+	}
+}
+
+func (g *GroupCommit) commitLoop() {
+	for {
+		var batch []*groupReq
+		select {
+		case <-g.stop:
+			return
+		case r := <-g.reqs:
+			batch = append(batch, r)
+		}
+	collect:
+		for len(batch) < g.maxBatch {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		g.commit(batch)
+	}
+}
+
+// commit runs one batch and answers every request in it.
+func (g *GroupCommit) commit(batch []*groupReq) {
+	if len(batch) == 1 {
+		// Nothing to share: the delivery's own transaction, with its own context.
+		batch[0].done <- g.Store.InTx(batch[0].ctx, batch[0].fn)
+		return
+	}
+	results := make([]error, len(batch))
+	// The shared transaction must not end because one caller gave up: it runs without
+	// cancellation, and each function sees its own caller's context values (request id, trace,
+	// logger attributes) but not its cancellation — once a delivery is in a batch it commits or
+	// fails with the batch; the sender retries and is answered as a duplicate.
+	// batchTimeout bounds it instead, so a store that hangs releases every caller to its own
+	// transaction (bounded by its own deadline) rather than holding them all.
+	bctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	err := g.Store.InTx(bctx, func(ctx context.Context, tx store.Tx) error {
+		sp, ok := tx.(store.Savepointer)
+		if !ok {
+			return errors.New("webhook: group commit: the store has no savepoints")
+		}
+		events := &batchEvents{Tx: tx}
+		for i, r := range batch {
+			if r.ctx.Err() != nil {
+				results[i] = r.ctx.Err()
+				continue
+			}
+			mark := len(events.pending)
+			results[i] = sp.Savepoint(ctx, func(context.Context) error {
+				return r.fn(context.WithoutCancel(r.ctx), events)
+			})
+			if results[i] != nil {
+				events.pending = events.pending[:mark] // rolled back with the savepoint
+				if errors.Is(results[i], store.ErrTxUnusable) {
+					return results[i]
+				}
+			}
+		}
+		return events.flush(ctx)
+	})
+	var alone []*groupReq
+	for i, r := range batch {
+		switch {
+		case err != nil:
+			alone = append(alone, r)
+		case results[i] == nil:
+			r.done <- nil
+		case r.ctx.Err() != nil:
+			r.done <- results[i] // rolled back, and the caller has gone: nothing to retry for
+		default:
+			alone = append(alone, r)
+		}
+	}
+	// Failed deliveries (or all of them, if the batch could not commit) get a transaction of
+	// their own, concurrently, exactly as without group commit.
+	var wg sync.WaitGroup
+	for _, r := range alone {
+		wg.Go(func() { r.done <- g.Store.InTx(r.ctx, r.fn) })
+	}
+	wg.Wait()
+}
+
+// batchEvents defers the events of a whole batch to its end (see GroupCommit).
+type batchEvents struct {
+	store.Tx
+	pending []domain.Event
+}
+
+func (b *batchEvents) AppendEvent(_ context.Context, ev domain.Event) (domain.Event, error) {
+	b.pending = append(b.pending, ev)
+	return ev, nil
+}
+
+func (b *batchEvents) flush(ctx context.Context) error {
+	for _, ev := range b.pending {
+		if _, err := b.Tx.AppendEvent(ctx, ev); err != nil {
+			return fmt.Errorf("webhook: group commit: append %s event: %w", ev.Type, err)
+		}
+	}
+	return nil
+}
