@@ -442,8 +442,11 @@ func TestFlowScalepointOutageNothingLostNothingTwice(t *testing.T) {
 		}
 		ids = append(ids, r.GetPublication().GetPublicationId())
 	}
-	// During the outage every publication is retried and stays PENDING with the error kept.
-	flowWait(t, "two failed attempts recorded on every publication", func() bool {
+	// During the outage every publication fails, is retried and stays PENDING with the error
+	// kept. (Not "two attempts each": with jittered backoff one publication may be retried
+	// often enough to open Scalepoint's circuit breaker before the other's second attempt.)
+	flowWait(t, "a failed attempt recorded on every publication, and a retry", func() bool {
+		retried := false
 		for _, id := range ids {
 			g, err := events.GetPublication(ctx, &insurancev1.GetPublicationRequest{PublicationId: id})
 			if err != nil {
@@ -453,11 +456,12 @@ func TestFlowScalepointOutageNothingLostNothingTwice(t *testing.T) {
 			if pub.GetStatus() == insurancev1.PublicationStatus_PUBLICATION_STATUS_DELIVERED {
 				t.Fatalf("publication %s delivered during the outage", id)
 			}
-			if pub.GetAttempts() < 2 || !strings.Contains(pub.GetLastError(), "503") || pub.GetNextAttemptTime() == nil {
+			if pub.GetAttempts() < 1 || !strings.Contains(pub.GetLastError(), "503") || pub.GetNextAttemptTime() == nil {
 				return false
 			}
+			retried = retried || pub.GetAttempts() >= 2
 		}
-		return true
+		return retried
 	})
 	sp.Kit().SetFaults(sandboxkit.Faults{}) // recovery
 	// Retries are spread by backoff with jitter; if the failures opened Scalepoint's circuit

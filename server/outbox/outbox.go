@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 
+	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/store"
@@ -74,7 +75,8 @@ type Worker struct {
 	Wake   <-chan struct{}
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Observe, when set, is told each outcome ("delivered", "retry", "failed", "lost_lease").
+	// Observe, when set, is told each outcome ("delivered", "retry", "failed", "released",
+	// "lost_lease").
 	Observe func(outcome string)
 }
 
@@ -185,19 +187,33 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // sent is a publication's delivery result, to be recorded.
 type sent struct {
 	p       domain.Publication
-	outcome string // "delivered", "retry" or "failed"
+	outcome string // "delivered", "retry", "failed" or "released" (not sent: breaker open)
 	next    time.Time
 	lastErr string
 	eventID int64
 }
 
-// send publishes one leased publication and classifies the result.
+// send publishes one leased publication and classifies the result. While the partner's circuit
+// breaker is open nothing is sent: the lease is given back without using up an attempt, so a
+// long outage cannot exhaust a publication's attempts without it ever reaching the partner.
 func (w *Worker) send(ctx context.Context, p domain.Publication) sent {
+	if g, ok := w.Publisher.(Gate); ok && g.BreakerState() == "open" {
+		return sent{p: p, outcome: "released", next: w.Now().Add(w.BaseBackoff)}
+	}
 	sendCtx, cancel := context.WithTimeout(ctx, w.Lease/2)
 	id, err := w.Publisher.Publish(sendCtx, p.EventType, p.Payload)
 	cancel()
+	if circuitOpen(err) {
+		return sent{p: p, outcome: "released", next: w.Now().Add(w.BaseBackoff)}
+	}
 	outcome, next, lastErr := w.classify(p, err)
 	return sent{p: p, outcome: outcome, next: next, lastErr: lastErr, eventID: id}
+}
+
+// circuitOpen reports whether the adapter refused to send because its breaker is open.
+func circuitOpen(err error) bool {
+	var pe *partnerhttp.Error
+	return errors.As(err, &pe) && pe.Reason == insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN
 }
 
 // recorder records the outcomes of one round (see RunOnce). Its goroutine is started by
@@ -257,6 +273,8 @@ func (w *Worker) record(ctx context.Context, batch []sent) {
 				errs[i] = tx.MarkDelivered(ctx, s.p.ID, w.Owner, s.eventID, now)
 			case "retry":
 				errs[i] = tx.MarkRetry(ctx, s.p.ID, w.Owner, s.next, s.lastErr, now)
+			case "released":
+				errs[i] = tx.ReleasePublication(ctx, s.p.ID, w.Owner, s.next, now)
 			default:
 				errs[i] = tx.MarkFailed(ctx, s.p.ID, w.Owner, s.lastErr, now)
 			}
@@ -297,6 +315,8 @@ func (w *Worker) report(ctx context.Context, s sent, werr error) {
 		log.DebugContext(ctx, "outbox: delivered", "partner_event_id", s.eventID)
 	case outcome == "retry":
 		log.InfoContext(ctx, "outbox: delivery failed, will retry", "next_attempt", s.next, "error", s.lastErr)
+	case outcome == "released":
+		log.DebugContext(ctx, "outbox: not sent, the partner's circuit breaker is open", "next_attempt", s.next)
 	default:
 		log.WarnContext(ctx, "outbox: delivery failed permanently", "error", s.lastErr)
 	}

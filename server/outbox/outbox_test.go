@@ -286,6 +286,28 @@ func TestOpenBreakerClaimsNothing(t *testing.T) {
 	}
 }
 
+// TestBreakerOpeningMidBatchBurnsNoAttempts: the first publication of a batch opens the
+// breaker; the rest are not sent and get their leases back with the attempt not counted, so an
+// outage cannot use up attempts of publications that never reached the partner.
+func TestBreakerOpeningMidBatchBurnsNoAttempts(t *testing.T) {
+	f := newFixture(t)
+	ids := f.enqueue(t, 3)
+	open := &partnerhttp.Error{Partner: "scalepoint", Operation: "publish", Code: codes.Unavailable,
+		Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN, Err: errors.New("circuit open")}
+	pub := &publisher{script: []error{errors.New("503 from partner"), open, open}}
+	w := f.worker(pub, "w1")
+	w.Concurrency = 1 // in queue order: the first call fails, the breaker refuses the others
+	runOnce(t, w, 3)
+	if p := f.get(t, ids[0]); p.Attempts != 1 || p.LastError == "" {
+		t.Fatalf("the publication that failed: %+v", p)
+	}
+	for _, id := range ids[1:] {
+		if p := f.get(t, id); p.Attempts != 0 || p.LeaseOwner != "" || p.Status != domain.PublicationPending {
+			t.Fatalf("a publication refused by the open breaker: %+v, want 0 attempts, no lease, pending", p)
+		}
+	}
+}
+
 // replicaDSNs returns a DSN per engine whose stores start empty: a SQLite file, and a fresh
 // PostgreSQL schema (dropped when the test ends). PostgreSQL is required, never skipped.
 func replicaDSNs(t *testing.T) map[string]string {

@@ -274,6 +274,11 @@ type Outbox interface {
 	MarkDelivered(ctx context.Context, id, owner string, partnerEventID int64, now time.Time) error
 	MarkRetry(ctx context.Context, id, owner string, nextAttempt time.Time, lastError string, now time.Time) error
 	MarkFailed(ctx context.Context, id, owner string, lastError string, now time.Time) error
+	// ReleasePublication gives back a lease whose publication was never sent (the partner's
+	// circuit breaker was open): the lease is cleared, the attempt ClaimDue counted is taken
+	// back, and the publication is due again at nextAttempt. Only the lease holder may release
+	// (else ErrConflict).
+	ReleasePublication(ctx context.Context, id, owner string, nextAttempt time.Time, now time.Time) error
 	// RequeuePublication makes a FAILED publication PENDING again (operator
 	// replay after a permanent error was fixed); other states → ErrConflict.
 	RequeuePublication(ctx context.Context, id string, now time.Time) error

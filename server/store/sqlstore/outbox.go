@@ -168,6 +168,14 @@ func (s *Queries) MarkFailed(ctx context.Context, id, owner string, lastError st
 		lastError, s.ts(now))
 }
 
+// ReleasePublication implements store.Outbox.
+func (s *Queries) ReleasePublication(ctx context.Context, id, owner string, nextAttempt time.Time, now time.Time) error {
+	return s.finish(ctx, "release publication", id, owner,
+		`attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_time=$3, update_time=$4,
+		lease_owner='', lease_expire_time=NULL`,
+		s.ts(nextAttempt), s.ts(now))
+}
+
 // RequeuePublication implements store.Outbox.
 func (s *Queries) RequeuePublication(ctx context.Context, id string, now time.Time) error {
 	const what = "requeue publication"

@@ -94,6 +94,24 @@ func testOutbox(t *testing.T, s store.Store) {
 		t.Fatalf("retry claim: %+v", again)
 	}
 
+	// A lease given back unsent (breaker open) takes its attempt back; only the holder may.
+	releaseAt := retryAt.Add(time.Minute)
+	wantErr(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.ReleasePublication(ctx, pubs[1].ID, "w1", releaseAt, retryAt)
+	}), store.ErrConflict)
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.ReleasePublication(ctx, pubs[1].ID, "w2", releaseAt, retryAt)
+	})
+	released, err := s.GetPublication(ctx, pubs[1].ID)
+	noErr(t, err)
+	if released.Attempts != 1 || released.LeaseOwner != "" || !released.NextAttemptTime.Equal(releaseAt) ||
+		released.Status != domain.PublicationPending || released.LastError != "503 from partner" {
+		t.Fatalf("released: %+v", released)
+	}
+	if again := claim(t, s, "w3", releaseAt, time.Minute, 10); len(again) != 1 || again[0].Attempts != 2 {
+		t.Fatalf("claim after release: %+v", again)
+	}
+
 	st, err := s.OutboxStats(ctx)
 	noErr(t, err)
 	if st.Pending != 1 || st.Delivered != 1 || st.Failed != 1 || st.OldestPendingTime.IsZero() {
