@@ -6,7 +6,6 @@
 package gatewayproc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,12 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/covergate/covergate/bench/procstat"
 )
 
 // APIKey is the key (all scopes) every gateway started here accepts.
@@ -325,7 +325,8 @@ func (p *Process) RSSBytes() (int64, error) {
 	if pid == 0 {
 		return 0, errors.New("gatewayproc: not running")
 	}
-	return RSS(pid)
+	m, err := procstat.Mem(pid)
+	return m.RSS, err
 }
 
 // CPUTime is the user+system CPU time the gateway has used (from /proc/PID/stat).
@@ -334,44 +335,7 @@ func (p *Process) CPUTime() (time.Duration, error) {
 	if pid == 0 {
 		return 0, errors.New("gatewayproc: not running")
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("gatewayproc: cpu time: %w", err)
-	}
-	// Fields after the command name (which may contain spaces) start after the last ')'.
-	rest := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(rest) < 13 {
-		return 0, errors.New("gatewayproc: cpu time: short /proc stat")
-	}
-	utime, err1 := strconv.ParseInt(rest[11], 10, 64)
-	stime, err2 := strconv.ParseInt(rest[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("gatewayproc: cpu time: %w", err)
-	}
-	const clockTicks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
-}
-
-// RSS reads VmRSS of pid in bytes.
-func RSS(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, fmt.Errorf("gatewayproc: rss: %w", err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) < 1 {
-				break
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("gatewayproc: rss: %w", err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("gatewayproc: rss: no VmRSS line")
+	return procstat.CPU(pid)
 }
 
 // LogTail returns the last n bytes of the gateway's log (all starts).

@@ -67,7 +67,8 @@ func (a *App) shutdown() error {
 	defer cancel()
 	var errs []error
 	if err := a.http.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		// Connections still busy at the deadline are cut, so no handler outlives the shutdown.
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err), a.http.Close())
 	}
 	stopped := make(chan struct{})
 	go func() {
