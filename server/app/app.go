@@ -34,17 +34,18 @@ const inProcessBuffer = 1 << 20
 // reaches the same gRPC server over an in-memory connection, so interceptors run once per call
 // whichever transport it came in on.
 type App struct {
-	cfg      Config
-	log      *slog.Logger
-	store    store.Store
-	partners *Partners
-	metrics  *metrics.Metrics
-	tracing  *tracing.Tracing
-	stopping chan struct{}
-	grpc     *grpc.Server
-	health   *health.Server
-	http     *http.Server
-	gwConn   *grpc.ClientConn
+	cfg       Config
+	log       *slog.Logger
+	store     store.Store
+	partners  *Partners
+	metrics   *metrics.Metrics
+	lifecycle *lifecycle.Lifecycle // the one set of lifecycle rules every service shares
+	tracing   *tracing.Tracing
+	stopping  chan struct{}
+	grpc      *grpc.Server
+	health    *health.Server
+	http      *http.Server
+	gwConn    *grpc.ClientConn
 	// inproc builds the gateway's connection for unary calls (grpc.go), fallback for streams.
 	inproc   func(fallback grpc.ClientConnInterface) grpc.ClientConnInterface
 	mem      *bufconn.Listener
@@ -106,6 +107,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}, log); err != nil {
 		return nil, err
 	}
+	a.lifecycle = lifecycle.New(lifecycle.Config{Now: time.Now, ClaimRoute: a.claimRoute()})
 	if err := a.buildGRPC(keys, certs, tlsConfig); err != nil {
 		return nil, err
 	}
@@ -122,7 +124,7 @@ func (a *App) deps() api.Deps {
 		Etvas:      a.partners.Etvas,
 		Avata:      a.partners.Avata,
 		Scalepoint: a.partners.Scalepoint,
-		Lifecycle:  lifecycle.New(lifecycle.Config{Now: time.Now, ClaimRoute: a.claimRoute()}),
+		Lifecycle:  a.lifecycle,
 		Settings: api.Settings{
 			ScalepointCountry: pc.ScalepointCountry,
 			ScalepointTenant:  pc.ScalepointTenant,
