@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
-	"github.com/covergate/covergate/server/partners/avata/ethsign"
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
-	"github.com/covergate/covergate/server/partners/avata/ethsign"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	sandbox "github.com/covergate/covergate/server/sandbox/avata"
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"

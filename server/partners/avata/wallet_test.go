@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
-	"github.com/covergate/covergate/server/partners/avata/ethsign"
 	sandbox "github.com/covergate/covergate/server/sandbox/avata"
 )
 

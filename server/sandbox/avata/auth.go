@@ -10,8 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
-	"github.com/covergate/covergate/server/partners/avata/ethsign"
 )
 
 // walletClaims are the sandbox JWT's claims; Gen lets RevokeTokens invalidate

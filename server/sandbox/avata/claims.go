@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
-	"github.com/covergate/covergate/server/partners/avata/ethsign"
 )
 
 func (s *Server) policiesForWallet(w http.ResponseWriter, r *http.Request, wallet string) {

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
-	"github.com/covergate/covergate/server/partners/avata/ethsign"
 )
 
 // number wraps a canonical decimal this package produced itself.
