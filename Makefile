@@ -33,7 +33,7 @@ check-generate: generate ## Fail if gen/ or proto formatting differs from what i
 	  git status --porcelain -- gen proto; git diff --stat -- gen proto; exit 1; fi
 
 .PHONY: lint
-lint: third_party ## buf lint, buf format check, gofmt and go vet.
+lint: third_party ## buf lint, buf format check, gofmt, go vet, staticcheck and go mod tidy (both modules).
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/') 2>/dev/null); \
@@ -41,10 +41,19 @@ lint: third_party ## buf lint, buf format check, gofmt and go vet.
 	$(GO) vet ./...
 	$(GO) vet -tags reliability ./reliability/...
 	cd tools && $(GO) vet ./...
+	$(TOOL) staticcheck ./...
+	$(TOOL) staticcheck -tags reliability ./reliability/...
+	cd tools && $(GO) tool staticcheck ./...
+	$(GO) mod tidy -diff
+	cd tools && $(GO) mod tidy -diff
 
 .PHONY: breaking
-breaking: third_party ## buf breaking (WIRE_JSON) against the previous commit on main, once there is one.
-	@tools/scripts/breaking.sh HEAD~1
+breaking: third_party ## buf breaking (WIRE_JSON) against the last released contract (tools/contract/released.binpb).
+	@tools/scripts/breaking.sh
+
+.PHONY: release-contract
+release-contract: third_party ## Record today's proto/ as the released contract that `make breaking` compares with.
+	$(BUF) build proto --exclude-source-info -o tools/contract/released.binpb
 
 .PHONY: build
 build: ## Build bin/covergate.

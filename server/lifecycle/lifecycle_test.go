@@ -113,19 +113,6 @@ func TestUpsertCustomer(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
-
 func TestTransitionPolicyOrdering(t *testing.T) {
 	st := openStore(t)
 	l := lifecycle.New(lifecycle.Config{Now: func() time.Time { return t0 }})

@@ -1,22 +1,18 @@
 #!/usr/bin/env bash
-# buf breaking (WIRE_JSON: JSON names are part of the REST contract) against an earlier commit.
-# The earlier proto/ is rebuilt with today's third_party/ and buf.yaml, because third-party protos
-# are fetched at generate time and never committed, so a plain git input could not resolve them.
+# buf breaking (WIRE_JSON: JSON names are part of the REST contract) against the last RELEASED
+# contract, kept as a committed Buf image (tools/contract/released.binpb). Comparing with a
+# committed image rather than HEAD~1 catches a break that is followed by other commits, and never
+# passes vacuously: a missing image is an error.
+#
+# To release the contract (after a deliberate, announced version), run `make release-contract`
+# and commit the new image.
 set -euo pipefail
-base=${1:-HEAD~1}
+image=${1:-tools/contract/released.binpb}
 buf=(go tool -modfile=tools/go.mod buf)
 
-if ! git rev-parse --verify -q "$base^{commit}" >/dev/null; then
-  echo "breaking: no commit $base to compare with"; exit 0
+if [ ! -s "$image" ]; then
+  echo "breaking: the released contract image $image is missing; restore it from git or run 'make release-contract' at a release" >&2
+  exit 1
 fi
-if ! git cat-file -e "$base:proto" 2>/dev/null; then
-  echo "breaking: $base has no proto/"; exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-git archive "$base" proto | tar -x -C "$tmp"
-cp -r third_party "$tmp/"
-cp buf.yaml "$tmp/"
-"${buf[@]}" build "$tmp/proto" -o "$tmp/image.binpb"
-"${buf[@]}" breaking proto --against "$tmp/image.binpb"
-echo "breaking: no breaking change against $base"
+"${buf[@]}" breaking proto --against "$image"
+echo "breaking: no breaking change against the released contract ($image)"

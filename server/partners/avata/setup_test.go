@@ -161,7 +161,6 @@ func (c *testClock) Now() time.Time          { return time.Now().Add(time.Durati
 func (c *testClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 func ctx(t *testing.T) context.Context       { return t.Context() }
 func num(s string) json.Number               { return json.Number(s) }
-func ptr[T any](v T) *T                      { return &v }
 
 // errorInfo extracts what the API layer would send to the caller.
 func errorInfo(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo) {

@@ -76,9 +76,3 @@ func (c *verifyCache) put(key [sha256.Size]byte, v Verification) {
 		delete(c.index, oldest.Value.(*cacheEntry).key)
 	}
 }
-
-func (c *verifyCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}

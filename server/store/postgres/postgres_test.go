@@ -11,13 +11,7 @@ import (
 	"github.com/covergate/covergate/server/store/storetest"
 )
 
-func baseDSN() string { return pgtest.BaseDSN() }
-
 func freshSchema(t testing.TB) string { return pgtest.FreshDSN(t) }
-
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	return pgtest.WithSearchPath(t, dsn, schema)
-}
 
 func openDSN(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
