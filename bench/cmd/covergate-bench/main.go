@@ -24,7 +24,6 @@ import (
 
 	"github.com/covergate/covergate/bench/gatewayproc"
 	"github.com/covergate/covergate/bench/procstat"
-	"github.com/covergate/covergate/server/store/pgtest"
 )
 
 func main() {
@@ -74,7 +73,7 @@ func run(args []string) error {
 	fs.StringVar(&e.gateway, "gateway", "bin/covergate", "the covergate binary to measure")
 	fs.StringVar(&e.out, "out", "docs/performance.md", "where to write the report ('' = do not write)")
 	fs.StringVar(&e.work, "work", "", "scratch directory for databases and server logs (default: a new temp dir, removed at the end)")
-	fs.StringVar(&e.postgres, "postgres", pgtest.BaseDSN(), "PostgreSQL server for the ingestion benchmark (a fresh schema is created and dropped)")
+	fs.StringVar(&e.postgres, "postgres", defaultPostgresDSN(), "PostgreSQL server for the ingestion benchmark (a fresh schema is created and dropped)")
 	only := fs.String("only", "transport,ingest,outbox,footprint", "benchmarks to run, comma-separated")
 	engines := fs.String("ingest-engines", "sqlite,postgres", "engines of the ingestion benchmark, comma-separated")
 	fs.IntVar(&e.runs, "runs", 3, "measured rounds per figure (the table shows the median)")
@@ -204,4 +203,14 @@ func (r *report) notePeak(pid int) {
 	if m, err := procstat.Mem(pid); err == nil && m.Peak > r.peakRSS {
 		r.peakRSS = m.Peak
 	}
+}
+
+// defaultPostgresDSN is the server the tests use too (COVERGATE_TEST_POSTGRES_DSN, else the local
+// CI server). It is spelled out here rather than imported from pgtest, which needs package
+// testing: production and benchmark binaries carry no test code.
+func defaultPostgresDSN() string {
+	if v := os.Getenv("COVERGATE_TEST_POSTGRES_DSN"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 }
