@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Extracts the JSON examples of the partner documents (/work/shared/partners, or the directory
-given as the first argument) into Go fuzz seed corpora (testdata/fuzz/<Target>/) next to the
+"""Extracts the JSON examples of the partner documents (saved copies of the partners' public
+documentation, in the directory given as the only argument) into Go fuzz seed corpora (testdata/fuzz/<Target>/) next to the
 code each target fuzzes. Run from the repository root; the corpora are committed, so this runs
 only when a partner document changes."""
 import json, os, re, sys, hashlib
 
-docs = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/partners"
+if len(sys.argv) != 2:
+    sys.exit("usage: extract.py DIR  (DIR holds text copies of the partners' public documents: "
+             "https://www.etvas.com/developers, https://documentation.demo.avata.gg, "
+             "https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint)")
+docs = sys.argv[1]
 
 def objects(path):
     """Balanced top-level {...} blocks that parse as JSON (ReDoc's '- ' list markers removed)."""
