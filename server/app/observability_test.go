@@ -82,4 +82,15 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// Pre-created series carry a real transport: none with an empty label, and a method never
+	// called still shows a zero for each transport.
+	if strings.Contains(body, `transport=""`) {
+		t.Errorf("/metrics has series with an empty transport label")
+	}
+	for _, tr := range []string{"grpc", "http"} {
+		zero := `grpc_server_started_total{grpc_method="GetQuote",grpc_service="covergate.insurance.v1.QuoteService",grpc_type="unary",transport="` + tr + `"} 0`
+		if !strings.Contains(body, zero) {
+			t.Errorf("/metrics lacks the pre-created %s", zero)
+		}
+	}
 }

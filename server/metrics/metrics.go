@@ -21,7 +21,10 @@ import (
 // Metrics is the registry and the instruments Covergate records into.
 type Metrics struct {
 	registry *prometheus.Registry
-	grpc     *grpcprom.ServerMetrics
+	// grpc holds one set of gRPC server metrics per transport ("grpc", "http"), told apart by a
+	// constant transport label, so that pre-created series carry a real transport instead of an
+	// empty label.
+	grpc map[string]*grpcprom.ServerMetrics
 
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
@@ -37,10 +40,10 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
-		grpc: grpcprom.NewServerMetrics(
-			grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(latencyBuckets)),
-			grpcprom.WithContextLabels("transport"),
-		),
+		grpc: map[string]*grpcprom.ServerMetrics{
+			TransportGRPC: transportMetrics(TransportGRPC),
+			TransportHTTP: transportMetrics(TransportHTTP),
+		},
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "covergate_http_requests_total",
 			Help: "HTTP requests answered, by method and status code (includes answers the HTTP layer gives itself: 404, 413, 415).",
@@ -74,7 +77,7 @@ func New() *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.httpRequests, m.httpDuration, m.partnerCalls, m.partnerLatency, m.breakerState,
+		m.grpc[TransportGRPC], m.grpc[TransportHTTP], m.httpRequests, m.httpDuration, m.partnerCalls, m.partnerLatency, m.breakerState,
 		m.webhooks, m.outboxAttempts, m.storeTx,
 	)
 	for _, p := range []string{"etvas", "avata", "scalepoint"} {
@@ -94,17 +97,49 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// GRPCInterceptors returns the gRPC server metric interceptors; transport labels each call
-// "grpc" or "http".
-func (m *Metrics) GRPCInterceptors(transport func(context.Context) string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	labels := grpcprom.WithLabelsFromContext(func(ctx context.Context) prometheus.Labels {
-		return prometheus.Labels{"transport": transport(ctx)}
-	})
-	return m.grpc.UnaryServerInterceptor(labels), m.grpc.StreamServerInterceptor(labels)
+// Transports a gRPC call can arrive through: natively, or from the REST gateway in process.
+const (
+	TransportGRPC = "grpc"
+	TransportHTTP = "http"
+)
+
+func transportMetrics(transport string) *grpcprom.ServerMetrics {
+	label := prometheus.Labels{"transport": transport}
+	return grpcprom.NewServerMetrics(
+		grpcprom.WithServerCounterOptions(grpcprom.WithConstLabels(label)),
+		grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets(latencyBuckets), grpcprom.WithHistogramConstLabels(label)),
+	)
 }
 
-// InitializeGRPC pre-creates the per-method series so dashboards show zeros, not gaps.
-func (m *Metrics) InitializeGRPC(s *grpc.Server) { m.grpc.InitializeMetrics(s) }
+// GRPCInterceptors returns the gRPC server metric interceptors; transport names the way each
+// call arrived (TransportGRPC or TransportHTTP).
+func (m *Metrics) GRPCInterceptors(transport func(context.Context) string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	unary := map[string]grpc.UnaryServerInterceptor{}
+	stream := map[string]grpc.StreamServerInterceptor{}
+	for t, sm := range m.grpc {
+		unary[t], stream[t] = sm.UnaryServerInterceptor(), sm.StreamServerInterceptor()
+	}
+	pick := func(ctx context.Context) string {
+		if t := transport(ctx); t == TransportHTTP {
+			return t
+		}
+		return TransportGRPC
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+			return unary[pick(ctx)](ctx, req, info, next)
+		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+			return stream[pick(ss.Context())](srv, ss, info, next)
+		}
+}
+
+// InitializeGRPC pre-creates the per-method series of both transports so dashboards show
+// zeros, not gaps.
+func (m *Metrics) InitializeGRPC(s *grpc.Server) {
+	for _, sm := range m.grpc {
+		sm.InitializeMetrics(s)
+	}
+}
 
 // ObserveHTTP records one HTTP answer.
 func (m *Metrics) ObserveHTTP(method string, code int, d time.Duration) {
