@@ -63,13 +63,18 @@ build: ## Build bin/covergate.
 run: build ## Run the gateway: SQLite + embedded partner sandbox, dev API key 'covergate-dev-key' with all scopes.
 	COVERGATE_API_KEYS="$${COVERGATE_API_KEYS:-covergate-dev-key:*}" ./$(BIN) serve
 
+.PHONY: prereqs
+prereqs: ## Install or start what the tests need: PostgreSQL on 127.0.0.1:5432 and Chromium (apt-get as root).
+	@tools/scripts/prereqs.sh test
+
 .PHONY: test
-test: ## Run every test (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it).
+test: prereqs ## Run every test (starts PostgreSQL and installs Chromium first when missing).
 	$(GO) test $(GOFLAGS_TEST) ./...
 	cd tools && $(GO) test -count=1 ./...
 
 .PHONY: clients
 clients: third_party ## Regenerate the TypeScript and Python clients' generated code in clients/.
+	@tools/scripts/prereqs.sh clients
 	@tools/scripts/clients-generate.sh
 
 .PHONY: check-clients
@@ -80,15 +85,18 @@ check-clients: clients ## Fail if clients/ differs from what is committed (like 
 
 .PHONY: test-clients
 test-clients: build ## Run the TypeScript and Python client tests against a live gateway.
+	@tools/scripts/prereqs.sh clients
 	@tools/scripts/clients-test.sh
 
 .PHONY: bench
 bench: build ## Measure speed and footprint: prints the table, writes docs/performance.md (needs PostgreSQL; < 10 min).
+	@tools/scripts/prereqs.sh postgres
 	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
 	./bin/covergate-bench -gateway $(BIN) -out docs/performance.md
 
 .PHONY: bench-smoke
 bench-smoke: build ## Benchmark suite with tiny sizes, writes nothing (proves the suite still works; < 1 min).
+	@tools/scripts/prereqs.sh postgres
 	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
 	./bin/covergate-bench -gateway $(BIN) -out '' -runs 1 -policies 1000 -requests 1000 -events 300 -open-seconds 1 -publications 500 -outbox-runs 1 -starts 1 -settle 1s
 
@@ -98,10 +106,12 @@ bench-micro: ## Run the go test -bench micro-benchmarks of the packages.
 
 .PHONY: reliability
 reliability: build ## Full reliability suite: crash (2x SIGKILL, SQLite + PostgreSQL), partner outage, slow partner, hostile inputs, 2-min soak, every fuzz target for FUZZTIME (30s); prints the figures.
+	@tools/scripts/prereqs.sh postgres
 	COVERGATE_BIN=$(abspath $(BIN)) reliability/run.sh full
 
 .PHONY: reliability-ci
 reliability-ci: build ## Reduced reliability suite for CI (< 5 min): 1,500-event crashes, 45 s soak, 6 fuzz targets x 20 s.
+	@tools/scripts/prereqs.sh postgres
 	COVERGATE_BIN=$(abspath $(BIN)) reliability/run.sh ci
 
 .PHONY: fuzz
