@@ -540,7 +540,9 @@ func TestRequestSignatures(t *testing.T) {
 		{"signed empty POST hashed as {}", "POST", "/user/notify", "", good, 400},
 		{"unsigned", "GET", "/user/profile", "", nil, 403},
 		{"wrong secret", "GET", "/user/profile", "", func(r *http.Request, b []byte) { etvas.SignRequest(r, b, []byte("other"), clk.Now()) }, 403},
-		{"stale timestamp", "GET", "/user/profile", "", func(r *http.Request, b []byte) { etvas.SignRequest(r, b, []byte(secret), clk.Now().Add(-6*time.Minute)) }, 403},
+		{"stale timestamp", "GET", "/user/profile", "", func(r *http.Request, b []byte) {
+			etvas.SignRequest(r, b, []byte(secret), clk.Now().Add(-6*time.Minute))
+		}, 403},
 		{"signature of another path", "GET", "/purchase", "", func(r *http.Request, b []byte) {
 			etvas.SignRequest(r, b, []byte(secret), clk.Now())
 			r.URL.Path = "/user/profile"
