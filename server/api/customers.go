@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"unicode/utf8"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/partners/avata"
@@ -138,19 +142,46 @@ func (s *CustomerService) SubmitKyc(ctx context.Context, req *insurancev1.Submit
 var contextIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // externalKey scopes a key to a purchase context: Etvas's key-value store is one namespace per
-// app, so "<context_id>:<key>" keeps one customer's data out of another's. The combined key must
-// fit Etvas's 64-character limit; the adapter refuses a longer one before any call.
+// app, so "<context_id>:<key>" keeps one customer's data out of another's. Etvas keys are at
+// most 64 characters and the budget covers the whole stored key: the prefix we add
+// (context_id and ':') plus the caller's key. For a 36-character Etvas context id the key may
+// have at most 27 characters. A longer key is INVALID_ARGUMENT with a BadRequest violation on
+// `key` naming the maximum for this context, before any call to Etvas.
 func externalKey(contextID, key string) (string, error) {
 	if !contextIDPattern.MatchString(contextID) {
 		return "", invalidField("context_id", "context_id.pattern", "context_id must be 1-64 letters, digits, '_' or '-'")
 	}
-	scoped := contextID + ":" + key
-	if len(scoped) > etvas.MaxExternalDataKey {
-		return "", invalidField("key", "key.scoped_too_long",
-			fmt.Sprintf("key is stored at Etvas as <context_id>:<key>, at most %d characters: with this context_id the key may have at most %d",
-				etvas.MaxExternalDataKey, etvas.MaxExternalDataKey-len(contextID)-1))
+	budget := etvas.MaxExternalDataKey - len(contextID) - 1 // the ':' separator
+	if budget < 1 {
+		return "", invalidField("context_id", "context_id.no_key_budget",
+			fmt.Sprintf("context_id has %d characters: stored at Etvas as <context_id>:<key> within %d characters, it leaves no room for a key",
+				len(contextID), etvas.MaxExternalDataKey))
 	}
-	return scoped, nil
+	if n := utf8.RuneCountInString(key); n > budget {
+		return "", invalidField("key", "key.scoped_too_long",
+			fmt.Sprintf("key has %d characters; for this context_id it may have at most %d (Etvas keys are at most %d characters and the key is stored as <context_id>:<key>)",
+				n, budget, etvas.MaxExternalDataKey))
+	}
+	return contextID + ":" + key, nil
+}
+
+// checkExternalValue refuses a value over Etvas's 100 KB before any call: INVALID_ARGUMENT,
+// reason PARTNER_INPUT_TOO_LARGE, with a BadRequest violation on `data` giving the size that
+// counts (the JSON-encoded value, quotes and escapes included).
+func checkExternalValue(value string) error {
+	n := etvas.EncodedValueSize(value)
+	if n <= etvas.MaxExternalDataValue {
+		return nil
+	}
+	msg := fmt.Sprintf("data is %d bytes once JSON-encoded; Etvas stores at most %d (100 KB)", n, etvas.MaxExternalDataValue)
+	st := apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE, msg, "partner", etvas.Partner)
+	withBR, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "data", Description: msg, Reason: "data.encoded_too_large"},
+	}})
+	if err != nil {
+		return st.Err()
+	}
+	return withBR.Err()
 }
 
 // GetExternalData reads a value of the Etvas key-value store; a missing key is found=false.
@@ -166,11 +197,14 @@ func (s *CustomerService) GetExternalData(ctx context.Context, req *insurancev1.
 	return &insurancev1.GetExternalDataResponse{Key: req.GetKey(), Found: found, Data: v}, nil
 }
 
-// PutExternalData writes a value; the adapter enforces the 100 KB limit on the JSON-encoded value
-// before calling Etvas.
+// PutExternalData writes a value (with the write method configured for Etvas, POST by default);
+// the 100 KB limit on the JSON-encoded value is checked before calling Etvas.
 func (s *CustomerService) PutExternalData(ctx context.Context, req *insurancev1.PutExternalDataRequest) (*insurancev1.PutExternalDataResponse, error) {
 	key, err := externalKey(req.GetContextId(), req.GetKey())
 	if err != nil {
+		return nil, err
+	}
+	if err := checkExternalValue(req.GetData()); err != nil {
 		return nil, err
 	}
 	if err := s.d.Etvas.PutExternalData(ctx, key, req.GetData()); err != nil {
@@ -179,7 +213,8 @@ func (s *CustomerService) PutExternalData(ctx context.Context, req *insurancev1.
 	return &insurancev1.PutExternalDataResponse{Key: req.GetKey()}, nil
 }
 
-// DeleteExternalData clears a value (no error when there was none).
+// DeleteExternalData clears a value (no error when there was none), by writing {"data": null}
+// unless the adapter is configured to send DELETE.
 func (s *CustomerService) DeleteExternalData(ctx context.Context, req *insurancev1.DeleteExternalDataRequest) (*insurancev1.DeleteExternalDataResponse, error) {
 	key, err := externalKey(req.GetContextId(), req.GetKey())
 	if err != nil {

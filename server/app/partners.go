@@ -42,7 +42,8 @@ type PartnersConfig struct {
 	EtvasAPIKey             string // x-api-key we send and Etvas sends us
 	EtvasEventSecret        string // x-etvas-signature key; optional
 	EtvasSigningSecret      string // request signing; optional
-	EtvasExternalDataMethod string // PUT or POST
+	EtvasExternalDataMethod string // POST (the Etvas App document) or PUT (the SDK)
+	EtvasExternalDataDelete string // "null" (write {"data":null}) or DELETE
 	EtvasCurrency           string // currency of Etvas prices, which carry none
 
 	AvataURL            string
@@ -73,7 +74,8 @@ func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&p.EtvasAPIKey, "etvas-api-key", p.EtvasAPIKey, "Etvas API key (sent to Etvas, and required on Etvas webhooks)")
 	fs.StringVar(&p.EtvasEventSecret, "etvas-event-secret", p.EtvasEventSecret, "Etvas event secret: when set, x-etvas-signature is required on webhooks")
 	fs.StringVar(&p.EtvasSigningSecret, "etvas-signing-secret", p.EtvasSigningSecret, "Etvas request-signing secret (optional)")
-	fs.StringVar(&p.EtvasExternalDataMethod, "etvas-external-data-method", p.EtvasExternalDataMethod, "HTTP method Etvas accepts for external-data writes: PUT or POST")
+	fs.StringVar(&p.EtvasExternalDataMethod, "etvas-external-data-method", p.EtvasExternalDataMethod, "HTTP method Etvas accepts for external-data writes: POST (the App document) or PUT (the SDK)")
+	fs.StringVar(&p.EtvasExternalDataDelete, "etvas-external-data-delete", p.EtvasExternalDataDelete, `how external data is cleared: null (write {"data":null}) or DELETE`)
 	fs.StringVar(&p.EtvasCurrency, "etvas-currency", p.EtvasCurrency, "ISO 4217 currency of the prices in Etvas events (Etvas sends none)")
 	fs.StringVar(&p.AvataURL, "avata-url", p.AvataURL, "Avata API base URL")
 	fs.StringVar(&p.AvataAPIKey, "avata-api-key", p.AvataAPIKey, "Avata API key")
@@ -122,7 +124,10 @@ func (p PartnersConfig) validate() []string {
 		return []string{fmt.Sprintf("partners %q: want auto, sandbox or live", p.Mode)}
 	}
 	if m := strings.ToUpper(p.EtvasExternalDataMethod); m != "PUT" && m != "POST" {
-		problems = append(problems, "etvas-external-data-method: want PUT or POST")
+		problems = append(problems, "etvas-external-data-method: want POST or PUT")
+	}
+	if d := p.EtvasExternalDataDelete; d != "" && !strings.EqualFold(d, etvas.ExternalDataDeleteNull) && !strings.EqualFold(d, etvas.ExternalDataDeleteMethod) {
+		problems = append(problems, "etvas-external-data-delete: want null or DELETE")
 	}
 	if !currencyPattern.MatchString(p.EtvasCurrency) {
 		problems = append(problems, fmt.Sprintf("etvas-currency %q: want an ISO 4217 code such as EUR", p.EtvasCurrency))
@@ -182,6 +187,12 @@ func startPartners(ctx context.Context, cfg PartnersConfig, opts partnerOptions,
 			return nil, fmt.Errorf("start partner sandbox: %w", err)
 		}
 		p.Sandbox = sb
+		// The embedded Etvas sandbox accepts the external-data write method the gateway is
+		// configured with (its default reading is the App document's POST).
+		if err := sb.Etvas.SetReadings(etvasbox.Readings{ExternalDataWrite: strings.ToUpper(cfg.EtvasExternalDataMethod)}); err != nil {
+			_ = p.Close(ctx)
+			return nil, fmt.Errorf("start partner sandbox: %w", err)
+		}
 		p.Config = sandboxCredentials(cfg, sb)
 		log.Info("partner sandbox running", "etvas", p.Config.EtvasURL, "avata", p.Config.AvataURL, "scalepoint", p.Config.ScalepointURL)
 	}
@@ -222,8 +233,8 @@ func (p *Partners) buildClients(opts partnerOptions, log *slog.Logger) error {
 	var err error
 	if p.Etvas, err = etvas.New(etvas.Config{
 		BaseURL: c.EtvasURL, APIKey: c.EtvasAPIKey, SigningSecret: c.EtvasSigningSecret,
-		ExternalDataWriteMethod: strings.ToUpper(c.EtvasExternalDataMethod),
-		HTTPClient:              opts.httpClient, Observer: opts.observer, Logger: log,
+		ExternalDataWriteMethod: strings.ToUpper(c.EtvasExternalDataMethod), ExternalDataDelete: c.EtvasExternalDataDelete,
+		HTTPClient: opts.httpClient, Observer: opts.observer, Logger: log,
 	}); err != nil {
 		return fmt.Errorf("etvas client: %w", err)
 	}

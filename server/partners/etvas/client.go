@@ -69,17 +69,27 @@ var (
 	ErrInvalidNotice  = errors.New("etvas: notification needs a locale, a subject and a message")
 )
 
+// Ways to clear an external-data value (Config.ExternalDataDelete).
+const (
+	ExternalDataDeleteNull   = "null"   // write {"data": null}
+	ExternalDataDeleteMethod = "DELETE" // DELETE /external-data/{key}
+)
+
 // Config configures the Etvas client.
 type Config struct {
 	BaseURL string // default https://api.etvas.com
 	APIKey  string // required
 	// SigningSecret enables request signing (x-signature, x-timestamp) when non-empty.
 	SigningSecret string
-	// ExternalDataWriteMethod is PUT (the SDK, default) or POST (one doc): the sources
-	// disagree, so it is configurable here and in the sandbox.
+	// ExternalDataWriteMethod is POST (the Etvas App document, default) or PUT (the SDK):
+	// the sources disagree, so it is configurable here and in the sandbox.
 	ExternalDataWriteMethod string
-	VerifyCacheTTL          time.Duration // default 10 min (the SDK's)
-	VerifyCacheSize         int           // entries; default 10000
+	// ExternalDataDelete is how a value is cleared: ExternalDataDeleteNull (default) writes
+	// {"data": null} with the write method, ExternalDataDeleteMethod sends DELETE. The App
+	// document gives both; the null write needs no second method to be right.
+	ExternalDataDelete string
+	VerifyCacheTTL     time.Duration // default 10 min (the SDK's)
+	VerifyCacheSize    int           // entries; default 10000
 
 	// HTTP core settings (see partnerhttp.Config).
 	HTTPClient     *http.Client
@@ -100,6 +110,7 @@ type Client struct {
 	apiKey      string
 	secret      []byte
 	writeMethod string
+	deleteHow   string
 	clock       func() time.Time
 	cache       *verifyCache
 }
@@ -114,11 +125,19 @@ func New(cfg Config) (*Client, error) {
 	}
 	switch strings.ToUpper(cfg.ExternalDataWriteMethod) {
 	case "":
-		cfg.ExternalDataWriteMethod = http.MethodPut
+		cfg.ExternalDataWriteMethod = http.MethodPost
 	case http.MethodPut, http.MethodPost:
 		cfg.ExternalDataWriteMethod = strings.ToUpper(cfg.ExternalDataWriteMethod)
 	default:
-		return nil, fmt.Errorf("etvas: config: external data write method must be PUT or POST, not %q", cfg.ExternalDataWriteMethod)
+		return nil, fmt.Errorf("etvas: config: external data write method must be POST or PUT, not %q", cfg.ExternalDataWriteMethod)
+	}
+	switch {
+	case cfg.ExternalDataDelete == "" || strings.EqualFold(cfg.ExternalDataDelete, ExternalDataDeleteNull):
+		cfg.ExternalDataDelete = ExternalDataDeleteNull
+	case strings.EqualFold(cfg.ExternalDataDelete, ExternalDataDeleteMethod):
+		cfg.ExternalDataDelete = ExternalDataDeleteMethod
+	default:
+		return nil, fmt.Errorf("etvas: config: external data delete must be %q or %q, not %q", ExternalDataDeleteNull, ExternalDataDeleteMethod, cfg.ExternalDataDelete)
 	}
 	if cfg.VerifyCacheTTL <= 0 {
 		cfg.VerifyCacheTTL = DefaultVerifyCacheTTL
@@ -132,6 +151,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		apiKey:      cfg.APIKey,
 		writeMethod: cfg.ExternalDataWriteMethod,
+		deleteHow:   cfg.ExternalDataDelete,
 		clock:       cfg.Clock,
 		cache:       newVerifyCache(cfg.VerifyCacheTTL, cfg.VerifyCacheSize, cfg.Clock),
 	}
@@ -390,7 +410,8 @@ func (c *Client) PutExternalData(ctx context.Context, key, value string) error {
 		return fmt.Errorf("etvas: put external data: encode: %w", err)
 	}
 	if len(encoded) > MaxExternalDataValue {
-		return inputError(OpPutExternalData, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE, ErrValueTooLarge)
+		return inputError(OpPutExternalData, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+			fmt.Errorf("%w: %d bytes encoded, at most %d", ErrValueTooLarge, len(encoded), MaxExternalDataValue))
 	}
 	body := append(append([]byte(`{"data":`), encoded...), '}')
 	if _, err := c.http.Do(ctx, c.request(OpPutExternalData, c.writeMethod, path, "", body, true)); err != nil {
@@ -399,21 +420,36 @@ func (c *Client) PutExternalData(ctx context.Context, key, value string) error {
 	return nil
 }
 
-// DeleteExternalData clears the value stored under key (no error if there was none).
+// EncodedValueSize is what Etvas's 100 KB limit measures: the length of value once
+// JSON-encoded as PutExternalData sends it (quotes and escapes included).
+func EncodedValueSize(value string) int {
+	encoded, err := encodeJSON(value)
+	if err != nil { // a string always encodes; count it as too large if it ever does not
+		return MaxExternalDataValue + 1
+	}
+	return len(encoded)
+}
+
+// DeleteExternalData clears the value stored under key (no error if there was none): by
+// writing {"data": null} (the default) or with DELETE, as configured. Clearing twice has
+// the same effect as once, so it is retried like a read.
 func (c *Client) DeleteExternalData(ctx context.Context, key string) error {
 	path, err := externalDataPath(OpDeleteExternalData, key)
 	if err != nil {
 		return err
 	}
-	if _, err := c.http.Do(ctx, c.request(OpDeleteExternalData, http.MethodDelete, path, "", nil, true)); err != nil {
+	req := c.request(OpDeleteExternalData, http.MethodDelete, path, "", nil, true)
+	if c.deleteHow == ExternalDataDeleteNull {
+		req = c.request(OpDeleteExternalData, c.writeMethod, path, "", []byte(`{"data":null}`), true)
+	}
+	if _, err := c.http.Do(ctx, req); err != nil {
 		return err // already names partner and operation
 	}
 	return nil
 }
 
 // ValidExternalDataKey reports whether key is acceptable: 1-64 characters, valid UTF-8,
-// no path separators, control characters or dot segments. The sandbox applies the same
-// rule, so it lives here.
+// no path separators, control characters or dot segments (a key is one URL path segment).
 func ValidExternalDataKey(key string) bool {
 	if key == "" || !utf8.ValidString(key) || utf8.RuneCountInString(key) > MaxExternalDataKey {
 		return false

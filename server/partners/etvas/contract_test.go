@@ -222,7 +222,7 @@ func TestUserProfileAndPurchase(t *testing.T) {
 	e := setup(t, nil, nil)
 	ctx := context.Background()
 	profile := etvassandbox.Profile{FirstName: "Jane", LastName: "Roe", Email: "jane@example.com", PhoneNumber: "+4512345678",
-		Address: etvas.Address{Address1: "Main St 1", City: "Aarhus", Country: "Denmark", PostalCode: "8000"}}
+		Address: etvassandbox.Address{Address1: "Main St 1", City: "Aarhus", Country: "Denmark", PostalCode: "8000"}}
 	minted := e.mint(t, etvassandbox.MintRequest{Profile: &profile, ProductID: "prod-1"})
 
 	tests := []struct {
@@ -231,7 +231,8 @@ func TestUserProfileAndPurchase(t *testing.T) {
 		want           etvas.Profile
 	}{
 		{"without address", false, etvas.Profile{FirstName: "Jane", LastName: "Roe", Email: "jane@example.com", PhoneNumber: "+4512345678"}},
-		{"with address", true, etvas.Profile{FirstName: "Jane", LastName: "Roe", Email: "jane@example.com", PhoneNumber: "+4512345678", Address: profile.Address}},
+		{"with address", true, etvas.Profile{FirstName: "Jane", LastName: "Roe", Email: "jane@example.com", PhoneNumber: "+4512345678",
+			Address: etvas.Address{Address1: "Main St 1", City: "Aarhus", Country: "Denmark", PostalCode: "8000"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,10 +306,22 @@ func TestNotify(t *testing.T) {
 	}
 }
 
+// TestExternalData runs every way of writing (POST, PUT) and clearing ({"data": null},
+// DELETE) against a sandbox that accepts that write method.
 func TestExternalData(t *testing.T) {
-	for _, method := range []string{http.MethodPut, http.MethodPost} {
-		t.Run(method, func(t *testing.T) {
-			e := setup(t, nil, func(c *etvas.Config) { c.ExternalDataWriteMethod = method })
+	for _, mode := range []struct{ method, clear string }{
+		{"", ""}, // the defaults: POST, null write
+		{http.MethodPost, etvas.ExternalDataDeleteMethod},
+		{http.MethodPut, etvas.ExternalDataDeleteNull},
+		{http.MethodPut, etvas.ExternalDataDeleteMethod},
+	} {
+		method := mode.method
+		if method == "" {
+			method = http.MethodPost
+		}
+		t.Run(method+" "+mode.clear, func(t *testing.T) {
+			e := setup(t, func(c *etvassandbox.Config) { c.Readings.ExternalDataWrite = method },
+				func(c *etvas.Config) { c.ExternalDataWriteMethod, c.ExternalDataDelete = mode.method, mode.clear })
 			ctx := context.Background()
 			atLimit := strings.Repeat("x", etvas.MaxExternalDataValue-2) // + 2 quotes = exactly 100 KB encoded
 			tests := []struct {
@@ -342,14 +355,24 @@ func TestExternalData(t *testing.T) {
 					}
 				})
 			}
-			writes := 0
+			writes, nulls, deletes := 0, 0, 0
 			for _, r := range e.sandbox.Kit().Requests() {
-				if strings.HasPrefix(r.Path, "/external-data/") && r.Method == method {
+				switch {
+				case !strings.HasPrefix(r.Path, "/external-data/"):
+				case r.Method == method && r.Body == `{"data":null}`:
+					nulls++
+				case r.Method == method:
 					writes++
+				case r.Method == http.MethodDelete:
+					deletes++
 				}
 			}
-			if writes != len(tests) {
-				t.Fatalf("%d %s writes journaled, want %d", writes, method, len(tests))
+			wantNulls, wantDeletes := len(tests), 0
+			if mode.clear == etvas.ExternalDataDeleteMethod {
+				wantNulls, wantDeletes = 0, len(tests)
+			}
+			if writes != len(tests) || nulls != wantNulls || deletes != wantDeletes {
+				t.Fatalf("journaled %d %s writes, %d null writes, %d DELETEs; want %d, %d, %d", writes, method, nulls, deletes, len(tests), wantNulls, wantDeletes)
 			}
 		})
 	}
@@ -397,8 +420,8 @@ func TestSandboxExternalDataLimits(t *testing.T) {
 		body   string
 		want   int
 	}{
-		{"too large", "PUT", "/external-data/k", `{"data":"` + strings.Repeat("x", etvas.MaxExternalDataValue) + `"}`, 413},
-		{"key too long", "PUT", "/external-data/" + strings.Repeat("k", 65), `{"data":"v"}`, 400},
+		{"too large", "POST", "/external-data/k", `{"data":"` + strings.Repeat("x", etvas.MaxExternalDataValue) + `"}`, 413},
+		{"key too long", "POST", "/external-data/" + strings.Repeat("k", 65), `{"data":"v"}`, 400},
 		{"encoded slash", "GET", "/external-data/a%2Fb", ``, 400},
 		{"no data field", "POST", "/external-data/k", `{"value":"v"}`, 400},
 		{"non-string data", "POST", "/external-data/k", `{"data":1}`, 400},
@@ -714,6 +737,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"post writes", etvas.Config{APIKey: "k", ExternalDataWriteMethod: "post"}, true},
 		{"no key", etvas.Config{}, false},
 		{"patch writes", etvas.Config{APIKey: "k", ExternalDataWriteMethod: "PATCH"}, false},
+		{"DELETE clears", etvas.Config{APIKey: "k", ExternalDataDelete: "delete"}, true},
+		{"null clears", etvas.Config{APIKey: "k", ExternalDataDelete: "null"}, true},
+		{"unknown clear", etvas.Config{APIKey: "k", ExternalDataDelete: "PURGE"}, false},
 		{"bad url", etvas.Config{APIKey: "k", BaseURL: "api.etvas.com"}, false},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,9 @@ const (
 // AppEvent is the Etvas App event body. Payload keeps unknown fields so nothing the
 // partner sends is lost when the gateway stores the event.
 type AppEvent struct {
+	// ID is the event id some Etvas versions send at the top level; the App document's
+	// bodies have none.
+	ID        string                     `json:"id,omitempty"`
 	Name      string                     `json:"name"`
 	Payload   AppEventPayload            `json:"payload"`
 	Timestamp int64                      `json:"timestamp,omitempty"` // milliseconds

@@ -1004,7 +1004,8 @@ func (x *SubmitKycResponse) GetCustomer() *Customer {
 // GetExternalDataRequest reads one key of the Etvas key-value store.
 type GetExternalDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`.
+	// The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+	// 63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
 	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// The Etvas purchase context the data belongs to (36 characters).
 	ContextId     string `protobuf:"bytes,2,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
@@ -1123,7 +1124,8 @@ func (x *GetExternalDataResponse) GetData() string {
 // PutExternalDataRequest writes one key of the Etvas key-value store.
 type PutExternalDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`.
+	// The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+	// 63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
 	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// The Etvas purchase context the data belongs to.
 	ContextId string `protobuf:"bytes,2,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
@@ -1233,7 +1235,8 @@ func (x *PutExternalDataResponse) GetKey() string {
 // DeleteExternalDataRequest clears one key of the Etvas key-value store.
 type DeleteExternalDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`.
+	// The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+	// 63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
 	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// The Etvas purchase context the data belongs to.
 	ContextId     string `protobuf:"bytes,2,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`

@@ -47,10 +47,22 @@ type CustomerServiceClient interface {
 	SubmitKyc(ctx context.Context, in *SubmitKycRequest, opts ...grpc.CallOption) (*SubmitKycResponse, error)
 	// Reads a value from the Etvas key-value store of a purchase context. A missing key is not an
 	// error: `found` is false.
+	//
+	// Key budget (all three external-data RPCs): Covergate stores the key at Etvas as
+	// `<context_id>:<key>`, and Etvas keys are at most 64 characters, so the key may have at most
+	// 63 - len(context_id) characters: 27 for a 36-character Etvas context id. A longer key is
+	// INVALID_ARGUMENT (HTTP 400) with a BadRequest field violation on `key` (reason
+	// `key.scoped_too_long`) naming the maximum for this context; nothing is sent to Etvas.
 	GetExternalData(ctx context.Context, in *GetExternalDataRequest, opts ...grpc.CallOption) (*GetExternalDataResponse, error)
-	// Writes a value (at most 100 KB once JSON-encoded) to the Etvas key-value store.
+	// Writes a value to the Etvas key-value store (with POST, as the Etvas App document says, or PUT
+	// when so configured). The value may have at most 102400 bytes (100 KB) once JSON-encoded,
+	// quotes and escapes included: a larger one is INVALID_ARGUMENT (HTTP 400), reason
+	// PARTNER_INPUT_TOO_LARGE, with a BadRequest field violation on `data` giving the encoded size.
+	// The key budget of GetExternalData applies.
 	PutExternalData(ctx context.Context, in *PutExternalDataRequest, opts ...grpc.CallOption) (*PutExternalDataResponse, error)
-	// Clears a value in the Etvas key-value store.
+	// Clears a value in the Etvas key-value store, by writing `{"data": null}` (or with DELETE when
+	// so configured); clearing a key that holds nothing succeeds. The key budget of
+	// GetExternalData applies.
 	DeleteExternalData(ctx context.Context, in *DeleteExternalDataRequest, opts ...grpc.CallOption) (*DeleteExternalDataResponse, error)
 }
 
@@ -151,10 +163,22 @@ type CustomerServiceServer interface {
 	SubmitKyc(context.Context, *SubmitKycRequest) (*SubmitKycResponse, error)
 	// Reads a value from the Etvas key-value store of a purchase context. A missing key is not an
 	// error: `found` is false.
+	//
+	// Key budget (all three external-data RPCs): Covergate stores the key at Etvas as
+	// `<context_id>:<key>`, and Etvas keys are at most 64 characters, so the key may have at most
+	// 63 - len(context_id) characters: 27 for a 36-character Etvas context id. A longer key is
+	// INVALID_ARGUMENT (HTTP 400) with a BadRequest field violation on `key` (reason
+	// `key.scoped_too_long`) naming the maximum for this context; nothing is sent to Etvas.
 	GetExternalData(context.Context, *GetExternalDataRequest) (*GetExternalDataResponse, error)
-	// Writes a value (at most 100 KB once JSON-encoded) to the Etvas key-value store.
+	// Writes a value to the Etvas key-value store (with POST, as the Etvas App document says, or PUT
+	// when so configured). The value may have at most 102400 bytes (100 KB) once JSON-encoded,
+	// quotes and escapes included: a larger one is INVALID_ARGUMENT (HTTP 400), reason
+	// PARTNER_INPUT_TOO_LARGE, with a BadRequest field violation on `data` giving the encoded size.
+	// The key budget of GetExternalData applies.
 	PutExternalData(context.Context, *PutExternalDataRequest) (*PutExternalDataResponse, error)
-	// Clears a value in the Etvas key-value store.
+	// Clears a value in the Etvas key-value store, by writing `{"data": null}` (or with DELETE when
+	// so configured); clearing a key that holds nothing succeeds. The key budget of
+	// GetExternalData applies.
 	DeleteExternalData(context.Context, *DeleteExternalDataRequest) (*DeleteExternalDataResponse, error)
 	mustEmbedUnimplementedCustomerServiceServer()
 }
