@@ -332,15 +332,25 @@ func decodeInput(w http.ResponseWriter, r *http.Request, out any) *apiError {
 	return nil
 }
 
+// numericParams are the documented number fields a GET may carry.
+var numericParams = map[string]bool{"chainId": true}
+
 // decodeQuery maps single-valued query parameters onto the JSON field names
-// of out (strings stay strings; json.Number fields accept quoted numbers).
+// of out: strings stay strings, documented numbers must be numbers.
 func decodeQuery(q url.Values, out any) *apiError {
-	m := make(map[string]string, len(q))
+	m := make(map[string]json.RawMessage, len(q))
 	for k, vs := range q {
 		if len(vs) != 1 {
 			return badRequest("query parameter %s must be given once", k)
 		}
-		m[k] = vs[0]
+		if numericParams[k] {
+			if !json.Valid([]byte(vs[0])) {
+				return badRequest("query parameter %s must be a number", k)
+			}
+			m[k] = json.RawMessage(vs[0])
+			continue
+		}
+		m[k], _ = json.Marshal(vs[0])
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {

@@ -89,12 +89,12 @@ type policy struct {
 }
 
 type claim struct {
-	uuid, claimID    string
-	policyUUID       string
-	reason, email    string
-	files            []claimFile
-	status           string
-	created          time.Time
+	uuid, claimID string
+	policyUUID    string
+	reason, email string
+	files         []claimFile
+	status        string
+	created       time.Time
 }
 
 type upload struct {

@@ -51,7 +51,7 @@ func (v *validator) required(field, value string) {
 }
 
 // amount checks a required positive number and returns it canonical.
-func (v *validator) amount(field string, n json.Number) string {
+func (v *validator) amount(field string, n number) string {
 	if n == "" {
 		v.fail("%s is required", field)
 		return ""
@@ -111,8 +111,8 @@ func (v *validator) email(field, s string, required bool) {
 }
 
 // chainID checks a required positive chain id.
-func (v *validator) chainID(field string, n json.Number) int64 {
-	id, err := n.Int64()
+func (v *validator) chainID(field string, n number) int64 {
+	id, err := json.Number(n).Int64()
 	if err != nil || id <= 0 {
 		v.fail("%s must be a positive integer", field)
 		return 0
@@ -155,7 +155,7 @@ func price(total, percent string) string {
 }
 
 // sameAmount compares a JSON number with a canonical decimal exactly.
-func sameAmount(a json.Number, canonical string) bool {
+func sameAmount(a number, canonical string) bool {
 	d, ok := canonicalDecimal(string(a))
 	return ok && d == canonical
 }

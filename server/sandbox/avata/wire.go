@@ -1,12 +1,15 @@
 package avata
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"reflect"
+)
 
 // The sandbox's own reading of the reference's bodies. Response types have
 // no omitempty on documented fields: every field of an example is always
 // sent, and nothing the example does not show is ever added (except where a
 // reading says so). Amounts in requests and proposals are JSON numbers
-// (json.Number keeps every digit).
+// (kept as their literal text, so every digit survives).
 
 // Policy and claim statuses from the reference (the policy-update example
 // also shows APPROVED, so the sandbox accepts it as a policy status too).
@@ -51,17 +54,42 @@ func isClaimStatus(s string) bool {
 
 // --- requests ---
 
+// number is a JSON number in a request, kept as its literal text. Unlike
+// json.Number it refuses a quoted string: the reference types these fields
+// "number", and a client sending "10" has a bug the sandbox must show.
+type number string
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	var v json.Number
+	if len(b) > 0 && b[0] == '"' {
+		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeOf(n).Elem()}
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*n = number(v)
+	return nil
+}
+
+// MarshalJSON writes the number back as a number ("" as null).
+func (n number) MarshalJSON() ([]byte, error) {
+	if n == "" {
+		return []byte("null"), nil
+	}
+	return []byte(n), nil
+}
+
 type nftProposalIn struct {
-	TotalValue            json.Number `json:"totalValue"`
-	Chain                 string      `json:"chain"`
-	NFTContractID         string      `json:"nftContractId"`
-	CountryCode           string      `json:"countryCode"`
-	MarketplaceContractID string      `json:"marketplaceContractId"`
-	Token                 string      `json:"token"`
+	TotalValue            number `json:"totalValue"`
+	Chain                 string `json:"chain"`
+	NFTContractID         string `json:"nftContractId"`
+	CountryCode           string `json:"countryCode"`
+	MarketplaceContractID string `json:"marketplaceContractId"`
+	Token                 string `json:"token"`
 }
 
 type bookingProposalIn struct {
-	TotalValue  json.Number       `json:"totalValue"`
+	TotalValue  number            `json:"totalValue"`
 	Chain       string            `json:"chain"`
 	NFTIDs      []json.RawMessage `json:"nftIds"` // "Array of arrays"; the example is []
 	CountryCode string            `json:"countryCode"`
@@ -70,9 +98,9 @@ type bookingProposalIn struct {
 }
 
 type digitalAssetProposalIn struct {
-	TotalValue   json.Number `json:"totalValue"`
-	CountryCode  string      `json:"countryCode"`
-	CurrencyCode string      `json:"currencyCode"`
+	TotalValue   number `json:"totalValue"`
+	CountryCode  string `json:"countryCode"`
+	CurrencyCode string `json:"currencyCode"`
 }
 
 type proposalRefIn struct {
@@ -97,7 +125,7 @@ type customerIn struct {
 type nftConfirmIn struct {
 	Proposal *proposalRefIn `json:"proposal"`
 	Purchase *struct {
-		TotalValue            json.Number     `json:"totalValue"`
+		TotalValue            number          `json:"totalValue"`
 		Chain                 string          `json:"chain"`
 		Metadata              json.RawMessage `json:"metadata"`
 		CurrentBlock          string          `json:"currentBlock"`
@@ -118,7 +146,7 @@ type bookingConfirmIn struct {
 	Proposal *proposalRefIn `json:"proposal"`
 	Purchase *struct {
 		Reference            string          `json:"reference"`
-		TotalValue           json.Number     `json:"totalValue"`
+		TotalValue           number          `json:"totalValue"`
 		BookingWalletAddress string          `json:"bookingWalletAddress"`
 		Chain                string          `json:"chain"`
 		Metadata             json.RawMessage `json:"metadata"`
@@ -135,10 +163,10 @@ type bookingConfirmIn struct {
 type digitalAssetConfirmIn struct {
 	Proposal *proposalRefIn `json:"proposal"`
 	Purchase *struct {
-		Reference    string      `json:"reference"`
-		TotalValue   json.Number `json:"totalValue"`
-		InvoiceID    string      `json:"invoiceId"`
-		CurrencyCode string      `json:"currencyCode"`
+		Reference    string `json:"reference"`
+		TotalValue   number `json:"totalValue"`
+		InvoiceID    string `json:"invoiceId"`
+		CurrencyCode string `json:"currencyCode"`
 	} `json:"purchase"`
 	Customer *customerIn `json:"customer"`
 }
@@ -156,14 +184,14 @@ type uuidIn struct {
 }
 
 type signInIn struct {
-	Signature string      `json:"signature"`
-	ChainID   json.Number `json:"chainId"`
-	PublicKey string      `json:"publicKey"`
+	Signature string `json:"signature"`
+	ChainID   number `json:"chainId"`
+	PublicKey string `json:"publicKey"`
 }
 
 type walletPoliciesIn struct {
-	Wallet  string      `json:"wallet"`
-	ChainID json.Number `json:"chainId"`
+	Wallet  string `json:"wallet"`
+	ChainID number `json:"chainId"`
 }
 
 type claimStatusIn struct {
