@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
@@ -87,6 +88,32 @@ func wrapError(err error) error {
 		}
 	}
 	return e
+}
+
+// IsClaimExists reports whether err is Avata refusing a claim because the
+// policy already has one. The reference does not say how a duplicate is
+// answered, so every reading counts: a 409 on claim creation, Avata's
+// CLAIM_EXISTS code, or a 400/409/2xx whose message says the claim exists.
+func IsClaimExists(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.HTTP == nil {
+		return false
+	}
+	switch {
+	case e.Code == CodeClaimExists:
+		return true
+	case e.HTTP.Operation == "claim_create" && e.HTTP.HTTPStatus == 409:
+		return true
+	case e.HTTP.Operation == "claim_create" && e.HTTP.HTTPStatus == 400:
+		return claimExistsMessage(e.HTTP.PartnerMessage)
+	}
+	return false
+}
+
+// claimExistsMessage recognises "claim already exists" style messages.
+func claimExistsMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "claim") && (strings.Contains(m, "exist") || strings.Contains(m, "already"))
 }
 
 // sanitizeCode keeps only a short machine code: [A-Za-z0-9_.-], ≤ 64 chars.
