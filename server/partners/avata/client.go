@@ -45,8 +45,8 @@ type Config struct {
 	APIKey       string
 	APIKeyHeader string // default DefaultAPIKeyHeader; "Authorization" gives way to the wallet JWT on wallet calls
 	// Paths is the route table (paths.go); zero routes take DefaultPaths.
-	Paths Paths
-	BrandID      string // sent as X-Brand-Id when set
+	Paths   Paths
+	BrandID string // sent as X-Brand-Id when set
 	// MerchantWalletKey is the merchant wallet's hex private key; it signs
 	// merchant-claim links. Optional: without it MerchantClaimLink fails.
 	MerchantWalletKey string
