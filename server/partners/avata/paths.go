@@ -43,6 +43,23 @@ import (
 // (request status, details, wallet policies, claim status), activation a PUT
 // and sign-in /v1/auth/login. A GET route sends its body fields as query
 // parameters (see Client.call).
+//
+// The other points the reference is silent on, and the adapter's answer to
+// each (the sandbox offers every reading; readings_test.go runs against all):
+//   - api-key header: Config.APIKeyHeader (default x-api-key, the common
+//     convention); under "Authorization" a wallet call's Bearer JWT wins.
+//   - claim uuid in the create / status answers: not required (the examples
+//     have none); Claim.UUID is then "" and the uuid comes from claim-update
+//     callbacks.
+//   - duplicate claim: 409, 400 "claim exists", 200 {"message": "claim
+//     exists"} are all errors IsClaimExists recognises; a 200 with the
+//     existing claim is returned as a success.
+//   - money in policy details: strings (as documented) or numbers, null for
+//     unset (PurchaseData.UnmarshalJSON).
+//   - success status: any 2xx. Activation answer: empty, {id,message} or any
+//     JSON object.
+//   - error bodies: {"message","code"} gives ErrorInfo partner_code; any
+//     other body still maps by HTTP status, with "message" as partner message.
 const (
 	PathNFTProposal          = "/v1/nft/proposal"
 	PathNFTConfirm           = "/v1/nft/confirm"
