@@ -134,8 +134,12 @@ func TestDocumentedAnswersDecode(t *testing.T) {
 
 	ref := avata.ProposalRef{ID: "p"}
 	for name, confirm := range map[string]func() (*avata.Confirmation, error){
-		"nft":     func() (*avata.Confirmation, error) { return c.ConfirmNFT(ctx(t), avata.NFTConfirmRequest{Proposal: ref}) },
-		"booking": func() (*avata.Confirmation, error) { return c.ConfirmBooking(ctx(t), avata.BookingConfirmRequest{Proposal: ref}) },
+		"nft": func() (*avata.Confirmation, error) {
+			return c.ConfirmNFT(ctx(t), avata.NFTConfirmRequest{Proposal: ref})
+		},
+		"booking": func() (*avata.Confirmation, error) {
+			return c.ConfirmBooking(ctx(t), avata.BookingConfirmRequest{Proposal: ref})
+		},
 		"digital asset": func() (*avata.Confirmation, error) {
 			return c.ConfirmDigitalAsset(ctx(t), avata.DigitalAssetConfirmRequest{Proposal: ref})
 		},

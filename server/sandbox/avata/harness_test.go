@@ -40,6 +40,7 @@ type gatewayStub struct {
 	mu        sync.Mutex
 	bodies    [][]byte
 	sigs      []string
+	read      int // bodies handed out by next, in arrival order
 	failFirst atomic.Int32
 	arrived   chan struct{}
 }
@@ -58,7 +59,7 @@ func (g *gatewayStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.arrived <- struct{}{}
 }
 
-// next waits for the n-th (0-based) callback; the bound only stops a broken test from hanging.
+// next waits for the next callback in arrival order; the bound only stops a broken test from hanging.
 func (g *gatewayStub) next(t *testing.T) []byte {
 	t.Helper()
 	select {
@@ -68,7 +69,8 @@ func (g *gatewayStub) next(t *testing.T) []byte {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.bodies[len(g.bodies)-1]
+	g.read++
+	return g.bodies[g.read-1]
 }
 
 type harness struct {

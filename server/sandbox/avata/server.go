@@ -71,12 +71,6 @@ func Open(cfg Config) (*Server, error) {
 	if kitOpts.MaxBodyBytes == 0 {
 		kitOpts.MaxBodyBytes = maxUploadBody // claim uploads are bigger than the kit's default
 	}
-	if kitOpts.FaultBody == nil {
-		kitOpts.FaultBody = func(status int) []byte {
-			b, _ := json.Marshal(map[string]any{"message": http.StatusText(status), "code": "SANDBOX_FAULT"})
-			return b
-		}
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1), readings: cfg.Readings}
 	s.handlers = map[string]handlerFunc{
