@@ -186,6 +186,12 @@ func startPartners(ctx context.Context, cfg PartnersConfig, opts partnerOptions,
 			return nil, fmt.Errorf("start partner sandbox: %w", err)
 		}
 		p.Sandbox = sb
+		// The embedded Avata sandbox follows the readings the adapter is
+		// configured for, so `--avata-paths rest` works end to end too.
+		if err := sb.Avata.SetReadings(avatabox.Readings{Paths: cfg.AvataPaths, APIKeyHeader: cfg.AvataAPIKeyHeader}); err != nil {
+			_ = sb.Close(ctx)
+			return nil, fmt.Errorf("avata sandbox: %w", err)
+		}
 		p.Config = sandboxCredentials(cfg, sb)
 		log.Info("partner sandbox running", "etvas", p.Config.EtvasURL, "avata", p.Config.AvataURL, "scalepoint", p.Config.ScalepointURL)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/partners/avata"
@@ -19,9 +20,15 @@ import (
 func avataClient(t *testing.T, s *apptest.Server) *avata.Client {
 	t.Helper()
 	_, avataURL, _ := s.App.Sandbox().URLs()
+	rd := s.App.Sandbox().Avata.Readings() // the route table and key header the sandbox serves
+	paths, err := avata.PathsNamed(rd.Paths)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := avata.New(avata.Config{
 		BaseURL: avataURL, APIKey: avatabox.DefaultAPIKey, BrandID: avatabox.DefaultBrandID,
 		MerchantWalletKey: avatabox.DefaultMerchantWalletKey, ChainID: 1,
+		Paths: paths, APIKeyHeader: rd.APIKeyHeader,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +78,24 @@ func policyStatus(t *testing.T, st store.Store, id string) domain.PolicyStatus {
 // TestAvataCallbacksEndToEnd: the sandbox's signed callbacks activate the policy and walk the
 // claim to APPROVED, each change verified by fetching from Avata and logged once.
 func TestAvataCallbacksEndToEnd(t *testing.T) { testAvataCallbacksEndToEnd(t, apptest.Start(t)) }
+
+// TestAvataCallbacksEndToEndOtherReading: the same with the other route table and the api key
+// in Authorization (Avata documents neither): --avata-paths and --avata-api-key-header reach
+// the gateway's adapter and the embedded sandbox alike, and verify-by-fetch still works.
+func TestAvataCallbacksEndToEndOtherReading(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) {
+		c.Partners.AvataPaths, c.Partners.AvataAPIKeyHeader = "rest", "Authorization"
+	})
+	if rd := s.App.Sandbox().Avata.Readings(); rd.Paths != avatabox.PathsREST || rd.APIKeyHeader != avatabox.HeaderAuthorization {
+		t.Fatalf("sandbox readings = %+v", rd)
+	}
+	testAvataCallbacksEndToEnd(t, s)
+	for _, e := range s.App.Sandbox().Avata.Kit().Requests() {
+		if e.Status == http.StatusUnauthorized || e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed {
+			t.Errorf("%s %s -> %d", e.Method, e.Path, e.Status)
+		}
+	}
+}
 
 func testAvataCallbacksEndToEnd(t *testing.T, s *apptest.Server) {
 	st := s.App.Store()

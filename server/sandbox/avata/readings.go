@@ -119,6 +119,11 @@ func (r Readings) merge(o Readings) Readings {
 	}
 	set(&r.Paths, o.Paths)
 	set(&r.APIKeyHeader, o.APIKeyHeader)
+	for _, h := range []string{HeaderXAPIKey, HeaderAPIKey, HeaderAuthorization} {
+		if strings.EqualFold(r.APIKeyHeader, h) { // header names are case-insensitive
+			r.APIKeyHeader = h
+		}
+	}
 	set(&r.ClaimUUID, o.ClaimUUID)
 	set(&r.DuplicateClaim, o.DuplicateClaim)
 	set(&r.PolicyMoney, o.PolicyMoney)

@@ -30,6 +30,13 @@ func TestReadingsValidation(t *testing.T) {
 	if _, err := Open(cfg); err == nil {
 		t.Error("Open accepted an unknown claim step")
 	}
+	// Header names are case-insensitive.
+	if r := DefaultReadings().merge(Readings{APIKeyHeader: "X-API-KEY"}); r.APIKeyHeader != HeaderXAPIKey {
+		t.Errorf("X-API-KEY read as %q", r.APIKeyHeader)
+	}
+	if r := DefaultReadings().merge(Readings{APIKeyHeader: "authorization"}); r.APIKeyHeader != HeaderAuthorization {
+		t.Errorf("authorization read as %q", r.APIKeyHeader)
+	}
 	// Every value offered is valid.
 	for field, values := range AllReadings() {
 		for _, v := range values {
