@@ -372,3 +372,43 @@ func TestCreateClaimWithoutClaimObject(t *testing.T) {
 		})
 	}
 }
+
+// TestIsClaimExists: every reading of a duplicate claim is recognised, and
+// nothing else is.
+func TestIsClaimExists(t *testing.T) {
+	user, _ := ethsign.NewWallet(userKey)
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   bool
+	}{
+		{"409 with code", 409, `{"message":"Claim already exists for this policy","code":"CLAIM_EXISTS"}`, true},
+		{"409 nest body", 409, `{"statusCode":409,"message":"Claim already exists for this policy","error":"Conflict"}`, true},
+		{"409 without body", 409, ``, true},
+		{"400 with code", 400, `{"message":"Claim already exists for this policy","code":"CLAIM_EXISTS"}`, true},
+		{"400 nest body", 400, `{"statusCode":400,"message":"Claim already exists for this policy","error":"Bad Request"}`, true},
+		{"200 message", 200, `{"message":"Claim already exists for this policy"}`, true},
+		{"409 other code", 409, `{"message":"claims need an ACCEPTED policy; this one is REJECTED","code":"INVALID_STATE"}`, false},
+		{"409 nest, other reason", 409, `{"statusCode":409,"message":"claims need an ACCEPTED policy; this one is REJECTED","error":"Conflict"}`, false},
+		{"400 validation", 400, `{"statusCode":400,"message":"email must be an e-mail address","error":"Bad Request"}`, false},
+		{"404", 404, `{"message":"policy not found"}`, false},
+		{"500", 500, `{"message":"claim exists"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, rp := replayClient(t, map[string][]byte{
+				avata.PathAuthNonce: documented(t, "auth-nonce.response.json"), avata.PathAuthToken: documented(t, "auth-token.response.json"),
+				avata.PathClaimCreate: []byte(tc.body),
+			})
+			rp.status[avata.PathClaimCreate] = tc.status
+			_, err := c.CreateClaim(ctx(t), user, avata.CreateClaimRequest{PolicyUUID: "u", Files: []avata.ClaimFile{{Key: "k"}}})
+			if err == nil || avata.IsClaimExists(err) != tc.want {
+				t.Fatalf("err = %v, IsClaimExists = %v, want %v", err, avata.IsClaimExists(err), tc.want)
+			}
+		})
+	}
+	if avata.IsClaimExists(errors.New("claim exists")) || avata.IsClaimExists(nil) {
+		t.Fatal("a plain error taken for claim exists")
+	}
+}

@@ -170,6 +170,25 @@ func TestEveryReading(t *testing.T) {
 				}
 			}
 
+			// A claim on a rejected policy is refused, and is not a duplicate.
+			other, err := e.client.ConfirmNFT(ctx(t), e.nftConfirmRequest(e.proposeNFT(t, "2"), e.user.Address()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.gw.next(t)
+			if err := e.sb.SetPolicyStatus(other.ID, sandbox.PolicyRejected); err != nil {
+				t.Fatal(err)
+			}
+			up2, err := e.client.UploadClaimDocuments(ctx(t), e.user, other.ID, []avata.UploadFile{{Name: "b.pdf", Content: []byte("%PDF")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.client.CreateClaim(ctx(t), e.user, avata.CreateClaimRequest{Reason: "r", PolicyUUID: other.ID, Email: "a@example.com",
+				Files: []avata.ClaimFile{{FileName: "b.pdf", Key: up2.Keys[0]}}})
+			if code, _ := errorInfo(t, err); code != codes.Aborted || avata.IsClaimExists(err) {
+				t.Fatalf("claim on a rejected policy: %v (claim exists %v)", err, avata.IsClaimExists(err))
+			}
+
 			// Errors: an unknown policy is NotFound whatever the error body.
 			_, err = e.client.PolicyDetails(ctx(t), "0bc4470f-d4c3-4d35-b760-d2a4163c98fa")
 			if code, info := errorInfo(t, err); code != codes.NotFound || info.Metadata["http_status"] != "404" {
