@@ -166,10 +166,15 @@ func (p Paths) withDefaults() (Paths, error) {
 			return Paths{}, fmt.Errorf("avata: config: route path %q must start with / and have no query", r.got.Path)
 		}
 	}
-	// The nonce and the upload cannot change shape: the nonce is documented
-	// as a call with query parameters, the upload is a form.
-	if p.AuthNonce.Method != "GET" || p.ClaimUpload.Method == "GET" {
-		return Paths{}, errors.New("avata: config: the nonce route must be GET and the upload route must not be")
+	// The nonce is documented as a call with query parameters; calls that
+	// change state (and the upload form) carry bodies, never GETs.
+	if p.AuthNonce.Method != "GET" {
+		return Paths{}, errors.New("avata: config: the nonce route must be GET")
+	}
+	for _, w := range []Route{p.NFTConfirm, p.BookingConfirm, p.DigitalAssetConfirm, p.PolicyActivate, p.AuthToken, p.ClaimUpload, p.ClaimCreate, p.KYC} {
+		if w.Method == "GET" {
+			return Paths{}, fmt.Errorf("avata: config: route %s changes state and cannot be GET", w.Path)
+		}
 	}
 	return p, nil
 }

@@ -241,6 +241,15 @@ func TestPathsConfig(t *testing.T) {
 		{NFTProposal: avata.Route{Method: "POST", Path: "/x?y=1"}},
 		{AuthNonce: avata.Route{Method: "POST", Path: "/nonce"}},
 		{ClaimUpload: avata.Route{Method: "GET", Path: "/upload"}},
+		{PolicyActivate: avata.Route{Method: "GET", Path: "/activate"}},
+		{ClaimCreate: avata.Route{Method: "GET", Path: "/claims"}},
+	}
+	// A table mixing both readings route by route is fine.
+	mixed := avata.Paths{PolicyDetails: avata.Route{Method: "GET", Path: "/v2/policy"}}
+	if c, err := avata.New(avata.Config{BaseURL: "http://127.0.0.1:1", APIKey: "k", Paths: mixed}); err != nil {
+		t.Fatalf("partial table: %v", err)
+	} else {
+		c.Close()
 	}
 	for _, p := range bad {
 		if c, err := avata.New(avata.Config{BaseURL: "http://127.0.0.1:1", APIKey: "k", Paths: p}); err == nil {
