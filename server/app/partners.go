@@ -52,6 +52,8 @@ type PartnersConfig struct {
 	AvataCallbackSecret string
 	AvataMerchantKey    string
 	AvataChainID        int64
+	AvataPaths          string // route table: verb or rest (Avata documents no paths)
+	AvataAPIKeyHeader   string // header of the api key (Avata documents none); default x-api-key
 
 	ScalepointURL          string
 	ScalepointTokenURL     string
@@ -83,6 +85,8 @@ func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&p.AvataCallbackSecret, "avata-callback-secret", p.AvataCallbackSecret, "shared secret of X-Avata-Signature on Avata callbacks")
 	fs.StringVar(&p.AvataMerchantKey, "avata-merchant-wallet-key", p.AvataMerchantKey, "hex private key of the merchant wallet (signs sign-in and claim-portal links)")
 	fs.Int64Var(&p.AvataChainID, "avata-chain-id", p.AvataChainID, "chain id for Avata wallet sign-in")
+	fs.StringVar(&p.AvataPaths, "avata-paths", p.AvataPaths, "Avata route table (undocumented by Avata): verb or rest")
+	fs.StringVar(&p.AvataAPIKeyHeader, "avata-api-key-header", p.AvataAPIKeyHeader, "header carrying the Avata api key (undocumented by Avata): x-api-key, api_key or Authorization")
 	fs.StringVar(&p.ScalepointURL, "scalepoint-url", p.ScalepointURL, "Scalepoint EventApi base URL")
 	fs.StringVar(&p.ScalepointTokenURL, "scalepoint-token-url", p.ScalepointTokenURL, "Scalepoint OAuth2 token endpoint")
 	fs.StringVar(&p.ScalepointClientID, "scalepoint-client-id", p.ScalepointClientID, "Scalepoint OAuth2 client id")
@@ -193,6 +197,12 @@ func startPartners(ctx context.Context, cfg PartnersConfig, opts partnerOptions,
 			_ = p.Close(ctx)
 			return nil, fmt.Errorf("start partner sandbox: %w", err)
 		}
+		// The embedded Avata sandbox follows the readings the adapter is
+		// configured for, so `--avata-paths rest` works end to end too.
+		if err := sb.Avata.SetReadings(avatabox.Readings{Paths: cfg.AvataPaths, APIKeyHeader: cfg.AvataAPIKeyHeader}); err != nil {
+			_ = p.Close(ctx)
+			return nil, fmt.Errorf("start partner sandbox: avata: %w", err)
+		}
 		p.Config = sandboxCredentials(cfg, sb)
 		log.Info("partner sandbox running", "etvas", p.Config.EtvasURL, "avata", p.Config.AvataURL, "scalepoint", p.Config.ScalepointURL)
 	}
@@ -238,8 +248,13 @@ func (p *Partners) buildClients(opts partnerOptions, log *slog.Logger) error {
 	}); err != nil {
 		return fmt.Errorf("etvas client: %w", err)
 	}
+	avataPaths, err := avata.PathsNamed(c.AvataPaths)
+	if err != nil {
+		return fmt.Errorf("avata client: %w", err)
+	}
 	if p.Avata, err = avata.New(avata.Config{
 		BaseURL: c.AvataURL, APIKey: c.AvataAPIKey, BrandID: c.AvataBrandID,
+		Paths: avataPaths, APIKeyHeader: c.AvataAPIKeyHeader,
 		MerchantWalletKey: c.AvataMerchantKey, ChainID: c.AvataChainID,
 		HTTP: partnerhttp.Config{HTTPClient: opts.httpClient, Observer: opts.observer, Logger: log},
 	}); err != nil {

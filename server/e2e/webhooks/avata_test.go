@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/partners/avata"
@@ -19,9 +20,15 @@ import (
 func avataClient(t *testing.T, s *apptest.Server) *avata.Client {
 	t.Helper()
 	_, avataURL, _ := s.App.Sandbox().URLs()
+	rd := s.App.Sandbox().Avata.Readings() // the route table and key header the sandbox serves
+	paths, err := avata.PathsNamed(rd.Paths)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := avata.New(avata.Config{
 		BaseURL: avataURL, APIKey: avatabox.DefaultAPIKey, BrandID: avatabox.DefaultBrandID,
 		MerchantWalletKey: avatabox.DefaultMerchantWalletKey, ChainID: 1,
+		Paths: paths, APIKeyHeader: rd.APIKeyHeader,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +79,24 @@ func policyStatus(t *testing.T, st store.Store, id string) domain.PolicyStatus {
 // claim to APPROVED, each change verified by fetching from Avata and logged once.
 func TestAvataCallbacksEndToEnd(t *testing.T) { testAvataCallbacksEndToEnd(t, apptest.Start(t)) }
 
+// TestAvataCallbacksEndToEndOtherReading: the same with the other route table and the api key
+// in Authorization (Avata documents neither): --avata-paths and --avata-api-key-header reach
+// the gateway's adapter and the embedded sandbox alike, and verify-by-fetch still works.
+func TestAvataCallbacksEndToEndOtherReading(t *testing.T) {
+	s := apptest.Start(t, func(c *app.Config) {
+		c.Partners.AvataPaths, c.Partners.AvataAPIKeyHeader = "rest", "Authorization"
+	})
+	if rd := s.App.Sandbox().Avata.Readings(); rd.Paths != avatabox.PathsREST || rd.APIKeyHeader != avatabox.HeaderAuthorization {
+		t.Fatalf("sandbox readings = %+v", rd)
+	}
+	testAvataCallbacksEndToEnd(t, s)
+	for _, e := range s.App.Sandbox().Avata.Kit().Requests() {
+		if e.Status == http.StatusUnauthorized || e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed {
+			t.Errorf("%s %s -> %d", e.Method, e.Path, e.Status)
+		}
+	}
+}
+
 func testAvataCallbacksEndToEnd(t *testing.T, s *apptest.Server) {
 	st := s.App.Store()
 	c := avataClient(t, s)
@@ -92,9 +117,19 @@ func testAvataCallbacksEndToEnd(t *testing.T, s *apptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As documented, Avata's create answer carries no claim uuid (remote.UUID is
+	// ""); this test is about the callbacks, so it records the claim with the
+	// uuid the sandbox assigned, as the claim flow does once it learns it.
+	claimUUID := remote.UUID
+	if claimUUID == "" {
+		var ok bool
+		if claimUUID, ok = s.App.Sandbox().Avata.ClaimUUID(p.AvataPolicyUUID); !ok {
+			t.Fatal("the sandbox has no claim on the policy")
+		}
+	}
 	var claim domain.Claim
 	if err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		claim, err = tx.CreateClaim(ctx, domain.Claim{PolicyID: p.ID, AvataClaimUUID: remote.UUID, Status: domain.ClaimCreated, StatusTime: time.Now().Add(-time.Second)})
+		claim, err = tx.CreateClaim(ctx, domain.Claim{PolicyID: p.ID, AvataClaimUUID: claimUUID, Status: domain.ClaimCreated, StatusTime: time.Now().Add(-time.Second)})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -138,7 +173,7 @@ func TestAvataVerifyByFetch(t *testing.T) {
 		return got == domain.PolicyActive, string(got)
 	})
 	// Avata expires it: the callback and the fetch agree.
-	if err := sb.SetPolicyStatus(p.AvataPolicyUUID, avata.PolicyExpired); err != nil {
+	if err := sb.SetPolicyStatus(p.AvataPolicyUUID, string(avata.PolicyExpired)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "policy EXPIRED", func() (bool, string) {

@@ -9,6 +9,7 @@
 package avata
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,8 +43,10 @@ const (
 type Config struct {
 	BaseURL      string // e.g. https://api.avata.gg
 	APIKey       string
-	APIKeyHeader string // default DefaultAPIKeyHeader
-	BrandID      string // sent as X-Brand-Id when set
+	APIKeyHeader string // default DefaultAPIKeyHeader; "Authorization" gives way to the wallet JWT on wallet calls
+	// Paths is the route table (paths.go); zero routes take DefaultPaths.
+	Paths   Paths
+	BrandID string // sent as X-Brand-Id when set
 	// MerchantWalletKey is the merchant wallet's hex private key; it signs
 	// merchant-claim links. Optional: without it MerchantClaimLink fails.
 	MerchantWalletKey string
@@ -120,6 +123,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ChainID == 0 {
 		cfg.ChainID = DefaultChainID
 	}
+	paths, err := cfg.Paths.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Paths = paths
 	if cfg.PortalURL == "" {
 		cfg.PortalURL = DefaultPortalURL
 	}
@@ -167,19 +175,42 @@ func (c *Client) BreakerState() string { return c.http.BreakerState() }
 // MerchantWallet returns the configured merchant wallet, or nil.
 func (c *Client) MerchantWallet() *ethsign.Wallet { return c.merchant }
 
-// authorize adds the api key and brand headers to every attempt.
+// authorize adds the api key and brand headers to every attempt. A header the
+// request already carries wins: with APIKeyHeader "Authorization", a wallet
+// call's "Bearer <JWT>" must not be replaced by the api key.
 func (c *Client) authorize(_ context.Context, r *http.Request, _ []byte) error {
-	r.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+	if r.Header.Get(c.cfg.APIKeyHeader) == "" {
+		r.Header.Set(c.cfg.APIKeyHeader, c.cfg.APIKey)
+	}
 	if c.cfg.BrandID != "" {
 		r.Header.Set(HeaderBrandID, c.cfg.BrandID)
 	}
 	return nil
 }
 
-// call sends a JSON request and maps failures to *Error.
+// request builds the partnerhttp request of an operation from its route.
+func request(op string, r Route, idempotent bool) partnerhttp.Request {
+	return partnerhttp.Request{Operation: op, Method: r.Method, Path: r.Path, Idempotent: idempotent}
+}
+
+// call sends a JSON request and maps failures to *Error. On a GET route the
+// documented body fields travel as query parameters of the same names.
 func (c *Client) call(ctx context.Context, req partnerhttp.Request, in, out any) error {
 	if req.Method == "" {
 		req.Method = http.MethodPost
+	}
+	if req.Method == http.MethodGet && in != nil {
+		q, err := queryOf(in)
+		if err != nil {
+			return inputError(req.Operation, codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, err)
+		}
+		if req.Query == nil {
+			req.Query = url.Values{}
+		}
+		for k, v := range q {
+			req.Query[k] = v
+		}
+		in = nil
 	}
 	if err := c.http.DoJSON(ctx, req, in, out); err != nil {
 		return wrapError(err)
@@ -187,11 +218,41 @@ func (c *Client) call(ctx context.Context, req partnerhttp.Request, in, out any)
 	return nil
 }
 
+// queryOf turns a flat JSON object into query parameters: strings as they
+// are, numbers and booleans as their JSON text; null fields are left out.
+func queryOf(in any) (url.Values, error) {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode query: %w", err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("query: body is not an object: %w", err)
+	}
+	q := url.Values{}
+	for k, v := range fields {
+		switch {
+		case string(v) == "null":
+		case len(v) > 0 && v[0] == '"':
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fmt.Errorf("query %s: %w", k, err)
+			}
+			q.Set(k, s)
+		case len(v) > 0 && (v[0] == '{' || v[0] == '['):
+			return nil, fmt.Errorf("query %s: nested values cannot be sent as query parameters", k)
+		default:
+			q.Set(k, string(v))
+		}
+	}
+	return q, nil
+}
+
 // ProposeNFT asks for a proposal for an NFT purchase. Proposals change no
 // state at Avata, so they are retried like reads.
 func (c *Client) ProposeNFT(ctx context.Context, req NFTProposalRequest) (*Proposal, error) {
 	var out Proposal
-	err := c.call(ctx, partnerhttp.Request{Operation: "nft_proposal", Path: PathNFTProposal, Idempotent: true}, req, &out)
+	err := c.call(ctx, request("nft_proposal", c.cfg.Paths.NFTProposal, true), req, &out)
 	return resultOrNil(&out, err)
 }
 
@@ -201,7 +262,7 @@ func (c *Client) ConfirmNFT(ctx context.Context, req NFTConfirmRequest) (*Confir
 		return nil, err
 	}
 	var out Confirmation
-	err := c.call(ctx, partnerhttp.Request{Operation: "nft_confirm", Path: PathNFTConfirm}, req, &out)
+	err := c.call(ctx, request("nft_confirm", c.cfg.Paths.NFTConfirm, false), req, &out)
 	return resultOrNil(&out, err)
 }
 
@@ -211,7 +272,7 @@ func (c *Client) ProposeBooking(ctx context.Context, req BookingProposalRequest)
 		req.NFTIDs = []json.RawMessage{} // required by Avata, even when empty
 	}
 	var out Proposal
-	err := c.call(ctx, partnerhttp.Request{Operation: "booking_proposal", Path: PathBookingProposal, Idempotent: true}, req, &out)
+	err := c.call(ctx, request("booking_proposal", c.cfg.Paths.BookingProposal, true), req, &out)
 	return resultOrNil(&out, err)
 }
 
@@ -221,14 +282,14 @@ func (c *Client) ConfirmBooking(ctx context.Context, req BookingConfirmRequest) 
 		return nil, err
 	}
 	var out Confirmation
-	err := c.call(ctx, partnerhttp.Request{Operation: "booking_confirm", Path: PathBookingConfirm}, req, &out)
+	err := c.call(ctx, request("booking_confirm", c.cfg.Paths.BookingConfirm, false), req, &out)
 	return resultOrNil(&out, err)
 }
 
 // ProposeDigitalAsset asks for a proposal for a digital asset.
 func (c *Client) ProposeDigitalAsset(ctx context.Context, req DigitalAssetProposalRequest) (*Proposal, error) {
 	var out Proposal
-	err := c.call(ctx, partnerhttp.Request{Operation: "digital_asset_proposal", Path: PathDigitalAssetProposal, Idempotent: true}, req, &out)
+	err := c.call(ctx, request("digital_asset_proposal", c.cfg.Paths.DigitalAssetProposal, true), req, &out)
 	return resultOrNil(&out, err)
 }
 
@@ -238,7 +299,7 @@ func (c *Client) ConfirmDigitalAsset(ctx context.Context, req DigitalAssetConfir
 		return nil, err
 	}
 	var out Confirmation
-	err := c.call(ctx, partnerhttp.Request{Operation: "digital_asset_confirm", Path: PathDigitalAssetConfirm}, req, &out)
+	err := c.call(ctx, request("digital_asset_confirm", c.cfg.Paths.DigitalAssetConfirm, false), req, &out)
 	return resultOrNil(&out, err)
 }
 
@@ -247,9 +308,25 @@ func (c *Client) ActivatePolicy(ctx context.Context, req ActivatePolicyRequest) 
 	if err := requireID("policy_activate", "policyUuid", req.PolicyUUID); err != nil {
 		return nil, err
 	}
+	// The reference documents no answer to activation: an empty body (204 or
+	// an empty 2xx) is success too, and any JSON object is accepted.
+	r := request("policy_activate", c.cfg.Paths.PolicyActivate, false)
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, inputError(r.Operation, codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, err)
+	}
+	r.Body, r.ContentType = body, "application/json"
+	resp, err := c.http.Do(ctx, r)
+	if err != nil {
+		return nil, wrapError(err)
+	}
 	var out ActivatePolicyResponse
-	err := c.call(ctx, partnerhttp.Request{Operation: "policy_activate", Path: PathPolicyActivate}, req, &out)
-	return resultOrNil(&out, err)
+	if len(bytes.TrimSpace(resp.Body)) > 0 {
+		if err := partnerhttp.DecodeJSON(resp.Body, &out); err != nil {
+			return nil, badResponse("policy_activate", fmt.Errorf("decode response: %w", err))
+		}
+	}
+	return &out, nil
 }
 
 // PolicyRequestStatus asks where a policy request stands.
@@ -258,7 +335,7 @@ func (c *Client) PolicyRequestStatus(ctx context.Context, policyUUID string) (*P
 		return nil, err
 	}
 	var out PolicyRequestStatus
-	err := c.call(ctx, partnerhttp.Request{Operation: "policy_request_status", Path: PathPolicyRequestStatus, Idempotent: true},
+	err := c.call(ctx, request("policy_request_status", c.cfg.Paths.PolicyRequestStatus, true),
 		map[string]string{"uuid": policyUUID}, &out)
 	return resultOrNil(&out, err)
 }
@@ -269,7 +346,7 @@ func (c *Client) PolicyDetails(ctx context.Context, policyUUID string) (*Policy,
 		return nil, err
 	}
 	var out PolicyEnvelope
-	err := c.call(ctx, partnerhttp.Request{Operation: "policy_details", Path: PathPolicyDetails, Idempotent: true},
+	err := c.call(ctx, request("policy_details", c.cfg.Paths.PolicyDetails, true),
 		map[string]string{"uuid": policyUUID}, &out)
 	if err != nil {
 		return nil, err
@@ -286,7 +363,7 @@ func (c *Client) SubmitKYC(ctx context.Context, req KYCRequest) (*KYCRequest, er
 		return nil, err
 	}
 	var out KYCRequest
-	err := c.call(ctx, partnerhttp.Request{Operation: "kyc", Path: PathKYC}, req, &out)
+	err := c.call(ctx, request("kyc", c.cfg.Paths.KYC, false), req, &out)
 	return resultOrNil(&out, err)
 }
 

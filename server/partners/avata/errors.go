@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net/http"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
@@ -87,6 +89,38 @@ func wrapError(err error) error {
 		}
 	}
 	return e
+}
+
+// IsClaimExists reports whether err is Avata refusing a claim because the
+// policy already has one. The reference does not say how a duplicate is
+// answered, so every reading counts: Avata's CLAIM_EXISTS code, or — when
+// the error body has no code — a 409 on claim creation that says nothing
+// else, or a 400/409/2xx whose message says the claim exists. A 409 with
+// another code (e.g. the policy is not active) is not a duplicate.
+func IsClaimExists(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.HTTP == nil {
+		return false
+	}
+	if e.Code != "" {
+		return e.Code == CodeClaimExists
+	}
+	if e.HTTP.Operation != "claim_create" {
+		return false
+	}
+	switch e.HTTP.HTTPStatus {
+	case http.StatusConflict:
+		return e.HTTP.PartnerMessage == "" || claimExistsMessage(e.HTTP.PartnerMessage)
+	case http.StatusBadRequest:
+		return claimExistsMessage(e.HTTP.PartnerMessage)
+	}
+	return false
+}
+
+// claimExistsMessage recognises "claim already exists" style messages.
+func claimExistsMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "claim") && (strings.Contains(m, "exist") || strings.Contains(m, "already"))
 }
 
 // sanitizeCode keeps only a short machine code: [A-Za-z0-9_.-], ≤ 64 chars.

@@ -123,3 +123,47 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// UnmarshalJSON reads purchase data whose amounts Avata's example shows as
+// strings ("totalValue": "string") but which may arrive as JSON numbers, the
+// way proposals carry them; null means "not set". Numbers become canonical
+// decimal strings with every digit kept.
+func (p *PurchaseData) UnmarshalJSON(b []byte) error {
+	type plain PurchaseData // no UnmarshalJSON: no recursion
+	var aux struct {
+		plain
+		TotalValue         flexDecimal `json:"totalValue"`
+		Duration           flexDecimal `json:"duration"`
+		CoveragePercentage flexDecimal `json:"coveragePercentage"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*p = PurchaseData(aux.plain)
+	p.TotalValue, p.Duration, p.CoveragePercentage = string(aux.TotalValue), string(aux.Duration), string(aux.CoveragePercentage)
+	return nil
+}
+
+// flexDecimal is a string or a JSON number on the wire, a string here.
+type flexDecimal string
+
+func (f *flexDecimal) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*f = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexDecimal(s)
+		return nil
+	}
+	d, err := NumberToDecimal(json.Number(b))
+	if err != nil {
+		return err
+	}
+	*f = flexDecimal(d)
+	return nil
+}

@@ -74,9 +74,9 @@ func (c *Client) Nonce(ctx context.Context, publicKey string) (string, error) {
 	}
 	q := url.Values{"publicKey": {publicKey}, "chainId": {strconv.FormatInt(c.cfg.ChainID, 10)}}
 	var out NonceResponse
-	err := c.call(ctx, partnerhttp.Request{
-		Operation: "auth_nonce", Method: http.MethodGet, Path: PathAuthNonce, Query: q, Idempotent: true,
-	}, nil, &out)
+	r := request("auth_nonce", c.cfg.Paths.AuthNonce, true)
+	r.Query = q
+	err := c.call(ctx, r, nil, &out)
 	if err != nil {
 		return "", err
 	}
@@ -105,7 +105,7 @@ func (c *Client) SignIn(ctx context.Context, signer Signer) (string, error) {
 	}
 	var out SignInResponse
 	// Not idempotent: the nonce is single use, so a blind retry would fail.
-	err = c.call(ctx, partnerhttp.Request{Operation: "auth_token", Path: PathAuthToken},
+	err = c.call(ctx, request("auth_token", c.cfg.Paths.AuthToken, false),
 		SignInRequest{Signature: sig, ChainID: c.cfg.ChainID, PublicKey: addr}, &out)
 	if err != nil {
 		return "", err
@@ -195,9 +195,7 @@ func (c *Client) PoliciesForWallet(ctx context.Context, signer Signer) ([]Policy
 			errors.New("no wallet signer"))
 	}
 	var out PoliciesForWalletResponse
-	err := c.walletCall(ctx, signer, partnerhttp.Request{
-		Operation: "policies_for_wallet", Method: http.MethodPost, Path: PathPoliciesForWallet, Idempotent: true,
-	}, PoliciesForWalletRequest{Wallet: signer.Address(), ChainID: c.cfg.ChainID}, &out)
+	err := c.walletCall(ctx, signer, request("policies_for_wallet", c.cfg.Paths.PoliciesForWallet, true), PoliciesForWalletRequest{Wallet: signer.Address(), ChainID: c.cfg.ChainID}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -224,9 +222,9 @@ func (c *Client) UploadClaimDocuments(ctx context.Context, signer Signer, policy
 		return nil, err
 	}
 	var out UploadResponse
-	err = c.walletCall(ctx, signer, partnerhttp.Request{
-		Operation: op, Method: http.MethodPost, Path: PathClaimUpload, Body: body, ContentType: contentType,
-	}, nil, &out)
+	r := request(op, c.cfg.Paths.ClaimUpload, false)
+	r.Body, r.ContentType = body, contentType
+	err = c.walletCall(ctx, signer, r, nil, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -306,12 +304,30 @@ func (c *Client) CreateClaim(ctx context.Context, signer Signer, req CreateClaim
 		return nil, inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
 			errors.New("at least one uploaded file is required"))
 	}
-	var out ClaimEnvelope
-	err := c.walletCall(ctx, signer, partnerhttp.Request{Operation: op, Method: http.MethodPost, Path: PathClaimCreate}, req, &out)
+	// The documented answer is {"claim":{...}} without the claim's uuid: the
+	// result's UUID is usually empty (the uuid arrives with claim-update
+	// callbacks). A 2xx without a claim object is either "claim exists"
+	// (one reading of a duplicate) or a response we cannot use.
+	var out struct {
+		Claim   *Claim `json:"claim"`
+		Message string `json:"message"`
+	}
+	err := c.walletCall(ctx, signer, request(op, c.cfg.Paths.ClaimCreate, false), req, &out)
 	if err != nil {
 		return nil, err
 	}
-	return &out.Claim, nil
+	if out.Claim == nil {
+		msg := partnerhttp.SanitizeMessage(out.Message)
+		if claimExistsMessage(msg) {
+			return nil, &Error{Code: CodeClaimExists, HTTP: &partnerhttp.Error{
+				Partner: PartnerName, Operation: op, HTTPStatus: http.StatusOK, PartnerMessage: msg,
+				Code: codes.Aborted, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT,
+				Err: errors.New("the policy already has a claim"),
+			}}
+		}
+		return nil, badResponse(op, errors.New("answer has no claim"))
+	}
+	return out.Claim, nil
 }
 
 // ClaimStatus fetches the claim on a policy.
@@ -321,7 +337,7 @@ func (c *Client) ClaimStatus(ctx context.Context, signer Signer, policyUUID stri
 		return nil, err
 	}
 	var out ClaimEnvelope
-	err := c.walletCall(ctx, signer, partnerhttp.Request{Operation: op, Method: http.MethodPost, Path: PathClaimStatus, Idempotent: true},
+	err := c.walletCall(ctx, signer, request(op, c.cfg.Paths.ClaimStatus, true),
 		map[string]string{"policyUuid": policyUUID}, &out)
 	if err != nil {
 		return nil, err

@@ -63,14 +63,20 @@ func TestWalletClaimFlow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateClaim: %v", err)
 	}
-	if claim.Status != avata.ClaimCreated || claim.Policy.UUID != policyUUID || claim.UUID == "" || len(claim.Files) != 2 {
+	// As documented, the create answer carries no claim uuid.
+	if claim.Status != avata.ClaimCreated || claim.Policy.UUID != policyUUID || claim.UUID != "" || len(claim.Files) != 2 {
 		t.Fatalf("claim = %+v", claim)
 	}
+	claimUUID, ok := e.sb.ClaimUUID(policyUUID)
+	if !ok {
+		t.Fatal("sandbox has no claim")
+	}
 
-	// The sandbox walks the claim to APPROVED, one signed callback per step, in order.
+	// The sandbox walks the claim to APPROVED, one signed callback per step, in
+	// order; the callbacks are where the claim uuid shows.
 	for _, want := range []avata.ClaimStatus{avata.ClaimPending, avata.ClaimReviewed, avata.ClaimApproved} {
 		cb := e.gw.next(t)
-		if cb.Claim == nil || cb.Claim.Status != want || cb.Claim.UUID != claim.UUID || cb.Claim.PolicyUUID != policyUUID || cb.Claim.Details.ClaimID == "" {
+		if cb.Claim == nil || cb.Claim.Status != want || cb.Claim.UUID != claimUUID || cb.Claim.PolicyUUID != policyUUID || cb.Claim.Details.ClaimID == "" {
 			t.Fatalf("callback = %+v, want claim %s", cb.Claim, want)
 		}
 	}
@@ -136,7 +142,7 @@ func TestClaimRules(t *testing.T) {
 	}
 
 	// A rejected policy takes no claim (409) — moved by the sandbox control.
-	if err := e.sb.SetPolicyStatus(other, avata.PolicyRejected); err != nil {
+	if err := e.sb.SetPolicyStatus(other, string(avata.PolicyRejected)); err != nil {
 		t.Fatal(err)
 	}
 	if cb := e.gw.next(t); cb.Policy.UUID != other || cb.Policy.Status != avata.PolicyRejected {

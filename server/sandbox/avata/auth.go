@@ -11,31 +11,35 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/covergate/covergate/server/ethsign"
-	"github.com/covergate/covergate/server/partners/avata"
 )
 
 // walletClaims are the sandbox JWT's claims; Gen lets RevokeTokens invalidate
 // every token issued before it.
 type walletClaims struct {
 	jwt.RegisteredClaims
-	Gen int `json:"gen"`
+	ChainID int64 `json:"chainId"`
+	Gen     int   `json:"gen"`
 }
 
-func (s *Server) nonce(w http.ResponseWriter, r *http.Request) {
+// nonce answers {"nonce"} for GET ?publicKey=&chainId= (the reference says
+// the call has "two query parameters" and cuts off before naming them; the
+// sign-in body's publicKey and chainId are the reading).
+func (s *Server) nonce(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
 	addr, err := ethsign.NormalizeAddress(q.Get("publicKey"))
 	if err != nil {
-		fail(w, badRequest("publicKey must be a 0x wallet address"))
+		s.fail(w, c, badRequest("publicKey must be a 0x wallet address"))
 		return
 	}
 	chainID, err := strconv.ParseInt(q.Get("chainId"), 10, 64)
 	if err != nil || chainID <= 0 {
-		fail(w, badRequest("chainId must be a positive integer"))
+		s.fail(w, c, badRequest("chainId must be a positive integer"))
 		return
 	}
 	raw := make([]byte, 16)
 	rand.Read(raw)
-	n := hex.EncodeToString(raw)
+	// A human-readable message, as wallets show it to the user before signing.
+	n := "Sign in to Avata: " + hex.EncodeToString(raw)
 	now := s.cfg.Clock()
 	key := strings.ToLower(addr)
 	s.mu.Lock()
@@ -46,34 +50,33 @@ func (s *Server) nonce(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(live) >= maxNoncesPerPK {
-		live = live[len(live)-maxNoncesPerPK+1:] // oldest outstanding nonce gives way
+		live = live[len(live)-maxNoncesPerPK+1:] // the oldest outstanding nonce gives way
 	}
 	s.st.nonces[key] = append(live, issuedNonce{nonce: n, chainID: chainID, expiry: now.Add(s.cfg.NonceTTL)})
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, avata.NonceResponse{Nonce: n})
+	s.ok(w, r, c, nonceOut{Nonce: n})
 }
 
 // signIn finds the outstanding nonce the signature covers (the request does
-// not name it), consumes it and issues a wallet JWT.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	var req avata.SignInRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+// not name it), checks the EIP-191 signature against publicKey, consumes the
+// nonce and issues a wallet JWT bound to that wallet and chain.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *call) {
+	var req signInIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
 	v.required("signature", req.Signature)
 	v.required("publicKey", req.PublicKey)
-	if req.ChainID <= 0 {
-		v.fail("chainId must be a positive integer")
-	}
+	chainID := v.chainID("chainId", req.ChainID)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
 	addr, err := ethsign.NormalizeAddress(req.PublicKey)
 	if err != nil {
-		fail(w, badRequest("publicKey must be a 0x wallet address"))
+		s.fail(w, c, badRequest("publicKey must be a 0x wallet address"))
 		return
 	}
 	now := s.cfg.Clock()
@@ -82,14 +85,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	outstanding := s.st.nonces[key]
 	match := -1
 	for i, in := range outstanding {
-		if in.chainID == req.ChainID && now.Before(in.expiry) && ethsign.VerifyMessage(in.nonce, req.Signature, addr) == nil {
+		if in.chainID == chainID && now.Before(in.expiry) && ethsign.VerifyMessage(in.nonce, req.Signature, addr) == nil {
 			match = i
 			break
 		}
 	}
 	if match < 0 {
 		s.mu.Unlock()
-		writeError(w, http.StatusUnauthorized, avata.CodeUnauthorized, "signature does not match an issued, unused nonce")
+		s.fail(w, c, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: "signature does not match an issued, unused nonce"})
 		return
 	}
 	s.st.nonces[key] = append(outstanding[:match:match], outstanding[match+1:]...) // single use
@@ -103,16 +106,34 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.TokenTTL)),
 		},
-		Gen: gen,
+		ChainID: chainID,
+		Gen:     gen,
 	}).SignedString(s.cfg.JWTSecret)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "INTERNAL", "cannot issue token")
+		s.fail(w, c, &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: "cannot issue token"})
 		return
 	}
-	writeJSON(w, http.StatusOK, avata.SignInResponse{AccessToken: tok})
+	s.ok(w, r, c, signInOut{AccessToken: tok})
 }
 
-var errRevoked = errors.New("token revoked")
+var (
+	errNoToken = errors.New("wallet token required")
+	errRevoked = errors.New("wallet token revoked")
+)
+
+// walletFromRequest reads "Authorization: Bearer <wallet JWT>" and returns
+// its wallet.
+func (s *Server) walletFromRequest(r *http.Request) (string, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return "", errNoToken
+	}
+	wallet, err := s.verifyToken(tok)
+	if err != nil {
+		return "", errors.New("invalid wallet token")
+	}
+	return wallet, nil
+}
 
 // verifyToken checks a wallet JWT and returns its wallet.
 func (s *Server) verifyToken(tok string) (string, error) {

@@ -4,124 +4,130 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/covergate/covergate/server/ethsign"
-	"github.com/covergate/covergate/server/partners/avata"
 )
 
-func (s *Server) policiesForWallet(w http.ResponseWriter, r *http.Request, wallet string) {
-	var req avata.PoliciesForWalletRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+// walletPolicies lists the signed-in wallet's policies on the chain named by
+// chainId. A wallet may only list its own policies.
+func (s *Server) walletPolicies(w http.ResponseWriter, r *http.Request, c *call) {
+	var req walletPoliciesIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
+	var v validator
+	chainID := v.chainID("chainId", req.ChainID)
 	addr, err := ethsign.NormalizeAddress(req.Wallet)
-	switch {
-	case err != nil:
-		fail(w, badRequest("wallet must be a 0x wallet address"))
-		return
-	case req.ChainID <= 0:
-		fail(w, badRequest("chainId must be a positive integer"))
-		return
-	case addr != wallet:
-		fail(w, forbidden("wallet does not match the signed-in wallet"))
+	if err != nil {
+		v.fail("wallet must be a 0x wallet address")
+	}
+	if v.err != nil {
+		s.fail(w, c, v.err)
 		return
 	}
-	out := avata.PoliciesForWalletResponse{Policies: []avata.PolicyEnvelope{}}
+	if addr != c.wallet {
+		s.fail(w, c, forbidden("wallet does not match the signed-in wallet"))
+		return
+	}
+	out := walletPoliciesOut{Policies: []policyEnvelope{}}
 	s.mu.Lock()
 	for _, id := range s.st.policyOrder {
-		if pol := s.st.policies[id]; pol.owner == wallet {
-			out.Policies = append(out.Policies, avata.PolicyEnvelope{Policy: pol.wire()})
+		pol := s.st.policies[id]
+		if pol.owner == c.wallet && onChain(pol.chain, chainID) {
+			out.Policies = append(out.Policies, policyEnvelope{Policy: pol.out(c.rd)})
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.ok(w, r, c, out)
 }
 
-func forbidden(msg string) *apiError {
-	return &apiError{status: http.StatusForbidden, code: avata.CodeForbidden, msg: msg}
+func onChain(chain string, id int64) bool {
+	for _, v := range chainIDs[chain] {
+		if v == id {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedBy reports whether wallet may act on pol: a policy without an owner
 // wallet (digital assets) is open to any signed-in wallet.
 func ownedBy(pol *policy, wallet string) bool { return pol.owner == "" || pol.owner == wallet }
 
-func (s *Server) uploadClaimDocuments(w http.ResponseWriter, r *http.Request, wallet string) {
+// uploadClaimDocuments takes a multipart form with policyUuid, publicKey and
+// the files. The reference does not name the files' form field, so every file
+// part counts, whatever its name.
+func (s *Server) uploadClaimDocuments(w http.ResponseWriter, r *http.Request, c *call) {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "multipart/form-data" {
-		fail(w, &apiError{status: http.StatusUnsupportedMediaType, code: avata.CodeValidation, msg: "content type must be multipart/form-data"})
+		s.fail(w, c, &apiError{status: http.StatusUnsupportedMediaType, code: codeValidation, msg: "content type must be multipart/form-data"})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBody)
 	if err := r.ParseMultipartForm(maxUploadBody); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(w, &apiError{status: http.StatusRequestEntityTooLarge, code: avata.CodeValidation, msg: "upload too large"})
+			s.fail(w, c, &apiError{status: http.StatusRequestEntityTooLarge, code: codeValidation, msg: "upload too large"})
 			return
 		}
-		fail(w, badRequest("malformed multipart body"))
+		s.fail(w, c, badRequest("malformed multipart body"))
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
 	form := r.MultipartForm
-	policyUUID := first(form.Value[avata.FormFieldPolicyUUID])
-	publicKey := first(form.Value[avata.FormFieldPublicKey])
-	files := form.File[avata.FormFieldFiles]
+	policyUUID := first(form.Value["policyUuid"])
+	var files []*multipart.FileHeader
+	for _, fhs := range form.File {
+		files = append(files, fhs...)
+	}
 	if _, err := uuid.Parse(policyUUID); err != nil {
-		fail(w, badRequest("policyUuid must be a uuid"))
+		s.fail(w, c, badRequest("policyUuid must be a uuid"))
 		return
 	}
-	pk, err := ethsign.NormalizeAddress(publicKey)
+	pk, err := ethsign.NormalizeAddress(first(form.Value["publicKey"]))
 	switch {
 	case err != nil:
-		fail(w, badRequest("publicKey must be a 0x wallet address"))
+		s.fail(w, c, badRequest("publicKey must be a 0x wallet address"))
 		return
-	case pk != wallet:
-		fail(w, forbidden("publicKey does not match the signed-in wallet"))
+	case pk != c.wallet:
+		s.fail(w, c, forbidden("publicKey does not match the signed-in wallet"))
 		return
 	case len(files) == 0:
-		fail(w, badRequest("files must not be empty"))
+		s.fail(w, c, badRequest("files must not be empty"))
 		return
 	}
 	stored := make([]*upload, 0, len(files))
 	for i, fh := range files {
 		if fh.Size > maxFileBytes {
-			fail(w, &apiError{status: http.StatusRequestEntityTooLarge, code: avata.CodeValidation, msg: "file too large"})
+			s.fail(w, c, &apiError{status: http.StatusRequestEntityTooLarge, code: codeValidation, msg: "file too large"})
 			return
 		}
-		f, err := fh.Open()
+		u, err := readUpload(fh)
 		if err != nil {
-			fail(w, badRequest("unreadable file"))
+			s.fail(w, c, badRequest("files[%d] is empty or unreadable", i))
 			return
 		}
-		content, err := io.ReadAll(f)
-		f.Close()
-		if err != nil || len(content) == 0 {
-			fail(w, badRequest("files[%d] is empty or unreadable", i))
-			return
-		}
-		sum := sha256.Sum256(content)
-		stored = append(stored, &upload{
-			policyUUID: policyUUID, wallet: wallet, name: fh.Filename,
-			contentType: fh.Header.Get("Content-Type"), size: len(content), sha256: hex.EncodeToString(sum[:]),
-		})
+		u.policyUUID, u.wallet = policyUUID, c.wallet
+		stored = append(stored, u)
 	}
 	s.mu.Lock()
 	pol, ok := s.st.policies[policyUUID]
-	if !ok || !ownedBy(pol, wallet) {
+	if !ok || !ownedBy(pol, c.wallet) {
 		s.mu.Unlock()
 		if !ok {
-			fail(w, notFound("policy"))
+			s.fail(w, c, notFound("policy"))
 		} else {
-			fail(w, forbidden("policy belongs to another wallet"))
+			s.fail(w, c, forbidden("policy belongs to another wallet"))
 		}
 		return
 	}
@@ -131,7 +137,21 @@ func (s *Server) uploadClaimDocuments(w http.ResponseWriter, r *http.Request, wa
 		s.st.uploads[keys[i]] = u
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, avata.UploadResponse{Keys: keys, Message: "Files uploaded"})
+	s.ok(w, r, c, uploadOut{Keys: keys, Message: "Files uploaded"})
+}
+
+func readUpload(fh *multipart.FileHeader) (*upload, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	content, err := io.ReadAll(f)
+	if err != nil || len(content) == 0 {
+		return nil, errors.New("empty or unreadable")
+	}
+	sum := sha256.Sum256(content)
+	return &upload{name: fh.Filename, contentType: fh.Header.Get("Content-Type"), size: len(content), sha256: hex.EncodeToString(sum[:])}, nil
 }
 
 func first(v []string) string {
@@ -141,10 +161,10 @@ func first(v []string) string {
 	return v[0]
 }
 
-func (s *Server) createClaim(w http.ResponseWriter, r *http.Request, wallet string) {
-	var req avata.CreateClaimRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+func (s *Server) createClaim(w http.ResponseWriter, r *http.Request, c *call) {
+	var req claimCreateIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
@@ -160,73 +180,108 @@ func (s *Server) createClaim(w http.ResponseWriter, r *http.Request, wallet stri
 	}
 	v.email("email", req.Email, true)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
-	now := s.cfg.Clock()
 	s.mu.Lock()
-	c, apiErr := s.st.newClaim(req, wallet, now)
-	var out avata.Claim
-	if apiErr == nil {
-		out = c.wire(s.st.policies[c.policyUUID])
+	cl, existing, apiErr := s.st.newClaim(req, c.wallet, s.cfg.Clock())
+	var out claimCreateOut
+	if cl != nil {
+		out = cl.createOut(s.st.policies[cl.policyUUID], c.rd)
 	}
 	s.mu.Unlock()
-	if apiErr != nil {
-		fail(w, apiErr)
+	switch {
+	case apiErr != nil:
+		s.fail(w, c, apiErr)
+		return
+	case existing:
+		s.duplicateClaim(w, r, c, out)
 		return
 	}
-	s.scheduleClaimSteps(c.uuid)
-	writeJSON(w, http.StatusOK, avata.ClaimEnvelope{Claim: out})
+	s.scheduleClaimSteps(cl.uuid)
+	s.ok(w, r, c, out)
+}
+
+// duplicateClaim answers a second claim on a policy per the duplicateClaim
+// reading; nothing changes at the sandbox in any of them.
+func (s *Server) duplicateClaim(w http.ResponseWriter, r *http.Request, c *call, existing claimCreateOut) {
+	const msg = "Claim already exists for this policy"
+	switch c.rd.DuplicateClaim {
+	case DuplicateBadRequest:
+		s.fail(w, c, &apiError{status: http.StatusBadRequest, code: codeClaimExists, msg: msg})
+	case DuplicateOKMessage:
+		s.ok(w, r, c, map[string]string{"message": msg})
+	case DuplicateOKClaim:
+		s.ok(w, r, c, existing)
+	default:
+		s.fail(w, c, &apiError{status: http.StatusConflict, code: codeClaimExists, msg: msg})
+	}
 }
 
 // newClaim checks the policy, the documents and the state, then records a
-// CREATED claim. Caller holds s.mu.
-func (st *state) newClaim(req avata.CreateClaimRequest, wallet string, now time.Time) (*claim, *apiError) {
+// CREATED claim. A policy that already has a claim returns that claim with
+// existing = true. Caller holds s.mu.
+func (st *state) newClaim(req claimCreateIn, wallet string, now time.Time) (c *claim, existing bool, _ *apiError) {
 	pol, ok := st.policies[req.PolicyUUID]
 	if !ok {
-		return nil, notFound("policy")
+		return nil, false, notFound("policy")
 	}
 	if !ownedBy(pol, wallet) {
-		return nil, forbidden("policy belongs to another wallet")
+		return nil, false, forbidden("policy belongs to another wallet")
+	}
+	if id, exists := st.claimByPolicy[req.PolicyUUID]; exists {
+		return st.claims[id], true, nil
 	}
 	for i, f := range req.Files {
 		u, ok := st.uploads[f.Key]
 		if !ok || u.policyUUID != req.PolicyUUID || u.wallet != wallet {
-			return nil, &apiError{status: http.StatusUnprocessableEntity, code: avata.CodeValidation,
-				msg: "files[" + strconv.Itoa(i) + "].key is not a document uploaded for this policy"}
+			return nil, false, &apiError{status: http.StatusUnprocessableEntity, code: codeValidation,
+				msg: fmt.Sprintf("files[%d].key is not a document uploaded for this policy", i)}
 		}
 	}
-	if pol.status != avata.PolicyAccepted && pol.status != avata.PolicyApproved {
-		return nil, &apiError{status: http.StatusConflict, code: avata.CodeInvalidState,
-			msg: "claims need an ACCEPTED policy; this one is " + string(pol.status)}
+	if pol.status != PolicyAccepted && pol.status != PolicyApproved {
+		return nil, false, &apiError{status: http.StatusConflict, code: codeInvalidState,
+			msg: "claims need an ACCEPTED policy; this one is " + pol.status}
 	}
-	if _, exists := st.claimByPolicy[req.PolicyUUID]; exists {
-		return nil, &apiError{status: http.StatusConflict, code: avata.CodeClaimExists, msg: "policy already has a claim"}
-	}
-	c := &claim{
-		uuid: uuid.NewString(), policyUUID: req.PolicyUUID, reason: req.Reason, email: req.Email,
-		files: append([]avata.ClaimFile(nil), req.Files...), status: avata.ClaimCreated, created: now.UTC(),
+	st.claimSeq++
+	c = &claim{
+		uuid: uuid.NewString(), claimID: fmt.Sprintf("%010d", 2000000000+st.claimSeq), policyUUID: req.PolicyUUID,
+		reason: req.Reason, email: req.Email, files: append([]claimFile(nil), req.Files...),
+		status: ClaimCreated, created: now.UTC(),
 	}
 	st.claims[c.uuid] = c
 	st.claimByPolicy[c.policyUUID] = c.uuid
-	return c, nil
+	return c, false, nil
 }
 
-func (s *Server) claimStatus(w http.ResponseWriter, r *http.Request, wallet string) {
-	var req struct {
-		PolicyUUID string `json:"policyUuid"`
+func (c *claim) createOut(pol *policy, rd Readings) claimCreateOut {
+	var out claimCreateOut
+	if rd.ClaimUUID == ClaimUUIDPresent {
+		id := c.uuid
+		out.Claim.UUID = &id
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+	out.Claim.Reason, out.Claim.CreatedDate, out.Claim.Email = c.reason, isoTime(c.created), c.email
+	out.Claim.Files = append([]claimFile{}, c.files...)
+	out.Claim.Status = c.status
+	out.Claim.Policy = pol.out(rd)
+	return out
+}
+
+// claimStatus answers {"claim":{"status","policy":{"uuid"}}} for the claim
+// on a policy.
+func (s *Server) claimStatus(w http.ResponseWriter, r *http.Request, c *call) {
+	var req claimStatusIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	if req.PolicyUUID == "" {
-		fail(w, badRequest("policyUuid is required"))
+		s.fail(w, c, badRequest("policyUuid is required"))
 		return
 	}
 	s.mu.Lock()
 	var (
-		out    avata.Claim
+		out    claimStatusOut
 		apiErr *apiError
 	)
 	pol, ok := s.st.policies[req.PolicyUUID]
@@ -234,17 +289,22 @@ func (s *Server) claimStatus(w http.ResponseWriter, r *http.Request, wallet stri
 	switch {
 	case !ok:
 		apiErr = notFound("policy")
-	case !ownedBy(pol, wallet):
+	case !ownedBy(pol, c.wallet):
 		apiErr = forbidden("policy belongs to another wallet")
 	case !hasClaim:
 		apiErr = notFound("claim")
 	default:
-		out = s.st.claims[id].wire(pol)
+		cl := s.st.claims[id]
+		out.Claim.Status, out.Claim.Policy.UUID = cl.status, pol.uuid
+		if c.rd.ClaimUUID == ClaimUUIDPresent {
+			claimUUID := cl.uuid
+			out.Claim.UUID = &claimUUID
+		}
 	}
 	s.mu.Unlock()
 	if apiErr != nil {
-		fail(w, apiErr)
+		s.fail(w, c, apiErr)
 		return
 	}
-	writeJSON(w, http.StatusOK, avata.ClaimEnvelope{Claim: out})
+	s.ok(w, r, c, out)
 }

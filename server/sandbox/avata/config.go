@@ -1,21 +1,30 @@
-// Package avata is a faithful fake of Avata's insurance API for tests and
-// `covergate sandbox`. It serves exactly the adapter's path table
-// (server/partners/avata/paths.go), checks the api key, the wallet JWT and
-// request bodies against the API reference's rules, prices proposals
-// deterministically, keeps state (proposals become policies, claims
-// progress) and sends signed policy-update / claim-update callbacks to the
-// gateway. sandboxkit adds the request journal and fault injection.
+// Package avata is a fake of Avata's insurance API (reference v0.12.0,
+// https://documentation.demo.avata.gg) for tests and `covergate sandbox`.
 //
-// Routes besides the path table and sandboxkit's /_sandbox/requests and
-// /_sandbox/faults:
+// It is a second, independent reading of the reference: it imports nothing
+// from the adapter (server/partners/avata), has its own wire types and its
+// own path tables, and answers with the documented example shapes field for
+// field — including what the examples leave out (the create-claim and
+// claim-status answers carry no claim uuid). Where the reference is silent
+// (paths, methods, api-key header, duplicate claims, ...) it offers every
+// plausible reading (readings.go), chosen in Config.Readings and switchable
+// at run time. It keeps state (proposals become policies, claims progress),
+// verifies wallet sign-ins (EIP-191, server/ethsign) and sends signed
+// policy-update / claim-update callbacks to the gateway. sandboxkit adds the
+// request journal and fault injection.
 //
-//	POST /_sandbox/policies/{uuid}/status {"status":"REJECTED"}  set a policy status (+ callback)
-//	POST /_sandbox/claims/{uuid}/status   {"status":"APPROVED"}  set a claim status (+ callback)
-//	POST /_sandbox/tokens/revoke                                 revoke every wallet JWT issued so far
-//	GET  /_sandbox/deliveries                                    callbacks sent to the gateway and their outcome
+// Control routes besides sandboxkit's /_sandbox/requests and /_sandbox/faults:
+//
+//	GET    /_sandbox/readings                  the active readings and every value offered
+//	POST   /_sandbox/readings {"paths":"rest"} switch some readings (the others stay)
+//	DELETE /_sandbox/readings                  back to the configured readings
+//	POST   /_sandbox/policies/{uuid}/status {"status":"REJECTED"}  set a policy status (+ callback)
+//	POST   /_sandbox/claims/{uuid}/status   {"status":"APPROVED"}  set a claim status (+ callback)
+//	POST   /_sandbox/tokens/revoke             revoke every wallet JWT issued so far
+//	GET    /_sandbox/deliveries                callbacks sent to the gateway and their outcome
 //
 // Pricing: policyPrice = totalValue × 2.5 % (exact decimal), coverage 100 %,
-// duration 365 days (NFT and booking).
+// a term of 365 days.
 package avata
 
 import (
@@ -23,12 +32,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
 )
 
-// Sandbox-mode development defaults (partners-common.md); the gateway uses the
-// same values when `--partners sandbox` runs without configured credentials.
+// Sandbox-mode development defaults; the gateway uses the same values when
+// `--partners sandbox` runs without configured credentials.
 const (
 	DefaultAPIKey         = "sandbox-avata-api-key"
 	DefaultBrandID        = "covergate"
@@ -47,6 +55,12 @@ const (
 
 	// CallbackPath is where callbacks go, relative to GatewayURL.
 	CallbackPath = "/webhooks/avata"
+	// CallbackSignatureHeader carries hex(HMAC-SHA256(callback secret, raw
+	// body)). Avata documents no callback authentication; Covergate requires
+	// this shared-secret signature, so the sandbox sends it.
+	CallbackSignatureHeader = "X-Avata-Signature"
+	// BrandHeader is the optional header every documented call lists.
+	BrandHeader = "X-Brand-Id"
 
 	maxJSONBody    = 1 << 20
 	maxUploadBody  = 25 << 20
@@ -57,8 +71,7 @@ const (
 
 // Config configures the sandbox.
 type Config struct {
-	APIKey       string
-	APIKeyHeader string // default avata.DefaultAPIKeyHeader
+	APIKey string
 	// BrandID, when set, is the only X-Brand-Id accepted (the header itself
 	// stays optional, as documented).
 	BrandID        string
@@ -68,14 +81,17 @@ type Config struct {
 	GatewayURL string
 	// JWTSecret signs wallet JWTs (HS256); empty = a random secret per Server.
 	JWTSecret []byte
+	// Readings picks one reading per point the reference is silent on; zero
+	// fields take DefaultReadings. /_sandbox/readings changes them at run time.
+	Readings Readings
 
 	// PolicyAcceptDelay: a confirmed policy is PENDING for this long, then
 	// ACCEPTED with a policy-update callback. 0 = immediately.
 	PolicyAcceptDelay time.Duration
-	// ClaimSteps are the statuses a new claim moves through, one every
+	// ClaimSteps are the claim statuses a new claim moves through, one every
 	// ClaimStepDelay, each with a claim-update callback. Empty = the claim
 	// stays CREATED until /_sandbox/claims/{uuid}/status moves it.
-	ClaimSteps     []avata.ClaimStatus
+	ClaimSteps     []string
 	ClaimStepDelay time.Duration
 
 	TokenTTL time.Duration // wallet JWT lifetime, default 15 min
@@ -97,17 +113,16 @@ func DefaultConfig() Config {
 		APIKey:            DefaultAPIKey,
 		BrandID:           DefaultBrandID,
 		CallbackSecret:    DefaultCallbackSecret,
+		Readings:          DefaultReadings(),
 		PolicyAcceptDelay: DefaultPolicyAcceptDelay,
-		ClaimSteps:        []avata.ClaimStatus{avata.ClaimPending, avata.ClaimReviewed, avata.ClaimApproved},
+		ClaimSteps:        []string{ClaimPending, ClaimReviewed, ClaimApproved},
 		ClaimStepDelay:    DefaultClaimStepDelay,
 	}
 }
 
 func (c Config) withDefaults() Config {
-	c.ClaimSteps = append([]avata.ClaimStatus(nil), c.ClaimSteps...) // the caller keeps its slice
-	if c.APIKeyHeader == "" {
-		c.APIKeyHeader = avata.DefaultAPIKeyHeader
-	}
+	c.ClaimSteps = append([]string(nil), c.ClaimSteps...) // the caller keeps its slice
+	c.Readings = DefaultReadings().merge(c.Readings)
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = DefaultTokenTTL
 	}
@@ -129,11 +144,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.PolicyAcceptDelay < 0 {
-		c.PolicyAcceptDelay = 0
-	}
-	if c.ClaimStepDelay < 0 {
-		c.ClaimStepDelay = 0
-	}
+	c.PolicyAcceptDelay = max(c.PolicyAcceptDelay, 0)
+	c.ClaimStepDelay = max(c.ClaimStepDelay, 0)
 	return c
 }

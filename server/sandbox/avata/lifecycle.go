@@ -3,14 +3,16 @@ package avata
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/covergate/covergate/server/partners/avata"
 )
 
 // Delivery is one callback sent (or being sent) to the gateway.
@@ -59,21 +61,19 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // schedulePolicyAccept moves a new PENDING policy to ACCEPTED after
-// PolicyAcceptDelay (at once when 0), with a callback.
+// PolicyAcceptDelay (at once when 0), with a policy-update callback.
 func (s *Server) schedulePolicyAccept(policyUUID string) {
 	accept := func() {
 		s.mu.Lock()
 		pol, ok := s.st.policies[policyUUID]
-		if !ok || pol.status != avata.PolicyPending { // moved meanwhile (activate, control): leave it
+		if !ok || pol.status != PolicyPending { // moved meanwhile (activate, control): leave it
 			s.mu.Unlock()
 			return
 		}
-		pol.setStatus(avata.PolicyAccepted, s.cfg.Clock())
-		body, err := avata.NewPolicyUpdateCallback(pol.update())
+		pol.setStatus(PolicyAccepted, s.cfg.Clock())
+		cb := &callbackOut{EventType: EventPolicyUpdate, Body: pol.update()}
 		s.mu.Unlock()
-		if err == nil {
-			s.deliver(avata.EventPolicyUpdate, body)
-		}
+		s.deliver(cb)
 	}
 	if s.cfg.PolicyAcceptDelay == 0 {
 		accept()
@@ -94,7 +94,7 @@ func (s *Server) scheduleClaimSteps(claimUUID string) {
 		return
 	}
 	s.spawn(func(ctx context.Context) {
-		expect := avata.ClaimCreated
+		expect := ClaimCreated
 		for _, next := range steps {
 			if !sleepCtx(ctx, s.cfg.ClaimStepDelay) {
 				return
@@ -106,109 +106,117 @@ func (s *Server) scheduleClaimSteps(claimUUID string) {
 				return
 			}
 			c.status = next
-			body, err := avata.NewClaimUpdateCallback(c.update())
+			cb := &callbackOut{EventType: EventClaimUpdate, Body: c.update()}
 			s.mu.Unlock()
-			if err == nil {
-				s.deliver(avata.EventClaimUpdate, body)
-			}
+			s.deliver(cb)
 			expect = next
 		}
 	})
 }
 
+// ErrNotFound: no policy or claim with that uuid.
+var ErrNotFound = errors.New("avata sandbox: not found")
+
 // SetPolicyStatus moves a policy (test control) and sends the callback.
-func (s *Server) SetPolicyStatus(policyUUID string, status avata.PolicyStatus) error {
-	if !status.Known() {
+func (s *Server) SetPolicyStatus(policyUUID, status string) error {
+	if !isPolicyStatus(status) {
 		return fmt.Errorf("avata sandbox: unknown policy status %q", status)
 	}
 	s.mu.Lock()
 	pol, ok := s.st.policies[policyUUID]
 	if !ok {
 		s.mu.Unlock()
-		return errNotFound
+		return ErrNotFound
 	}
 	pol.setStatus(status, s.cfg.Clock())
-	body, err := avata.NewPolicyUpdateCallback(pol.update())
+	cb := &callbackOut{EventType: EventPolicyUpdate, Body: pol.update()}
 	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.deliver(avata.EventPolicyUpdate, body)
+	s.deliver(cb)
 	return nil
 }
 
-// SetClaimStatus moves a claim (test control) and sends the callback.
-func (s *Server) SetClaimStatus(claimUUID string, status avata.ClaimStatus) error {
-	if !status.Known() {
+// SetClaimStatus moves a claim, named by its uuid (test control), and sends
+// the callback.
+func (s *Server) SetClaimStatus(claimUUID, status string) error {
+	if !isClaimStatus(status) {
 		return fmt.Errorf("avata sandbox: unknown claim status %q", status)
 	}
 	s.mu.Lock()
 	c, ok := s.st.claims[claimUUID]
 	if !ok {
 		s.mu.Unlock()
-		return errNotFound
+		return ErrNotFound
 	}
 	c.status = status
-	body, err := avata.NewClaimUpdateCallback(c.update())
+	cb := &callbackOut{EventType: EventClaimUpdate, Body: c.update()}
 	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.deliver(avata.EventClaimUpdate, body)
+	s.deliver(cb)
 	return nil
 }
 
-var errNotFound = errors.New("avata sandbox: not found")
+// PolicyStatus returns a policy's status (for tests).
+func (s *Server) PolicyStatus(policyUUID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pol, ok := s.st.policies[policyUUID]
+	if !ok {
+		return "", false
+	}
+	return pol.status, true
+}
+
+// ClaimUUID returns the uuid of the claim on a policy (for tests: the API
+// itself only reveals it in claim-update callbacks, unless the claimUuid
+// reading is "present").
+func (s *Server) ClaimUUID(policyUUID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.st.claimByPolicy[policyUUID]
+	return id, ok
+}
 
 type statusRequest struct {
 	Status string `json:"status"`
 }
 
-func (s *Server) controlPolicyStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request, set func(id, status string) error) {
 	var req statusRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "body must be {\"status\": ...}"})
 		return
 	}
-	st := avata.PolicyStatus(req.Status)
-	if !st.Known() {
-		fail(w, badRequest("status must be a policy status"))
-		return
+	switch err := set(r.PathValue("uuid"), req.Status); {
+	case errors.Is(err, ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "not found"})
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+	default:
+		w.WriteHeader(http.StatusNoContent)
 	}
-	if err := s.SetPolicyStatus(r.PathValue("uuid"), st); err != nil {
-		fail(w, notFound("policy"))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) controlPolicyStatus(w http.ResponseWriter, r *http.Request) {
+	s.controlStatus(w, r, s.SetPolicyStatus)
 }
 
 func (s *Server) controlClaimStatus(w http.ResponseWriter, r *http.Request) {
-	var req statusRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
-		return
-	}
-	st := avata.ClaimStatus(req.Status)
-	if !st.Known() {
-		fail(w, badRequest("status must be a claim status"))
-		return
-	}
-	if err := s.SetClaimStatus(r.PathValue("uuid"), st); err != nil {
-		fail(w, notFound("claim"))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.controlStatus(w, r, s.SetClaimStatus)
 }
 
-// deliver queues a signed callback for the gateway. One worker sends them in
-// order, so the gateway sees PENDING→ACCEPTED or CREATED→…→APPROVED in the
-// order they happened.
-func (s *Server) deliver(eventType string, body []byte) {
-	if s.cfg.GatewayURL == "" || body == nil || s.ctx.Err() != nil {
-		return // no gateway, or closed: nobody would send it
+// deliver queues a callback for the gateway. One worker sends them in order,
+// so the gateway sees PENDING→ACCEPTED or CREATED→…→APPROVED in the order
+// they happened. nil does nothing.
+func (s *Server) deliver(cb *callbackOut) {
+	if cb == nil || s.cfg.GatewayURL == "" || s.ctx.Err() != nil {
+		return // nothing to send, no gateway, or closed
+	}
+	body, err := json.Marshal(cb)
+	if err != nil {
+		s.cfg.Logger.Error("avata sandbox: cannot encode callback", "error", err)
+		return
 	}
 	s.mu.Lock()
-	s.queue = append(s.queue, pendingCallback{eventType: eventType, body: body})
+	s.queue = append(s.queue, pendingCallback{eventType: cb.EventType, body: body})
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -234,12 +242,20 @@ func (s *Server) deliveryWorker(ctx context.Context) {
 	}
 }
 
+// SignCallback returns the X-Avata-Signature value of a callback body:
+// hex(HMAC-SHA256(secret, body)).
+func SignCallback(secret, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
 // send delivers one callback with bounded retries on transport errors and
 // non-2xx answers, recording the outcome.
 func (s *Server) send(ctx context.Context, cb pendingCallback) {
 	d := Delivery{Time: s.cfg.Clock().UTC(), EventType: cb.eventType, Body: string(cb.body)}
 	target := strings.TrimRight(s.cfg.GatewayURL, "/") + CallbackPath
-	sig := avata.SignCallback([]byte(s.cfg.CallbackSecret), cb.body)
+	sig := SignCallback([]byte(s.cfg.CallbackSecret), cb.body)
 	wait := s.cfg.CallbackBackoff
 	for d.Attempts < s.cfg.CallbackAttempts && ctx.Err() == nil {
 		if d.Attempts > 0 {
@@ -273,7 +289,7 @@ func (s *Server) post(ctx context.Context, target, sig string, body []byte) (int
 		return 0, "build request: " + err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(avata.CallbackSignatureHeader, sig)
+	req.Header.Set(CallbackSignatureHeader, sig)
 	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return 0, "transport error"
@@ -291,23 +307,4 @@ func (s *Server) Deliveries() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Delivery{}, s.deliv...)
-}
-
-// Policy returns a policy as the API would (for tests).
-func (s *Server) Policy(policyUUID string) (avata.Policy, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pol, ok := s.st.policies[policyUUID]
-	if !ok {
-		return avata.Policy{}, false
-	}
-	return pol.wire(), true
-}
-
-// ClaimUUID returns the uuid of the claim on a policy (for tests).
-func (s *Server) ClaimUUID(policyUUID string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.st.claimByPolicy[policyUUID]
-	return id, ok
 }

@@ -5,89 +5,82 @@ import (
 	"net/http"
 
 	"github.com/covergate/covergate/server/ethsign"
-	"github.com/covergate/covergate/server/partners/avata"
 )
 
-// number wraps a canonical decimal this package produced itself.
-func number(d string) json.Number { return json.Number(d) }
-
-func (s *Server) nftProposal(w http.ResponseWriter, r *http.Request) {
-	var req avata.NFTProposalRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+func (s *Server) nftProposal(w http.ResponseWriter, r *http.Request, c *call) {
+	var req nftProposalIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
 	total := v.amount("totalValue", req.TotalValue)
-	v.chain("chain", req.Chain)
+	v.enum("chain", req.Chain, chains, true)
 	v.contract("nftContractId", req.NFTContractID, true)
-	v.country("countryCode", req.CountryCode, false)
+	v.enum("countryCode", req.CountryCode, countries, false)
 	v.contract("marketplaceContractId", req.MarketplaceContractID, false)
-	v.token("token", req.Token)
+	v.enum("token", req.Token, tokens, true)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
+	p := &proposal{kind: kindNFT, total: total, chain: req.Chain, token: req.Token,
+		nftContract: req.NFTContractID, marketplace: req.MarketplaceContractID, country: req.CountryCode}
 	s.mu.Lock()
-	out := s.st.newProposal(&proposal{
-		kind: kindNFT, total: total, chain: req.Chain, token: req.Token,
-		nftContract: req.NFTContractID, marketplace: req.MarketplaceContractID, country: req.CountryCode,
-	})
+	s.st.newProposal(p)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.ok(w, r, c, p.out())
 }
 
-func (s *Server) bookingProposal(w http.ResponseWriter, r *http.Request) {
-	var req avata.BookingProposalRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+func (s *Server) bookingProposal(w http.ResponseWriter, r *http.Request, c *call) {
+	var req bookingProposalIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
 	total := v.amount("totalValue", req.TotalValue)
-	v.chain("chain", req.Chain)
+	v.enum("chain", req.Chain, chains, true)
 	if req.NFTIDs == nil {
 		v.fail("nftIds is required")
 	}
-	v.country("countryCode", req.CountryCode, false)
+	v.enum("countryCode", req.CountryCode, countries, false)
 	v.date("checkInDate", req.CheckInDate)
-	v.token("token", req.Token)
+	v.enum("token", req.Token, tokens, true)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
+	p := &proposal{kind: kindBooking, total: total, chain: req.Chain, token: req.Token, country: req.CountryCode, checkIn: req.CheckInDate}
 	s.mu.Lock()
-	out := s.st.newProposal(&proposal{
-		kind: kindBooking, total: total, chain: req.Chain, token: req.Token,
-		country: req.CountryCode, checkIn: req.CheckInDate,
-	})
+	s.st.newProposal(p)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.ok(w, r, c, p.out())
 }
 
-func (s *Server) digitalAssetProposal(w http.ResponseWriter, r *http.Request) {
-	var req avata.DigitalAssetProposalRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+func (s *Server) digitalAssetProposal(w http.ResponseWriter, r *http.Request, c *call) {
+	var req digitalAssetProposalIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
 	total := v.amount("totalValue", req.TotalValue)
-	v.country("countryCode", req.CountryCode, true)
-	if req.CurrencyCode != "eur" {
-		v.fail("currencyCode must be eur")
-	}
+	v.enum("countryCode", req.CountryCode, countries, true)
+	v.enum("currencyCode", req.CurrencyCode, []string{"eur"}, true)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
+	p := &proposal{kind: kindDigitalAsset, total: total, country: req.CountryCode, currency: req.CurrencyCode}
 	s.mu.Lock()
-	out := s.st.newProposal(&proposal{kind: kindDigitalAsset, total: total, country: req.CountryCode, currency: req.CurrencyCode})
+	s.st.newProposal(p)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.ok(w, r, c, p.digitalAssetOut())
 }
 
-// mismatch is a confirm whose purchase differs from its proposal.
+// mismatch is a confirm whose purchase differs from its proposal ("Data
+// needs to match proposal").
 type mismatch struct{ field string }
 
 func (m *mismatch) check(field string, ok bool) {
@@ -97,106 +90,151 @@ func (m *mismatch) check(field string, ok bool) {
 }
 
 // confirm runs the checks common to every product, in the order a client
-// can act on: 404 unknown proposal, 404 wrong product, 409 already
+// can act on: 404 unknown proposal (or one of another product), 409 already
 // confirmed, 422 mismatch naming the first differing field. On success it
-// creates the PENDING policy. compare fills m; build returns owner and NFT data.
-func (s *Server) confirm(w http.ResponseWriter, kind, proposalID, reference string,
-	compare func(p *proposal, m *mismatch), owner string, nft *avata.NFTData,
+// creates the PENDING policy and schedules its acceptance.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request, c *call, kind, proposalID, reference string,
+	compare func(p *proposal, m *mismatch), owner string, nft *nftFacts,
 ) {
 	s.mu.Lock()
 	p, ok := s.st.proposals[proposalID]
 	switch {
 	case !ok || p.kind != kind:
 		s.mu.Unlock()
-		fail(w, notFound("proposal"))
+		s.fail(w, c, notFound("proposal"))
 		return
 	case p.policyUUID != "":
 		s.mu.Unlock()
-		fail(w, &apiError{status: http.StatusConflict, code: avata.CodeAlreadyConfirmed, msg: "proposal already confirmed"})
+		s.fail(w, c, &apiError{status: http.StatusConflict, code: codeAlreadyConfirmed, msg: "proposal already confirmed"})
 		return
 	}
 	var m mismatch
 	compare(p, &m)
 	if m.field != "" {
 		s.mu.Unlock()
-		fail(w, &apiError{status: http.StatusUnprocessableEntity, code: avata.CodeProposalMismatch,
-			msg: m.field + " does not match the proposal"})
+		s.fail(w, c, &apiError{status: http.StatusUnprocessableEntity, code: codeProposalMismatch, msg: m.field + " does not match the proposal"})
 		return
 	}
 	pol := s.st.newPolicy(p, reference, owner, nft, s.cfg.Clock())
-	uuid := pol.uuid
+	id := pol.uuid
 	s.mu.Unlock()
-	s.schedulePolicyAccept(uuid)
-	writeJSON(w, http.StatusOK, avata.Confirmation{ID: uuid, Message: "Policy created"})
+	s.schedulePolicyAccept(id)
+	s.ok(w, r, c, confirmationOut{ID: id, Message: "Policy created"})
 }
 
-func (s *Server) nftConfirm(w http.ResponseWriter, r *http.Request) {
-	var req avata.NFTConfirmRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+func (v *validator) customer(cu *customerIn, required bool) {
+	if cu == nil {
+		if required {
+			v.fail("customer is required")
+		}
 		return
 	}
-	var v validator
+	v.email("customer.email", cu.Email, required)
+	if required {
+		v.required("customer.firstName", cu.FirstName)
+		v.required("customer.lastName", cu.LastName)
+		v.enum("customer.countryCode", cu.CountryCode, countries, false)
+	}
+}
+
+func (s *Server) nftConfirm(w http.ResponseWriter, r *http.Request, c *call) {
+	var req nftConfirmIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	if req.Proposal == nil || req.Purchase == nil {
+		s.fail(w, c, badRequest("proposal and purchase are required"))
+		return
+	}
 	pu := req.Purchase
+	var v validator
 	v.required("proposal.id", req.Proposal.ID)
 	v.amount("purchase.totalValue", pu.TotalValue)
-	v.chain("purchase.chain", pu.Chain)
-	v.token("purchase.token", pu.Token)
+	v.enum("purchase.chain", pu.Chain, chains, true)
+	v.enum("purchase.token", pu.Token, tokens, true)
 	v.contract("purchase.nftContractId", pu.NFTContractID, true)
 	v.contract("purchase.marketplaceContractId", pu.MarketplaceContractID, false)
-	v.country("purchase.countryCode", pu.CountryCode, false)
-	v.customer(req.Customer)
+	v.enum("purchase.countryCode", pu.CountryCode, countries, false)
+	if len(pu.Metadata) > 0 && pu.Metadata[0] != '{' && string(pu.Metadata) != "null" {
+		v.fail("purchase.metadata must be an object")
+	}
+	v.customer(req.Customer, false)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
 	owner := ""
 	if a, err := ethsign.NormalizeAddress(pu.Target); err == nil {
-		owner = a
+		owner = a // the buyer's wallet receives the NFT
 	}
-	nft := &avata.NFTData{
-		TxID: pu.TxID, Source: pu.Source, Target: pu.Target, Token: pu.Token,
-		Asset: avata.NFTAsset{Owner: owner, Chain: pu.Chain, TokenID: pu.NFTTokenID, ContractID: pu.NFTContractID},
+	title, uri := nftMetadata(pu.Metadata, pu.NFTTokenID)
+	nft := &nftFacts{
+		txID: pu.TxID, source: pu.Source, target: pu.Target, token: pu.Token,
+		owner: owner, chain: pu.Chain, tokenID: pu.NFTTokenID, contractID: pu.NFTContractID, title: title, uri: uri,
 	}
-	s.confirm(w, kindNFT, req.Proposal.ID, pu.Reference, func(p *proposal, m *mismatch) {
+	s.confirm(w, r, c, kindNFT, req.Proposal.ID, pu.Reference, func(p *proposal, m *mismatch) {
 		m.check("purchase.totalValue", sameAmount(pu.TotalValue, p.total))
 		m.check("purchase.chain", pu.Chain == p.chain)
 		m.check("purchase.token", pu.Token == p.token)
-		m.check("purchase.nftContractId", equalFoldAddr(pu.NFTContractID, p.nftContract))
-		m.check("purchase.marketplaceContractId", p.marketplace == "" || equalFoldAddr(pu.MarketplaceContractID, p.marketplace))
+		m.check("purchase.nftContractId", sameAddress(pu.NFTContractID, p.nftContract))
+		m.check("purchase.marketplaceContractId", p.marketplace == "" || sameAddress(pu.MarketplaceContractID, p.marketplace))
 		m.check("purchase.countryCode", p.country == "" || pu.CountryCode == p.country)
 	}, owner, nft)
 }
 
-func (s *Server) bookingConfirm(w http.ResponseWriter, r *http.Request) {
-	var req avata.BookingConfirmRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+// nftMetadata picks the asset title and uri from the purchase metadata (an
+// open object in the reference) by the usual NFT metadata names.
+func nftMetadata(raw json.RawMessage, tokenID string) (title, uri string) {
+	var md map[string]any
+	_ = json.Unmarshal(raw, &md) // absent or not an object: defaults below
+	pick := func(keys ...string) string {
+		for _, k := range keys {
+			if s, ok := md[k].(string); ok && s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	title = pick("title", "name")
+	if title == "" {
+		title = "NFT #" + tokenID
+	}
+	return title, pick("uri", "tokenUri", "image")
+}
+
+func (s *Server) bookingConfirm(w http.ResponseWriter, r *http.Request, c *call) {
+	var req bookingConfirmIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
-	var v validator
+	if req.Proposal == nil || req.Purchase == nil {
+		s.fail(w, c, badRequest("proposal and purchase are required"))
+		return
+	}
 	pu := req.Purchase
+	var v validator
 	v.required("proposal.id", req.Proposal.ID)
 	v.amount("purchase.totalValue", pu.TotalValue)
-	v.chain("purchase.chain", pu.Chain)
-	v.token("purchase.token", pu.Token)
+	v.enum("purchase.chain", pu.Chain, chains, true)
+	v.enum("purchase.token", pu.Token, tokens, true)
 	v.nftIDs("purchase.nftIds", pu.NFTIDs)
 	if pu.CheckInDate != "" {
 		v.date("purchase.checkInDate", pu.CheckInDate)
 	}
-	if pu.WalletAddress != "" {
-		v.contract("purchase.walletAddress", pu.WalletAddress, true)
-	}
-	v.customer(req.Customer)
+	v.contract("purchase.walletAddress", pu.WalletAddress, false)
+	v.contract("purchase.bookingWalletAddress", pu.BookingWalletAddress, false)
+	v.customer(req.Customer, false)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
 	owner := ""
 	if a, err := ethsign.NormalizeAddress(pu.WalletAddress); err == nil {
 		owner = a
 	}
-	s.confirm(w, kindBooking, req.Proposal.ID, pu.Reference, func(p *proposal, m *mismatch) {
+	s.confirm(w, r, c, kindBooking, req.Proposal.ID, pu.Reference, func(p *proposal, m *mismatch) {
 		m.check("purchase.totalValue", sameAmount(pu.TotalValue, p.total))
 		m.check("purchase.chain", pu.Chain == p.chain)
 		m.check("purchase.token", pu.Token == p.token)
@@ -204,56 +242,58 @@ func (s *Server) bookingConfirm(w http.ResponseWriter, r *http.Request) {
 	}, owner, nil)
 }
 
-func (s *Server) digitalAssetConfirm(w http.ResponseWriter, r *http.Request) {
-	var req avata.DigitalAssetConfirmRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+func (s *Server) digitalAssetConfirm(w http.ResponseWriter, r *http.Request, c *call) {
+	var req digitalAssetConfirmIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
-	var v validator
+	if req.Proposal == nil || req.Purchase == nil {
+		s.fail(w, c, badRequest("proposal, purchase and customer are required"))
+		return
+	}
 	pu := req.Purchase
+	var v validator
 	v.required("proposal.id", req.Proposal.ID)
 	v.amount("purchase.totalValue", pu.TotalValue)
-	if pu.CurrencyCode != "eur" {
-		v.fail("purchase.currencyCode must be eur")
-	}
-	v.required("customer.firstName", req.Customer.FirstName)
-	v.required("customer.lastName", req.Customer.LastName)
-	v.email("customer.email", req.Customer.Email, true)
-	v.country("customer.countryCode", req.Customer.CountryCode, false)
+	v.enum("purchase.currencyCode", pu.CurrencyCode, []string{"eur"}, true)
+	v.customer(req.Customer, true) // "required object" for this product only
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
-	s.confirm(w, kindDigitalAsset, req.Proposal.ID, pu.Reference, func(p *proposal, m *mismatch) {
+	s.confirm(w, r, c, kindDigitalAsset, req.Proposal.ID, pu.Reference, func(p *proposal, m *mismatch) {
 		m.check("purchase.totalValue", sameAmount(pu.TotalValue, p.total))
 		m.check("purchase.currencyCode", pu.CurrencyCode == p.currency)
 	}, "", nil)
 }
 
-func equalFoldAddr(a, b string) bool {
+func sameAddress(a, b string) bool {
 	na, err1 := ethsign.NormalizeAddress(a)
 	nb, err2 := ethsign.NormalizeAddress(b)
 	return err1 == nil && err2 == nil && na == nb
 }
 
-func (s *Server) activatePolicy(w http.ResponseWriter, r *http.Request) {
-	var req avata.ActivatePolicyRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+// activatePolicy activates a policy and cancels the booking: the wallet
+// becomes the policy's owner (it receives the payout) and a PENDING policy is
+// accepted at once.
+func (s *Server) activatePolicy(w http.ResponseWriter, r *http.Request, c *call) {
+	var req activateIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
 	v.required("policyUuid", req.PolicyUUID)
-	v.chain("chain", req.Chain)
+	v.enum("chain", req.Chain, chains, true)
 	if req.NFTIDs == nil {
 		v.fail("nftIds is required")
 	}
 	v.nftIDs("nftIds", req.NFTIDs)
 	v.contract("walletAddress", req.WalletAddress, true)
-	v.token("token", req.Token)
+	v.enum("token", req.Token, tokens, true)
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
 	s.mu.Lock()
@@ -263,82 +303,84 @@ func (s *Server) activatePolicy(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		apiErr = notFound("policy")
 	case pol.chain != "" && pol.chain != req.Chain:
-		apiErr = &apiError{status: http.StatusUnprocessableEntity, code: avata.CodeProposalMismatch, msg: "chain does not match the policy"}
+		apiErr = &apiError{status: http.StatusUnprocessableEntity, code: codeProposalMismatch, msg: "chain does not match the policy"}
 	case pol.token != "" && pol.token != req.Token:
-		apiErr = &apiError{status: http.StatusUnprocessableEntity, code: avata.CodeProposalMismatch, msg: "token does not match the policy"}
-	case pol.status != avata.PolicyPending && pol.status != avata.PolicyAccepted && pol.status != avata.PolicyApproved:
-		apiErr = &apiError{status: http.StatusConflict, code: avata.CodeInvalidState, msg: "policy is " + string(pol.status)}
+		apiErr = &apiError{status: http.StatusUnprocessableEntity, code: codeProposalMismatch, msg: "token does not match the policy"}
+	case pol.status != PolicyPending && pol.status != PolicyAccepted && pol.status != PolicyApproved:
+		apiErr = &apiError{status: http.StatusConflict, code: codeInvalidState, msg: "policy is " + pol.status}
 	}
 	if apiErr != nil {
 		s.mu.Unlock()
-		fail(w, apiErr)
+		s.fail(w, c, apiErr)
 		return
 	}
-	owner, _ := ethsign.NormalizeAddress(req.WalletAddress)
-	pol.owner = owner
-	pol.activated = true
-	var cb []byte
-	if pol.status == avata.PolicyPending {
-		pol.setStatus(avata.PolicyAccepted, s.cfg.Clock())
-		cb, _ = avata.NewPolicyUpdateCallback(pol.update())
+	pol.owner, _ = ethsign.NormalizeAddress(req.WalletAddress)
+	var cb *callbackOut
+	if pol.status == PolicyPending {
+		pol.setStatus(PolicyAccepted, s.cfg.Clock())
+		cb = &callbackOut{EventType: EventPolicyUpdate, Body: pol.update()}
 	}
-	uuid := pol.uuid
+	out := pol.out(c.rd)
 	s.mu.Unlock()
-	s.deliver(avata.EventPolicyUpdate, cb)
-	writeJSON(w, http.StatusOK, avata.ActivatePolicyResponse{ID: uuid, Message: "Policy activated"})
+	s.deliver(cb)
+	switch c.rd.ActivateAnswer {
+	case ActivateNoContent:
+		w.WriteHeader(http.StatusNoContent)
+	case ActivatePolicy:
+		s.ok(w, r, c, policyEnvelope{Policy: out})
+	default:
+		s.ok(w, r, c, confirmationOut{ID: out.UUID, Message: "Policy activated"})
+	}
 }
 
-// uuidRequest is {"uuid": "..."} (request status and details).
-type uuidRequest struct {
-	UUID string `json:"uuid"`
-}
-
-func (s *Server) lookupPolicy(w http.ResponseWriter, r *http.Request) (avata.Policy, bool) {
-	var req uuidRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
-		return avata.Policy{}, false
+// lookupPolicy reads {"uuid"} and renders the policy.
+func (s *Server) lookupPolicy(w http.ResponseWriter, r *http.Request, c *call) (policyOut, bool) {
+	var req uuidIn
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
+		return policyOut{}, false
 	}
 	if req.UUID == "" {
-		fail(w, badRequest("uuid is required"))
-		return avata.Policy{}, false
+		s.fail(w, c, badRequest("uuid is required"))
+		return policyOut{}, false
 	}
 	s.mu.Lock()
 	pol, ok := s.st.policies[req.UUID]
-	var out avata.Policy
+	var out policyOut
 	if ok {
-		out = pol.wire()
+		out = pol.out(c.rd)
 	}
 	s.mu.Unlock()
 	if !ok {
-		fail(w, notFound("policy"))
+		s.fail(w, c, notFound("policy"))
 	}
 	return out, ok
 }
 
-func (s *Server) policyRequestStatus(w http.ResponseWriter, r *http.Request) {
-	pol, ok := s.lookupPolicy(w, r)
+// policyRequestStatus answers {eventType, body{reference, uuid, status}}:
+// the shape of a policy-update callback without its details.
+func (s *Server) policyRequestStatus(w http.ResponseWriter, r *http.Request, c *call) {
+	pol, ok := s.lookupPolicy(w, r, c)
 	if !ok {
 		return
 	}
-	var out avata.PolicyRequestStatus
-	out.EventType = avata.EventPolicyUpdate
-	out.Body.Reference = pol.PurchaseData.Reference
-	out.Body.UUID = pol.UUID
-	out.Body.Status = pol.Status
-	writeJSON(w, http.StatusOK, out)
+	var out requestStatusOut
+	out.EventType = EventPolicyUpdate
+	out.Body.Reference, out.Body.UUID, out.Body.Status = pol.PurchaseData.Reference, pol.UUID, pol.Status
+	s.ok(w, r, c, out)
 }
 
-func (s *Server) policyDetails(w http.ResponseWriter, r *http.Request) {
-	if pol, ok := s.lookupPolicy(w, r); ok {
-		writeJSON(w, http.StatusOK, avata.PolicyEnvelope{Policy: pol})
+func (s *Server) policyDetails(w http.ResponseWriter, r *http.Request, c *call) {
+	if pol, ok := s.lookupPolicy(w, r, c); ok {
+		s.ok(w, r, c, policyEnvelope{Policy: pol})
 	}
 }
 
-func (s *Server) kyc(w http.ResponseWriter, r *http.Request) {
-	var req avata.KYCRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		fail(w, err)
+// kyc records the KYC information and echoes it, as documented.
+func (s *Server) kyc(w http.ResponseWriter, r *http.Request, c *call) {
+	var req kycIO
+	if err := decodeInput(w, r, &req); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var v validator
@@ -348,7 +390,7 @@ func (s *Server) kyc(w http.ResponseWriter, r *http.Request) {
 		v.fail("payload must be an object")
 	}
 	if v.err != nil {
-		fail(w, v.err)
+		s.fail(w, c, v.err)
 		return
 	}
 	s.mu.Lock()
@@ -358,8 +400,11 @@ func (s *Server) kyc(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		fail(w, notFound("policy"))
+		s.fail(w, c, notFound("policy"))
 		return
 	}
-	writeJSON(w, http.StatusOK, req)
+	if len(req.Payload) == 0 {
+		req.Payload = json.RawMessage("{}") // the echo always shows "payload"
+	}
+	s.ok(w, r, c, req)
 }

@@ -3,12 +3,11 @@ package avata
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/covergate/covergate/server/partners/avata"
 )
 
 // Policy types as Avata names them (the callback example shows DIGITAL_ASSET).
@@ -37,9 +36,10 @@ type state struct {
 	claimByPolicy map[string]string
 	uploads       map[string]*upload       // by key
 	nonces        map[string][]issuedNonce // by lower-case address
-	kyc           map[string][]avata.KYCRequest
+	kyc           map[string][]kycIO
 	tokenGen      int
 	policySeq     int
+	claimSeq      int
 }
 
 func newState() state {
@@ -50,15 +50,16 @@ func newState() state {
 		claimByPolicy: map[string]string{},
 		uploads:       map[string]*upload{},
 		nonces:        map[string][]issuedNonce{},
-		kyc:           map[string][]avata.KYCRequest{},
+		kyc:           map[string][]kycIO{},
 	}
 }
 
 // proposal is a priced offer and the purchase facts a confirm must match.
 type proposal struct {
+	id          string
 	kind        string
-	out         avata.Proposal
 	total       string // canonical decimal
+	price       string
 	chain       string
 	token       string
 	nftContract string
@@ -69,26 +70,31 @@ type proposal struct {
 	policyUUID  string // set once confirmed
 }
 
+type nftFacts struct {
+	txID, source, target, token string
+	owner, chain, tokenID       string
+	contractID, title, uri      string
+}
+
 type policy struct {
 	uuid, policyID, kind string
-	status               avata.PolicyStatus
+	status               string
 	reference            string
 	owner                string // EIP-55 wallet, "" when the product has none
 	total                string
 	chain, token         string
-	withTerm             bool // NFT and booking run for durationDays
 	confirmedAt          time.Time
-	start, end           time.Time
-	nft                  *avata.NFTData
-	activated            bool
+	start, end, finished time.Time
+	nft                  *nftFacts
 }
 
 type claim struct {
-	uuid, policyUUID string
-	reason, email    string
-	files            []avata.ClaimFile
-	status           avata.ClaimStatus
-	created          time.Time
+	uuid, claimID string
+	policyUUID    string
+	reason, email string
+	files         []claimFile
+	status        string
+	created       time.Time
 }
 
 type upload struct {
@@ -105,38 +111,42 @@ type issuedNonce struct {
 }
 
 // newProposal prices and stores a proposal. Caller holds s.mu.
-func (st *state) newProposal(p *proposal) avata.Proposal {
-	p.out = avata.Proposal{
-		ID:               uuid.NewString(),
-		TotalValue:       number(p.total),
-		PolicyPercentage: number(policyPercentage),
-		PolicyPrice:      number(price(p.total, policyPercentage)),
-		PolicyTermsURL:   termsURLBase + p.kind + ".pdf",
-		PolicyLogoURL:    policyLogoURL,
-		AvataLogoURL:     avataLogoURL,
+func (st *state) newProposal(p *proposal) {
+	p.id = uuid.NewString()
+	p.price = price(p.total, policyPercentage)
+	st.proposals[p.id] = p
+}
+
+func (p *proposal) out() proposalOut {
+	return proposalOut{
+		TotalValue: json.Number(p.total), Duration: json.Number(fmt.Sprint(durationDays)),
+		PolicyPercentage: json.Number(policyPercentage), PolicyTermsURL: termsURLBase + p.kind + ".pdf",
+		PolicyPrice: json.Number(p.price), ID: p.id, CoveragePercentage: json.Number(coveragePercentage),
+		PolicyLogoURL: policyLogoURL, AvataLogoURL: avataLogoURL,
 	}
-	if p.kind != kindDigitalAsset {
-		p.out.Duration = number(fmt.Sprint(durationDays))
-		p.out.CoveragePercentage = number(coveragePercentage)
+}
+
+func (p *proposal) digitalAssetOut() digitalAssetProposalOut {
+	return digitalAssetProposalOut{
+		TotalValue: json.Number(p.total), PolicyPercentage: json.Number(policyPercentage),
+		PolicyTermsURL: termsURLBase + p.kind + ".pdf", PolicyPrice: json.Number(p.price), ID: p.id,
+		PolicyLogoURL: policyLogoURL, AvataLogoURL: avataLogoURL,
 	}
-	st.proposals[p.out.ID] = p
-	return p.out
 }
 
 // newPolicy creates the PENDING policy for a confirmed proposal. Caller holds s.mu.
-func (st *state) newPolicy(p *proposal, reference, owner string, nft *avata.NFTData, now time.Time) *policy {
+func (st *state) newPolicy(p *proposal, reference, owner string, nft *nftFacts, now time.Time) *policy {
 	st.policySeq++
 	pol := &policy{
 		uuid:        uuid.NewString(),
-		policyID:    fmt.Sprintf("AVT-%06d", st.policySeq),
+		policyID:    fmt.Sprintf("%010d", 1000000000+st.policySeq), // like the example's "1234567890"
 		kind:        p.kind,
-		status:      avata.PolicyPending,
+		status:      PolicyPending,
 		reference:   reference,
 		owner:       owner,
 		total:       p.total,
 		chain:       p.chain,
 		token:       p.token,
-		withTerm:    p.kind != kindDigitalAsset,
 		confirmedAt: now.UTC(),
 		nft:         nft,
 	}
@@ -146,69 +156,65 @@ func (st *state) newPolicy(p *proposal, reference, owner string, nft *avata.NFTD
 	return pol
 }
 
-// setStatus moves a policy; accepting starts its cover period.
-func (pol *policy) setStatus(status avata.PolicyStatus, now time.Time) {
+// setStatus moves a policy; accepting starts its term, an end state finishes it.
+func (pol *policy) setStatus(status string, now time.Time) {
 	pol.status = status
-	if (status == avata.PolicyAccepted || status == avata.PolicyApproved) && pol.start.IsZero() {
-		pol.start = now.UTC()
-		if pol.withTerm {
-			pol.end = pol.start.AddDate(0, 0, durationDays)
-		} else {
-			pol.end = pol.start.AddDate(1, 0, 0)
+	now = now.UTC()
+	if (status == PolicyAccepted || status == PolicyApproved) && pol.start.IsZero() {
+		pol.start = now
+		pol.end = now.AddDate(0, 0, durationDays)
+	}
+	switch status {
+	case PolicyExpired, PolicyRejected, PolicyError:
+		if pol.finished.IsZero() {
+			pol.finished = now
 		}
 	}
 }
 
-// wire renders the policy as the API returns it (numbers as strings there).
-func (pol *policy) wire() avata.Policy {
+// out renders the policy as details, wallet policies and claims return it.
+func (pol *policy) out(rd Readings) policyOut {
 	hash := sha256.Sum256([]byte(pol.uuid + "|" + pol.policyID))
-	out := avata.Policy{
-		UUID:          pol.uuid,
+	money := func(s string) docValue { return docValue{text: s, asNumber: rd.PolicyMoney == MoneyNumber} }
+	out := policyOut{
+		StartDateTime: timeValue(pol.start),
 		PolicyID:      pol.policyID,
 		PolicyHash:    "0x" + hex.EncodeToString(hash[:]),
-		PolicyType:    pol.kind,
-		Status:        pol.status,
-		StartDateTime: isoTime(pol.start),
-		EndDateTime:   isoTime(pol.end),
-		PurchaseData: avata.PurchaseData{
-			Reference:   pol.reference,
-			TotalValue:  pol.total,
-			ConfirmedAt: isoTime(pol.confirmedAt),
-			NFT:         pol.nft,
+		PurchaseData: purchaseDataOut{
+			Reference:          pol.reference,
+			TotalValue:         money(pol.total),
+			Duration:           money(fmt.Sprint(durationDays)),
+			ConfirmedAt:        timeValue(pol.confirmedAt),
+			CoveragePercentage: money(coveragePercentage),
 		},
+		PolicyType:  pol.kind,
+		EndDateTime: timeValue(pol.end),
+		UUID:        pol.uuid,
+		Status:      pol.status,
+		FinishedAt:  timeValue(pol.finished),
 	}
-	if pol.withTerm {
-		out.PurchaseData.Duration = fmt.Sprint(durationDays)
-		out.PurchaseData.CoveragePercentage = coveragePercentage
-	}
-	if pol.status == avata.PolicyExpired || pol.status == avata.PolicyRejected {
-		out.FinishedAt = out.EndDateTime
+	if n := pol.nft; n != nil {
+		out.PurchaseData.NFT = &nftOut{
+			TxID: n.txID, Source: n.source, Token: n.token, Target: n.target,
+			Asset: assetOut{Owner: n.owner, Chain: n.chain, TokenID: n.tokenID, ContractID: n.contractID, Title: n.title, URI: n.uri},
+		}
 	}
 	return out
 }
 
-func (pol *policy) update() avata.PolicyUpdate {
-	return avata.PolicyUpdate{
-		Status: pol.status, UUID: pol.uuid, Reference: pol.reference,
-		Details: avata.PolicyUpdateDetails{
-			PolicyID: pol.policyID, PolicyType: pol.kind,
-			StartDateTime: isoTime(pol.start), EndDateTime: isoTime(pol.end),
-		},
-	}
+func (pol *policy) update() policyUpdateOut {
+	var u policyUpdateOut
+	u.Status, u.UUID, u.Reference = pol.status, pol.uuid, pol.reference
+	u.Details.PolicyID, u.Details.PolicyType = pol.policyID, pol.kind
+	u.Details.StartDateTime, u.Details.EndDateTime = isoTime(pol.start), isoTime(pol.end)
+	return u
 }
 
-func (c *claim) wire(pol *policy) avata.Claim {
-	return avata.Claim{
-		UUID: c.uuid, Reason: c.reason, CreatedDate: isoTime(c.created),
-		Files: c.files, Email: c.email, Status: c.status, Policy: pol.wire(),
-	}
-}
-
-func (c *claim) update() avata.ClaimUpdate {
-	return avata.ClaimUpdate{
-		Status: c.status, UUID: c.uuid, PolicyUUID: c.policyUUID,
-		Details: avata.ClaimUpdateDetails{ClaimID: c.uuid},
-	}
+func (c *claim) update() claimUpdateOut {
+	var u claimUpdateOut
+	u.Status, u.UUID, u.PolicyUUID = c.status, c.uuid, c.policyUUID
+	u.Details.ClaimID = c.claimID
+	return u
 }
 
 // isoTime renders Avata's "2021-01-01T00:00:00.000Z" form; zero = "".
@@ -217,4 +223,13 @@ func isoTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// timeValue is a policy-details time: null until it happened (the reference
+// shows strings; a time that has not happened yet has no string to show).
+func timeValue(t time.Time) docValue {
+	if t.IsZero() {
+		return docValue{null: true}
+	}
+	return docValue{text: isoTime(t)}
 }
