@@ -14,11 +14,13 @@ func TestWebhookMetrics(t *testing.T) {
 	m := mintPurchase(t, s, "metrics@example.com")
 	purchase := appEvent("product.purchased", m.ProductID, m.ContextID)
 	postEtvas(t, s, "/etvas/events", purchase)
-	postEtvas(t, s, "/etvas/events", purchase)                                          // duplicate
-	postEtvas(t, s, "/etvas/events", appEvent("product.teleported", "p", "c"))          // unrecognized
-	post(t, s, "/etvas/events", purchase, map[string]string{"x-api-key": "wrong"})      // rejected by the middleware
-	postEtvas(t, s, "/etvas/events", `{"name":"product.purchased","payload":{}}`)       // rejected by validation
-	postEtvas(t, s, "/etvas/events", appEvent("product.purchased", "p", "unknown-ctx")) // failed: Etvas does not know the context
+	postEtvas(t, s, "/etvas/events", purchase)                                     // duplicate
+	postEtvas(t, s, "/etvas/events", appEvent("product.teleported", "p", "c"))     // unrecognized
+	post(t, s, "/etvas/events", purchase, map[string]string{"x-api-key": "wrong"}) // rejected by the middleware
+	postEtvas(t, s, "/etvas/events", `{"name":"product.purchased","payload":{}}`)  // rejected by validation
+	// failed: a purchase of a context already canceled cannot make it ACTIVE
+	postEtvas(t, s, "/etvas/events", appEvent("product.canceled", "p", "canceled-ctx"))
+	postEtvas(t, s, "/etvas/events", appEvent("product.purchased", "p", "canceled-ctx"))
 	r := s.Do(t, "GET", "/metrics", "", nil, nil)
 	if r.Code != http.StatusOK {
 		t.Fatalf("/metrics: %d", r.Code)
