@@ -181,13 +181,9 @@ func (s *etvasWebhooks) portalProduct(req *webhooksv1.HandlePortalEventRequest, 
 // etvasError maps the Etvas rules' errors to API errors.
 func etvasError(err error) error {
 	var invalid *etvasrules.InvalidFieldError
-	var refused *etvasrules.PurchaseRefusedError
 	switch {
 	case errors.As(err, &invalid):
 		return apierror.Invalid(invalid.Message, []apierror.FieldViolation{{Field: invalid.Field, Description: invalid.Description, Reason: invalid.Reason}})
-	case errors.As(err, &refused):
-		return apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE, refused.Error(),
-			"policy_id", refused.PolicyID, "status", string(refused.Status))
 	}
 	return err
 }

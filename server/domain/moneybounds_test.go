@@ -15,11 +15,11 @@ func TestCheckAmountBounds(t *testing.T) {
 		{"123.45", true},
 		{"-1.5", true},
 		{strings.Repeat("9", 21), true},
-		{strings.Repeat("9", 21) + ".123456789012345678", true}, // 40 characters
+		{strings.Repeat("9", 21) + ".123456789012345678", true},        // 40 characters
 		{"-" + strings.Repeat("9", 21) + ".123456789012345678", false}, // 41 characters
 		{strings.Repeat("9", 22), false},
 		{"1" + strings.Repeat("0", 300), false}, // 1e300 expanded
-		{"0.1234567890123456789", false},       // 19 fractional digits
+		{"0.1234567890123456789", false},        // 19 fractional digits
 		{"1e3", false},
 		{"", false},
 	} {

@@ -208,11 +208,11 @@ func TestEtvasEventTime(t *testing.T) {
 		want time.Time
 		ok   bool
 	}{
-		{1_764_700_000, time.Unix(1_764_700_000, 0), true},         // seconds (Dec 2025)
+		{1_764_700_000, time.Unix(1_764_700_000, 0), true},           // seconds (Dec 2025)
 		{1_764_700_000_123, time.UnixMilli(1_764_700_000_123), true}, // milliseconds
-		{99_999_999_999, time.Unix(99_999_999_999, 0), true},       // largest value read as seconds
-		{100_000_000_000, time.UnixMilli(100_000_000_000), true},   // smallest value read as milliseconds
-		{19786584376, time.Unix(19786584376, 0), true},             // the portal document's placeholder
+		{99_999_999_999, time.Unix(99_999_999_999, 0), true},         // largest value read as seconds
+		{100_000_000_000, time.UnixMilli(100_000_000_000), true},     // smallest value read as milliseconds
+		{19786584376, time.Unix(19786584376, 0), true},               // the portal document's placeholder
 		{0, time.Time{}, false},
 		{-5, time.Time{}, false},
 	} {

@@ -40,6 +40,7 @@ var etvasFlows = map[string]func(*testing.T, *apptest.Server, *testClock){
 	"AppPurchaseOutage":       func(t *testing.T, s *apptest.Server, _ *testClock) { testAppPurchaseDuringProfileOutage(t, s) },
 	"PortalRepurchase":        func(t *testing.T, s *apptest.Server, _ *testClock) { testPortalRepurchaseAfterCancel(t, s) },
 	"PortalPriceBounds":       func(t *testing.T, s *apptest.Server, _ *testClock) { testPortalPriceBounds(t, s) },
+	"AppPurchaseAfterCancel":  func(t *testing.T, s *apptest.Server, _ *testClock) { testAppPurchaseAfterCancel(t, s) },
 }
 
 func TestEtvasFlows(t *testing.T) {
@@ -291,4 +292,25 @@ func testPortalPriceBounds(t *testing.T, s *apptest.Server) {
 	if p := policyByContext(t, st, api.PortalPolicyKey("u-price", "prod-price")); p.Premium.Amount != largest {
 		t.Fatalf("largest price stored as %q", p.Premium.Amount)
 	}
+}
+
+// testAppPurchaseAfterCancel: an App purchase whose own context was canceled first (Etvas
+// retrying a failed purchase hours after the customer canceled; App events carry no
+// timestamp) is acknowledged 2xx — failing it would mark the purchase failed at Etvas and need
+// a human — and the customer's cancel stands.
+func testAppPurchaseAfterCancel(t *testing.T, s *apptest.Server) {
+	st := s.App.Store()
+	m := mintPurchase(t, s, "late@example.com")
+	if r := postEtvas(t, s, "/etvas/events", appEvent("purchase.canceled", m.ProductID, m.ContextID)); r.Code != http.StatusOK {
+		t.Fatalf("cancel: %d %s", r.Code, r.Body)
+	}
+	r := postEtvas(t, s, "/etvas/events", appEvent("product.purchased", m.ProductID, m.ContextID))
+	p := policyByContext(t, st, m.ContextID)
+	if r.Code != http.StatusOK || str(decode(t, r), "policyId") != p.ID {
+		t.Fatalf("purchase after cancel: %d %s", r.Code, r.Body)
+	}
+	if p.Status != domain.PolicyCanceled || p.CustomerID == "" {
+		t.Fatalf("policy after a late purchase: %+v", p)
+	}
+	customerProfile(t, s, m.ContextID, "late@example.com")
 }

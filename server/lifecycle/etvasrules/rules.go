@@ -5,7 +5,8 @@
 // these inputs, calls, and maps errors.
 //
 //   - purchase (product.purchase, product.purchased, purchase.succeeded): policy ACTIVE (Partner
-//     etvas, Kind ETVAS_PRODUCT). Formal: the caller answers 2xx only after it committed. A
+//     etvas, Kind ETVAS_PRODUCT). Formal: the caller answers 2xx only after it committed, and
+//     only a verification failure (or our storage failing) answers anything else. A
 //     portal purchase of a product whose policy has ended (canceled, expired) — a re-purchase —
 //     creates a new policy. An App purchase creates the customer without a profile and queues
 //     the profile fetch as a durable job (ProfileJob), so Etvas being slow or down never fails
@@ -53,17 +54,6 @@ type Outcome struct {
 	Note string
 	// ProfileQueued reports that a profile job was queued (the caller may wake the worker).
 	ProfileQueued bool
-}
-
-// PurchaseRefusedError: a formal purchase cannot make its policy ACTIVE. Etvas must not
-// believe the customer is covered, so the purchase is answered with an error.
-type PurchaseRefusedError struct {
-	PolicyID string
-	Status   domain.PolicyStatus
-}
-
-func (e *PurchaseRefusedError) Error() string {
-	return fmt.Sprintf("the purchase cannot be applied: policy %s is %s", e.PolicyID, e.Status)
 }
 
 // PortalProduct is a developer-portal product event (purchase, cancel, suspend, resume).
@@ -183,7 +173,11 @@ func (r *Rules) applyStatus(ctx context.Context, tx store.Tx, existing domain.Po
 	var terr *domain.TransitionError
 	switch {
 	case errors.As(err, &terr) && kind.IsFormal():
-		return domain.Policy{}, "", &PurchaseRefusedError{PolicyID: p.ID, Status: p.Status}
+		// A purchase of a purchase that already ended (an App context canceled before its
+		// purchase arrived — a retry hours later, events without timestamps). Refusing it would
+		// mark the purchase failed at Etvas and need a human, yet nothing is wrong: the policy
+		// exists and the customer's later cancel stands. Recorded, acknowledged, not applied.
+		return p, "purchase of a policy that is already " + string(p.Status) + ": " + terr.Error(), nil
 	case errors.As(err, &terr):
 		return p, terr.Error(), nil
 	case err != nil:

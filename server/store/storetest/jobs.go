@@ -106,7 +106,7 @@ func testJobs(t *testing.T, s store.Store) {
 	}
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		wantErr(t, tx.RetryJob(ctx, a.ID, "w1", done, "late", done), store.ErrConflict) // done is final
-		wantErr(t, tx.RequeueJob(ctx, a.ID, done), store.ErrConflict)                  // only FAILED re-queues
+		wantErr(t, tx.RequeueJob(ctx, a.ID, done), store.ErrConflict)                   // only FAILED re-queues
 		return tx.RequeueJob(ctx, b.ID, done)
 	})
 	gb, err = s.GetJob(ctx, b.ID)
