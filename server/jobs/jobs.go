@@ -48,6 +48,13 @@ type Handler interface {
 	Perform(ctx context.Context, j domain.Job) (Apply, error)
 }
 
+// Gate is implemented by handlers whose work depends on a partner with a circuit breaker: while
+// Ready is false their jobs are not claimed, so an outage does not burn every queued job's
+// attempts on calls that cannot reach the partner.
+type Gate interface {
+	Ready() bool
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, j domain.Job) (Apply, error)
 
@@ -179,8 +186,14 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	kinds := make([]string, 0, len(w.Handlers))
-	for k := range w.Handlers {
+	for k, h := range w.Handlers {
+		if g, ok := h.(Gate); ok && !g.Ready() {
+			continue
+		}
 		kinds = append(kinds, k)
+	}
+	if len(kinds) == 0 {
+		return 0, nil
 	}
 	slices.Sort(kinds)
 	var due []domain.Job

@@ -177,3 +177,39 @@ func TestWorkerRunStops(t *testing.T) {
 		t.Fatal("a worker without store and handlers ran")
 	}
 }
+
+type gatedHandler struct {
+	ready atomic.Bool
+	ran   atomic.Int32
+}
+
+func (h *gatedHandler) Ready() bool { return h.ready.Load() }
+
+func (h *gatedHandler) Perform(context.Context, domain.Job) (jobs.Apply, error) {
+	h.ran.Add(1)
+	return nil, nil
+}
+
+// TestWorkerGate: while a handler's gate is closed (its partner's breaker is open) its jobs are
+// not claimed, so they keep their attempts; once it opens they run.
+func TestWorkerGate(t *testing.T) {
+	st := openStores(t)["sqlite"]
+	h := &gatedHandler{}
+	w := &jobs.Worker{Store: st, Owner: "w", Handlers: map[string]jobs.Handler{kind: h}, Logger: slog.New(slog.DiscardHandler)}
+	j := enqueue(t, st, "gated", "")
+	for range 3 {
+		if n, err := w.RunOnce(context.Background()); n != 0 || err != nil {
+			t.Fatalf("round with the gate closed: %d %v", n, err)
+		}
+	}
+	if got, _ := st.GetJob(context.Background(), j.ID); got.Attempts != 0 || h.ran.Load() != 0 {
+		t.Fatalf("gated job attempted: %+v", got)
+	}
+	h.ready.Store(true)
+	if n, err := w.RunOnce(context.Background()); n != 1 || err != nil {
+		t.Fatalf("round with the gate open: %d %v", n, err)
+	}
+	if got, _ := st.GetJob(context.Background(), j.ID); got.Status != domain.JobDone || got.Attempts != 1 {
+		t.Fatalf("job after the gate opened: %+v", got)
+	}
+}

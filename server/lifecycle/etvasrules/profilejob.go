@@ -20,29 +20,43 @@ type ProfileFetcher interface {
 // ProfileJob is the jobs.Handler of ProfileJobKind: it asks Etvas for the profile (outside any
 // transaction; a failure is retried by the worker with backoff) and attaches it to the
 // purchase's customer (customer.updated, source channel "job"). A customer erased in the
-// meantime is left alone: a late profile must not bring personal data back.
-func (r *Rules) ProfileJob(f ProfileFetcher) jobs.Handler {
-	return jobs.HandlerFunc(func(ctx context.Context, j domain.Job) (jobs.Apply, error) {
-		var in profilePayload
-		if err := json.Unmarshal(j.Payload, &in); err != nil || in.ContextID == "" || j.CustomerID == "" {
-			return nil, jobs.Permanent(fmt.Errorf("etvasrules: profile job %s has no context or customer", j.ID))
-		}
-		pr, err := f.UserProfile(ctx, in.ContextID, true)
+// meantime is left alone: a late profile must not bring personal data back. While f's circuit
+// breaker is open (f has BreakerState, as etvas.Client does) no profile job is attempted
+// (jobs.Gate), so an Etvas outage does not use up the jobs' attempts.
+func (r *Rules) ProfileJob(f ProfileFetcher) jobs.Handler { return profileJob{r: r, f: f} }
+
+type profileJob struct {
+	r *Rules
+	f ProfileFetcher
+}
+
+// Ready implements jobs.Gate.
+func (h profileJob) Ready() bool {
+	b, ok := h.f.(interface{ BreakerState() string })
+	return !ok || b.BreakerState() != "open"
+}
+
+// Perform implements jobs.Handler.
+func (h profileJob) Perform(ctx context.Context, j domain.Job) (jobs.Apply, error) {
+	var in profilePayload
+	if err := json.Unmarshal(j.Payload, &in); err != nil || in.ContextID == "" || j.CustomerID == "" {
+		return nil, jobs.Permanent(fmt.Errorf("etvasrules: profile job %s has no context or customer", j.ID))
+	}
+	pr, err := h.f.UserProfile(ctx, in.ContextID, true)
+	if err != nil {
+		return nil, err
+	}
+	profile := Profile(pr)
+	return func(ctx context.Context, tx store.Tx, j domain.Job) error {
+		c, err := tx.GetCustomer(ctx, j.CustomerID)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("etvasrules: customer of profile job %s: %w", j.ID, err)
 		}
-		profile := Profile(pr)
-		return func(ctx context.Context, tx store.Tx, j domain.Job) error {
-			c, err := tx.GetCustomer(ctx, j.CustomerID)
-			if err != nil {
-				return fmt.Errorf("etvasrules: customer of profile job %s: %w", j.ID, err)
-			}
-			if c.Status == domain.CustomerErased {
-				return nil
-			}
-			src := lifecycle.Source{Partner: domain.PartnerEtvas, Channel: lifecycle.ChannelJob, Ref: j.ID}
-			_, _, err = r.lc.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{EtvasContextID: in.ContextID, Profile: &profile}, src)
-			return err
-		}, nil
-	})
+		if c.Status == domain.CustomerErased {
+			return nil
+		}
+		src := lifecycle.Source{Partner: domain.PartnerEtvas, Channel: lifecycle.ChannelJob, Ref: j.ID}
+		_, _, err = h.r.lc.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{EtvasContextID: in.ContextID, Profile: &profile}, src)
+		return err
+	}, nil
 }
