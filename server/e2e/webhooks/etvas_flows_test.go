@@ -15,8 +15,11 @@ import (
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/lifecycle/etvasrules"
 	"github.com/covergate/covergate/server/partners/etvas"
 	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
+	"github.com/covergate/covergate/server/sandbox/sandboxkit"
+	"github.com/covergate/covergate/server/store"
 )
 
 // Issue 12 §2: Etvas webhook flows as Etvas behaves — retries hours later, timestamps in either
@@ -41,6 +44,7 @@ var etvasFlows = map[string]func(*testing.T, *apptest.Server, *testClock){
 	"PortalRepurchase":        func(t *testing.T, s *apptest.Server, _ *testClock) { testPortalRepurchaseAfterCancel(t, s) },
 	"PortalPriceBounds":       func(t *testing.T, s *apptest.Server, _ *testClock) { testPortalPriceBounds(t, s) },
 	"AppPurchaseAfterCancel":  func(t *testing.T, s *apptest.Server, _ *testClock) { testAppPurchaseAfterCancel(t, s) },
+	"AppUserDeletedFirst":     func(t *testing.T, s *apptest.Server, _ *testClock) { testAppUserDeletedBeforeProfile(t, s) },
 }
 
 func TestEtvasFlows(t *testing.T) {
@@ -313,4 +317,58 @@ func testAppPurchaseAfterCancel(t *testing.T, s *apptest.Server) {
 		t.Fatalf("policy after a late purchase: %+v", p)
 	}
 	customerProfile(t, s, m.ContextID, "late@example.com")
+}
+
+// testAppUserDeletedBeforeProfile: the customer deletes their Etvas account while the profile
+// job still waits for Etvas. The erasure cancels the job, so the profile can never land on the
+// erased customer.
+func testAppUserDeletedBeforeProfile(t *testing.T, s *apptest.Server) {
+	st := s.App.Store()
+	m := mintPurchase(t, s, "erase-first@example.com")
+	kit := s.App.Sandbox().Etvas.Kit()
+	kit.SetFaults(sandboxkit.Faults{FailNext: 1 << 30, Status: http.StatusServiceUnavailable, Paths: []string{"/user/profile"}})
+	if r := postEtvas(t, s, "/etvas/events", appEvent("product.purchased", m.ProductID, m.ContextID)); r.Code != http.StatusOK {
+		t.Fatalf("purchase: %d %s", r.Code, r.Body)
+	}
+	p := policyByContext(t, st, m.ContextID)
+	if r := postEtvas(t, s, "/etvas/events", appEvent("user.deleted", m.ProductID, m.ContextID)); r.Code != http.StatusOK {
+		t.Fatalf("user.deleted: %d %s", r.Code, r.Body)
+	}
+	kit.SetFaults(sandboxkit.Faults{})
+	j, err := st.GetJob(context.Background(), mustJobID(t, st, p.CustomerID))
+	if err != nil || j.Status != domain.JobFailed || j.LastError != "canceled: customer erased" || strings.Contains(j.Key+string(j.Payload), m.ContextID) {
+		t.Fatalf("profile job after the erasure: %+v %v", j, err)
+	}
+	c, err := st.GetCustomer(context.Background(), p.CustomerID)
+	if err != nil || c.Status != domain.CustomerErased || c.Profile != (domain.Profile{}) {
+		t.Fatalf("customer: %+v %v", c, err)
+	}
+	if got := policyByID(t, st, p.ID); got.Status != domain.PolicyCanceled {
+		t.Fatalf("policy of the deleted user: %s", got.Status)
+	}
+}
+
+// mustJobID returns the id of the customer's only job (its key was erased with the context id).
+func mustJobID(t *testing.T, st store.Store, customerID string) string {
+	t.Helper()
+	page, err := st.ListJobs(context.Background(), store.JobFilter{Kind: etvasrules.ProfileJobKind}, store.PageRequest{Size: store.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range page.Items {
+		if j.CustomerID == customerID {
+			return j.ID
+		}
+	}
+	t.Fatalf("no profile job of customer %s", customerID)
+	return ""
+}
+
+func policyByID(t *testing.T, st store.Store, id string) domain.Policy {
+	t.Helper()
+	p, err := st.GetPolicy(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
