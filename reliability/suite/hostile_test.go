@@ -211,8 +211,8 @@ func hostileCases(replayed []byte) []hostileCase {
 			return r
 		}(), httpStatus: 403, reason: sigInvalid},
 		{name: "etvas/replayed delivery (same body and signature)", rest: etvasApp(replayed), httpStatus: 200, bodyHas: `"status":"duplicate"`},
-		{name: "etvas/expired timestamp (10 min old)", rest: etvasApp(appBody("product.suspended", now.Add(-10*time.Minute), "hostile-old")), httpStatus: 400, reason: stale},
-		{name: "etvas/timestamp 10 min in the future", rest: etvasApp(appBody("product.suspended", now.Add(10*time.Minute), "hostile-future")), httpStatus: 400, reason: stale},
+		{name: "etvas/expired timestamp (27 h old: beyond the 26 h window)", rest: etvasApp(appBody("product.suspended", now.Add(-27*time.Hour), "hostile-old")), httpStatus: 400, reason: stale},
+		{name: "etvas/timestamp 27 h in the future", rest: etvasApp(appBody("product.suspended", now.Add(27*time.Hour), "hostile-future")), httpStatus: 400, reason: stale},
 		{name: "etvas/timestamp not a number", rest: etvasApp([]byte(`{"name":"product.suspended","timestamp":"yesterday","payload":{"contextId":"hostile-ts"}}`)), httpStatus: 400, reason: stale},
 		{name: "etvas/signed malformed JSON", rest: etvasApp([]byte(`{"name":"product.suspended",`)), httpStatus: 400, reason: malformed},
 		{name: "etvas/signed deeply nested JSON", rest: etvasApp([]byte(`{"name":"x","payload":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + "}")), httpStatus: 400, reason: invalid},

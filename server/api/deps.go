@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
@@ -18,9 +19,12 @@ type Deps struct {
 	Avata      *avata.Client
 	Scalepoint *scalepoint.Client
 	Lifecycle  *lifecycle.Lifecycle
-	Settings   Settings
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Jobs wakes the background job worker after a transaction queued a job (nil: no wake-up;
+	// the worker still finds the job on its next poll).
+	Jobs     *jobs.Signal
+	Settings Settings
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Stopping is closed when the server begins to shut down: long-lived streams (WatchEvents)
 	// end then, so that a graceful stop does not wait for them until its deadline.
 	Stopping <-chan struct{}

@@ -2,10 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -16,26 +13,27 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/lifecycle/etvasrules"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/webhook"
 )
 
-// Etvas events, in both formats, become changes to customers and policies:
+// The Etvas webhook service maps the two Etvas event formats to the Etvas rules
+// (server/lifecycle/etvasrules), which apply them through the lifecycle, and maps the outcome
+// back to Etvas's documented answers:
 //
-//   - purchase (product.purchase, product.purchased, purchase.succeeded): customer created or
-//     updated, policy ACTIVE (Partner etvas, Kind ETVAS_PRODUCT). Formal: the 2xx answer is sent
-//     only after the policy is committed; a purchase that cannot be applied gets a non-2xx.
-//   - cancel → CANCELED, suspend → SUSPENDED, resume/repurchased → ACTIVE, ordered by the event
-//     timestamp (an event older than the one that set the current status changes nothing). An
-//     event for a purchase we have not seen yet creates the policy in that status, so a purchase
-//     delivered late (older) cannot undo it.
-//   - user.create / user.update: the customer's profile; user.delete(d): the customer's Etvas
-//     policies are canceled and the customer is erased everywhere.
+//   - product events (purchase, cancel, suspend, resume): etvasrules.ApplyPortalProduct /
+//     ApplyAppProduct. A purchase is formal: the 2xx answer is sent only after the policy is
+//     committed. An App purchase does not wait for Etvas: the customer's profile is fetched
+//     afterwards by a durable job (etvasrules.ProfileJob), woken here after the commit.
+//   - user.create / user.update: the customer's profile (lifecycle.UpsertCustomer);
+//     user.delete(d): etvasrules.EraseUser / EraseContext.
 //   - anything else: recorded, acknowledged, logged as partner_event.unrecognized.
 //
-// Policy keys: the App format's contextId; the portal format has none, so its policies are keyed
-// `portal:<Etvas user id>:<product id>` (PortalPolicyKey).
+// Deduplication: a portal event by its type and event id; an App event, which has no id, by the
+// hash of its canonical body (webhook.HashKey) — the same body sent again is a duplicate
+// whatever the policy's state, so a captured body cannot suspend a policy twice.
 
 // Answers of the App format and the Avata/Scalepoint services (`status`).
 const (
@@ -56,10 +54,13 @@ func PortalPolicyKey(etvasUserID, productID string) string {
 
 type etvasWebhooks struct {
 	webhooksv1.UnimplementedEtvasWebhookServiceServer
-	d Deps
+	d     Deps
+	rules *etvasrules.Rules
 }
 
-func newEtvasWebhooks(d Deps) webhooksv1.EtvasWebhookServiceServer { return &etvasWebhooks{d: d} }
+func newEtvasWebhooks(d Deps) webhooksv1.EtvasWebhookServiceServer {
+	return &etvasWebhooks{d: d, rules: etvasrules.New(d.Lifecycle)}
+}
 
 func (s *etvasWebhooks) currency() string {
 	if c := s.d.Settings.EtvasCurrency; c != "" {
@@ -90,16 +91,37 @@ func (s *etvasWebhooks) HandlePortalEvent(ctx context.Context, req *webhooksv1.H
 	ack := func() *webhooksv1.HandlePortalEventResponse {
 		return &webhooksv1.HandlePortalEventResponse{Status: 200, Event: &webhooksv1.EtvasEventAck{Id: ev.GetId()}}
 	}
+	var product etvasrules.PortalProduct
+	if isProductKind(kind) {
+		if product, err = s.portalProduct(req, dlv.Raw, kind, at); err != nil {
+			return nil, etvasError(err)
+		}
+	}
 	resp := &webhooksv1.HandlePortalEventResponse{}
 	res, err := webhook.Record(ctx, s.d.Store, in, resp, func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (webhook.Outcome, error) {
 		src := lifecycle.Source{Partner: domain.PartnerEtvas, Channel: lifecycle.ChannelWebhook, Ref: rec.ID}
-		switch kind {
-		case etvas.EventUserCreated, etvas.EventUserUpdated:
+		switch {
+		case kind == etvas.EventUserCreated, kind == etvas.EventUserUpdated:
 			return s.portalUser(ctx, tx, req, kind == etvas.EventUserUpdated, ack(), src)
-		case etvas.EventUserDeleted:
-			return s.portalUserDeleted(ctx, tx, req, at, ack(), src)
-		case etvas.EventPurchased, etvas.EventCanceled, etvas.EventSuspended, etvas.EventResumed:
-			return s.portalProduct(ctx, tx, req, dlv.Raw, kind, at, ack(), src)
+		case kind == etvas.EventUserDeleted:
+			resp := ack()
+			resp.Data = &webhooksv1.EtvasAckData{User: &webhooksv1.EtvasPartnerRef{Id: req.GetUser().GetId()}}
+			customerID, found, err := s.rules.EraseUser(ctx, tx, req.GetUser().GetId(), at, src)
+			if err != nil || !found {
+				return webhook.Outcome{State: domain.InboxIgnored, Error: "unknown Etvas user", Response: resp}, err
+			}
+			// Answered like user.update: data.user with our (pseudonymous) customer id.
+			resp.Data.User.PartnerId = customerID
+			return webhook.Outcome{State: domain.InboxProcessed, CustomerID: customerID, Response: resp, RedactStored: true}, nil
+		case isProductKind(kind):
+			out, err := s.rules.ApplyPortalProduct(ctx, tx, product, src)
+			if err != nil {
+				return webhook.Outcome{}, etvasError(err)
+			}
+			resp := ack()
+			resp.User = &webhooksv1.EtvasPartnerRef{Id: product.UserID, PartnerId: out.CustomerID}
+			resp.Data = &webhooksv1.EtvasAckData{Product: &webhooksv1.EtvasPartnerRef{Id: product.ProductID, PartnerId: out.Policy.ID}}
+			return outcome(out, resp), nil
 		}
 		return s.unrecognized(ctx, tx, ev.GetType(), rec, ack())
 	})
@@ -114,6 +136,56 @@ func (s *etvasWebhooks) HandlePortalEvent(ctx context.Context, req *webhooksv1.H
 		}
 	}
 	return resp, nil
+}
+
+func isProductKind(k etvas.EventKind) bool {
+	switch k {
+	case etvas.EventPurchased, etvas.EventCanceled, etvas.EventSuspended, etvas.EventResumed:
+		return true
+	}
+	return false
+}
+
+// outcome maps the rules' outcome to the inbox state.
+func outcome(out etvasrules.Outcome, resp proto.Message) webhook.Outcome {
+	o := webhook.Outcome{State: domain.InboxProcessed, CustomerID: out.CustomerID, Response: resp}
+	if out.Note != "" {
+		o.State, o.Error = domain.InboxIgnored, out.Note
+	}
+	return o
+}
+
+// portalProduct maps a portal product event to the rules' input.
+func (s *etvasWebhooks) portalProduct(req *webhooksv1.HandlePortalEventRequest, raw []byte, kind etvas.EventKind, at time.Time) (etvasrules.PortalProduct, error) {
+	userID, product := req.GetUser().GetId(), req.GetData().GetProduct()
+	var missing []apierror.FieldViolation
+	if userID == "" {
+		missing = append(missing, apierror.FieldViolation{Field: "user.id", Description: "must be the Etvas user id", Reason: "required"})
+	}
+	if product.GetId() == "" {
+		missing = append(missing, apierror.FieldViolation{Field: "data.product.id", Description: "must be the Etvas product id", Reason: "required"})
+	}
+	if len(missing) > 0 {
+		return etvasrules.PortalProduct{}, apierror.Invalid(req.GetEvent().GetType()+" needs the user and the product", missing)
+	}
+	price, err := etvasrules.PortalPrice(raw, s.currency())
+	if err != nil {
+		return etvasrules.PortalProduct{}, err
+	}
+	return etvasrules.PortalProduct{
+		Kind: kind, UserID: userID, ProductID: product.GetId(), PartnerID: product.GetPartnerId(), Name: product.GetName(),
+		Price: price, Billing: etvasrules.Billing(product.GetPriceType(), product.GetPriceInterval()), At: at,
+	}, nil
+}
+
+// etvasError maps the Etvas rules' errors to API errors.
+func etvasError(err error) error {
+	var invalid *etvasrules.InvalidFieldError
+	switch {
+	case errors.As(err, &invalid):
+		return apierror.Invalid(invalid.Message, []apierror.FieldViolation{{Field: invalid.Field, Description: invalid.Description, Reason: invalid.Reason}})
+	}
+	return err
 }
 
 func (s *etvasWebhooks) unrecognized(ctx context.Context, tx store.Tx, eventType string, rec domain.InboxRecord, resp proto.Message) (webhook.Outcome, error) {
@@ -150,229 +222,8 @@ func (s *etvasWebhooks) portalUser(ctx context.Context, tx store.Tx, req *webhoo
 	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp}, nil
 }
 
-// portalUserDeleted answers like user.update: data.user with our (pseudonymous) customer id.
-func (s *etvasWebhooks) portalUserDeleted(ctx context.Context, tx store.Tx, req *webhooksv1.HandlePortalEventRequest, at time.Time, resp *webhooksv1.HandlePortalEventResponse, src lifecycle.Source) (webhook.Outcome, error) {
-	userID := req.GetUser().GetId()
-	resp.Data = &webhooksv1.EtvasAckData{User: &webhooksv1.EtvasPartnerRef{Id: userID}}
-	c, err := s.d.Lifecycle.FindCustomer(ctx, tx, lifecycle.CustomerInput{EtvasUserID: userID})
-	if errors.Is(err, store.ErrNotFound) || userID == "" {
-		return webhook.Outcome{State: domain.InboxIgnored, Error: "unknown Etvas user", Response: resp}, nil
-	}
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	if err := eraseEtvasCustomer(ctx, s.d.Lifecycle, tx, c.ID, at, src); err != nil {
-		return webhook.Outcome{}, err
-	}
-	resp.Data.User.PartnerId = c.ID
-	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp, RedactStored: true}, nil
-}
-
-// eraseEtvasCustomer cancels the customer's running Etvas policies (a deleted account must not
-// keep using the product) and erases the customer.
-func eraseEtvasCustomer(ctx context.Context, lc *lifecycle.Lifecycle, tx store.Tx, customerID string, at time.Time, src lifecycle.Source) error {
-	page := store.PageRequest{Size: store.MaxPageSize}
-	for {
-		policies, err := tx.ListPolicies(ctx, store.PolicyFilter{CustomerID: customerID, Partner: domain.PartnerEtvas}, page)
-		if err != nil {
-			return fmt.Errorf("api: list policies of customer %s: %w", customerID, err)
-		}
-		for _, p := range policies.Items {
-			if p.Status != domain.PolicyActive && p.Status != domain.PolicySuspended {
-				continue
-			}
-			if _, _, err := lc.TransitionPolicy(ctx, tx, p, domain.PolicyCanceled, at, "user deleted", src); err != nil && !errors.Is(err, domain.ErrIllegalTransition) {
-				return err
-			}
-		}
-		if policies.Next == "" {
-			break
-		}
-		page.After = policies.Next
-	}
-	_, err := lc.EraseCustomer(ctx, tx, customerID, "deleted by the user at Etvas", src)
-	return err
-}
-
-func (s *etvasWebhooks) portalProduct(ctx context.Context, tx store.Tx, req *webhooksv1.HandlePortalEventRequest, raw []byte, kind etvas.EventKind, at time.Time, resp *webhooksv1.HandlePortalEventResponse, src lifecycle.Source) (webhook.Outcome, error) {
-	userID, product := req.GetUser().GetId(), req.GetData().GetProduct()
-	var missing []apierror.FieldViolation
-	if userID == "" {
-		missing = append(missing, apierror.FieldViolation{Field: "user.id", Description: "must be the Etvas user id", Reason: "required"})
-	}
-	if product.GetId() == "" {
-		missing = append(missing, apierror.FieldViolation{Field: "data.product.id", Description: "must be the Etvas product id", Reason: "required"})
-	}
-	if len(missing) > 0 {
-		return webhook.Outcome{}, apierror.Invalid(req.GetEvent().GetType()+" needs the user and the product", missing)
-	}
-	premium, err := s.portalPrice(raw)
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	c, _, err := s.d.Lifecycle.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{EtvasUserID: userID}, src)
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	key := PortalPolicyKey(userID, product.GetId())
-	existing, found, err := findPortalPolicy(ctx, tx, product.GetPartnerId(), product.GetId(), key)
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	template := domain.Policy{
-		CustomerID: c.ID, Partner: domain.PartnerEtvas, Kind: domain.KindEtvasProduct, ProductName: product.GetName(),
-		Premium: premium, Billing: etvasBilling(product.GetPriceType(), product.GetPriceInterval()),
-		EtvasContextID: key, EtvasProductID: product.GetId(), EtvasUserID: userID,
-	}
-	p, note, err := applyEtvasStatus(ctx, s.d.Lifecycle, tx, existing, found, template, kind, at, src)
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	resp.User = &webhooksv1.EtvasPartnerRef{Id: userID, PartnerId: c.ID}
-	resp.Data = &webhooksv1.EtvasAckData{Product: &webhooksv1.EtvasPartnerRef{Id: product.GetId(), PartnerId: p.ID}}
-	out := webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp}
-	if note != "" {
-		out.State, out.Error = domain.InboxIgnored, note
-	}
-	return out, nil
-}
-
-// findPortalPolicy finds the policy of a portal product event: by our policy id when Etvas echoes
-// it back as partnerId (and it is the same Etvas product), else by the portal key.
-func findPortalPolicy(ctx context.Context, tx store.Tx, partnerID, productID, key string) (domain.Policy, bool, error) {
-	if domain.ValidID(partnerID) {
-		p, err := tx.GetPolicy(ctx, partnerID)
-		switch {
-		case err == nil && p.Partner == domain.PartnerEtvas && p.EtvasProductID == productID:
-			return p, true, nil
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return domain.Policy{}, false, fmt.Errorf("api: get policy %s: %w", partnerID, err)
-		}
-	}
-	return findPolicyByContext(ctx, tx, key)
-}
-
-func findPolicyByContext(ctx context.Context, tx store.PolicyReader, contextID string) (domain.Policy, bool, error) {
-	p, err := tx.FindPolicyByEtvasContextID(ctx, contextID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return domain.Policy{}, false, nil
-	case err != nil:
-		return domain.Policy{}, false, fmt.Errorf("api: find policy by Etvas context: %w", err)
-	}
-	return p, true, nil
-}
-
-// etvasTarget is the policy status an Etvas event kind asks for.
-func etvasTarget(kind etvas.EventKind) domain.PolicyStatus {
-	switch kind {
-	case etvas.EventCanceled:
-		return domain.PolicyCanceled
-	case etvas.EventSuspended:
-		return domain.PolicySuspended
-	}
-	return domain.PolicyActive // purchased, resumed
-}
-
-// applyEtvasStatus applies a purchase/cancel/suspend/resume to the policy (creating it from
-// template when absent). note is set when the event was recorded but changed nothing because it
-// cannot apply (an illegal transition of an informal event). A formal purchase that cannot make
-// the policy ACTIVE is an error: Etvas must not believe the customer is covered.
-func applyEtvasStatus(ctx context.Context, lc *lifecycle.Lifecycle, tx store.Tx, existing domain.Policy, found bool, template domain.Policy, kind etvas.EventKind, at time.Time, src lifecycle.Source) (domain.Policy, string, error) {
-	to := etvasTarget(kind)
-	if !found {
-		template.Status, template.StatusTime, template.StartTime = to, at, at
-		p, err := lc.CreatePolicy(ctx, tx, template, src)
-		return p, "", err
-	}
-	p := existing
-	if filled, changed := fillPolicy(p, template); changed {
-		var err error
-		if p, err = tx.UpdatePolicy(ctx, filled, p.Version); err != nil {
-			return domain.Policy{}, "", fmt.Errorf("api: complete policy %s: %w", p.ID, err)
-		}
-	}
-	reason := "etvas " + string(kind)
-	updated, _, err := lc.TransitionPolicy(ctx, tx, p, to, at, reason, src)
-	var terr *domain.TransitionError
-	switch {
-	case errors.As(err, &terr) && kind.IsFormal():
-		return domain.Policy{}, "", apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE,
-			fmt.Sprintf("the purchase cannot be applied: policy %s is %s", p.ID, p.Status), "policy_id", p.ID, "status", string(p.Status))
-	case errors.As(err, &terr):
-		return p, terr.Error(), nil
-	case err != nil:
-		return domain.Policy{}, "", err
-	}
-	return updated, "", nil
-}
-
-// fillPolicy completes a policy created by an early status event with what the purchase tells
-// (customer, product, price); it never overwrites a value already set.
-func fillPolicy(p, from domain.Policy) (domain.Policy, bool) {
-	changed := false
-	set := func(dst *string, v string) {
-		if *dst == "" && v != "" {
-			*dst, changed = v, true
-		}
-	}
-	set(&p.CustomerID, from.CustomerID)
-	set(&p.ProductName, from.ProductName)
-	set(&p.EtvasProductID, from.EtvasProductID)
-	set(&p.EtvasUserID, from.EtvasUserID)
-	set(&p.Billing.PriceType, from.Billing.PriceType)
-	set(&p.Billing.PriceInterval, from.Billing.PriceInterval)
-	if p.Premium.IsZero() && !from.Premium.IsZero() {
-		p.Premium, changed = from.Premium, true
-	}
-	return p, changed
-}
-
-// portalPrice reads data.product.price from the raw body as an exact decimal (the decoded
-// request holds it as a float). No price → zero premium.
-func (s *etvasWebhooks) portalPrice(raw []byte) (domain.Money, error) {
-	var body struct {
-		Data struct {
-			Product struct {
-				Price json.RawMessage `json:"price"`
-			} `json:"product"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return domain.Money{}, apierror.New(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST, "the body is not valid JSON")
-	}
-	price := strings.TrimSpace(string(body.Data.Product.Price))
-	if price == "" || price == "null" {
-		return domain.Money{}, nil
-	}
-	amount, err := domain.DecimalFromFloatLiteral(json.Number(strings.Trim(price, `"`)))
-	if err == nil && strings.HasPrefix(amount, "-") {
-		err = errors.New("negative")
-	}
-	if err != nil {
-		return domain.Money{}, apierror.Invalid("data.product.price is not a valid price",
-			[]apierror.FieldViolation{{Field: "data.product.price", Description: "must be a non-negative decimal number", Reason: "decimal"}})
-	}
-	return domain.Money{Amount: amount, Currency: s.currency()}, nil
-}
-
-// etvasBilling maps Etvas's priceType/priceInterval to our billing terms; unknown values are kept
-// in lower case.
-func etvasBilling(priceType, interval string) domain.Billing {
-	types := map[string]string{"SUBSCRIPTION": "recurring", "ONE_TIME": "one-time", "ONETIME": "one-time"}
-	intervals := map[string]string{
-		"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "QUARTERLY": "quarter", "YEARLY": "year", "ANNUALLY": "year",
-	}
-	pick := func(m map[string]string, v string) string {
-		if mapped, ok := m[strings.ToUpper(strings.TrimSpace(v))]; ok {
-			return mapped
-		}
-		return strings.ToLower(strings.TrimSpace(v))
-	}
-	return domain.Billing{PriceType: pick(types, priceType), PriceInterval: pick(intervals, interval)}
-}
-
-// HandleAppEvent applies an Etvas App event.
+// HandleAppEvent applies an Etvas App event. Nothing here calls Etvas: a purchase is answered
+// as soon as its policy is committed, and its profile is fetched by a job.
 func (s *etvasWebhooks) HandleAppEvent(ctx context.Context, req *webhooksv1.HandleAppEventRequest) (*webhooksv1.HandleAppEventResponse, error) {
 	dlv, err := delivery(ctx)
 	if err != nil {
@@ -384,44 +235,34 @@ func (s *etvasWebhooks) HandleAppEvent(ctx context.Context, req *webhooksv1.Hand
 		contextID = req.GetPayload().GetPurchaseId()
 	}
 	at := webhook.EventTime(req.GetTimestamp(), dlv.ReceiveTime)
-	key, err := s.appKey(ctx, dlv.Raw, req.GetTimestamp(), kind, contextID)
-	if err != nil {
-		return nil, webhookError(err)
-	}
-	in := webhook.Inbound{Delivery: dlv, DeliveryKey: key, EventType: req.GetName()}
+	in := webhook.Inbound{Delivery: dlv, DeliveryKey: "app:" + webhook.HashKey(dlv.Raw), EventType: req.GetName()}
 	if kind == etvas.EventUserDeleted {
 		in.StorePayload = []byte(domain.Redacted)
 		in.Delivery.Headers = nil
 	}
+	queued := false
 	resp := &webhooksv1.HandleAppEventResponse{}
-	var profile *domain.Profile
-	if kind == etvas.EventPurchased {
-		// A retried purchase is answered from the inbox without asking Etvas again.
-		if rec, seen, err := webhook.Seen(ctx, s.d.Store, domain.PartnerEtvas, key); err != nil {
-			return nil, webhookError(err)
-		} else if seen {
-			webhook.Report(ctx, req.GetName(), webhook.OutcomeDuplicate)
-			return appDuplicate(rec, resp)
-		}
-		// Partner call before the transaction: InTx may run its function more than once.
-		pr, err := s.d.Etvas.UserProfile(ctx, contextID, true)
-		if err != nil {
-			return nil, err
-		}
-		profile = &domain.Profile{
-			FirstName: pr.FirstName, LastName: pr.LastName, Email: pr.Email, Phone: pr.PhoneNumber,
-			Address1: pr.Address1, Address2: pr.Address2, City: pr.City, Region: pr.RegionState,
-			Country: pr.Country, PostalCode: pr.PostalCode,
-		}
-	}
 	res, err := webhook.Record(ctx, s.d.Store, in, resp, func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (webhook.Outcome, error) {
 		src := lifecycle.Source{Partner: domain.PartnerEtvas, Channel: lifecycle.ChannelWebhook, Ref: rec.ID}
 		ack := &webhooksv1.HandleAppEventResponse{Status: ackProcessed, DeliveryId: rec.ID}
-		switch kind {
-		case etvas.EventPurchased, etvas.EventCanceled, etvas.EventSuspended, etvas.EventResumed:
-			return s.appPurchase(ctx, tx, req, contextID, profile, kind, at, ack, src)
-		case etvas.EventUserDeleted:
-			return s.appUserDeleted(ctx, tx, contextID, at, ack, src)
+		switch {
+		case isProductKind(kind):
+			out, err := s.rules.ApplyAppProduct(ctx, tx, etvasrules.AppProduct{
+				Kind: kind, ContextID: contextID, ProductID: req.GetPayload().GetProductId(), At: at,
+			}, src)
+			if err != nil {
+				return webhook.Outcome{}, etvasError(err)
+			}
+			queued = out.ProfileQueued
+			ack.PolicyId = out.Policy.ID
+			return outcome(out, ack), nil
+		case kind == etvas.EventUserDeleted:
+			customerID, found, err := s.rules.EraseContext(ctx, tx, contextID, at, src)
+			if err != nil || !found {
+				ack.Status = ackIgnored
+				return webhook.Outcome{State: domain.InboxIgnored, Error: "unknown Etvas context", Response: ack}, err
+			}
+			return webhook.Outcome{State: domain.InboxProcessed, CustomerID: customerID, Response: ack, RedactStored: true}, nil
 		}
 		ack.Status = ackIgnored
 		return s.unrecognized(ctx, tx, req.GetName(), rec, ack)
@@ -431,6 +272,9 @@ func (s *etvasWebhooks) HandleAppEvent(ctx context.Context, req *webhooksv1.Hand
 	}
 	if res.Duplicate {
 		return appDuplicate(res.Record, resp)
+	}
+	if queued {
+		s.d.Jobs.Notify() // committed: the profile job may start now
 	}
 	return resp, nil
 }
@@ -442,82 +286,6 @@ func appDuplicate(rec domain.InboxRecord, resp *webhooksv1.HandleAppEventRespons
 	}
 	resp.Status, resp.DeliveryId = ackDuplicate, rec.ID
 	return resp, nil
-}
-
-// appKey is the deduplication key of an App event, which has no event id: the hash of its
-// canonical body. Without a timestamp, a suspend → resume → suspend sequence would repeat a body
-// exactly, so the key of a status event also names the policy version it was applied to: a
-// re-delivery against the same state is a duplicate, the same event after a change is new.
-func (s *etvasWebhooks) appKey(ctx context.Context, raw []byte, ts int64, kind etvas.EventKind, contextID string) (string, error) {
-	key := "app:" + webhook.HashKey(raw)
-	if ts > 0 || (kind != etvas.EventCanceled && kind != etvas.EventSuspended && kind != etvas.EventResumed) {
-		return key, nil
-	}
-	p, found, err := findPolicyByContext(ctx, s.d.Store, contextID)
-	if err != nil {
-		return "", err
-	}
-	if !found {
-		return key + ":v0", nil
-	}
-	return fmt.Sprintf("%s:v%d", key, p.Version), nil
-}
-
-func (s *etvasWebhooks) appPurchase(ctx context.Context, tx store.Tx, req *webhooksv1.HandleAppEventRequest, contextID string, profile *domain.Profile, kind etvas.EventKind, at time.Time, resp *webhooksv1.HandleAppEventResponse, src lifecycle.Source) (webhook.Outcome, error) {
-	var customerID string
-	if profile != nil {
-		c, _, err := s.d.Lifecycle.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{EtvasContextID: contextID, Profile: profile}, src)
-		if err != nil {
-			return webhook.Outcome{}, err
-		}
-		customerID = c.ID
-	} else if c, err := s.d.Lifecycle.FindCustomer(ctx, tx, lifecycle.CustomerInput{EtvasContextID: contextID}); err == nil {
-		customerID = c.ID
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return webhook.Outcome{}, err
-	}
-	existing, found, err := findPolicyByContext(ctx, tx, contextID)
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	template := domain.Policy{
-		CustomerID: customerID, Partner: domain.PartnerEtvas, Kind: domain.KindEtvasProduct,
-		EtvasContextID: contextID, EtvasProductID: req.GetPayload().GetProductId(),
-	}
-	p, note, err := applyEtvasStatus(ctx, s.d.Lifecycle, tx, existing, found, template, kind, at, src)
-	if err != nil {
-		return webhook.Outcome{}, err
-	}
-	resp.PolicyId = p.ID
-	out := webhook.Outcome{State: domain.InboxProcessed, CustomerID: p.CustomerID, Response: resp}
-	if note != "" {
-		out.State, out.Error = domain.InboxIgnored, note
-	}
-	return out, nil
-}
-
-func (s *etvasWebhooks) appUserDeleted(ctx context.Context, tx store.Tx, contextID string, at time.Time, resp *webhooksv1.HandleAppEventResponse, src lifecycle.Source) (webhook.Outcome, error) {
-	c, err := s.d.Lifecycle.FindCustomer(ctx, tx, lifecycle.CustomerInput{EtvasContextID: contextID})
-	if errors.Is(err, store.ErrNotFound) {
-		// The customer may only be known through the policy of this context.
-		p, found, perr := findPolicyByContext(ctx, tx, contextID)
-		if perr != nil {
-			return webhook.Outcome{}, perr
-		}
-		if !found || p.CustomerID == "" {
-			resp.Status = ackIgnored
-			return webhook.Outcome{State: domain.InboxIgnored, Error: "unknown Etvas context", Response: resp}, nil
-		}
-		if c, err = tx.GetCustomer(ctx, p.CustomerID); err != nil {
-			return webhook.Outcome{}, fmt.Errorf("api: get customer %s: %w", p.CustomerID, err)
-		}
-	} else if err != nil {
-		return webhook.Outcome{}, err
-	}
-	if err := eraseEtvasCustomer(ctx, s.d.Lifecycle, tx, c.ID, at, src); err != nil {
-		return webhook.Outcome{}, err
-	}
-	return webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.ID, Response: resp, RedactStored: true}, nil
 }
 
 // The helpers below are shared by the three webhook services.

@@ -54,6 +54,7 @@ type App struct {
 	serving  atomic.Bool
 	webhooks webhookWiring // see wire_webhooks.go
 	flows    flowWiring    // see wire_flows.go
+	etvas    etvasWiring   // see wire_etvas.go
 	// stopWork and waitWork stop and await the background workers.
 	stopWork func()
 	waitWork func() error
@@ -125,6 +126,7 @@ func (a *App) deps() api.Deps {
 		Avata:      a.partners.Avata,
 		Scalepoint: a.partners.Scalepoint,
 		Lifecycle:  a.lifecycle,
+		Jobs:       a.jobSignal(),
 		Settings: api.Settings{
 			ScalepointCountry: pc.ScalepointCountry,
 			ScalepointTenant:  pc.ScalepointTenant,

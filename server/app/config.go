@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/webhook"
 )
 
 // Config is the effective configuration of `covergate serve`. Every field is a flag, also
@@ -38,6 +40,14 @@ type Config struct {
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	// Etvas webhook flows (wire_etvas.go).
+	EtvasTimestampWindow time.Duration // accepted age of an Etvas event timestamp (≥ the retry horizon)
+	JobRetryInitial      time.Duration // first retry delay of a failed background job (doubling)
+	JobRetryMax          time.Duration // longest retry delay of a background job
+	JobMaxAttempts       int           // attempts before a background job is marked FAILED
+	// Clock, when set, replaces time.Now for webhook verification and background jobs. Not a
+	// flag: tests use it to deliver an event "hours later".
+	Clock func() time.Time
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -52,6 +62,11 @@ func Defaults() Config {
 		LogLevel:        "info",
 		Database:        engine.DefaultDSN,
 		QuoteTTL:        15 * time.Minute,
+
+		EtvasTimestampWindow: webhook.DefaultEtvasWindow,
+		JobRetryInitial:      jobs.DefaultRetryInitial,
+		JobRetryMax:          jobs.DefaultRetryMax,
+		JobMaxAttempts:       jobs.DefaultMaxAttempts,
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",
@@ -85,6 +100,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.MTLSPrincipals, "mtls-principals", cfg.MTLSPrincipals, "client certificate subjects and their scopes: CN:SCOPE[,SCOPE...] separated by ';'")
 	cfg.Partners.registerFlags(fs)
 	cfg.registerFlowFlags(fs)
+	cfg.registerEtvasFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -123,6 +139,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.Partners.validate()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
+	problems = append(problems, cfg.validateEtvas()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))

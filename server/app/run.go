@@ -32,7 +32,8 @@ func (a *App) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWork = stopWork
 	work, _ := errgroup.WithContext(workCtx)
-	for _, run := range append(a.webhookBackground(), a.flowBackground()...) {
+	background := append(a.webhookBackground(), a.flowBackground()...)
+	for _, run := range append(background, a.etvasBackground()...) {
 		work.Go(func() error { return run(workCtx) })
 	}
 	a.waitWork = work.Wait

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"google.golang.org/grpc/metadata"
 
@@ -43,10 +42,10 @@ func (a *App) webhookParts() *webhookWiring {
 			verifier: webhook.NewVerifier(webhook.Config{
 				EtvasAPIKey:            pc.EtvasAPIKey,
 				EtvasEventSecret:       pc.EtvasEventSecret,
-				EtvasWindow:            webhook.DefaultEtvasWindow,
+				EtvasWindow:            a.cfg.EtvasTimestampWindow,
 				AvataCallbackSecret:    pc.AvataCallbackSecret,
 				ScalepointWebhookToken: pc.ScalepointWebhookToken,
-				Now:                    time.Now,
+				Now:                    a.now,
 				Observe:                observe,
 			}, reg),
 			guard: webhook.NewGuard(reg, observe),

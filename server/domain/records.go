@@ -37,10 +37,13 @@ type InboxRecord struct {
 // Event types of the normalized event log. Event data carries ids, statuses,
 // partner references and times, never personal data.
 const (
-	EventCustomerCreated          = "customer.created"
-	EventCustomerUpdated          = "customer.updated"
-	EventCustomerErased           = "customer.erased"
-	EventPolicyCreated            = "policy.created"
+	EventCustomerCreated = "customer.created"
+	EventCustomerUpdated = "customer.updated"
+	EventCustomerErased  = "customer.erased"
+	EventPolicyCreated   = "policy.created"
+	// EventPolicyUpdated: a policy's data changed without a status change (a purchase
+	// completing a policy an earlier status event created, a retired partner key).
+	EventPolicyUpdated            = "policy.updated"
 	EventPolicyActivated          = "policy.activated"
 	EventPolicySuspended          = "policy.suspended"
 	EventPolicyCanceled           = "policy.canceled"

@@ -64,7 +64,7 @@ func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
 
 // LatestSchemaVersion is the version of the newest migration. Both engines
 // ship the same numbered migrations; bump this with every new one.
-const LatestSchemaVersion = 1
+const LatestSchemaVersion = 2
 
 // MaxPageSize caps every List call; larger requests are clamped.
 const MaxPageSize = 1000
@@ -284,6 +284,40 @@ type Outbox interface {
 	RequeuePublication(ctx context.Context, id string, now time.Time) error
 }
 
+// JobFilter narrows ListJobs; zero fields match everything.
+type JobFilter struct {
+	Kind   string
+	Status domain.JobStatus
+}
+
+// JobReader reads background jobs.
+type JobReader interface {
+	GetJob(ctx context.Context, id string) (domain.Job, error)
+	FindJob(ctx context.Context, kind, key string) (domain.Job, error)
+	// ListJobs pages jobs in id (creation) order, e.g. FAILED ones for an operator.
+	ListJobs(ctx context.Context, f JobFilter, page PageRequest) (Page[domain.Job], error)
+}
+
+// JobStore writes and leases background jobs (the same leasing rules as the outbox).
+type JobStore interface {
+	JobReader
+	// EnsureJob stores j as PENDING (NextAttemptTime defaults to now) unless a job with its
+	// (Kind, Key) exists, which is returned unchanged; created reports which. Kind and Key are
+	// required.
+	EnsureJob(ctx context.Context, j domain.Job) (job domain.Job, created bool, err error)
+	// ClaimJobs leases up to limit PENDING jobs of the given kinds whose next attempt is due
+	// and whose lease is absent or expired, to owner until now+lease, and counts the attempt.
+	ClaimJobs(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration, limit int) ([]domain.Job, error)
+	// CompleteJob, RetryJob and FailJob apply only while owner holds the lease on a PENDING
+	// job, else ErrConflict (unknown id: ErrNotFound).
+	CompleteJob(ctx context.Context, id, owner string, now time.Time) error
+	RetryJob(ctx context.Context, id, owner string, nextAttempt time.Time, lastError string, now time.Time) error
+	FailJob(ctx context.Context, id, owner string, lastError string, now time.Time) error
+	// RequeueJob makes a FAILED job PENDING again, due now, with its attempts reset (operator
+	// replay); other states → ErrConflict.
+	RequeueJob(ctx context.Context, id string, now time.Time) error
+}
+
 // IdempotencyReader reads idempotency records.
 type IdempotencyReader interface {
 	GetIdempotency(ctx context.Context, principal, key string) (domain.IdempotencyRecord, error)
@@ -327,6 +361,7 @@ type Reader interface {
 	OutboxReader
 	IdempotencyReader
 	CheckpointReader
+	JobReader
 }
 
 // Tx is every role, bound to one transaction.
@@ -340,6 +375,7 @@ type Tx interface {
 	Outbox
 	IdempotencyStore
 	CheckpointStore
+	JobStore
 }
 
 // Notifier wakes event watchers after a commit that appended events.

@@ -204,11 +204,11 @@ func Canonical(raw []byte) []byte {
 	return out
 }
 
-// EventTime converts a partner's millisecond timestamp; zero or negative means "not given" and
-// yields fallback.
-func EventTime(millis int64, fallback time.Time) time.Time {
-	if millis <= 0 {
-		return fallback
+// EventTime converts an Etvas timestamp in seconds or milliseconds (EtvasEventTime); zero or
+// negative means "not given" and yields fallback.
+func EventTime(ts int64, fallback time.Time) time.Time {
+	if at, ok := EtvasEventTime(ts); ok {
+		return at
 	}
-	return time.UnixMilli(millis).UTC()
+	return fallback
 }

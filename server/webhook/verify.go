@@ -33,8 +33,18 @@ import (
 	"github.com/covergate/covergate/server/requestid"
 )
 
-// DefaultEtvasWindow is how far an Etvas event's timestamp may be from now.
-const DefaultEtvasWindow = 5 * time.Minute
+// EtvasRetryHorizon is how long after an event Etvas may still deliver it: a failed delivery is
+// retried every ~4 h, 5 more times (~24 h in all; Etvas developer documentation,
+// https://www.etvas.com/developers). A retry carries the original body, timestamp
+// included, so the timestamp window must be at least this long or retries would be refused as
+// stale.
+const EtvasRetryHorizon = 24 * time.Hour
+
+// DefaultEtvasWindow is how far an Etvas event's timestamp may be from now: the retry horizon
+// plus two hours of slack for Etvas's own scheduling. Replays inside the window are stopped by
+// the signature and the inbox (every delivery key is kept for good, far longer than the
+// window), so a replay is either a duplicate or too old.
+const DefaultEtvasWindow = EtvasRetryHorizon + 2*time.Hour
 
 // Routes of the partner webhooks (fixed by the partners, or by us for Avata and Scalepoint).
 const (
@@ -51,7 +61,8 @@ type Config struct {
 	// EtvasEventSecret, when set, makes x-etvas-signature (hex HMAC-SHA256 of the raw body)
 	// required and enables the timestamp window.
 	EtvasEventSecret string
-	// EtvasWindow is the accepted distance between an event's timestamp and now (default 5 min).
+	// EtvasWindow is the accepted distance between an event's timestamp and now (default
+	// DefaultEtvasWindow; it must not be shorter than EtvasRetryHorizon).
 	EtvasWindow time.Duration
 	// AvataCallbackSecret keys X-Avata-Signature; empty refuses every callback.
 	AvataCallbackSecret string
@@ -166,7 +177,7 @@ func (v *Verifier) verify(p domain.Partner, r *http.Request, raw []byte) (map[st
 		}
 		headers[etvas.HeaderWebhookSignature] = sig
 		if ts, ok := etvasTimestamp(r.URL.Path, raw); ok {
-			if etvas.CheckTimestamp(ts, v.cfg.Now(), v.cfg.EtvasWindow) != nil {
+			if !withinWindow(ts, v.cfg.Now(), v.cfg.EtvasWindow) {
 				return fail(http.StatusBadRequest, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_TIMESTAMP_STALE,
 					"event timestamp is more than "+v.cfg.EtvasWindow.String()+" away from now")
 			}
@@ -203,7 +214,41 @@ func equalSecret(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
-// etvasTimestamp reads the event time (milliseconds) of an already verified body: the App
+// withinWindow reports whether the Etvas timestamp ts (seconds or milliseconds, see
+// EtvasEventTime) is at most window away from now, in either direction: an old replay and a
+// badly skewed clock are both refused. Zero or negative is refused.
+func withinWindow(ts int64, now time.Time, window time.Duration) bool {
+	at, ok := EtvasEventTime(ts)
+	if !ok {
+		return false
+	}
+	d := now.Sub(at)
+	if d < 0 {
+		d = -d
+	}
+	return d <= window
+}
+
+// secondsBelow splits Etvas timestamps by magnitude: the developer portal's examples and the
+// App SDK disagree on the unit (the SDK checks milliseconds; other sources send Unix seconds).
+// A value below 1e11 is taken as seconds (1e11 s is the year 5138), anything else as
+// milliseconds (1e11 ms is March 1973). Every real event time — now ±decades — is far from the
+// boundary in both units, so the rule never misreads a plausible timestamp.
+const secondsBelow = 100_000_000_000
+
+// EtvasEventTime converts an Etvas event timestamp given in seconds or milliseconds since the
+// Unix epoch (decided by magnitude, see secondsBelow); ok is false for zero or negative values.
+func EtvasEventTime(ts int64) (time.Time, bool) {
+	switch {
+	case ts <= 0:
+		return time.Time{}, false
+	case ts < secondsBelow:
+		return time.Unix(ts, 0).UTC(), true
+	}
+	return time.UnixMilli(ts).UTC(), true
+}
+
+// etvasTimestamp reads the event time (seconds or milliseconds) of an already verified body: the App
 // format's top-level `timestamp`, the portal format's `event.timestamp`. ok is false when the
 // body has none (the window then does not apply) or is not JSON (the decoder reports that).
 func etvasTimestamp(path string, raw []byte) (int64, bool) {
@@ -223,7 +268,7 @@ func etvasTimestamp(path string, raw []byte) (int64, bool) {
 	return Millis(field)
 }
 
-// Millis parses a JSON number or numeric string of milliseconds; ok is false for an absent or
+// Millis parses a JSON number or numeric string (an Etvas timestamp); ok is false for an absent or
 // null value. A value that is present but not a number yields (0, true), which every window
 // check refuses.
 func Millis(field json.RawMessage) (int64, bool) {

@@ -45,7 +45,13 @@ func newVerifier(reg *webhook.Registry, secret string) *webhook.Verifier {
 func TestMiddleware(t *testing.T) {
 	ms := clock.UnixMilli()
 	app := `{"name":"product.purchased","payload":{"contextId":"c"},"timestamp":` + itoa(ms) + `}`
-	portal := `{"event":{"id":"e","type":"user.create","timestamp":` + itoa(ms-6*60*1000) + `}}`
+	portal := `{"event":{"id":"e","type":"user.create","timestamp":` + itoa(ms-27*3600*1000) + `}}`
+	// An Etvas retry 24 h after the event carries the original timestamp; both units accepted.
+	retryMillis := `{"event":{"id":"e","type":"user.create","timestamp":` + itoa(ms-24*3600*1000) + `}}`
+	retrySeconds := `{"event":{"id":"e","type":"user.create","timestamp":` + itoa(clock.Unix()-24*3600) + `}}`
+	appSeconds := `{"name":"product.purchased","payload":{"contextId":"c"},"timestamp":` + itoa(clock.Unix()) + `}`
+	staleSeconds := `{"name":"product.purchased","payload":{"contextId":"c"},"timestamp":` + itoa(clock.Unix()-27*3600) + `}`
+	futureSeconds := `{"name":"product.purchased","payload":{"contextId":"c"},"timestamp":` + itoa(clock.Unix()+27*3600) + `}`
 	noTS := `{"name":"product.purchased","payload":{"contextId":"c"}}`
 	sig := func(b string) string { return etvas.SignWebhook([]byte(eventSecret), []byte(b)) }
 	tests := []struct {
@@ -65,6 +71,11 @@ func TestMiddleware(t *testing.T) {
 		{"etvas no signature", eventSecret, "/etvas/events", app, map[string]string{"x-api-key": apiKey}, 400},
 		{"etvas bad signature", eventSecret, "/etvas/events", app, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(app + "x")}, 403},
 		{"etvas stale portal timestamp", eventSecret, "/etvas-events", portal, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(portal)}, 400},
+		{"etvas retry 24 h later, milliseconds", eventSecret, "/etvas-events", retryMillis, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(retryMillis)}, 200},
+		{"etvas retry 24 h later, seconds", eventSecret, "/etvas-events", retrySeconds, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(retrySeconds)}, 200},
+		{"etvas app timestamp in seconds", eventSecret, "/etvas/events", appSeconds, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(appSeconds)}, 200},
+		{"etvas stale app timestamp in seconds", eventSecret, "/etvas/events", staleSeconds, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(staleSeconds)}, 400},
+		{"etvas future app timestamp in seconds", eventSecret, "/etvas/events", futureSeconds, map[string]string{"x-api-key": apiKey, "x-etvas-signature": sig(futureSeconds)}, 400},
 		{"avata ok", "", "/webhooks/avata", `{}`, map[string]string{"X-Avata-Signature": avata.SignCallback([]byte(avataSecret), []byte(`{}`))}, 200},
 		{"avata other secret", "", "/webhooks/avata", `{}`, map[string]string{"X-Avata-Signature": avata.SignCallback([]byte("other"), []byte(`{}`))}, 403},
 		{"avata missing", "", "/webhooks/avata", `{}`, nil, 401},
@@ -186,6 +197,36 @@ func TestHashKeyIsCanonical(t *testing.T) {
 	}
 	if webhook.HashKey([]byte("not json")) == webhook.HashKey([]byte("not json!")) {
 		t.Fatal("non-JSON bodies collide")
+	}
+}
+
+// TestEtvasEventTime: the unit of an Etvas timestamp is decided by magnitude (below 1e11:
+// seconds, else milliseconds).
+func TestEtvasEventTime(t *testing.T) {
+	for _, tt := range []struct {
+		ts   int64
+		want time.Time
+		ok   bool
+	}{
+		{1_764_700_000, time.Unix(1_764_700_000, 0), true},           // seconds (Dec 2025)
+		{1_764_700_000_123, time.UnixMilli(1_764_700_000_123), true}, // milliseconds
+		{99_999_999_999, time.Unix(99_999_999_999, 0), true},         // largest value read as seconds
+		{100_000_000_000, time.UnixMilli(100_000_000_000), true},     // smallest value read as milliseconds
+		{19786584376, time.Unix(19786584376, 0), true},               // the portal document's placeholder
+		{0, time.Time{}, false},
+		{-5, time.Time{}, false},
+	} {
+		got, ok := webhook.EtvasEventTime(tt.ts)
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("EtvasEventTime(%d) = %v %v, want %v %v", tt.ts, got, ok, tt.want, tt.ok)
+		}
+		if ok && got.Location() != time.UTC {
+			t.Errorf("EtvasEventTime(%d) not in UTC", tt.ts)
+		}
+	}
+	fallback := time.Unix(42, 0)
+	if got := webhook.EventTime(0, fallback); !got.Equal(fallback) {
+		t.Errorf("EventTime without timestamp = %v", got)
 	}
 }
 

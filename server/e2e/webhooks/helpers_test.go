@@ -180,7 +180,13 @@ func policyByContext(t *testing.T, st store.Store, contextID string) domain.Poli
 // eventually polls cond for up to 10 s (state reached through partner callbacks).
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitFor(t, 10*time.Second, what, cond)
+}
+
+// waitFor polls cond for up to limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	last := ""
 	for time.Now().Before(deadline) {
 		ok, state := cond()
@@ -190,7 +196,7 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 		last = state
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Fatalf("%s: not reached within 10s (last state: %s)", what, last)
+	t.Fatalf("%s: not reached within %s (last state: %s)", what, limit, last)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -32,8 +32,8 @@ func TestRejectedDeliveriesChangeNothing(t *testing.T) {
 	s := apptest.Start(t)
 	good := portalPurchase("evt-good", nowMillis(0))
 	sign := func(b string) string { return etvas.SignWebhook([]byte(etvasbox.DefaultEventSecret), []byte(b)) }
-	stale := portalPurchase("evt-stale", nowMillis(-10*time.Minute))
-	future := portalPurchase("evt-future", nowMillis(10*time.Minute))
+	stale := portalPurchase("evt-stale", nowMillis(-27*time.Hour))
+	future := portalPurchase("evt-future", nowMillis(27*time.Hour))
 	oversize := `{"name":"product.purchased","payload":{"contextId":"c"},"metadata":{"pad":"` + strings.Repeat("x", 70<<10) + `"}}`
 	wrongType := fmt.Sprintf(`{"event":{"id":"evt-types","type":"product.purchase","timestamp":%d},"user":{"id":["u"]}}`, nowMillis(0))
 	wrongPrice := fmt.Sprintf(`{"event":{"id":"evt-price","type":"product.purchase","timestamp":%d},"user":{"id":"u"},"data":{"product":{"id":"p","price":"cheap"}}}`, nowMillis(0))

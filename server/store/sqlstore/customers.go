@@ -319,6 +319,13 @@ func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time
 			lease_owner='', lease_expire_time=NULL, update_time=$3 WHERE customer_id=$1`,
 			[]any{customerID, red, s.ts(now)}},
 		{"idempotency", `DELETE FROM idempotency WHERE customer_id=$1`, []any{customerID}},
+		// Pending work for an erased customer (fetching their profile) must not bring personal
+		// data back: it is failed, and its payload redacted.
+		{"jobs", `UPDATE jobs SET payload=$2, job_key='erased:' || id,
+			status=CASE WHEN status='PENDING' THEN 'FAILED' ELSE status END,
+			last_error=CASE WHEN status='PENDING' THEN 'canceled: customer erased' ELSE last_error END,
+			lease_owner='', lease_expire_time=NULL, update_time=$3 WHERE customer_id=$1`,
+			[]any{customerID, red, s.ts(now)}},
 	}
 	for _, st := range steps {
 		if _, err := s.q.Exec(ctx, st.query, st.args...); err != nil {

@@ -57,6 +57,9 @@ func seedPersonalData(t *testing.T, s store.Store, email string) (domain.Custome
 			EventType: "claim.created", CustomerID: c.ID, Payload: []byte(body)}); err != nil {
 			return err
 		}
+		if _, _, err := tx.EnsureJob(ctx, domain.Job{Kind: "test.fetch", Key: "k-" + email, CustomerID: c.ID, Payload: []byte(body)}); err != nil {
+			return err
+		}
 		if _, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{Principal: "key:web", Key: "k-" + email, CustomerID: c.ID,
 			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
 			return err
@@ -76,7 +79,7 @@ func testErasure(t *testing.T, s store.Store) {
 	before, err := s.FindText(ctx, email)
 	noErr(t, err)
 	for _, col := range []string{"customers.email", "claims.claimant_email", "claims.reason", "claim_documents.file_name", "inbox.payload", "inbox.headers", "inbox.response",
-		"events.data", "quotes.request", "publications.payload", "idempotency.response"} {
+		"events.data", "quotes.request", "publications.payload", "idempotency.response", "jobs.payload"} {
 		if !contains(before, col) {
 			t.Fatalf("FindText did not find the seeded e-mail in %s (found %v)", col, before)
 		}
@@ -128,6 +131,11 @@ func testErasure(t *testing.T, s store.Store) {
 	noErr(t, err)
 	if len(pubs.Items) != 1 || pubs.Items[0].CustomerID != c.ID {
 		t.Fatalf("pending publication of the erased customer was not canceled: %+v", pubs.Items)
+	}
+	jobs, err := s.ListJobs(ctx, store.JobFilter{Status: domain.JobFailed}, store.PageRequest{})
+	noErr(t, err)
+	if len(jobs.Items) != 1 || jobs.Items[0].CustomerID != c.ID || jobs.Items[0].LastError != "canceled: customer erased" {
+		t.Fatalf("pending job of the erased customer was not canceled: %+v", jobs.Items)
 	}
 	// Erasing twice is fine; unknown customers are not found.
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {

@@ -40,6 +40,8 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Outbox", testOutbox},
 		{"OutboxTwoWorkers", testOutboxTwoWorkers},
 		{"OutboxLeaseTakeover", testOutboxLeaseTakeover},
+		{"Jobs", testJobs},
+		{"JobsConcurrent", testJobsConcurrent},
 		{"Idempotency", testIdempotency},
 		{"Checkpoints", testCheckpoints},
 		{"Rollback", testRollback},

@@ -31,7 +31,9 @@ type EtvasEvent struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Event type, for example `product.purchase`.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	// When the event happened, in milliseconds since the Unix epoch.
+	// When the event happened, in seconds or milliseconds since the Unix epoch (decided by
+	// magnitude: below 10^11 seconds, else milliseconds). With signatures on, it must be within the
+	// accepted window (26 h by default, longer than Etvas's retries).
 	Timestamp     int64 `protobuf:"varint,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -416,7 +418,8 @@ type EtvasProduct struct {
 	PartnerId string `protobuf:"bytes,2,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	// Product name.
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	// Price as Etvas sends it (a JSON number); converted to an exact decimal on receipt.
+	// Price as Etvas sends it (a JSON number); converted to an exact decimal on receipt and held to
+	// the Money bounds of the API (not negative, at most 21 integer digits and 18 decimal places).
 	Price float64 `protobuf:"fixed64,4,opt,name=price,proto3" json:"price,omitempty"`
 	// `SUBSCRIPTION` or `ONE_TIME`.
 	PriceType string `protobuf:"bytes,5,opt,name=price_type,json=priceType,proto3" json:"price_type,omitempty"`
@@ -1000,7 +1003,9 @@ type HandleAppEventRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// What the event is about.
 	Payload *EtvasAppPayload `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
-	// When the event happened, in milliseconds since the Unix epoch (optional).
+	// When the event happened, in seconds or milliseconds since the Unix epoch (decided by
+	// magnitude: below 10^11 seconds, else milliseconds; optional). Without it, the event is
+	// deduplicated on its content: the same body twice is one event.
 	Timestamp int64 `protobuf:"varint,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
 	// Extra data some event versions send.
 	Metadata *structpb.Struct `protobuf:"bytes,4,opt,name=metadata,proto3" json:"metadata,omitempty"`
