@@ -38,6 +38,10 @@ type Config struct {
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	// Customers' wallet sign-in with Avata (wire_wallet.go).
+	WalletTokenKey   string        // AES-256 key sealing customers' Avata access tokens; empty = random per process
+	WalletSessionTTL time.Duration // lifetime of an access token whose exp is unreadable; 0 = 15 minutes
+	WalletNonceTTL   time.Duration // how long a sign-in message can be signed; 0 = 5 minutes
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -84,6 +88,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.MTLSPrincipals, "mtls-principals", cfg.MTLSPrincipals, "client certificate subjects and their scopes: CN:SCOPE[,SCOPE...] separated by ';'")
 	cfg.Partners.registerFlags(fs)
 	cfg.registerFlowFlags(fs)
+	cfg.registerWalletFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -122,6 +127,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.Partners.validate()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
+	problems = append(problems, cfg.validateWallet()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))
@@ -161,7 +167,7 @@ func splitList(s string) []string {
 var secretFlags = map[string]bool{
 	"api-keys": true, "etvas-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
 	"avata-api-key": true, "avata-callback-secret": true, "avata-merchant-wallet-key": true,
-	"scalepoint-client-secret": true, "scalepoint-webhook-token": true,
+	"scalepoint-client-secret": true, "scalepoint-webhook-token": true, "wallet-token-key": true,
 }
 
 // PrintConfig writes the effective configuration (flags after env and config file) as YAML that
