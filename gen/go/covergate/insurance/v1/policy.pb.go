@@ -509,7 +509,7 @@ type AvataPolicyData struct {
 	// empty for policies held by our merchant wallet. Claims on such policies need the customer's
 	// wallet sign-in.
 	OwnerWalletAddress string `protobuf:"bytes,7,opt,name=owner_wallet_address,json=ownerWalletAddress,proto3" json:"owner_wallet_address,omitempty"`
-	// When Covergate last received data about the policy from Avata.
+	// When Covergate last recorded a change of this data reported by Avata.
 	SyncTime      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=sync_time,json=syncTime,proto3" json:"sync_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
