@@ -20,6 +20,7 @@ import (
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/ethsign"
+	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
 	"github.com/covergate/covergate/server/store"
 )
 
@@ -502,5 +503,24 @@ func TestAvataAddressReachesSandbox(t *testing.T) {
 	a := cust.GetCustomer().GetProfile().GetAddress()
 	if a.GetStreet() != "Keizersgracht" || a.GetHouseNumber() != "123" || a.GetHouseNumberSuffix() != "A-2" || a.GetCountryCode() != "NL" {
 		t.Fatalf("customer address = %v", a)
+	}
+}
+
+// TestWalletOfAnotherCustomer: a customer cannot start a sign-in with a wallet that belongs to
+// another customer, even when it has no wallet of its own yet; nothing is asked of Avata.
+func TestWalletOfAnotherCustomer(t *testing.T) {
+	s := apptest.Start(t)
+	owned := walletPolicy(t, s, newTestWallet(t).Address(), "1", "990")
+	minted, err := s.App.Sandbox().Etvas.Mint(etvasbox.MintRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v insurancev1.VerifyPortalTokenResponse
+	flowREST(t, s, "POST", "/v1/customers:verifyPortalToken", `{"token":"`+minted.Token+`"}`, nil, &v)
+	nonces := flowRequests(s.App.Sandbox().Avata.Kit(), "GET", "/v1/auth/nonce")
+	flowWantREST(t, s.JSON(t, "POST", "/v1/customers/"+v.GetCustomer().GetCustomerId()+"/wallet-session:start", apptest.AllKey,
+		`{"walletAddress":"`+owned.GetAvata().GetOwnerWalletAddress()+`"}`), http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE)
+	if flowRequests(s.App.Sandbox().Avata.Kit(), "GET", "/v1/auth/nonce") != nonces {
+		t.Fatal("Avata was asked for a nonce for another customer's wallet")
 	}
 }

@@ -112,6 +112,13 @@ func (s *CustomerService) StartWalletSignIn(ctx context.Context, req *insurancev
 	if err := s.walletMayBeCustomers(c, wallet); err != nil {
 		return nil, err
 	}
+	// Refused before Avata is asked: the wallet of another customer (checked again on completion).
+	if owner, err := s.d.Store.FindCustomerByAvataWallet(ctx, wallet); err == nil && owner.ID != c.ID {
+		return nil, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE,
+			"wallet "+wallet+" belongs to another customer", "resource", "customer", "wallet_address", wallet)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, storeError(err, "customer")
+	}
 	chainID := req.GetChainId()
 	if chainID == 0 {
 		chainID = s.d.Avata.ChainID()
