@@ -266,3 +266,26 @@ func TestNotifyCustomer(t *testing.T) {
 	flowREST(t, s, "POST", "/v1/customers/"+cid+":erase", `{"reason":"test"}`, nil, &insurancev1.EraseCustomerResponse{})
 	flowWantREST(t, s.JSON(t, "GET", "/v1/customers/"+cid+"/wallet-session", apptest.AllKey, ""), http.StatusNotFound, insurancev1.ErrorReason_ERROR_REASON_NOT_FOUND)
 }
+
+// TestActivateRecordsAvataData: the answer to :activate already carries the cover dates and ids
+// Avata reports for the activated booking policy, over REST.
+func TestActivateRecordsAvataData(t *testing.T) {
+	s := apptest.Start(t)
+	nft := "0x" + strings.Repeat("e", 64)
+	var q insurancev1.CreateQuoteResponse
+	flowREST(t, s, "POST", "/v1/quotes", `{"booking":{"chain":"CHAIN_ETHEREUM","nftIds":["`+nft+`"],"checkInDate":"2027-06-06","token":"TOKEN_ETH"},
+		"totalValue":{"currencyCode":"ETH","amount":"0.5"}}`, nil, &q)
+	var created insurancev1.CreatePolicyResponse
+	flowREST(t, s, "POST", "/v1/policies", `{"quoteId":"`+q.GetQuote().GetQuoteId()+`","booking":{"bookingWalletAddress":"`+flowSeller+
+		`","walletAddress":"`+flowSeller+`","txId":"`+flowTxID+`","bookingTime":"2026-12-01T10:00:00Z"},"totalValue":{"currencyCode":"ETH","amount":"0.5"}}`, nil, &created)
+	var act insurancev1.ActivatePolicyResponse
+	flowREST(t, s, "POST", "/v1/policies/"+created.GetPolicy().GetPolicyId()+":activate",
+		`{"chain":"CHAIN_ETHEREUM","nftIds":["`+nft+`"],"walletAddress":"`+flowSeller+`","token":"TOKEN_ETH"}`, nil, &act)
+	remote, _ := s.App.Sandbox().Avata.Policy(created.GetPolicy().GetPartnerRefs().GetAvataPolicyUuid())
+	p := act.GetPolicy()
+	if p.GetStatus() != insurancev1.PolicyStatus_POLICY_STATUS_ACTIVE || p.GetAvata().GetPolicyId() != remote.PolicyID ||
+		p.GetAvata().GetPolicyHash() != remote.PolicyHash || p.GetAvata().GetPolicyType() != "BOOKING" || p.GetStartTime() == nil || p.GetEndTime() == nil ||
+		p.GetAvata().GetOwnerWalletAddress() != "0x2222222222222222222222222222222222222222" {
+		t.Fatalf("activated policy = %v (sandbox %+v)", p, remote)
+	}
+}
