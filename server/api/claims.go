@@ -10,11 +10,13 @@ import (
 	"strings"
 	"unicode"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 )
@@ -44,16 +46,6 @@ func (s *ClaimService) claimablePolicy(ctx context.Context, id string) (domain.P
 	return p, nil
 }
 
-// signer is the merchant wallet that signs in to Avata's wallet-scoped claim calls.
-func (s *ClaimService) signer() (avata.Signer, error) {
-	w := s.d.Avata.MerchantWallet()
-	if w == nil {
-		return nil, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED,
-			"no Avata merchant wallet is configured (avata-merchant-wallet-key): claims cannot be filed", "partner", avata.PartnerName)
-	}
-	return w, nil
-}
-
 // UploadClaimDocuments uploads documents to Avata for a future claim and records them with
 // their size and SHA-256. The bytes are checked against the declared media type first.
 func (s *ClaimService) UploadClaimDocuments(ctx context.Context, req *insurancev1.UploadClaimDocumentsRequest) (*insurancev1.UploadClaimDocumentsResponse, error) {
@@ -74,7 +66,8 @@ func (s *ClaimService) UploadClaimDocuments(ctx context.Context, req *insurancev
 	if err != nil {
 		return nil, err
 	}
-	signer, err := s.signer()
+	// The policy owner's wallet: ours for custodial policies, else the customer's wallet session.
+	wallet, err := s.d.policyWallet(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +75,9 @@ func (s *ClaimService) UploadClaimDocuments(ctx context.Context, req *insurancev
 	for i, d := range req.GetDocuments() {
 		files[i] = avata.UploadFile{Name: d.GetFileName(), ContentType: d.GetContentType(), Content: d.GetContent()}
 	}
-	up, err := s.d.Avata.UploadClaimDocuments(ctx, signer, p.AvataPolicyUUID, files)
+	up, err := s.d.Avata.UploadClaimDocuments(ctx, wallet, p.AvataPolicyUUID, files)
 	if err != nil {
-		return nil, err
+		return nil, s.d.walletCallFailed(ctx, p.CustomerID, wallet, err)
 	}
 	if len(up.Keys) != len(files) {
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
@@ -182,15 +175,15 @@ func (s *ClaimService) CreateClaim(ctx context.Context, req *insurancev1.CreateC
 	if len(violations) > 0 {
 		return nil, apierror.Invalid("document_keys must name documents uploaded for this policy", violations)
 	}
-	signer, err := s.signer()
+	wallet, err := s.d.policyWallet(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	remote, err := s.d.Avata.CreateClaim(ctx, signer, avata.CreateClaimRequest{
+	remote, err := s.d.Avata.CreateClaim(ctx, wallet, avata.CreateClaimRequest{
 		Reason: req.GetReason(), PolicyUUID: p.AvataPolicyUUID, Files: files, Email: req.GetClaimantEmail(),
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.d.walletCallFailed(ctx, p.CustomerID, wallet, err)
 	}
 	if remote.UUID == "" {
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
@@ -261,8 +254,10 @@ func (s *ClaimService) ListClaims(ctx context.Context, req *insurancev1.ListClai
 	return out, nil
 }
 
-// GetClaimPortalLink returns Avata's merchant-claim page for the claim's policy, signed with
-// the merchant wallet.
+// GetClaimPortalLink returns Avata's merchant-claim page for the claim's policy, carrying a
+// signature of the Avata policy uuid by the policy owner's wallet: the customer's (passed as
+// owner_signature and checked to recover to the owner wallet) for policies bought to the
+// customer's own wallet, ours for custodial ones.
 func (s *ClaimService) GetClaimPortalLink(ctx context.Context, req *insurancev1.GetClaimPortalLinkRequest) (*insurancev1.GetClaimPortalLinkResponse, error) {
 	c, err := s.d.Store.GetClaim(ctx, req.GetClaimId())
 	if err != nil {
@@ -275,12 +270,44 @@ func (s *ClaimService) GetClaimPortalLink(ctx context.Context, req *insurancev1.
 	if p.AvataPolicyUUID == "" {
 		return nil, invalidState("the claim's policy is not carried by Avata: there is no claim portal", "resource", "policy")
 	}
-	if _, err := s.signer(); err != nil {
+	owner := p.Avata.OwnerWallet
+	if owner == "" { // custodial: our merchant wallet owns the policy
+		w := s.d.Avata.MerchantWallet()
+		if w == nil {
+			return nil, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED,
+				"no Avata merchant wallet is configured (avata-merchant-wallet-key): no claim-portal link", "partner", avata.PartnerName)
+		}
+		if req.GetOwnerSignature() == "" {
+			uri, err := s.d.Avata.MerchantClaimLink(p.AvataPolicyUUID)
+			if err != nil {
+				return nil, fmt.Errorf("api: claim portal link: %w", err)
+			}
+			return &insurancev1.GetClaimPortalLinkResponse{Uri: uri, SignerWalletAddress: w.Address()}, nil
+		}
+		owner = w.Address()
+	}
+	ownerAddr, err := ethsign.NormalizeAddress(owner)
+	if err != nil {
+		return nil, fmt.Errorf("api: claim portal link: stored owner wallet of policy %s: %w", p.ID, err)
+	}
+	if req.GetOwnerSignature() == "" {
+		st := apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
+			"owner_signature is required: the policy belongs to wallet "+ownerAddr+", which must sign the policy uuid "+p.AvataPolicyUUID+
+				" (ethers signMessage)", "wallet_address", ownerAddr, "message", p.AvataPolicyUUID)
+		if withBR, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+			Field: "owner_signature", Reason: "required", Description: "the policy owner's signature of the Avata policy uuid",
+		}}}); err == nil {
+			return nil, withBR.Err()
+		}
+		return nil, st.Err()
+	}
+	if err := ethsign.VerifyMessage(p.AvataPolicyUUID, req.GetOwnerSignature(), ownerAddr); err != nil {
+		return nil, signatureInvalid("owner_signature", ownerAddr,
+			"owner_signature is not the signature of the policy uuid "+p.AvataPolicyUUID+" by the policy owner's wallet "+ownerAddr)
+	}
+	uri, err := s.d.Avata.ClaimLink(p.AvataPolicyUUID, req.GetOwnerSignature())
+	if err != nil {
 		return nil, err
 	}
-	uri, err := s.d.Avata.MerchantClaimLink(p.AvataPolicyUUID)
-	if err != nil {
-		return nil, fmt.Errorf("api: claim portal link: %w", err)
-	}
-	return &insurancev1.GetClaimPortalLinkResponse{Uri: uri}, nil
+	return &insurancev1.GetClaimPortalLinkResponse{Uri: uri, SignerWalletAddress: ownerAddr}, nil
 }

@@ -20,6 +20,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/store"
 )
 
@@ -247,6 +248,7 @@ func PolicyToProto(p domain.Policy) *insurancev1.Policy {
 		Etag:       Etag(p.Version),
 		CreateTime: ts(p.CreateTime),
 		UpdateTime: ts(p.UpdateTime),
+		Avata:      AvataPolicyDataToProto(p.Avata),
 	}
 	if p.Billing != (domain.Billing{}) {
 		out.Billing = &insurancev1.Billing{PriceType: p.Billing.PriceType, PriceInterval: p.Billing.PriceInterval}
@@ -316,8 +318,9 @@ func ProfileToProto(p domain.Profile) *insurancev1.CustomerProfile {
 	}
 	a := &insurancev1.PostalAddress{
 		Line1: p.Address1, Line2: p.Address2, City: p.City, Region: p.Region, Country: p.Country, PostalCode: p.PostalCode,
+		Street: p.Street, HouseNumber: p.HouseNumber, HouseNumberSuffix: p.HouseNumberSuffix, CountryCode: p.CountryCode,
 	}
-	if a.Line1+a.Line2+a.City+a.Region+a.Country+a.PostalCode != "" {
+	if a.Line1+a.Line2+a.City+a.Region+a.Country+a.PostalCode+a.Street+a.HouseNumber+a.HouseNumberSuffix+a.CountryCode != "" {
 		out.Address = a
 	}
 	return out
@@ -331,6 +334,8 @@ func ProfileFromProto(p *insurancev1.CustomerProfile) domain.Profile {
 		Phone: p.GetPhone(), DateOfBirth: p.GetDateOfBirth(),
 		Address1: a.GetLine1(), Address2: a.GetLine2(), City: a.GetCity(), Region: a.GetRegion(),
 		Country: a.GetCountry(), PostalCode: a.GetPostalCode(),
+		Street: a.GetStreet(), HouseNumber: a.GetHouseNumber(), HouseNumberSuffix: a.GetHouseNumberSuffix(),
+		CountryCode: strings.ToUpper(a.GetCountryCode()),
 	}
 }
 
@@ -457,4 +462,19 @@ func invalidState(msg string, kv ...string) error {
 
 func invalidField(field, rule, msg string) error {
 	return apierror.Invalid(msg, []apierror.FieldViolation{{Field: field, Description: msg, Reason: rule}})
+}
+
+// AvataPolicyDataToProto converts what Avata reported about a policy; nil when nothing is known.
+func AvataPolicyDataToProto(a domain.AvataPolicyData) *insurancev1.AvataPolicyData {
+	if a == (domain.AvataPolicyData{}) {
+		return nil
+	}
+	owner := a.OwnerWallet
+	if addr, err := ethsign.NormalizeAddress(owner); err == nil {
+		owner = addr
+	}
+	return &insurancev1.AvataPolicyData{
+		PolicyId: a.PolicyID, PolicyHash: a.PolicyHash, PolicyType: a.PolicyType, PartnerStatus: a.PartnerStatus,
+		Reference: a.Reference, FinishTime: ts(a.FinishTime), OwnerWalletAddress: owner, SyncTime: ts(a.SyncTime),
+	}
 }

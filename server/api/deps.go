@@ -10,6 +10,7 @@ import (
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/partners/scalepoint"
 	"github.com/covergate/covergate/server/store"
+	"github.com/covergate/covergate/server/tokenseal"
 )
 
 // Deps is everything the services need. It is built once by server/app.
@@ -21,10 +22,12 @@ type Deps struct {
 	Lifecycle  *lifecycle.Lifecycle
 	// Jobs wakes the background job worker after a transaction queued a job (nil: no wake-up;
 	// the worker still finds the job on its next poll).
-	Jobs     *jobs.Signal
-	Settings Settings
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Jobs *jobs.Signal
+	// WalletTokens seals the Avata access tokens of customers' wallet sessions at rest.
+	WalletTokens *tokenseal.Sealer
+	Settings     Settings
+	Logger       *slog.Logger
+	Now          func() time.Time
 	// Stopping is closed when the server begins to shut down: long-lived streams (WatchEvents)
 	// end then, so that a graceful stop does not wait for them until its deadline.
 	Stopping <-chan struct{}
@@ -39,7 +42,18 @@ type Settings struct {
 	QuoteTTL time.Duration
 	// EtvasCurrency is the currency of Etvas prices, which carry none (empty = EUR).
 	EtvasCurrency string
+	// WalletSessionTTL is how long a customer's Avata access token is used when its expiry
+	// cannot be read from it (0 = DefaultWalletSessionTTL).
+	WalletSessionTTL time.Duration
+	// WalletNonceTTL is how long a sign-in message can be signed (0 = DefaultWalletNonceTTL).
+	WalletNonceTTL time.Duration
 }
+
+// Defaults of the wallet sign-in settings.
+const (
+	DefaultWalletSessionTTL = 15 * time.Minute
+	DefaultWalletNonceTTL   = 5 * time.Minute
+)
 
 // NewServices builds the services from their dependencies.
 func NewServices(d Deps) Services {

@@ -80,6 +80,9 @@ func (s *PolicyService) CreatePolicy(ctx context.Context, req *insurancev1.Creat
 		ID: policyID, CustomerID: buyer.customer.ID, QuoteID: q.ID, Partner: domain.PartnerAvata, Kind: q.Kind,
 		ProductName: productNames[q.Kind], Status: domain.PolicyPending, Premium: q.Premium,
 		Billing: domain.Billing{PriceType: "ONE_TIME"}, AvataPolicyUUID: conf.ID, AvataReference: reference,
+		// A policy bought to the customer's own wallet is claimed with the customer's wallet
+		// sign-in; one bought to our merchant wallet with ours.
+		Avata:      domain.AvataPolicyData{OwnerWallet: ownerWallet(buyer)},
 		StatusTime: now,
 	}
 	src := apiSource(ctx, domain.PartnerAvata)
@@ -199,21 +202,39 @@ func (s *PolicyService) customerWallet(addr string) string {
 	return addr
 }
 
-// avataCustomer is the contact block sent to Avata, or nil when nothing is known.
-func avataCustomer(p *domain.Profile) *avata.Customer {
+// avataCustomer is the contact block sent to Avata, or nil when nothing is known. The structured
+// address (street, house number, suffix) goes as is; a profile with only address lines sends them
+// as the street. The country code is ISO 3166-1 alpha-2 in lower case, as Avata writes its codes:
+// any country for NFT and booking cover (the field is a free string there); for digital-asset
+// cover only the countries Avata lists (global, nl, be, de, gb) — another one is left out rather
+// than replaced by a wrong one.
+func avataCustomer(p *domain.Profile, kind domain.QuoteKind) *avata.Customer {
 	if p == nil || *p == (domain.Profile{}) {
 		return nil
 	}
 	c := &avata.Customer{
-		FirstName: p.FirstName, LastName: p.LastName, Street: strings.TrimSpace(p.Address1 + " " + p.Address2),
-		PostalCode: p.PostalCode, City: p.City, State: p.Region, PhoneNumber: p.Phone, DateOfBirth: p.DateOfBirth,
-		Email: p.Email,
+		FirstName: p.FirstName, LastName: p.LastName, Street: p.Street, HouseNumber: p.HouseNumber,
+		HouseNumberSuffix: p.HouseNumberSuffix, PostalCode: p.PostalCode, City: p.City, State: p.Region,
+		PhoneNumber: p.Phone, DateOfBirth: p.DateOfBirth, Email: p.Email,
 	}
-	// Avata knows a handful of country codes; anything else is left out rather than guessed.
-	if cc := strings.ToLower(p.Country); avata.IsCountryCode(cc) {
+	if c.Street == "" && c.HouseNumber == "" {
+		c.Street = strings.TrimSpace(p.Address1 + " " + p.Address2)
+	}
+	cc := strings.ToLower(p.CountryCode)
+	if cc == "" && len(p.Country) == 2 {
+		cc = strings.ToLower(p.Country)
+	}
+	switch {
+	case kind == domain.KindDigitalAsset && avata.IsCountryCode(cc):
+		c.CountryCode = cc
+	case kind != domain.KindDigitalAsset && isAlpha2(cc):
 		c.CountryCode = cc
 	}
 	return c
+}
+
+func isAlpha2(s string) bool {
+	return len(s) == 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z'
 }
 
 func metadataJSON(m *structpb.Struct) ([]byte, error) {
@@ -242,7 +263,7 @@ func (s *PolicyService) confirm(ctx context.Context, req *insurancev1.CreatePoli
 		if err != nil {
 			return nil, err
 		}
-		conf, err = s.d.Avata.ConfirmNFT(ctx, avata.NFTConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile), Purchase: avata.NFTPurchase{
+		conf, err = s.d.Avata.ConfirmNFT(ctx, avata.NFTConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile, domain.KindNFT), Purchase: avata.NFTPurchase{
 			TotalValue: total, Chain: t.Chain, Token: t.Token, NFTContractID: t.NFTContract, NFTTokenID: pu.Nft.GetNftTokenId(),
 			MarketplaceContractID: t.Marketplace, CountryCode: t.Country, CurrentBlock: pu.Nft.GetCurrentBlock(),
 			TxID: pu.Nft.GetTxId(), Source: pu.Nft.GetSourceAddress(), Target: pu.Nft.GetTargetAddress(),
@@ -256,7 +277,7 @@ func (s *PolicyService) confirm(ctx context.Context, req *insurancev1.CreatePoli
 		if err != nil {
 			return nil, err
 		}
-		conf, err = s.d.Avata.ConfirmBooking(ctx, avata.BookingConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile), Purchase: avata.BookingPurchase{
+		conf, err = s.d.Avata.ConfirmBooking(ctx, avata.BookingConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile, domain.KindBooking), Purchase: avata.BookingPurchase{
 			Reference: reference, TotalValue: total, Chain: t.Chain, Token: t.Token, NFTIDs: t.NFTIDs,
 			BookingWalletAddress: pu.Booking.GetBookingWalletAddress(), WalletAddress: pu.Booking.GetWalletAddress(),
 			BookingDateTime: pu.Booking.GetBookingTime().AsTime().UTC().Format(time.RFC3339), CheckInDate: t.CheckInDate,
@@ -266,7 +287,7 @@ func (s *PolicyService) confirm(ctx context.Context, req *insurancev1.CreatePoli
 			return nil, err
 		}
 	case *insurancev1.CreatePolicyRequest_DigitalAsset:
-		conf, err = s.d.Avata.ConfirmDigitalAsset(ctx, avata.DigitalAssetConfirmRequest{Proposal: ref, Customer: *avataCustomer(b.profile), Purchase: avata.DigitalAssetPurchase{
+		conf, err = s.d.Avata.ConfirmDigitalAsset(ctx, avata.DigitalAssetConfirmRequest{Proposal: ref, Customer: *avataCustomer(b.profile, domain.KindDigitalAsset), Purchase: avata.DigitalAssetPurchase{
 			Reference: reference, TotalValue: total, InvoiceID: pu.DigitalAsset.GetInvoiceId(), CurrencyCode: "eur",
 		}})
 		if err != nil {
@@ -408,6 +429,8 @@ func (s *PolicyService) ActivatePolicy(ctx context.Context, req *insurancev1.Act
 	if err != nil {
 		return nil, err
 	}
+	// Activation starts the cover: record its dates and ids as Avata now reports them.
+	p = s.recordAvataDetails(ctx, p)
 	return &insurancev1.ActivatePolicyResponse{Policy: PolicyToProto(p)}, nil
 }
 
@@ -430,22 +453,63 @@ func (s *PolicyService) RefreshPolicy(ctx context.Context, req *insurancev1.Refr
 			"the carrier reported an unknown policy status", "partner", avata.PartnerName, "partner_status", string(remote.Status))
 	}
 	// The same mapping as the Avata callback (webhook_avata.go); in-flight statuses (CREATED,
-	// PENDING, SEND, RETRYING) change nothing.
+	// PENDING, SEND, RETRYING) change no status. What Avata reports about the policy (dates, id,
+	// hash, type, finishedAt) is recorded either way.
 	to, settled := avataPolicyTarget(remote.Status)
 	if !settled {
 		to = domain.PolicyPending
 	}
 	before := p.Version
-	p, err = s.transition(ctx, p.ID, "", domain.PartnerAvata, func(p domain.Policy) (domain.PolicyStatus, string, error) {
-		// A carrier state we cannot move to (PENDING again, or ACCEPTED for a policy canceled
-		// on our side) changes nothing: the refresh reports the policy as it stands.
-		if !domain.CanTransition(p.Status, to) {
-			return "", "", nil
+	upd := AvataUpdateFromPolicy(remote)
+	for attempt := 0; ; attempt++ {
+		err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			cur, err := tx.GetPolicy(ctx, p.ID)
+			if err != nil {
+				return err
+			}
+			target := to
+			// A carrier state we cannot move to (PENDING again, or ACCEPTED for a policy
+			// canceled on our side) changes no status: the refresh reports the policy as it
+			// stands.
+			if !domain.CanTransition(cur.Status, target) {
+				target = ""
+			}
+			p, err = ApplyAvataPolicy(ctx, tx, s.d.Lifecycle, cur, upd, target, s.d.now(),
+				"refreshed from Avata ("+string(remote.Status)+")", apiSource(ctx, domain.PartnerAvata), s.d.now())
+			return err
+		})
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			continue
 		}
-		return to, "refreshed from Avata (" + string(remote.Status) + ")", nil
-	})
+		break
+	}
 	if err != nil {
-		return nil, err
+		return nil, storeError(err, "policy")
 	}
 	return &insurancev1.RefreshPolicyResponse{Policy: PolicyToProto(p), Changed: p.Version != before}, nil
+}
+
+// recordAvataDetails fetches the policy from Avata and records what it reports (no status
+// change), best effort: the caller's answer does not depend on it, and a later refresh or
+// callback records the same data.
+func (s *PolicyService) recordAvataDetails(ctx context.Context, p domain.Policy) domain.Policy {
+	remote, err := s.d.Avata.PolicyDetails(ctx, p.AvataPolicyUUID)
+	if err != nil {
+		s.d.logger().WarnContext(ctx, "could not read Avata policy details", "policy_id", p.ID, "error", err)
+		return p
+	}
+	out := p
+	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		cur, err := tx.GetPolicy(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		out, err = ApplyAvataPolicy(ctx, tx, s.d.Lifecycle, cur, AvataUpdateFromPolicy(remote), "", time.Time{}, "", apiSource(ctx, domain.PartnerAvata), s.d.now())
+		return err
+	})
+	if err != nil {
+		s.d.logger().WarnContext(ctx, "could not record Avata policy details", "policy_id", p.ID, "error", err)
+		return p
+	}
+	return out
 }

@@ -49,6 +49,7 @@ func avataPolicyTarget(s avata.PolicyStatus) (domain.PolicyStatus, bool) {
 // verified is what the fetch said, taken before the transaction.
 type verified struct {
 	policyStatus avata.PolicyStatus
+	policy       AvataPolicyUpdate // policy-update: the fetched data over the callback's
 	claimStatus  avata.ClaimStatus
 	at           time.Time
 }
@@ -74,6 +75,7 @@ func (s *avataWebhooks) HandleCallback(ctx context.Context, req *webhooksv1.Hand
 		if v, err = s.fetchPolicy(ctx, body.GetUuid()); err != nil {
 			return nil, err
 		}
+		v.policy = v.policy.Over(avataUpdateFromCallback(body))
 	case avata.EventClaimUpdate:
 		if v, err = s.fetchClaim(ctx, body); err != nil {
 			return nil, err
@@ -118,17 +120,26 @@ func (s *avataWebhooks) fetchPolicy(ctx context.Context, uuid string) (verified,
 	if err != nil {
 		return verified{}, err
 	}
-	return verified{policyStatus: p.Status, at: s.now()}, nil
+	return verified{policyStatus: p.Status, policy: AvataUpdateFromPolicy(p), at: s.now()}, nil
 }
 
-// fetchClaim reads the claim on the callback's policy with the merchant wallet (the wallet our
-// claims are filed with) and checks it is the claim the callback names.
+// fetchClaim reads the claim on the callback's policy with the policy owner's wallet (ours for
+// custodial policies, the customer's wallet session otherwise) and checks it is the claim the
+// callback names.
 func (s *avataWebhooks) fetchClaim(ctx context.Context, body *webhooksv1.AvataCallbackBody) (verified, error) {
 	if body.GetPolicyUuid() == "" {
 		return verified{}, apierror.Invalid("a claim-update needs body.policyUuid",
 			[]apierror.FieldViolation{{Field: "body.policy_uuid", Description: "the policy of the claim", Reason: "required"}})
 	}
-	signer := s.d.Avata.MerchantWallet()
+	var signer avata.Wallet
+	if w := s.d.Avata.MerchantWallet(); w != nil {
+		signer = w
+	}
+	if pol, err := s.d.Store.FindPolicyByAvataUUID(ctx, body.GetPolicyUuid()); err == nil {
+		if signer, err = s.d.policyWallet(ctx, pol); err != nil {
+			return verified{}, err
+		}
+	}
 	if signer == nil {
 		return verified{}, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED,
 			"no Avata merchant wallet is configured: claim updates cannot be verified", "partner", avata.PartnerName)
@@ -157,11 +168,8 @@ func (s *avataWebhooks) applyPolicy(ctx context.Context, tx store.Tx, uuid strin
 		return webhook.Outcome{}, fmt.Errorf("api: policy with Avata uuid %s: %w", uuid, err)
 	}
 	out := webhook.Outcome{State: domain.InboxProcessed, CustomerID: p.CustomerID, Response: resp}
-	to, ok := avataPolicyTarget(v.policyStatus)
-	if !ok {
-		return out, nil // still in progress at Avata
-	}
-	_, _, err = s.d.Lifecycle.TransitionPolicy(ctx, tx, p, to, v.at, "avata "+string(v.policyStatus), src)
+	to, _ := avataPolicyTarget(v.policyStatus) // "" while still in progress at Avata: data only
+	_, err = ApplyAvataPolicy(ctx, tx, s.d.Lifecycle, p, v.policy, to, v.at, "avata "+string(v.policyStatus), src, s.now())
 	var terr *domain.TransitionError
 	if errors.As(err, &terr) {
 		out.State, out.Error = domain.InboxIgnored, terr.Error()

@@ -24,6 +24,7 @@ import (
 	"github.com/covergate/covergate/server/sandbox"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/tokenseal"
 	"github.com/covergate/covergate/server/tracing"
 )
 
@@ -34,18 +35,19 @@ const inProcessBuffer = 1 << 20
 // reaches the same gRPC server over an in-memory connection, so interceptors run once per call
 // whichever transport it came in on.
 type App struct {
-	cfg       Config
-	log       *slog.Logger
-	store     store.Store
-	partners  *Partners
-	metrics   *metrics.Metrics
-	lifecycle *lifecycle.Lifecycle // the one set of lifecycle rules every service shares
-	tracing   *tracing.Tracing
-	stopping  chan struct{}
-	grpc      *grpc.Server
-	health    *health.Server
-	http      *http.Server
-	gwConn    *grpc.ClientConn
+	cfg          Config
+	log          *slog.Logger
+	store        store.Store
+	partners     *Partners
+	metrics      *metrics.Metrics
+	lifecycle    *lifecycle.Lifecycle // the one set of lifecycle rules every service shares
+	walletTokens *tokenseal.Sealer    // seals customers' Avata access tokens (wire_wallet.go)
+	tracing      *tracing.Tracing
+	stopping     chan struct{}
+	grpc         *grpc.Server
+	health       *health.Server
+	http         *http.Server
+	gwConn       *grpc.ClientConn
 	// inproc builds the gateway's connection for unary calls (grpc.go), fallback for streams.
 	inproc   func(fallback grpc.ClientConnInterface) grpc.ClientConnInterface
 	mem      *bufconn.Listener
@@ -109,6 +111,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		return nil, err
 	}
 	a.lifecycle = lifecycle.New(lifecycle.Config{Now: time.Now, ClaimRoute: a.claimRoute()})
+	if a.walletTokens, err = walletTokenSealer(cfg, log); err != nil {
+		return nil, err
+	}
 	if err := a.buildGRPC(keys, certs, tlsConfig); err != nil {
 		return nil, err
 	}
@@ -121,17 +126,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 func (a *App) deps() api.Deps {
 	pc := a.partners.Config
 	return api.Deps{
-		Store:      a.store,
-		Etvas:      a.partners.Etvas,
-		Avata:      a.partners.Avata,
-		Scalepoint: a.partners.Scalepoint,
-		Lifecycle:  a.lifecycle,
-		Jobs:       a.jobSignal(),
+		Store:        a.store,
+		Etvas:        a.partners.Etvas,
+		Avata:        a.partners.Avata,
+		Scalepoint:   a.partners.Scalepoint,
+		Lifecycle:    a.lifecycle,
+		Jobs:         a.jobSignal(),
+		WalletTokens: a.walletTokens,
 		Settings: api.Settings{
 			ScalepointCountry: pc.ScalepointCountry,
 			ScalepointTenant:  pc.ScalepointTenant,
 			QuoteTTL:          a.cfg.QuoteTTL,
 			EtvasCurrency:     pc.EtvasCurrency,
+			WalletSessionTTL:  a.cfg.WalletSessionTTL,
+			WalletNonceTTL:    a.cfg.WalletNonceTTL,
 		},
 		Logger:   a.log,
 		Now:      time.Now,

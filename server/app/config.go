@@ -48,6 +48,10 @@ type Config struct {
 	// Clock, when set, replaces time.Now for webhook verification and background jobs. Not a
 	// flag: tests use it to deliver an event "hours later".
 	Clock func() time.Time
+	// Customers' wallet sign-in with Avata (wire_wallet.go).
+	WalletTokenKey   string        // AES-256 key sealing customers' Avata access tokens; empty = random per process
+	WalletSessionTTL time.Duration // lifetime of an access token whose exp is unreadable; 0 = 15 minutes
+	WalletNonceTTL   time.Duration // how long a sign-in message can be signed; 0 = 5 minutes
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -101,6 +105,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	cfg.Partners.registerFlags(fs)
 	cfg.registerFlowFlags(fs)
 	cfg.registerEtvasFlags(fs)
+	cfg.registerWalletFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -140,6 +145,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
 	problems = append(problems, cfg.validateEtvas()...)
+	problems = append(problems, cfg.validateWallet()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))
@@ -179,7 +185,7 @@ func splitList(s string) []string {
 var secretFlags = map[string]bool{
 	"api-keys": true, "etvas-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
 	"avata-api-key": true, "avata-callback-secret": true, "avata-merchant-wallet-key": true,
-	"scalepoint-client-secret": true, "scalepoint-webhook-token": true,
+	"scalepoint-client-secret": true, "scalepoint-webhook-token": true, "wallet-token-key": true,
 }
 
 // PrintConfig writes the effective configuration (flags after env and config file) as YAML that

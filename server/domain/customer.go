@@ -24,8 +24,14 @@ type Profile struct {
 	Address2    string
 	City        string
 	Region      string
-	Country     string // ISO 3166-1 alpha-2
+	Country     string // as the partner gave it: an ISO 3166-1 code or a name
 	PostalCode  string
+	// Structured address parts, as Avata takes them (street without the number, house number,
+	// its suffix) and the ISO 3166-1 alpha-2 country code (upper case).
+	Street            string
+	HouseNumber       string
+	HouseNumberSuffix string
+	CountryCode       string
 }
 
 // IdentityVerification is the partner's identity-check result for a customer.
@@ -110,11 +116,13 @@ type Policy struct {
 	EtvasUserID     string
 	AvataPolicyUUID string
 	AvataReference  string
-	StartTime       time.Time
-	EndTime         time.Time
-	StatusTime      time.Time // time of the partner event that set Status
-	CreateTime      time.Time
-	UpdateTime      time.Time
+	// Avata is what Avata reported about the policy (details, wallet listing, policy-update).
+	Avata      AvataPolicyData
+	StartTime  time.Time
+	EndTime    time.Time
+	StatusTime time.Time // time of the partner event that set Status
+	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // Claim is a request for a payout under a policy.
@@ -143,4 +151,32 @@ type ClaimDocument struct {
 	SizeBytes   int64
 	SHA256      string // hex
 	CreateTime  time.Time
+}
+
+// AvataPolicyData is what Avata reports about a policy, kept as reported. OwnerWallet is the
+// customer's own wallet the policy was bought to (lower case; "" = held by our merchant wallet).
+type AvataPolicyData struct {
+	PolicyID      string
+	PolicyHash    string
+	PolicyType    string
+	PartnerStatus string
+	Reference     string
+	FinishTime    time.Time
+	OwnerWallet   string
+	SyncTime      time.Time
+}
+
+// WalletSession is a customer's wallet sign-in with Avata: the pending sign-in nonce and, once
+// completed, the access token Avata issued, encrypted (TokenCiphertext; the key never reaches the
+// store). One session per customer.
+type WalletSession struct {
+	CustomerID      string
+	Wallet          string // lower-case 0x address
+	ChainID         int64
+	Nonce           string // pending sign-in message; "" once completed
+	NonceExpireTime time.Time
+	TokenCiphertext []byte // nil until completed
+	ExpireTime      time.Time
+	CreateTime      time.Time
+	UpdateTime      time.Time
 }

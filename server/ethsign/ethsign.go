@@ -223,3 +223,14 @@ func checksum(addr []byte) string {
 	}
 	return "0x" + string(out)
 }
+
+// CanonicalSignature validates a 65-byte hex signature (v = 0/1/27/28, low S) and returns it
+// the way ethers signMessage writes it: "0x", lower-case hex, v = 27/28.
+func CanonicalSignature(sigHex string) (string, error) {
+	sig, err := parseSignature(sigHex)
+	if err != nil {
+		return "", err
+	}
+	sig[64] += compactMagic
+	return "0x" + hex.EncodeToString(sig), nil
+}

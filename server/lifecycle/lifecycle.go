@@ -223,6 +223,8 @@ func mergeCustomer(c domain.Customer, in CustomerInput) (domain.Customer, bool) 
 				{&c.Profile.DateOfBirth, p.DateOfBirth}, {&c.Profile.Address1, p.Address1},
 				{&c.Profile.Address2, p.Address2}, {&c.Profile.City, p.City}, {&c.Profile.Region, p.Region},
 				{&c.Profile.Country, p.Country}, {&c.Profile.PostalCode, p.PostalCode},
+				{&c.Profile.Street, p.Street}, {&c.Profile.HouseNumber, p.HouseNumber},
+				{&c.Profile.HouseNumberSuffix, p.HouseNumberSuffix}, {&c.Profile.CountryCode, p.CountryCode},
 			} {
 				set(f.dst, f.v)
 			}
@@ -233,6 +235,35 @@ func mergeCustomer(c domain.Customer, in CustomerInput) (domain.Customer, bool) 
 		set(&c.IdentityVerification.VerificationID, id.VerificationID)
 	}
 	return c, changed
+}
+
+// LinkAvataWallet records wallet (whose ownership the customer just proved by signing in with
+// it) as the customer's Avata wallet and appends customer.updated. A customer that already has
+// that wallet is returned unchanged; one with another wallet, or a wallet that belongs to another
+// customer, is store.ErrConflict.
+func (l *Lifecycle) LinkAvataWallet(ctx context.Context, tx store.Tx, c domain.Customer, wallet string, src Source) (domain.Customer, error) {
+	wallet = strings.ToLower(wallet)
+	switch {
+	case c.AvataWallet == wallet:
+		return c, nil
+	case c.AvataWallet != "":
+		return c, fmt.Errorf("lifecycle: customer %s has another Avata wallet: %w", c.ID, store.ErrConflict)
+	}
+	if other, err := tx.FindCustomerByAvataWallet(ctx, wallet); err == nil && other.ID != c.ID {
+		return c, fmt.Errorf("lifecycle: the wallet belongs to another customer: %w", store.ErrConflict)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("lifecycle: link wallet: %w", err)
+	}
+	next := c
+	next.AvataWallet = wallet
+	updated, err := tx.UpdateCustomer(ctx, next, c.Version)
+	if err != nil {
+		return c, fmt.Errorf("lifecycle: link wallet to customer %s: %w", c.ID, err)
+	}
+	if err := l.appendCustomerEvent(ctx, tx, domain.EventCustomerUpdated, updated, src); err != nil {
+		return c, err
+	}
+	return updated, nil
 }
 
 func (l *Lifecycle) appendCustomerEvent(ctx context.Context, tx store.Tx, typ string, c domain.Customer, src Source) error {

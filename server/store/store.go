@@ -64,7 +64,7 @@ func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
 
 // LatestSchemaVersion is the version of the newest migration. Both engines
 // ship the same numbered migrations; bump this with every new one.
-const LatestSchemaVersion = 2
+const LatestSchemaVersion = 3
 
 // MaxPageSize caps every List call; larger requests are clamped.
 const MaxPageSize = 1000
@@ -350,6 +350,22 @@ type CheckpointStore interface {
 	SetCheckpoint(ctx context.Context, name, value string) (domain.Checkpoint, error)
 }
 
+// WalletSessionReader reads customers' wallet sessions.
+type WalletSessionReader interface {
+	// GetWalletSession returns the customer's session (ErrNotFound when none).
+	GetWalletSession(ctx context.Context, customerID string) (domain.WalletSession, error)
+}
+
+// WalletSessionStore writes customers' wallet sessions (one per customer).
+type WalletSessionStore interface {
+	WalletSessionReader
+	// PutWalletSession creates or replaces the customer's session; CreateTime and UpdateTime
+	// become now. The customer must exist.
+	PutWalletSession(ctx context.Context, s domain.WalletSession) (domain.WalletSession, error)
+	// DeleteWalletSession removes the customer's session; deleted is false when there was none.
+	DeleteWalletSession(ctx context.Context, customerID string) (deleted bool, err error)
+}
+
 // Reader is every read role; Store offers it outside transactions.
 type Reader interface {
 	CustomerReader
@@ -362,6 +378,7 @@ type Reader interface {
 	IdempotencyReader
 	CheckpointReader
 	JobReader
+	WalletSessionReader
 }
 
 // Tx is every role, bound to one transaction.
@@ -376,6 +393,7 @@ type Tx interface {
 	IdempotencyStore
 	CheckpointStore
 	JobStore
+	WalletSessionStore
 }
 
 // Notifier wakes event watchers after a commit that appended events.

@@ -381,6 +381,21 @@ func (c *Client) MerchantClaimLink(policyUUID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("avata: merchant claim link: %w", err)
 	}
+	return c.ClaimLink(policyUUID, sig)
+}
+
+// ClaimLink returns the merchant-claim page URL for a policy with a signature
+// of the policy uuid made by the policy owner's wallet (a customer's own
+// wallet signs in the frontend). The caller checks whose signature it is
+// (ethsign.VerifyMessage); here it is only put into ethers' canonical form.
+func (c *Client) ClaimLink(policyUUID, signature string) (string, error) {
+	if err := requireID("merchant_claim_link", "policyUuid", policyUUID); err != nil {
+		return "", err
+	}
+	sig, err := ethsign.CanonicalSignature(signature)
+	if err != nil {
+		return "", inputError("merchant_claim_link", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID, err)
+	}
 	return strings.TrimRight(c.cfg.PortalURL, "/") + "/merchant-claim/" + url.PathEscape(policyUUID) + "/" + sig, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -67,12 +68,24 @@ func (tc *tokenCache) drop(addr, token string) {
 	}
 }
 
-// Nonce asks Avata for a sign-in nonce for a wallet address.
+// Nonce asks Avata for a sign-in nonce for a wallet address on the configured chain.
 func (c *Client) Nonce(ctx context.Context, publicKey string) (string, error) {
+	return c.NonceOnChain(ctx, publicKey, c.cfg.ChainID)
+}
+
+// ChainID is the configured chain of wallet sign-in and wallet queries.
+func (c *Client) ChainID() int64 { return c.cfg.ChainID }
+
+// NonceOnChain asks Avata for a sign-in nonce for a wallet address on chainID (0 = the
+// configured chain).
+func (c *Client) NonceOnChain(ctx context.Context, publicKey string, chainID int64) (string, error) {
 	if err := requireID("auth_nonce", "publicKey", publicKey); err != nil {
 		return "", err
 	}
-	q := url.Values{"publicKey": {publicKey}, "chainId": {strconv.FormatInt(c.cfg.ChainID, 10)}}
+	if chainID <= 0 {
+		chainID = c.cfg.ChainID
+	}
+	q := url.Values{"publicKey": {publicKey}, "chainId": {strconv.FormatInt(chainID, 10)}}
 	var out NonceResponse
 	r := request("auth_nonce", c.cfg.Paths.AuthNonce, true)
 	r.Query = q
@@ -103,33 +116,114 @@ func (c *Client) SignIn(ctx context.Context, signer Signer) (string, error) {
 		return "", inputError("auth_token", codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
 			fmt.Errorf("sign nonce: %w", err))
 	}
-	var out SignInResponse
-	// Not idempotent: the nonce is single use, so a blind retry would fail.
-	err = c.call(ctx, request("auth_token", c.cfg.Paths.AuthToken, false),
-		SignInRequest{Signature: sig, ChainID: c.cfg.ChainID, PublicKey: addr}, &out)
+	tok, expiry, err := c.exchange(ctx, addr, sig, c.cfg.ChainID)
 	if err != nil {
 		return "", err
 	}
-	if out.AccessToken == "" {
-		return "", badResponse("auth_token", errors.New("empty access token"))
-	}
-	c.tokens.put(strings.ToLower(addr), cachedToken{token: out.AccessToken, expiry: c.tokenExpiry(out.AccessToken)})
-	return out.AccessToken, nil
+	c.tokens.put(strings.ToLower(addr), cachedToken{token: tok, expiry: expiry})
+	return tok, nil
 }
 
-// tokenExpiry reads exp from the JWT without verifying it: we are not its
-// audience, we only need to know when to sign in again.
-func (c *Client) tokenExpiry(token string) time.Time {
+// exchange posts a signed nonce and returns the access token with its expiry.
+func (c *Client) exchange(ctx context.Context, addr, sig string, chainID int64) (string, time.Time, error) {
+	var out SignInResponse
+	// Not idempotent: the nonce is single use, so a blind retry would fail.
+	err := c.call(ctx, request("auth_token", c.cfg.Paths.AuthToken, false),
+		SignInRequest{Signature: sig, ChainID: chainID, PublicKey: addr}, &out)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if out.AccessToken == "" {
+		return "", time.Time{}, badResponse("auth_token", errors.New("empty access token"))
+	}
+	return out.AccessToken, c.TokenExpiry(out.AccessToken), nil
+}
+
+// ExchangeSignature exchanges a nonce signed by a customer's own wallet (the frontend had the
+// wallet sign it) for Avata's access token. Nothing is cached: the caller keeps the token (see
+// TokenExp for its expiry). Avata refusing the signature (401/403) is FAILED_PRECONDITION
+// WALLET_SIGNATURE_INVALID, not an authentication failure of ours.
+func (c *Client) ExchangeSignature(ctx context.Context, address, signature string, chainID int64) (string, error) {
+	if err := requireID("auth_token", "publicKey", address); err != nil {
+		return "", err
+	}
+	if err := requireID("auth_token", "signature", signature); err != nil {
+		return "", err
+	}
+	if chainID <= 0 {
+		chainID = c.cfg.ChainID
+	}
+	tok, _, err := c.exchange(ctx, address, signature, chainID)
+	var aerr *Error
+	if errors.As(err, &aerr) && (aerr.HTTP.HTTPStatus == http.StatusUnauthorized || aerr.HTTP.HTTPStatus == http.StatusForbidden) {
+		aerr.HTTP.Code = codes.FailedPrecondition
+		aerr.HTTP.Reason = insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID
+	}
+	return tok, err
+}
+
+// TokenExp reads exp from an Avata access token (a JWT) without verifying it:
+// we are not its audience, we only need to know when to sign in again. ok is
+// false when the token is not a JWT or has no exp.
+func TokenExp(token string) (exp time.Time, ok bool) {
 	claims := jwt.RegisteredClaims{}
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err == nil && claims.ExpiresAt != nil {
-		return claims.ExpiresAt.Time
+		return claims.ExpiresAt.Time, true
+	}
+	return time.Time{}, false
+}
+
+// TokenExpiry is TokenExp, or now + TokenFallbackTTL for a token without a
+// readable exp.
+func (c *Client) TokenExpiry(token string) time.Time {
+	if exp, ok := TokenExp(token); ok {
+		return exp
 	}
 	return c.cfg.Now().Add(c.cfg.TokenFallbackTTL)
 }
 
-// walletToken returns a cached JWT for signer or signs in (once for all
-// concurrent callers of the same wallet).
-func (c *Client) walletToken(ctx context.Context, signer Signer) (string, error) {
+// Wallet is whose wallet a wallet-scoped call acts for: a Signer (our merchant
+// wallet: the adapter signs in itself, caching the token) or an AccessToken (a
+// customer's wallet that signed in through the frontend).
+type Wallet interface {
+	Address() string
+}
+
+// AccessToken is a customer wallet's Avata access token, obtained by
+// ExchangeSignature and kept by the caller. The adapter cannot renew it: when
+// Avata refuses it (401) the call fails with FAILED_PRECONDITION
+// WALLET_SESSION_EXPIRED and the customer must sign in again.
+type AccessToken struct {
+	Wallet  string // 0x address the token was issued for
+	ChainID int64  // chain of the sign-in (0 = configured chain)
+	Token   string
+}
+
+// Address implements Wallet.
+func (t AccessToken) Address() string { return t.Wallet }
+
+// String keeps the token out of logs and errors.
+func (t AccessToken) String() string { return "avata.AccessToken(" + t.Wallet + ", token=REDACTED)" }
+
+// GoString keeps the token out of %#v.
+func (t AccessToken) GoString() string { return t.String() }
+
+// LogValue keeps slog from printing the token.
+func (t AccessToken) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("wallet", t.Wallet), slog.String("token", "REDACTED"))
+}
+
+// walletToken returns the JWT for w: an AccessToken's own, or a cached one
+// for a Signer (signing in once for all concurrent callers of the wallet).
+func (c *Client) walletToken(ctx context.Context, w Wallet) (string, error) {
+	if t, ok := w.(AccessToken); ok {
+		if t.Token == "" {
+			return "", inputError("auth_token", codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED,
+				errors.New("no access token for the wallet"))
+		}
+		return t.Token, nil
+	}
+	signer, _ := w.(Signer)
 	if signer == nil {
 		return "", inputError("auth_token", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
 			errors.New("no wallet signer"))
@@ -156,7 +250,11 @@ func (c *Client) walletToken(ctx context.Context, signer Signer) (string, error)
 // walletCall runs a wallet-scoped request with a bearer JWT and, on 401,
 // signs in again and retries exactly once (a 401 means Avata did not process
 // the request, so even a non-idempotent call is safe to repeat).
-func (c *Client) walletCall(ctx context.Context, signer Signer, req partnerhttp.Request, in, out any) error {
+func (c *Client) walletCall(ctx context.Context, signer Wallet, req partnerhttp.Request, in, out any) error {
+	if signer == nil {
+		return inputError(req.Operation, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, errors.New("no wallet"))
+	}
+	_, customer := signer.(AccessToken)
 	for attempt := 0; ; attempt++ {
 		tok, err := c.walletToken(ctx, signer)
 		if err != nil {
@@ -174,6 +272,10 @@ func (c *Client) walletCall(ctx context.Context, signer Signer, req partnerhttp.
 			return err
 		}
 		switch {
+		case aerr.HTTP.HTTPStatus == http.StatusUnauthorized && customer:
+			// A customer's token cannot be renewed here: the customer signs in again.
+			aerr.HTTP.Code = codes.FailedPrecondition
+			aerr.HTTP.Reason = insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED
 		case aerr.HTTP.HTTPStatus == http.StatusUnauthorized && attempt == 0:
 			c.tokens.drop(strings.ToLower(signer.Address()), tok)
 			continue
@@ -188,14 +290,19 @@ func (c *Client) walletCall(ctx context.Context, signer Signer, req partnerhttp.
 	}
 }
 
-// PoliciesForWallet lists the policies of signer's wallet on the configured chain.
-func (c *Client) PoliciesForWallet(ctx context.Context, signer Signer) ([]Policy, error) {
+// PoliciesForWallet lists the policies of the wallet on its chain (an
+// AccessToken's chain, else the configured one).
+func (c *Client) PoliciesForWallet(ctx context.Context, signer Wallet) ([]Policy, error) {
 	if signer == nil {
 		return nil, inputError("policies_for_wallet", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
 			errors.New("no wallet signer"))
 	}
+	chainID := c.cfg.ChainID
+	if t, ok := signer.(AccessToken); ok && t.ChainID > 0 {
+		chainID = t.ChainID
+	}
 	var out PoliciesForWalletResponse
-	err := c.walletCall(ctx, signer, request("policies_for_wallet", c.cfg.Paths.PoliciesForWallet, true), PoliciesForWalletRequest{Wallet: signer.Address(), ChainID: c.cfg.ChainID}, &out)
+	err := c.walletCall(ctx, signer, request("policies_for_wallet", c.cfg.Paths.PoliciesForWallet, true), PoliciesForWalletRequest{Wallet: signer.Address(), ChainID: chainID}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +316,7 @@ func (c *Client) PoliciesForWallet(ctx context.Context, signer Signer) ([]Policy
 // UploadClaimDocuments uploads claim documents for a policy as
 // multipart/form-data; the returned keys (one per file, in order) go into
 // CreateClaimRequest.Files.
-func (c *Client) UploadClaimDocuments(ctx context.Context, signer Signer, policyUUID string, files []UploadFile) (*UploadResponse, error) {
+func (c *Client) UploadClaimDocuments(ctx context.Context, signer Wallet, policyUUID string, files []UploadFile) (*UploadResponse, error) {
 	const op = "claim_upload"
 	if err := requireID(op, "policyUuid", policyUUID); err != nil {
 		return nil, err
@@ -295,7 +402,7 @@ func (c *Client) multipartBody(op, policyUUID, publicKey string, files []UploadF
 }
 
 // CreateClaim files a claim with previously uploaded documents.
-func (c *Client) CreateClaim(ctx context.Context, signer Signer, req CreateClaimRequest) (*Claim, error) {
+func (c *Client) CreateClaim(ctx context.Context, signer Wallet, req CreateClaimRequest) (*Claim, error) {
 	const op = "claim_create"
 	if err := requireID(op, "policyUuid", req.PolicyUUID); err != nil {
 		return nil, err
@@ -331,7 +438,7 @@ func (c *Client) CreateClaim(ctx context.Context, signer Signer, req CreateClaim
 }
 
 // ClaimStatus fetches the claim on a policy.
-func (c *Client) ClaimStatus(ctx context.Context, signer Signer, policyUUID string) (*Claim, error) {
+func (c *Client) ClaimStatus(ctx context.Context, signer Wallet, policyUUID string) (*Claim, error) {
 	const op = "claim_status"
 	if err := requireID(op, "policyUuid", policyUUID); err != nil {
 		return nil, err

@@ -308,3 +308,25 @@ func (s *Server) Deliveries() []Delivery {
 	defer s.mu.Unlock()
 	return append([]Delivery{}, s.deliv...)
 }
+
+// PolicyDetails returns the policy-details answer the API would give for a policy — the
+// documented `{"policy": {...}}` body under the current readings — so a test can compare what
+// the gateway stored with what Avata reports, through its own decoder.
+func (s *Server) PolicyDetails(policyUUID string) ([]byte, bool) {
+	rd := s.Readings()
+	s.mu.Lock()
+	pol, ok := s.st.policies[policyUUID]
+	var out policyOut
+	if ok {
+		out = pol.out(rd)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	b, err := json.Marshal(policyEnvelope{Policy: out})
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}

@@ -13,7 +13,7 @@ import (
 
 const customerCols = `id, pseudonym_id, status, salutation, first_name, last_name, email, phone,
 	date_of_birth, address1, address2, city, region, country, postal_code,
-	identity_status, identity_verification_id, etvas_user_id, avata_wallet,
+	street, house_number, house_number_suffix, country_code, identity_status, identity_verification_id, etvas_user_id, avata_wallet,
 	kyc_status, kyc_provider, version, create_time, update_time, erase_time`
 
 func scanCustomer(r Rows) (domain.Customer, error) {
@@ -21,7 +21,7 @@ func scanCustomer(r Rows) (domain.Customer, error) {
 	p := &c.Profile
 	err := r.Scan(&c.ID, &c.PseudonymID, &c.Status, &p.Salutation, &p.FirstName, &p.LastName, &p.Email, &p.Phone,
 		&p.DateOfBirth, &p.Address1, &p.Address2, &p.City, &p.Region, &p.Country, &p.PostalCode,
-		&c.IdentityVerification.Status, &c.IdentityVerification.VerificationID,
+		&p.Street, &p.HouseNumber, &p.HouseNumberSuffix, &p.CountryCode, &c.IdentityVerification.Status, &c.IdentityVerification.VerificationID,
 		strDest{&c.EtvasUserID}, strDest{&c.AvataWallet},
 		&c.KYCStatus, &c.KYCProvider, &c.Version, timeDest{&c.CreateTime}, timeDest{&c.UpdateTime}, timeDest{&c.EraseTime})
 	return c, err
@@ -32,6 +32,7 @@ func (s *Queries) customerArgs(c domain.Customer) []any {
 	p := c.Profile
 	return []any{c.PseudonymID, string(c.Status), p.Salutation, p.FirstName, p.LastName, p.Email, p.Phone,
 		p.DateOfBirth, p.Address1, p.Address2, p.City, p.Region, p.Country, p.PostalCode,
+		p.Street, p.HouseNumber, p.HouseNumberSuffix, p.CountryCode,
 		c.IdentityVerification.Status, c.IdentityVerification.VerificationID,
 		nstr(c.EtvasUserID), nstr(strings.ToLower(c.AvataWallet)),
 		c.KYCStatus, c.KYCProvider, c.Version, s.ts(c.CreateTime), s.ts(c.UpdateTime), s.nts(c.EraseTime)}
@@ -131,7 +132,7 @@ func (s *Queries) CreateCustomer(ctx context.Context, c domain.Customer) (domain
 	c.AvataWallet = strings.ToLower(c.AvataWallet)
 	args := append([]any{c.ID}, s.customerArgs(c)...)
 	_, err := s.q.Exec(ctx, `INSERT INTO customers (`+customerCols+`) VALUES
-		($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)`, args...)
+		(`+placeholders(29)+`)`, args...)
 	if err != nil {
 		return c, s.mapWriteErr("create customer", err)
 	}
@@ -152,12 +153,14 @@ func (s *Queries) UpdateCustomer(ctx context.Context, c domain.Customer, expecte
 	n, err := s.q.Exec(ctx, `UPDATE customers SET status=$1, salutation=$2, first_name=$3, last_name=$4, email=$5,
 		phone=$6, date_of_birth=$7, address1=$8, address2=$9, city=$10, region=$11, country=$12, postal_code=$13,
 		identity_status=$14, identity_verification_id=$15, etvas_user_id=$16, avata_wallet=$17, kyc_status=$18,
-		kyc_provider=$19, version=$20, update_time=$21
+		kyc_provider=$19, version=$20, update_time=$21, street=$24, house_number=$25, house_number_suffix=$26,
+		country_code=$27
 		WHERE id=$22 AND version=$23`,
 		string(c.Status), p.Salutation, p.FirstName, p.LastName, p.Email, p.Phone, p.DateOfBirth, p.Address1,
 		p.Address2, p.City, p.Region, p.Country, p.PostalCode, c.IdentityVerification.Status,
 		c.IdentityVerification.VerificationID, nstr(c.EtvasUserID), nstr(c.AvataWallet), c.KYCStatus,
-		c.KYCProvider, c.Version, s.ts(c.UpdateTime), c.ID, expectedVersion)
+		c.KYCProvider, c.Version, s.ts(c.UpdateTime), c.ID, expectedVersion,
+		p.Street, p.HouseNumber, p.HouseNumberSuffix, p.CountryCode)
 	if err != nil {
 		return c, s.mapWriteErr("update customer", err)
 	}
@@ -221,7 +224,7 @@ func (s *Queries) ensureCustomer(ctx context.Context, c domain.Customer, col, ke
 	c.AvataWallet = strings.ToLower(c.AvataWallet)
 	args := append([]any{c.ID}, s.customerArgs(c)...)
 	n, err := s.q.Exec(ctx, `INSERT INTO customers (`+customerCols+`) VALUES
-		($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)
+		(`+placeholders(29)+`)
 		ON CONFLICT (`+col+`) WHERE `+col+` IS NOT NULL DO NOTHING`, args...)
 	if err != nil {
 		return c, false, s.mapWriteErr(what, err)
@@ -272,10 +275,11 @@ func (s *Queries) AddEtvasContextID(ctx context.Context, customerID, contextID s
 }
 
 // EraseCustomer implements store.CustomerStore. In the caller's transaction it
-// clears every profile column, the identity-verification reference, the Etvas
-// user id, wallet and context links (personal identifiers at a partner), the
-// claimant e-mail of the customer's claims, the Etvas user id copied onto
-// policies; it replaces with domain.Redacted the raw payload, headers and
+// clears every profile column (structured address included), the
+// identity-verification reference, the Etvas user id, wallet and context links
+// (personal identifiers at a partner), the claimant e-mail of the customer's
+// claims, the Etvas user id and owner wallet copied onto policies, and deletes
+// the customer's wallet session; it replaces with domain.Redacted the raw payload, headers and
 // stored response of the customer's inbox deliveries, the data of their
 // events, their quotes' requests and their publications' payloads (pending
 // ones are failed, not sent); and it deletes their idempotency records. ID,
@@ -298,7 +302,7 @@ func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time
 	}{
 		{"customer", `UPDATE customers SET status=$2, salutation='', first_name='', last_name='', email='', phone='',
 			date_of_birth='', address1='', address2='', city='', region='', country='', postal_code='',
-			identity_verification_id='', etvas_user_id=NULL, avata_wallet=NULL, version=version+1, update_time=$3,
+			street='', house_number='', house_number_suffix='', country_code='', identity_verification_id='', etvas_user_id=NULL, avata_wallet=NULL, version=version+1, update_time=$3,
 			erase_time=COALESCE(erase_time, $3) WHERE id=$1`,
 			[]any{customerID, string(domain.CustomerErased), s.ts(now)}},
 		{"etvas contexts", `DELETE FROM customer_etvas_contexts WHERE customer_id=$1`, []any{customerID}},
@@ -308,8 +312,12 @@ func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time
 			WHERE customer_id=$1 AND (claimant_email <> '' OR reason <> '')`, []any{customerID, s.ts(now)}},
 		{"claim documents", `UPDATE claim_documents SET file_name=''
 			WHERE file_name <> '' AND policy_id IN (SELECT id FROM policies WHERE customer_id=$1)`, []any{customerID}},
-		{"policies", `UPDATE policies SET etvas_user_id='', version=version+1, update_time=$2
-			WHERE customer_id=$1 AND etvas_user_id <> ''`, []any{customerID, s.ts(now)}},
+		// The wallet a policy was bought to is the customer's identifier at Avata, like the Etvas
+		// user id.
+		{"policies", `UPDATE policies SET etvas_user_id='', avata_owner_wallet='', version=version+1, update_time=$2
+			WHERE customer_id=$1 AND (etvas_user_id <> '' OR avata_owner_wallet <> '')`, []any{customerID, s.ts(now)}},
+		// The wallet session holds the customer's wallet and an access token for it.
+		{"wallet sessions", `DELETE FROM wallet_sessions WHERE customer_id=$1`, []any{customerID}},
 		{"inbox", `UPDATE inbox SET payload=$2, headers='{}', response=$2 WHERE customer_id=$1`, []any{customerID, red}},
 		{"events", `UPDATE events SET data=$2 WHERE customer_id=$1`, []any{customerID, red}},
 		{"quotes", `UPDATE quotes SET request=$2 WHERE customer_id=$1`, []any{customerID, red}},

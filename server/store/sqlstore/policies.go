@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/store"
@@ -45,26 +46,36 @@ func (s *Queries) CreateQuote(ctx context.Context, q domain.Quote) (domain.Quote
 
 const policyCols = `id, customer_id, quote_id, partner, kind, product_name, status, version, premium_amount,
 	premium_currency, billing_price_type, billing_price_interval, etvas_context_id, etvas_product_id,
-	etvas_user_id, avata_policy_uuid, avata_reference, start_time, end_time, status_time, create_time, update_time`
+	etvas_user_id, avata_policy_uuid, avata_reference, start_time, end_time, status_time, create_time, update_time,
+	avata_policy_id, avata_policy_hash, avata_policy_type, avata_partner_status, avata_reported_reference,
+	avata_finish_time, avata_owner_wallet, avata_sync_time`
 
 func scanPolicy(r Rows) (domain.Policy, error) {
 	var p domain.Policy
+	a := &p.Avata
 	err := r.Scan(&p.ID, strDest{&p.CustomerID}, strDest{&p.QuoteID}, &p.Partner, &p.Kind, &p.ProductName, &p.Status,
 		&p.Version, &p.Premium.Amount, &p.Premium.Currency, &p.Billing.PriceType, &p.Billing.PriceInterval,
 		strDest{&p.EtvasContextID}, &p.EtvasProductID, &p.EtvasUserID, strDest{&p.AvataPolicyUUID}, &p.AvataReference,
-		timeDest{&p.StartTime}, timeDest{&p.EndTime}, timeDest{&p.StatusTime}, timeDest{&p.CreateTime}, timeDest{&p.UpdateTime})
+		timeDest{&p.StartTime}, timeDest{&p.EndTime}, timeDest{&p.StatusTime}, timeDest{&p.CreateTime}, timeDest{&p.UpdateTime},
+		&a.PolicyID, &a.PolicyHash, &a.PolicyType, &a.PartnerStatus, &a.Reference, timeDest{&a.FinishTime}, &a.OwnerWallet,
+		timeDest{&a.SyncTime})
 	return p, err
 }
 
 func (s *Queries) policyArgs(p domain.Policy) []any {
+	a := p.Avata
 	return []any{p.ID, nstr(p.CustomerID), nstr(p.QuoteID), string(p.Partner), string(p.Kind), p.ProductName,
 		string(p.Status), p.Version, p.Premium.Amount, p.Premium.Currency, p.Billing.PriceType, p.Billing.PriceInterval,
 		nstr(p.EtvasContextID), p.EtvasProductID, p.EtvasUserID, nstr(p.AvataPolicyUUID), p.AvataReference,
-		s.nts(p.StartTime), s.nts(p.EndTime), s.nts(p.StatusTime), s.ts(p.CreateTime), s.ts(p.UpdateTime)}
+		s.nts(p.StartTime), s.nts(p.EndTime), s.nts(p.StatusTime), s.ts(p.CreateTime), s.ts(p.UpdateTime),
+		a.PolicyID, a.PolicyHash, a.PolicyType, a.PartnerStatus, a.Reference, s.nts(a.FinishTime),
+		strings.ToLower(a.OwnerWallet), s.nts(a.SyncTime)}
 }
 
 func normalizePolicy(p *domain.Policy) {
 	p.StartTime, p.EndTime, p.StatusTime = Trunc(p.StartTime), Trunc(p.EndTime), Trunc(p.StatusTime)
+	p.Avata.FinishTime, p.Avata.SyncTime = Trunc(p.Avata.FinishTime), Trunc(p.Avata.SyncTime)
+	p.Avata.OwnerWallet = strings.ToLower(p.Avata.OwnerWallet)
 }
 
 // GetPolicy implements store.PolicyReader.
@@ -112,7 +123,7 @@ func (s *Queries) CreatePolicy(ctx context.Context, p domain.Policy) (domain.Pol
 	p.Version, p.CreateTime, p.UpdateTime = 1, now, now
 	normalizePolicy(&p)
 	_, err := s.q.Exec(ctx, `INSERT INTO policies (`+policyCols+`) VALUES
-		($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)`, s.policyArgs(p)...)
+		(`+placeholders(30)+`)`, s.policyArgs(p)...)
 	return p, s.mapWriteErr("create policy", err)
 }
 
@@ -125,12 +136,16 @@ func (s *Queries) UpdatePolicy(ctx context.Context, p domain.Policy, expectedVer
 		`UPDATE policies SET customer_id=$2, quote_id=$3, partner=$4, kind=$5, product_name=$6,
 		status=$7, version=$8, premium_amount=$9, premium_currency=$10, billing_price_type=$11,
 		billing_price_interval=$12, etvas_context_id=$13, etvas_product_id=$14, etvas_user_id=$15,
-		avata_policy_uuid=$16, avata_reference=$17, start_time=$18, end_time=$19, status_time=$20, update_time=$21
+		avata_policy_uuid=$16, avata_reference=$17, start_time=$18, end_time=$19, status_time=$20, update_time=$21,
+		avata_policy_id=$23, avata_policy_hash=$24, avata_policy_type=$25, avata_partner_status=$26,
+		avata_reported_reference=$27, avata_finish_time=$28, avata_owner_wallet=$29, avata_sync_time=$30
 		WHERE id=$1 AND version=$22 RETURNING create_time`,
 		p.ID, nstr(p.CustomerID), nstr(p.QuoteID), string(p.Partner), string(p.Kind), p.ProductName,
 		string(p.Status), p.Version, p.Premium.Amount, p.Premium.Currency, p.Billing.PriceType, p.Billing.PriceInterval,
 		nstr(p.EtvasContextID), p.EtvasProductID, p.EtvasUserID, nstr(p.AvataPolicyUUID), p.AvataReference,
-		s.nts(p.StartTime), s.nts(p.EndTime), s.nts(p.StatusTime), s.ts(p.UpdateTime), expectedVersion)
+		s.nts(p.StartTime), s.nts(p.EndTime), s.nts(p.StatusTime), s.ts(p.UpdateTime), expectedVersion,
+		p.Avata.PolicyID, p.Avata.PolicyHash, p.Avata.PolicyType, p.Avata.PartnerStatus, p.Avata.Reference,
+		s.nts(p.Avata.FinishTime), p.Avata.OwnerWallet, s.nts(p.Avata.SyncTime))
 	if errors.Is(err, errNoRows) {
 		return p, s.versionMiss(ctx, "policies", "update policy", p.ID, expectedVersion)
 	}

@@ -394,3 +394,15 @@ var (
 	_ sql.Scanner = bytesDest{}
 	_ sql.Scanner = intDest{}
 )
+
+// placeholders renders "$1,$2,...,$n".
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + strconv.Itoa(i))
+	}
+	return b.String()
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,10 @@ func seedPersonalData(t *testing.T, s store.Store, email string) (domain.Custome
 			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
 			return err
 		}
+		if _, err := tx.PutWalletSession(ctx, domain.WalletSession{CustomerID: c.ID, Wallet: "0x" + strings.Repeat("ab", 20),
+			ChainID: 1, Nonce: "sign in " + email, TokenCiphertext: []byte("sealed " + email)}); err != nil {
+			return err
+		}
 		return tx.CompleteIdempotency(ctx, "key:web", "k-"+email, []byte(body), c.ID)
 	})
 	return c, p, cl
@@ -78,7 +83,7 @@ func testErasure(t *testing.T, s store.Store) {
 	// The audit must see the seeded data before erasure, or it proves nothing.
 	before, err := s.FindText(ctx, email)
 	noErr(t, err)
-	for _, col := range []string{"customers.email", "claims.claimant_email", "claims.reason", "claim_documents.file_name", "inbox.payload", "inbox.headers", "inbox.response",
+	for _, col := range []string{"customers.email", "customers.street", "wallet_sessions.nonce", "wallet_sessions.token", "claims.claimant_email", "claims.reason", "claim_documents.file_name", "inbox.payload", "inbox.headers", "inbox.response",
 		"events.data", "quotes.request", "publications.payload", "idempotency.response", "jobs.payload"} {
 		if !contains(before, col) {
 			t.Fatalf("FindText did not find the seeded e-mail in %s (found %v)", col, before)

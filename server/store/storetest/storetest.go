@@ -47,6 +47,10 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
 		{"Erasure", testErasure},
+		{"CustomerStructuredAddress", testCustomerStructuredAddress},
+		{"PolicyAvataData", testPolicyAvataData},
+		{"WalletSessions", testWalletSessions},
+		{"WalletErasure", testWalletErasure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +98,7 @@ func newCustomer(t *testing.T, s store.Store, email string) domain.Customer {
 				Salutation: "Ms", FirstName: "Ada", LastName: "Lovelace", Email: email, Phone: "+4915112345678",
 				DateOfBirth: "1990-12-10", Address1: "1 Analytical St", Address2: "Flat " + email, City: "London",
 				Region: "Greater London", Country: "GB", PostalCode: "N1 9GU",
+				Street: "Analytical Street " + email, HouseNumber: "12", HouseNumberSuffix: "bis", CountryCode: "GB",
 			},
 			IdentityVerification: domain.IdentityVerification{Status: "VERIFIED", VerificationID: "idv-" + email},
 			EtvasUserID:          "etvas-" + email,

@@ -838,9 +838,12 @@ func (x *ListClaimsResponse) GetNextPageToken() string {
 type GetClaimPortalLinkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The claim id (UUID).
-	ClaimId       string `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClaimId string `protobuf:"bytes,1,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	// The policy owner's signature of the Avata policy uuid (EIP-191 personal message, `0x` + 130
+	// hex digits). Required when the policy was bought to the customer's own wallet.
+	OwnerSignature string `protobuf:"bytes,2,opt,name=owner_signature,json=ownerSignature,proto3" json:"owner_signature,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetClaimPortalLinkRequest) Reset() {
@@ -880,13 +883,22 @@ func (x *GetClaimPortalLinkRequest) GetClaimId() string {
 	return ""
 }
 
+func (x *GetClaimPortalLinkRequest) GetOwnerSignature() string {
+	if x != nil {
+		return x.OwnerSignature
+	}
+	return ""
+}
+
 // GetClaimPortalLinkResponse carries the signed link.
 type GetClaimPortalLinkResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `https://portal.avata.gg/merchant-claim/{policyUuid}/{signature}`.
-	Uri           string `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Uri string `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	// The wallet whose signature the link carries (the policy owner's, or our merchant wallet).
+	SignerWalletAddress string `protobuf:"bytes,2,opt,name=signer_wallet_address,json=signerWalletAddress,proto3" json:"signer_wallet_address,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *GetClaimPortalLinkResponse) Reset() {
@@ -922,6 +934,13 @@ func (*GetClaimPortalLinkResponse) Descriptor() ([]byte, []int) {
 func (x *GetClaimPortalLinkResponse) GetUri() string {
 	if x != nil {
 		return x.Uri
+	}
+	return ""
+}
+
+func (x *GetClaimPortalLinkResponse) GetSignerWalletAddress() string {
+	if x != nil {
+		return x.SignerWalletAddress
 	}
 	return ""
 }
@@ -995,11 +1014,13 @@ const file_covergate_insurance_v1_claim_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2#.covergate.insurance.v1.ClaimStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"s\n" +
 	"\x12ListClaimsResponse\x125\n" +
 	"\x06claims\x18\x01 \x03(\v2\x1d.covergate.insurance.v1.ClaimR\x06claims\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"@\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
 	"\x19GetClaimPortalLinkRequest\x12#\n" +
-	"\bclaim_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aclaimId\".\n" +
+	"\bclaim_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aclaimId\x12G\n" +
+	"\x0fowner_signature\x18\x02 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^0x[0-9a-fA-F]{130}$R\x0eownerSignature\"b\n" +
 	"\x1aGetClaimPortalLinkResponse\x12\x10\n" +
-	"\x03uri\x18\x01 \x01(\tR\x03uri*\xcb\x01\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\x122\n" +
+	"\x15signer_wallet_address\x18\x02 \x01(\tR\x13signerWalletAddress*\xcb\x01\n" +
 	"\vClaimStatus\x12\x1c\n" +
 	"\x18CLAIM_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLAIM_STATUS_CREATED\x10\x01\x12\x18\n" +

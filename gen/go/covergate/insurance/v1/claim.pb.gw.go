@@ -199,6 +199,8 @@ func local_request_ClaimService_ListClaims_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
+var filter_ClaimService_GetClaimPortalLink_0 = &utilities.DoubleArray{Encoding: map[string]int{"claim_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
 func request_ClaimService_GetClaimPortalLink_0(ctx context.Context, marshaler runtime.Marshaler, client ClaimServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetClaimPortalLinkRequest
@@ -212,6 +214,12 @@ func request_ClaimService_GetClaimPortalLink_0(ctx context.Context, marshaler ru
 	protoReq.ClaimId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "claim_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ClaimService_GetClaimPortalLink_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -233,6 +241,12 @@ func local_request_ClaimService_GetClaimPortalLink_0(ctx context.Context, marsha
 	protoReq.ClaimId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "claim_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ClaimService_GetClaimPortalLink_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.GetClaimPortalLink(ctx, &protoReq)
 	return msg, metadata, err

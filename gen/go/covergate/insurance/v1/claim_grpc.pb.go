@@ -43,8 +43,13 @@ type ClaimServiceClient interface {
 	// Lists claims in creation order (oldest first), filtered by policy, customer and status;
 	// stable paging.
 	ListClaims(ctx context.Context, in *ListClaimsRequest, opts ...grpc.CallOption) (*ListClaimsResponse, error)
-	// Returns the carrier's claim-portal link for the claim's policy, signed with our merchant
-	// wallet, to send the customer to.
+	// Returns the carrier's claim-portal link for the claim's policy, to send the customer to. The
+	// link carries a signature of the Avata policy uuid by the policy owner's wallet: for policies
+	// bought to our merchant wallet (custodial) Covergate signs it; for policies bought to the
+	// customer's own wallet the frontend has the customer's wallet sign the policy uuid (ethers
+	// `signMessage(policyUuid)`, the uuid in `policy.partner_refs.avata_policy_uuid`) and passes the
+	// signature as `owner_signature`; Covergate checks it recovers to the owner's wallet (else 400
+	// `WALLET_SIGNATURE_INVALID`) before building the link.
 	GetClaimPortalLink(ctx context.Context, in *GetClaimPortalLinkRequest, opts ...grpc.CallOption) (*GetClaimPortalLinkResponse, error)
 }
 
@@ -123,8 +128,13 @@ type ClaimServiceServer interface {
 	// Lists claims in creation order (oldest first), filtered by policy, customer and status;
 	// stable paging.
 	ListClaims(context.Context, *ListClaimsRequest) (*ListClaimsResponse, error)
-	// Returns the carrier's claim-portal link for the claim's policy, signed with our merchant
-	// wallet, to send the customer to.
+	// Returns the carrier's claim-portal link for the claim's policy, to send the customer to. The
+	// link carries a signature of the Avata policy uuid by the policy owner's wallet: for policies
+	// bought to our merchant wallet (custodial) Covergate signs it; for policies bought to the
+	// customer's own wallet the frontend has the customer's wallet sign the policy uuid (ethers
+	// `signMessage(policyUuid)`, the uuid in `policy.partner_refs.avata_policy_uuid`) and passes the
+	// signature as `owner_signature`; Covergate checks it recovers to the owner's wallet (else 400
+	// `WALLET_SIGNATURE_INVALID`) before building the link.
 	GetClaimPortalLink(context.Context, *GetClaimPortalLinkRequest) (*GetClaimPortalLinkResponse, error)
 	mustEmbedUnimplementedClaimServiceServer()
 }

@@ -92,7 +92,17 @@ type PostalAddress struct {
 	// Country as given by the partner (an ISO 3166-1 code or a name such as `Germany`).
 	Country string `protobuf:"bytes,5,opt,name=country,proto3" json:"country,omitempty"`
 	// Postal code.
-	PostalCode    string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3" json:"postal_code,omitempty"`
+	PostalCode string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3" json:"postal_code,omitempty"`
+	// Street name without the house number (Avata `street`). When set, it is sent to carriers
+	// instead of `line1`/`line2`.
+	Street string `protobuf:"bytes,7,opt,name=street,proto3" json:"street,omitempty"`
+	// House number (Avata `houseNumber`), for example `12`.
+	HouseNumber string `protobuf:"bytes,8,opt,name=house_number,json=houseNumber,proto3" json:"house_number,omitempty"`
+	// House-number suffix (Avata `houseNumberSuffix`), for example `A` or `bis`.
+	HouseNumberSuffix string `protobuf:"bytes,9,opt,name=house_number_suffix,json=houseNumberSuffix,proto3" json:"house_number_suffix,omitempty"`
+	// ISO 3166-1 alpha-2 country code (`NL`, `DE`, ...), upper or lower case. Preferred over
+	// `country` for carriers: Avata receives it lower-case as `countryCode`.
+	CountryCode   string `protobuf:"bytes,10,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +175,34 @@ func (x *PostalAddress) GetCountry() string {
 func (x *PostalAddress) GetPostalCode() string {
 	if x != nil {
 		return x.PostalCode
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetStreet() string {
+	if x != nil {
+		return x.Street
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetHouseNumber() string {
+	if x != nil {
+		return x.HouseNumber
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetHouseNumberSuffix() string {
+	if x != nil {
+		return x.HouseNumberSuffix
+	}
+	return ""
+}
+
+func (x *PostalAddress) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
 	}
 	return ""
 }
@@ -1334,11 +1372,655 @@ func (x *DeleteExternalDataResponse) GetKey() string {
 	return ""
 }
 
+// WalletSession is a customer's wallet sign-in with Avata. The access token itself stays in
+// Covergate (encrypted) and is never returned.
+type WalletSession struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The wallet signed in with (EIP-55 checksummed).
+	WalletAddress string `protobuf:"bytes,2,opt,name=wallet_address,json=walletAddress,proto3" json:"wallet_address,omitempty"`
+	// The chain id the wallet signed in on.
+	ChainId int64 `protobuf:"varint,3,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	// When the access token expires (from the token's `exp`, else the configured TTL).
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// When the sign-in completed.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Whether the token has expired (or Avata stopped accepting it): sign in again.
+	Expired       bool `protobuf:"varint,6,opt,name=expired,proto3" json:"expired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WalletSession) Reset() {
+	*x = WalletSession{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WalletSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WalletSession) ProtoMessage() {}
+
+func (x *WalletSession) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WalletSession.ProtoReflect.Descriptor instead.
+func (*WalletSession) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *WalletSession) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *WalletSession) GetWalletAddress() string {
+	if x != nil {
+		return x.WalletAddress
+	}
+	return ""
+}
+
+func (x *WalletSession) GetChainId() int64 {
+	if x != nil {
+		return x.ChainId
+	}
+	return 0
+}
+
+func (x *WalletSession) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *WalletSession) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *WalletSession) GetExpired() bool {
+	if x != nil {
+		return x.Expired
+	}
+	return false
+}
+
+// StartWalletSignInRequest asks for the message a customer's wallet signs to sign in.
+type StartWalletSignInRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer (UUID).
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The customer's wallet (0x address).
+	WalletAddress string `protobuf:"bytes,2,opt,name=wallet_address,json=walletAddress,proto3" json:"wallet_address,omitempty"`
+	// The chain id the wallet is connected to (1 Ethereum, 137 Polygon, ...); 0 = the configured
+	// default (`--avata-chain-id`).
+	ChainId       int64 `protobuf:"varint,3,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartWalletSignInRequest) Reset() {
+	*x = StartWalletSignInRequest{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartWalletSignInRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartWalletSignInRequest) ProtoMessage() {}
+
+func (x *StartWalletSignInRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartWalletSignInRequest.ProtoReflect.Descriptor instead.
+func (*StartWalletSignInRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *StartWalletSignInRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *StartWalletSignInRequest) GetWalletAddress() string {
+	if x != nil {
+		return x.WalletAddress
+	}
+	return ""
+}
+
+func (x *StartWalletSignInRequest) GetChainId() int64 {
+	if x != nil {
+		return x.ChainId
+	}
+	return 0
+}
+
+// StartWalletSignInResponse carries the message to sign.
+type StartWalletSignInResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The wallet (EIP-55 checksummed).
+	WalletAddress string `protobuf:"bytes,1,opt,name=wallet_address,json=walletAddress,proto3" json:"wallet_address,omitempty"`
+	// The chain id used.
+	ChainId int64 `protobuf:"varint,2,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	// The exact text to sign with ethers `signMessage(message)` (Avata's nonce).
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// Until when Covergate accepts the signature for this message.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartWalletSignInResponse) Reset() {
+	*x = StartWalletSignInResponse{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartWalletSignInResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartWalletSignInResponse) ProtoMessage() {}
+
+func (x *StartWalletSignInResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartWalletSignInResponse.ProtoReflect.Descriptor instead.
+func (*StartWalletSignInResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *StartWalletSignInResponse) GetWalletAddress() string {
+	if x != nil {
+		return x.WalletAddress
+	}
+	return ""
+}
+
+func (x *StartWalletSignInResponse) GetChainId() int64 {
+	if x != nil {
+		return x.ChainId
+	}
+	return 0
+}
+
+func (x *StartWalletSignInResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *StartWalletSignInResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// CompleteWalletSignInRequest carries the wallet's signature of the sign-in message.
+type CompleteWalletSignInRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer (UUID).
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The wallet that signed (0x address); must be the one sign-in was started for.
+	WalletAddress string `protobuf:"bytes,2,opt,name=wallet_address,json=walletAddress,proto3" json:"wallet_address,omitempty"`
+	// The signature (`0x` + 130 hex digits) of the message from StartWalletSignIn.
+	Signature     string `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteWalletSignInRequest) Reset() {
+	*x = CompleteWalletSignInRequest{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteWalletSignInRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteWalletSignInRequest) ProtoMessage() {}
+
+func (x *CompleteWalletSignInRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteWalletSignInRequest.ProtoReflect.Descriptor instead.
+func (*CompleteWalletSignInRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CompleteWalletSignInRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CompleteWalletSignInRequest) GetWalletAddress() string {
+	if x != nil {
+		return x.WalletAddress
+	}
+	return ""
+}
+
+func (x *CompleteWalletSignInRequest) GetSignature() string {
+	if x != nil {
+		return x.Signature
+	}
+	return ""
+}
+
+// CompleteWalletSignInResponse confirms the sign-in.
+type CompleteWalletSignInResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session (without the token).
+	Session       *WalletSession `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteWalletSignInResponse) Reset() {
+	*x = CompleteWalletSignInResponse{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteWalletSignInResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteWalletSignInResponse) ProtoMessage() {}
+
+func (x *CompleteWalletSignInResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteWalletSignInResponse.ProtoReflect.Descriptor instead.
+func (*CompleteWalletSignInResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CompleteWalletSignInResponse) GetSession() *WalletSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// GetWalletSessionRequest names the customer.
+type GetWalletSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer (UUID).
+	CustomerId    string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWalletSessionRequest) Reset() {
+	*x = GetWalletSessionRequest{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWalletSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWalletSessionRequest) ProtoMessage() {}
+
+func (x *GetWalletSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWalletSessionRequest.ProtoReflect.Descriptor instead.
+func (*GetWalletSessionRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetWalletSessionRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// GetWalletSessionResponse carries the session.
+type GetWalletSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session; NOT_FOUND when the customer never signed in (or signed out).
+	Session       *WalletSession `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWalletSessionResponse) Reset() {
+	*x = GetWalletSessionResponse{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWalletSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWalletSessionResponse) ProtoMessage() {}
+
+func (x *GetWalletSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWalletSessionResponse.ProtoReflect.Descriptor instead.
+func (*GetWalletSessionResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetWalletSessionResponse) GetSession() *WalletSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// DeleteWalletSessionRequest names the customer.
+type DeleteWalletSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer (UUID).
+	CustomerId    string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWalletSessionRequest) Reset() {
+	*x = DeleteWalletSessionRequest{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWalletSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWalletSessionRequest) ProtoMessage() {}
+
+func (x *DeleteWalletSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWalletSessionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWalletSessionRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeleteWalletSessionRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// DeleteWalletSessionResponse confirms the sign-out.
+type DeleteWalletSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWalletSessionResponse) Reset() {
+	*x = DeleteWalletSessionResponse{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWalletSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWalletSessionResponse) ProtoMessage() {}
+
+func (x *DeleteWalletSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWalletSessionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWalletSessionResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{28}
+}
+
+// NotifyCustomerRequest is a notification for a customer of the Etvas portal.
+type NotifyCustomerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer (UUID); it must have an Etvas purchase context.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The Etvas purchase context to notify in; one of the customer's contexts. Empty = the
+	// customer's most recent context.
+	ContextId string `protobuf:"bytes,2,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
+	// Locale of the text, for example `en` or `de-DE`.
+	Locale string `protobuf:"bytes,3,opt,name=locale,proto3" json:"locale,omitempty"`
+	// Subject line, 1–200 characters.
+	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Message text, 1–5000 characters.
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyCustomerRequest) Reset() {
+	*x = NotifyCustomerRequest{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyCustomerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyCustomerRequest) ProtoMessage() {}
+
+func (x *NotifyCustomerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyCustomerRequest.ProtoReflect.Descriptor instead.
+func (*NotifyCustomerRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *NotifyCustomerRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *NotifyCustomerRequest) GetContextId() string {
+	if x != nil {
+		return x.ContextId
+	}
+	return ""
+}
+
+func (x *NotifyCustomerRequest) GetLocale() string {
+	if x != nil {
+		return x.Locale
+	}
+	return ""
+}
+
+func (x *NotifyCustomerRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *NotifyCustomerRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// NotifyCustomerResponse confirms Etvas accepted the notification.
+type NotifyCustomerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Etvas purchase context the notification was sent in.
+	ContextId     string `protobuf:"bytes,1,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyCustomerResponse) Reset() {
+	*x = NotifyCustomerResponse{}
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyCustomerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyCustomerResponse) ProtoMessage() {}
+
+func (x *NotifyCustomerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_customer_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyCustomerResponse.ProtoReflect.Descriptor instead.
+func (*NotifyCustomerResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *NotifyCustomerResponse) GetContextId() string {
+	if x != nil {
+		return x.ContextId
+	}
+	return ""
+}
+
 var File_covergate_insurance_v1_customer_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\n" +
-	"%covergate/insurance/v1/customer.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x01\n" +
+	"%covergate/insurance/v1/customer.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n" +
 	"\rPostalAddress\x12\x1e\n" +
 	"\x05line1\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05line1\x12\x1e\n" +
 	"\x05line2\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05line2\x12\x1b\n" +
@@ -1346,7 +2028,12 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\x06region\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06region\x12!\n" +
 	"\acountry\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18dR\acountry\x12(\n" +
 	"\vpostal_code\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18\x14R\n" +
-	"postalCode\"\x87\x03\n" +
+	"postalCode\x12 \n" +
+	"\x06street\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06street\x12*\n" +
+	"\fhouse_number\x18\b \x01(\tB\a\xbaH\x04r\x02\x18\x14R\vhouseNumber\x127\n" +
+	"\x13house_number_suffix\x18\t \x01(\tB\a\xbaH\x04r\x02\x18\x14R\x11houseNumberSuffix\x12:\n" +
+	"\fcountry_code\x18\n" +
+	" \x01(\tB\x17\xbaH\x14\xd8\x01\x01r\x0f2\r^[A-Za-z]{2}$R\vcountryCode\"\x87\x03\n" +
 	"\x0fCustomerProfile\x12'\n" +
 	"\n" +
 	"salutation\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18\x14R\n" +
@@ -1434,11 +2121,62 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\n" +
 	"context_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\".\n" +
 	"\x1aDeleteExternalDataResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key*e\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\x86\x02\n" +
+	"\rWalletSession\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12%\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tR\rwalletAddress\x12\x19\n" +
+	"\bchain_id\x18\x03 \x01(\x03R\achainId\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x18\n" +
+	"\aexpired\x18\x06 \x01(\bR\aexpired\"\xb2\x01\n" +
+	"\x18StartWalletSignInRequest\x12)\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\x12A\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12(\n" +
+	"\bchain_id\x18\x03 \x01(\x03B\r\xbaH\n" +
+	"\"\b\x18\xff\xff\xff\xff\x0f(\x00R\achainId\"\xb4\x01\n" +
+	"\x19StartWalletSignInResponse\x12%\n" +
+	"\x0ewallet_address\x18\x01 \x01(\tR\rwalletAddress\x12\x19\n" +
+	"\bchain_id\x18\x02 \x01(\x03R\achainId\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\xc6\x01\n" +
+	"\x1bCompleteWalletSignInRequest\x12)\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\x12A\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x129\n" +
+	"\tsignature\x18\x03 \x01(\tB\x1b\xbaH\x18r\x162\x14^0x[0-9a-fA-F]{130}$R\tsignature\"_\n" +
+	"\x1cCompleteWalletSignInResponse\x12?\n" +
+	"\asession\x18\x01 \x01(\v2%.covergate.insurance.v1.WalletSessionR\asession\"D\n" +
+	"\x17GetWalletSessionRequest\x12)\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\"[\n" +
+	"\x18GetWalletSessionResponse\x12?\n" +
+	"\asession\x18\x01 \x01(\v2%.covergate.insurance.v1.WalletSessionR\asession\"G\n" +
+	"\x1aDeleteWalletSessionRequest\x12)\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\"\x1d\n" +
+	"\x1bDeleteWalletSessionResponse\"\xfd\x01\n" +
+	"\x15NotifyCustomerRequest\x12)\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\x12&\n" +
+	"\n" +
+	"context_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\tcontextId\x12E\n" +
+	"\x06locale\x18\x03 \x01(\tB-\xbaH*r(2&^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$R\x06locale\x12$\n" +
+	"\asubject\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\asubject\x12$\n" +
+	"\amessage\x18\x05 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x88'R\amessage\"7\n" +
+	"\x16NotifyCustomerResponse\x12\x1d\n" +
+	"\n" +
+	"context_id\x18\x01 \x01(\tR\tcontextId*e\n" +
 	"\rCustomerState\x12\x1e\n" +
 	"\x1aCUSTOMER_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CUSTOMER_STATE_ACTIVE\x10\x01\x12\x19\n" +
-	"\x15CUSTOMER_STATE_ERASED\x10\x022\xcf\t\n" +
+	"\x15CUSTOMER_STATE_ERASED\x10\x022\xab\x11\n" +
 	"\x0fCustomerService\x12\x9d\x01\n" +
 	"\vGetCustomer\x12*.covergate.insurance.v1.GetCustomerRequest\x1a+.covergate.insurance.v1.GetCustomerResponse\"5\x8a\xb5\x18\x0ecustomers.read\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x12\xb7\x01\n" +
 	"\x11VerifyPortalToken\x120.covergate.insurance.v1.VerifyPortalTokenRequest\x1a1.covergate.insurance.v1.VerifyPortalTokenResponse\"=\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/customers:verifyPortalToken\x12\xad\x01\n" +
@@ -1446,7 +2184,12 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\tSubmitKyc\x12(.covergate.insurance.v1.SubmitKycRequest\x1a).covergate.insurance.v1.SubmitKycResponse\"=\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/customers/{customer_id}/kyc\x12\xa9\x01\n" +
 	"\x0fGetExternalData\x12..covergate.insurance.v1.GetExternalDataRequest\x1a/.covergate.insurance.v1.GetExternalDataResponse\"5\x8a\xb5\x18\x12external_data.read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/external-data/{key}\x12\xad\x01\n" +
 	"\x0fPutExternalData\x12..covergate.insurance.v1.PutExternalDataRequest\x1a/.covergate.insurance.v1.PutExternalDataResponse\"9\x8a\xb5\x18\x13external_data.write\x82\xd3\xe4\x93\x02\x1c:\x01*\x1a\x17/v1/external-data/{key}\x12\xb3\x01\n" +
-	"\x12DeleteExternalData\x121.covergate.insurance.v1.DeleteExternalDataRequest\x1a2.covergate.insurance.v1.DeleteExternalDataResponse\"6\x8a\xb5\x18\x13external_data.write\x82\xd3\xe4\x93\x02\x19*\x17/v1/external-data/{key}BJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
+	"\x12DeleteExternalData\x121.covergate.insurance.v1.DeleteExternalDataRequest\x1a2.covergate.insurance.v1.DeleteExternalDataResponse\"6\x8a\xb5\x18\x13external_data.write\x82\xd3\xe4\x93\x02\x19*\x17/v1/external-data/{key}\x12\xc8\x01\n" +
+	"\x11StartWalletSignIn\x120.covergate.insurance.v1.StartWalletSignInRequest\x1a1.covergate.insurance.v1.StartWalletSignInResponse\"N\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x025:\x01*\"0/v1/customers/{customer_id}/wallet-session:start\x12\xd4\x01\n" +
+	"\x14CompleteWalletSignIn\x123.covergate.insurance.v1.CompleteWalletSignInRequest\x1a4.covergate.insurance.v1.CompleteWalletSignInResponse\"Q\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x028:\x01*\"3/v1/customers/{customer_id}/wallet-session:complete\x12\xbb\x01\n" +
+	"\x10GetWalletSession\x12/.covergate.insurance.v1.GetWalletSessionRequest\x1a0.covergate.insurance.v1.GetWalletSessionResponse\"D\x8a\xb5\x18\x0ecustomers.read\x82\xd3\xe4\x93\x02,\x12*/v1/customers/{customer_id}/wallet-session\x12\xc5\x01\n" +
+	"\x13DeleteWalletSession\x122.covergate.insurance.v1.DeleteWalletSessionRequest\x1a3.covergate.insurance.v1.DeleteWalletSessionResponse\"E\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x02,**/v1/customers/{customer_id}/wallet-session\x12\xb1\x01\n" +
+	"\x0eNotifyCustomer\x12-.covergate.insurance.v1.NotifyCustomerRequest\x1a..covergate.insurance.v1.NotifyCustomerResponse\"@\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/customers/{customer_id}:notifyBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
 
 var (
 	file_covergate_insurance_v1_customer_proto_rawDescOnce sync.Once
@@ -1461,67 +2204,93 @@ func file_covergate_insurance_v1_customer_proto_rawDescGZIP() []byte {
 }
 
 var file_covergate_insurance_v1_customer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_covergate_insurance_v1_customer_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_covergate_insurance_v1_customer_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_covergate_insurance_v1_customer_proto_goTypes = []any{
-	(CustomerState)(0),                 // 0: covergate.insurance.v1.CustomerState
-	(*PostalAddress)(nil),              // 1: covergate.insurance.v1.PostalAddress
-	(*CustomerProfile)(nil),            // 2: covergate.insurance.v1.CustomerProfile
-	(*IdentityVerification)(nil),       // 3: covergate.insurance.v1.IdentityVerification
-	(*CustomerPartnerRefs)(nil),        // 4: covergate.insurance.v1.CustomerPartnerRefs
-	(*KycStatus)(nil),                  // 5: covergate.insurance.v1.KycStatus
-	(*Customer)(nil),                   // 6: covergate.insurance.v1.Customer
-	(*GetCustomerRequest)(nil),         // 7: covergate.insurance.v1.GetCustomerRequest
-	(*GetCustomerResponse)(nil),        // 8: covergate.insurance.v1.GetCustomerResponse
-	(*VerifyPortalTokenRequest)(nil),   // 9: covergate.insurance.v1.VerifyPortalTokenRequest
-	(*VerifyPortalTokenResponse)(nil),  // 10: covergate.insurance.v1.VerifyPortalTokenResponse
-	(*EraseCustomerRequest)(nil),       // 11: covergate.insurance.v1.EraseCustomerRequest
-	(*EraseCustomerResponse)(nil),      // 12: covergate.insurance.v1.EraseCustomerResponse
-	(*SubmitKycRequest)(nil),           // 13: covergate.insurance.v1.SubmitKycRequest
-	(*SubmitKycResponse)(nil),          // 14: covergate.insurance.v1.SubmitKycResponse
-	(*GetExternalDataRequest)(nil),     // 15: covergate.insurance.v1.GetExternalDataRequest
-	(*GetExternalDataResponse)(nil),    // 16: covergate.insurance.v1.GetExternalDataResponse
-	(*PutExternalDataRequest)(nil),     // 17: covergate.insurance.v1.PutExternalDataRequest
-	(*PutExternalDataResponse)(nil),    // 18: covergate.insurance.v1.PutExternalDataResponse
-	(*DeleteExternalDataRequest)(nil),  // 19: covergate.insurance.v1.DeleteExternalDataRequest
-	(*DeleteExternalDataResponse)(nil), // 20: covergate.insurance.v1.DeleteExternalDataResponse
-	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 22: google.protobuf.Struct
+	(CustomerState)(0),                   // 0: covergate.insurance.v1.CustomerState
+	(*PostalAddress)(nil),                // 1: covergate.insurance.v1.PostalAddress
+	(*CustomerProfile)(nil),              // 2: covergate.insurance.v1.CustomerProfile
+	(*IdentityVerification)(nil),         // 3: covergate.insurance.v1.IdentityVerification
+	(*CustomerPartnerRefs)(nil),          // 4: covergate.insurance.v1.CustomerPartnerRefs
+	(*KycStatus)(nil),                    // 5: covergate.insurance.v1.KycStatus
+	(*Customer)(nil),                     // 6: covergate.insurance.v1.Customer
+	(*GetCustomerRequest)(nil),           // 7: covergate.insurance.v1.GetCustomerRequest
+	(*GetCustomerResponse)(nil),          // 8: covergate.insurance.v1.GetCustomerResponse
+	(*VerifyPortalTokenRequest)(nil),     // 9: covergate.insurance.v1.VerifyPortalTokenRequest
+	(*VerifyPortalTokenResponse)(nil),    // 10: covergate.insurance.v1.VerifyPortalTokenResponse
+	(*EraseCustomerRequest)(nil),         // 11: covergate.insurance.v1.EraseCustomerRequest
+	(*EraseCustomerResponse)(nil),        // 12: covergate.insurance.v1.EraseCustomerResponse
+	(*SubmitKycRequest)(nil),             // 13: covergate.insurance.v1.SubmitKycRequest
+	(*SubmitKycResponse)(nil),            // 14: covergate.insurance.v1.SubmitKycResponse
+	(*GetExternalDataRequest)(nil),       // 15: covergate.insurance.v1.GetExternalDataRequest
+	(*GetExternalDataResponse)(nil),      // 16: covergate.insurance.v1.GetExternalDataResponse
+	(*PutExternalDataRequest)(nil),       // 17: covergate.insurance.v1.PutExternalDataRequest
+	(*PutExternalDataResponse)(nil),      // 18: covergate.insurance.v1.PutExternalDataResponse
+	(*DeleteExternalDataRequest)(nil),    // 19: covergate.insurance.v1.DeleteExternalDataRequest
+	(*DeleteExternalDataResponse)(nil),   // 20: covergate.insurance.v1.DeleteExternalDataResponse
+	(*WalletSession)(nil),                // 21: covergate.insurance.v1.WalletSession
+	(*StartWalletSignInRequest)(nil),     // 22: covergate.insurance.v1.StartWalletSignInRequest
+	(*StartWalletSignInResponse)(nil),    // 23: covergate.insurance.v1.StartWalletSignInResponse
+	(*CompleteWalletSignInRequest)(nil),  // 24: covergate.insurance.v1.CompleteWalletSignInRequest
+	(*CompleteWalletSignInResponse)(nil), // 25: covergate.insurance.v1.CompleteWalletSignInResponse
+	(*GetWalletSessionRequest)(nil),      // 26: covergate.insurance.v1.GetWalletSessionRequest
+	(*GetWalletSessionResponse)(nil),     // 27: covergate.insurance.v1.GetWalletSessionResponse
+	(*DeleteWalletSessionRequest)(nil),   // 28: covergate.insurance.v1.DeleteWalletSessionRequest
+	(*DeleteWalletSessionResponse)(nil),  // 29: covergate.insurance.v1.DeleteWalletSessionResponse
+	(*NotifyCustomerRequest)(nil),        // 30: covergate.insurance.v1.NotifyCustomerRequest
+	(*NotifyCustomerResponse)(nil),       // 31: covergate.insurance.v1.NotifyCustomerResponse
+	(*timestamppb.Timestamp)(nil),        // 32: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 33: google.protobuf.Struct
 }
 var file_covergate_insurance_v1_customer_proto_depIdxs = []int32{
 	1,  // 0: covergate.insurance.v1.CustomerProfile.address:type_name -> covergate.insurance.v1.PostalAddress
-	21, // 1: covergate.insurance.v1.KycStatus.submit_time:type_name -> google.protobuf.Timestamp
+	32, // 1: covergate.insurance.v1.KycStatus.submit_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: covergate.insurance.v1.Customer.state:type_name -> covergate.insurance.v1.CustomerState
 	2,  // 3: covergate.insurance.v1.Customer.profile:type_name -> covergate.insurance.v1.CustomerProfile
 	3,  // 4: covergate.insurance.v1.Customer.identity_verification:type_name -> covergate.insurance.v1.IdentityVerification
 	4,  // 5: covergate.insurance.v1.Customer.partner_refs:type_name -> covergate.insurance.v1.CustomerPartnerRefs
 	5,  // 6: covergate.insurance.v1.Customer.kyc:type_name -> covergate.insurance.v1.KycStatus
-	21, // 7: covergate.insurance.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
-	21, // 8: covergate.insurance.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
-	21, // 9: covergate.insurance.v1.Customer.erase_time:type_name -> google.protobuf.Timestamp
+	32, // 7: covergate.insurance.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
+	32, // 8: covergate.insurance.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
+	32, // 9: covergate.insurance.v1.Customer.erase_time:type_name -> google.protobuf.Timestamp
 	6,  // 10: covergate.insurance.v1.GetCustomerResponse.customer:type_name -> covergate.insurance.v1.Customer
 	6,  // 11: covergate.insurance.v1.VerifyPortalTokenResponse.customer:type_name -> covergate.insurance.v1.Customer
 	6,  // 12: covergate.insurance.v1.EraseCustomerResponse.customer:type_name -> covergate.insurance.v1.Customer
-	22, // 13: covergate.insurance.v1.SubmitKycRequest.payload:type_name -> google.protobuf.Struct
+	33, // 13: covergate.insurance.v1.SubmitKycRequest.payload:type_name -> google.protobuf.Struct
 	6,  // 14: covergate.insurance.v1.SubmitKycResponse.customer:type_name -> covergate.insurance.v1.Customer
-	7,  // 15: covergate.insurance.v1.CustomerService.GetCustomer:input_type -> covergate.insurance.v1.GetCustomerRequest
-	9,  // 16: covergate.insurance.v1.CustomerService.VerifyPortalToken:input_type -> covergate.insurance.v1.VerifyPortalTokenRequest
-	11, // 17: covergate.insurance.v1.CustomerService.EraseCustomer:input_type -> covergate.insurance.v1.EraseCustomerRequest
-	13, // 18: covergate.insurance.v1.CustomerService.SubmitKyc:input_type -> covergate.insurance.v1.SubmitKycRequest
-	15, // 19: covergate.insurance.v1.CustomerService.GetExternalData:input_type -> covergate.insurance.v1.GetExternalDataRequest
-	17, // 20: covergate.insurance.v1.CustomerService.PutExternalData:input_type -> covergate.insurance.v1.PutExternalDataRequest
-	19, // 21: covergate.insurance.v1.CustomerService.DeleteExternalData:input_type -> covergate.insurance.v1.DeleteExternalDataRequest
-	8,  // 22: covergate.insurance.v1.CustomerService.GetCustomer:output_type -> covergate.insurance.v1.GetCustomerResponse
-	10, // 23: covergate.insurance.v1.CustomerService.VerifyPortalToken:output_type -> covergate.insurance.v1.VerifyPortalTokenResponse
-	12, // 24: covergate.insurance.v1.CustomerService.EraseCustomer:output_type -> covergate.insurance.v1.EraseCustomerResponse
-	14, // 25: covergate.insurance.v1.CustomerService.SubmitKyc:output_type -> covergate.insurance.v1.SubmitKycResponse
-	16, // 26: covergate.insurance.v1.CustomerService.GetExternalData:output_type -> covergate.insurance.v1.GetExternalDataResponse
-	18, // 27: covergate.insurance.v1.CustomerService.PutExternalData:output_type -> covergate.insurance.v1.PutExternalDataResponse
-	20, // 28: covergate.insurance.v1.CustomerService.DeleteExternalData:output_type -> covergate.insurance.v1.DeleteExternalDataResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	32, // 15: covergate.insurance.v1.WalletSession.expire_time:type_name -> google.protobuf.Timestamp
+	32, // 16: covergate.insurance.v1.WalletSession.create_time:type_name -> google.protobuf.Timestamp
+	32, // 17: covergate.insurance.v1.StartWalletSignInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 18: covergate.insurance.v1.CompleteWalletSignInResponse.session:type_name -> covergate.insurance.v1.WalletSession
+	21, // 19: covergate.insurance.v1.GetWalletSessionResponse.session:type_name -> covergate.insurance.v1.WalletSession
+	7,  // 20: covergate.insurance.v1.CustomerService.GetCustomer:input_type -> covergate.insurance.v1.GetCustomerRequest
+	9,  // 21: covergate.insurance.v1.CustomerService.VerifyPortalToken:input_type -> covergate.insurance.v1.VerifyPortalTokenRequest
+	11, // 22: covergate.insurance.v1.CustomerService.EraseCustomer:input_type -> covergate.insurance.v1.EraseCustomerRequest
+	13, // 23: covergate.insurance.v1.CustomerService.SubmitKyc:input_type -> covergate.insurance.v1.SubmitKycRequest
+	15, // 24: covergate.insurance.v1.CustomerService.GetExternalData:input_type -> covergate.insurance.v1.GetExternalDataRequest
+	17, // 25: covergate.insurance.v1.CustomerService.PutExternalData:input_type -> covergate.insurance.v1.PutExternalDataRequest
+	19, // 26: covergate.insurance.v1.CustomerService.DeleteExternalData:input_type -> covergate.insurance.v1.DeleteExternalDataRequest
+	22, // 27: covergate.insurance.v1.CustomerService.StartWalletSignIn:input_type -> covergate.insurance.v1.StartWalletSignInRequest
+	24, // 28: covergate.insurance.v1.CustomerService.CompleteWalletSignIn:input_type -> covergate.insurance.v1.CompleteWalletSignInRequest
+	26, // 29: covergate.insurance.v1.CustomerService.GetWalletSession:input_type -> covergate.insurance.v1.GetWalletSessionRequest
+	28, // 30: covergate.insurance.v1.CustomerService.DeleteWalletSession:input_type -> covergate.insurance.v1.DeleteWalletSessionRequest
+	30, // 31: covergate.insurance.v1.CustomerService.NotifyCustomer:input_type -> covergate.insurance.v1.NotifyCustomerRequest
+	8,  // 32: covergate.insurance.v1.CustomerService.GetCustomer:output_type -> covergate.insurance.v1.GetCustomerResponse
+	10, // 33: covergate.insurance.v1.CustomerService.VerifyPortalToken:output_type -> covergate.insurance.v1.VerifyPortalTokenResponse
+	12, // 34: covergate.insurance.v1.CustomerService.EraseCustomer:output_type -> covergate.insurance.v1.EraseCustomerResponse
+	14, // 35: covergate.insurance.v1.CustomerService.SubmitKyc:output_type -> covergate.insurance.v1.SubmitKycResponse
+	16, // 36: covergate.insurance.v1.CustomerService.GetExternalData:output_type -> covergate.insurance.v1.GetExternalDataResponse
+	18, // 37: covergate.insurance.v1.CustomerService.PutExternalData:output_type -> covergate.insurance.v1.PutExternalDataResponse
+	20, // 38: covergate.insurance.v1.CustomerService.DeleteExternalData:output_type -> covergate.insurance.v1.DeleteExternalDataResponse
+	23, // 39: covergate.insurance.v1.CustomerService.StartWalletSignIn:output_type -> covergate.insurance.v1.StartWalletSignInResponse
+	25, // 40: covergate.insurance.v1.CustomerService.CompleteWalletSignIn:output_type -> covergate.insurance.v1.CompleteWalletSignInResponse
+	27, // 41: covergate.insurance.v1.CustomerService.GetWalletSession:output_type -> covergate.insurance.v1.GetWalletSessionResponse
+	29, // 42: covergate.insurance.v1.CustomerService.DeleteWalletSession:output_type -> covergate.insurance.v1.DeleteWalletSessionResponse
+	31, // 43: covergate.insurance.v1.CustomerService.NotifyCustomer:output_type -> covergate.insurance.v1.NotifyCustomerResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_covergate_insurance_v1_customer_proto_init() }
@@ -1536,7 +2305,7 @@ func file_covergate_insurance_v1_customer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_covergate_insurance_v1_customer_proto_rawDesc), len(file_covergate_insurance_v1_customer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

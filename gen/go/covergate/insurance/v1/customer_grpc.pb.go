@@ -19,13 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CustomerService_GetCustomer_FullMethodName        = "/covergate.insurance.v1.CustomerService/GetCustomer"
-	CustomerService_VerifyPortalToken_FullMethodName  = "/covergate.insurance.v1.CustomerService/VerifyPortalToken"
-	CustomerService_EraseCustomer_FullMethodName      = "/covergate.insurance.v1.CustomerService/EraseCustomer"
-	CustomerService_SubmitKyc_FullMethodName          = "/covergate.insurance.v1.CustomerService/SubmitKyc"
-	CustomerService_GetExternalData_FullMethodName    = "/covergate.insurance.v1.CustomerService/GetExternalData"
-	CustomerService_PutExternalData_FullMethodName    = "/covergate.insurance.v1.CustomerService/PutExternalData"
-	CustomerService_DeleteExternalData_FullMethodName = "/covergate.insurance.v1.CustomerService/DeleteExternalData"
+	CustomerService_GetCustomer_FullMethodName          = "/covergate.insurance.v1.CustomerService/GetCustomer"
+	CustomerService_VerifyPortalToken_FullMethodName    = "/covergate.insurance.v1.CustomerService/VerifyPortalToken"
+	CustomerService_EraseCustomer_FullMethodName        = "/covergate.insurance.v1.CustomerService/EraseCustomer"
+	CustomerService_SubmitKyc_FullMethodName            = "/covergate.insurance.v1.CustomerService/SubmitKyc"
+	CustomerService_GetExternalData_FullMethodName      = "/covergate.insurance.v1.CustomerService/GetExternalData"
+	CustomerService_PutExternalData_FullMethodName      = "/covergate.insurance.v1.CustomerService/PutExternalData"
+	CustomerService_DeleteExternalData_FullMethodName   = "/covergate.insurance.v1.CustomerService/DeleteExternalData"
+	CustomerService_StartWalletSignIn_FullMethodName    = "/covergate.insurance.v1.CustomerService/StartWalletSignIn"
+	CustomerService_CompleteWalletSignIn_FullMethodName = "/covergate.insurance.v1.CustomerService/CompleteWalletSignIn"
+	CustomerService_GetWalletSession_FullMethodName     = "/covergate.insurance.v1.CustomerService/GetWalletSession"
+	CustomerService_DeleteWalletSession_FullMethodName  = "/covergate.insurance.v1.CustomerService/DeleteWalletSession"
+	CustomerService_NotifyCustomer_FullMethodName       = "/covergate.insurance.v1.CustomerService/NotifyCustomer"
 )
 
 // CustomerServiceClient is the client API for CustomerService service.
@@ -64,6 +69,25 @@ type CustomerServiceClient interface {
 	// so configured); clearing a key that holds nothing succeeds. The key budget of
 	// GetExternalData applies.
 	DeleteExternalData(ctx context.Context, in *DeleteExternalDataRequest, opts ...grpc.CallOption) (*DeleteExternalDataResponse, error)
+	// Starts the customer's wallet sign-in with Avata: returns the one-time message (Avata's
+	// nonce) the customer's wallet must sign with ethers `signMessage` (EIP-191). The wallet must be
+	// the customer's wallet, or the customer must not have one yet (it is linked on completion).
+	StartWalletSignIn(ctx context.Context, in *StartWalletSignInRequest, opts ...grpc.CallOption) (*StartWalletSignInResponse, error)
+	// Completes the wallet sign-in: checks the signature recovers to the wallet over the message
+	// from StartWalletSignIn (else 400 `WALLET_SIGNATURE_INVALID`), exchanges it with Avata for an
+	// access token and keeps that token server-side, encrypted and bound to the customer and the
+	// wallet. The token is never returned. Until it expires, document uploads, claims and claim
+	// status on the customer's non-custodial policies use it; after that they fail with
+	// FAILED_PRECONDITION `WALLET_SESSION_EXPIRED` and the customer signs in again.
+	CompleteWalletSignIn(ctx context.Context, in *CompleteWalletSignInRequest, opts ...grpc.CallOption) (*CompleteWalletSignInResponse, error)
+	// Returns the customer's wallet session (never the token): which wallet, until when.
+	GetWalletSession(ctx context.Context, in *GetWalletSessionRequest, opts ...grpc.CallOption) (*GetWalletSessionResponse, error)
+	// Ends the customer's wallet session (signs out): the token is deleted. Idempotent.
+	DeleteWalletSession(ctx context.Context, in *DeleteWalletSessionRequest, opts ...grpc.CallOption) (*DeleteWalletSessionResponse, error)
+	// Sends a notification to the customer through Etvas (`POST /user/notify`), in the Etvas
+	// purchase context given, or the customer's most recent one. Not retried: a retry could notify
+	// twice (use an `Idempotency-Key`).
+	NotifyCustomer(ctx context.Context, in *NotifyCustomerRequest, opts ...grpc.CallOption) (*NotifyCustomerResponse, error)
 }
 
 type customerServiceClient struct {
@@ -144,6 +168,56 @@ func (c *customerServiceClient) DeleteExternalData(ctx context.Context, in *Dele
 	return out, nil
 }
 
+func (c *customerServiceClient) StartWalletSignIn(ctx context.Context, in *StartWalletSignInRequest, opts ...grpc.CallOption) (*StartWalletSignInResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartWalletSignInResponse)
+	err := c.cc.Invoke(ctx, CustomerService_StartWalletSignIn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *customerServiceClient) CompleteWalletSignIn(ctx context.Context, in *CompleteWalletSignInRequest, opts ...grpc.CallOption) (*CompleteWalletSignInResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteWalletSignInResponse)
+	err := c.cc.Invoke(ctx, CustomerService_CompleteWalletSignIn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *customerServiceClient) GetWalletSession(ctx context.Context, in *GetWalletSessionRequest, opts ...grpc.CallOption) (*GetWalletSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWalletSessionResponse)
+	err := c.cc.Invoke(ctx, CustomerService_GetWalletSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *customerServiceClient) DeleteWalletSession(ctx context.Context, in *DeleteWalletSessionRequest, opts ...grpc.CallOption) (*DeleteWalletSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWalletSessionResponse)
+	err := c.cc.Invoke(ctx, CustomerService_DeleteWalletSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *customerServiceClient) NotifyCustomer(ctx context.Context, in *NotifyCustomerRequest, opts ...grpc.CallOption) (*NotifyCustomerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotifyCustomerResponse)
+	err := c.cc.Invoke(ctx, CustomerService_NotifyCustomer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CustomerServiceServer is the server API for CustomerService service.
 // All implementations must embed UnimplementedCustomerServiceServer
 // for forward compatibility.
@@ -180,6 +254,25 @@ type CustomerServiceServer interface {
 	// so configured); clearing a key that holds nothing succeeds. The key budget of
 	// GetExternalData applies.
 	DeleteExternalData(context.Context, *DeleteExternalDataRequest) (*DeleteExternalDataResponse, error)
+	// Starts the customer's wallet sign-in with Avata: returns the one-time message (Avata's
+	// nonce) the customer's wallet must sign with ethers `signMessage` (EIP-191). The wallet must be
+	// the customer's wallet, or the customer must not have one yet (it is linked on completion).
+	StartWalletSignIn(context.Context, *StartWalletSignInRequest) (*StartWalletSignInResponse, error)
+	// Completes the wallet sign-in: checks the signature recovers to the wallet over the message
+	// from StartWalletSignIn (else 400 `WALLET_SIGNATURE_INVALID`), exchanges it with Avata for an
+	// access token and keeps that token server-side, encrypted and bound to the customer and the
+	// wallet. The token is never returned. Until it expires, document uploads, claims and claim
+	// status on the customer's non-custodial policies use it; after that they fail with
+	// FAILED_PRECONDITION `WALLET_SESSION_EXPIRED` and the customer signs in again.
+	CompleteWalletSignIn(context.Context, *CompleteWalletSignInRequest) (*CompleteWalletSignInResponse, error)
+	// Returns the customer's wallet session (never the token): which wallet, until when.
+	GetWalletSession(context.Context, *GetWalletSessionRequest) (*GetWalletSessionResponse, error)
+	// Ends the customer's wallet session (signs out): the token is deleted. Idempotent.
+	DeleteWalletSession(context.Context, *DeleteWalletSessionRequest) (*DeleteWalletSessionResponse, error)
+	// Sends a notification to the customer through Etvas (`POST /user/notify`), in the Etvas
+	// purchase context given, or the customer's most recent one. Not retried: a retry could notify
+	// twice (use an `Idempotency-Key`).
+	NotifyCustomer(context.Context, *NotifyCustomerRequest) (*NotifyCustomerResponse, error)
 	mustEmbedUnimplementedCustomerServiceServer()
 }
 
@@ -210,6 +303,21 @@ func (UnimplementedCustomerServiceServer) PutExternalData(context.Context, *PutE
 }
 func (UnimplementedCustomerServiceServer) DeleteExternalData(context.Context, *DeleteExternalDataRequest) (*DeleteExternalDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteExternalData not implemented")
+}
+func (UnimplementedCustomerServiceServer) StartWalletSignIn(context.Context, *StartWalletSignInRequest) (*StartWalletSignInResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartWalletSignIn not implemented")
+}
+func (UnimplementedCustomerServiceServer) CompleteWalletSignIn(context.Context, *CompleteWalletSignInRequest) (*CompleteWalletSignInResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteWalletSignIn not implemented")
+}
+func (UnimplementedCustomerServiceServer) GetWalletSession(context.Context, *GetWalletSessionRequest) (*GetWalletSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWalletSession not implemented")
+}
+func (UnimplementedCustomerServiceServer) DeleteWalletSession(context.Context, *DeleteWalletSessionRequest) (*DeleteWalletSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWalletSession not implemented")
+}
+func (UnimplementedCustomerServiceServer) NotifyCustomer(context.Context, *NotifyCustomerRequest) (*NotifyCustomerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NotifyCustomer not implemented")
 }
 func (UnimplementedCustomerServiceServer) mustEmbedUnimplementedCustomerServiceServer() {}
 func (UnimplementedCustomerServiceServer) testEmbeddedByValue()                         {}
@@ -358,6 +466,96 @@ func _CustomerService_DeleteExternalData_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CustomerService_StartWalletSignIn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartWalletSignInRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustomerServiceServer).StartWalletSignIn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustomerService_StartWalletSignIn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustomerServiceServer).StartWalletSignIn(ctx, req.(*StartWalletSignInRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustomerService_CompleteWalletSignIn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteWalletSignInRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustomerServiceServer).CompleteWalletSignIn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustomerService_CompleteWalletSignIn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustomerServiceServer).CompleteWalletSignIn(ctx, req.(*CompleteWalletSignInRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustomerService_GetWalletSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWalletSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustomerServiceServer).GetWalletSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustomerService_GetWalletSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustomerServiceServer).GetWalletSession(ctx, req.(*GetWalletSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustomerService_DeleteWalletSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWalletSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustomerServiceServer).DeleteWalletSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustomerService_DeleteWalletSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustomerServiceServer).DeleteWalletSession(ctx, req.(*DeleteWalletSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CustomerService_NotifyCustomer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NotifyCustomerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CustomerServiceServer).NotifyCustomer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CustomerService_NotifyCustomer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CustomerServiceServer).NotifyCustomer(ctx, req.(*NotifyCustomerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CustomerService_ServiceDesc is the grpc.ServiceDesc for CustomerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -392,6 +590,26 @@ var CustomerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteExternalData",
 			Handler:    _CustomerService_DeleteExternalData_Handler,
+		},
+		{
+			MethodName: "StartWalletSignIn",
+			Handler:    _CustomerService_StartWalletSignIn_Handler,
+		},
+		{
+			MethodName: "CompleteWalletSignIn",
+			Handler:    _CustomerService_CompleteWalletSignIn_Handler,
+		},
+		{
+			MethodName: "GetWalletSession",
+			Handler:    _CustomerService_GetWalletSession_Handler,
+		},
+		{
+			MethodName: "DeleteWalletSession",
+			Handler:    _CustomerService_DeleteWalletSession_Handler,
+		},
+		{
+			MethodName: "NotifyCustomer",
+			Handler:    _CustomerService_NotifyCustomer_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -95,6 +95,18 @@ const (
 	ErrorReason_ERROR_REASON_WEBHOOK_TIMESTAMP_STALE ErrorReason = 32
 	// The webhook request is not authenticated as coming from the partner (API key or bearer token).
 	ErrorReason_ERROR_REASON_WEBHOOK_UNAUTHENTICATED ErrorReason = 33
+	// A wallet signature does not recover to the expected wallet (the customer's wallet for a
+	// sign-in nonce, the policy owner's wallet for a claim-portal link), or the carrier refused it.
+	// The customer must sign again; metadata `wallet_address` names the wallet expected.
+	ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID ErrorReason = 34
+	// The policy was bought to the customer's own wallet (non-custodial): the call needs the
+	// customer's wallet sign-in (`/v1/customers/{customer_id}/wallet-session:start`, then
+	// `:complete`) first. Metadata `customer_id` and `wallet_address`.
+	ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED ErrorReason = 35
+	// The customer's wallet session (the carrier's access token) has expired or the carrier no
+	// longer accepts it: ask the customer to sign in with the wallet again, then retry.
+	// Metadata `customer_id`, `wallet_address` and `expire_time`.
+	ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED ErrorReason = 36
 )
 
 // Enum value maps for ErrorReason.
@@ -134,6 +146,9 @@ var (
 		31: "ERROR_REASON_WEBHOOK_SIGNATURE_MISSING",
 		32: "ERROR_REASON_WEBHOOK_TIMESTAMP_STALE",
 		33: "ERROR_REASON_WEBHOOK_UNAUTHENTICATED",
+		34: "ERROR_REASON_WALLET_SIGNATURE_INVALID",
+		35: "ERROR_REASON_WALLET_SIGN_IN_REQUIRED",
+		36: "ERROR_REASON_WALLET_SESSION_EXPIRED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":               0,
@@ -170,6 +185,9 @@ var (
 		"ERROR_REASON_WEBHOOK_SIGNATURE_MISSING": 31,
 		"ERROR_REASON_WEBHOOK_TIMESTAMP_STALE":   32,
 		"ERROR_REASON_WEBHOOK_UNAUTHENTICATED":   33,
+		"ERROR_REASON_WALLET_SIGNATURE_INVALID":  34,
+		"ERROR_REASON_WALLET_SIGN_IN_REQUIRED":   35,
+		"ERROR_REASON_WALLET_SESSION_EXPIRED":    36,
 	}
 )
 
@@ -204,7 +222,8 @@ var File_covergate_insurance_v1_errors_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"#covergate/insurance/v1/errors.proto\x12\x16covergate.insurance.v1*\xd1\t\n" +
+	"#covergate/insurance/v1/errors.proto\x12\x16covergate.insurance.v1*\xcf\n" +
+	"\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_VALIDATION_FAILED\x10\x01\x12 \n" +
@@ -240,7 +259,10 @@ const file_covergate_insurance_v1_errors_proto_rawDesc = "" +
 	"&ERROR_REASON_WEBHOOK_SIGNATURE_INVALID\x10\x1e\x12*\n" +
 	"&ERROR_REASON_WEBHOOK_SIGNATURE_MISSING\x10\x1f\x12(\n" +
 	"$ERROR_REASON_WEBHOOK_TIMESTAMP_STALE\x10 \x12(\n" +
-	"$ERROR_REASON_WEBHOOK_UNAUTHENTICATED\x10!BJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
+	"$ERROR_REASON_WEBHOOK_UNAUTHENTICATED\x10!\x12)\n" +
+	"%ERROR_REASON_WALLET_SIGNATURE_INVALID\x10\"\x12(\n" +
+	"$ERROR_REASON_WALLET_SIGN_IN_REQUIRED\x10#\x12'\n" +
+	"#ERROR_REASON_WALLET_SESSION_EXPIRED\x10$BJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
 
 var (
 	file_covergate_insurance_v1_errors_proto_rawDescOnce sync.Once

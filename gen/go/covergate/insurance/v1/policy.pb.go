@@ -331,7 +331,10 @@ type Policy struct {
 	// When the policy was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the policy last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// What the carrier reported about the policy (Avata policies; empty until Avata answered a
+	// refresh or sent a policy-update).
+	Avata         *AvataPolicyData `protobuf:"bytes,17,opt,name=avata,proto3" json:"avata,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,6 +481,126 @@ func (x *Policy) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Policy) GetAvata() *AvataPolicyData {
+	if x != nil {
+		return x.Avata
+	}
+	return nil
+}
+
+// AvataPolicyData is what Avata returns about a policy (policy details, the wallet's policies)
+// and what its policy-update callbacks carry, kept as reported.
+type AvataPolicyData struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Avata's policy id (`policyId`), for example its certificate number.
+	PolicyId string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
+	// Avata's policy hash (`policyHash`).
+	PolicyHash string `protobuf:"bytes,2,opt,name=policy_hash,json=policyHash,proto3" json:"policy_hash,omitempty"`
+	// Avata's policy type (`policyType`), for example `NFT` or `DIGITAL_ASSET`.
+	PolicyType string `protobuf:"bytes,3,opt,name=policy_type,json=policyType,proto3" json:"policy_type,omitempty"`
+	// Avata's status name as last reported (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, ...).
+	PartnerStatus string `protobuf:"bytes,4,opt,name=partner_status,json=partnerStatus,proto3" json:"partner_status,omitempty"`
+	// The reference Avata reports for the policy (the callback's `reference`, the details'
+	// `purchaseData.reference`); normally the reference we sent.
+	Reference string `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	// When the policy finished at Avata (`finishedAt`), if it has.
+	FinishTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// The wallet the policy was bought to, when it is the customer's own wallet (non-custodial);
+	// empty for policies held by our merchant wallet. Claims on such policies need the customer's
+	// wallet sign-in.
+	OwnerWalletAddress string `protobuf:"bytes,7,opt,name=owner_wallet_address,json=ownerWalletAddress,proto3" json:"owner_wallet_address,omitempty"`
+	// When Covergate last recorded a change of this data reported by Avata.
+	SyncTime      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=sync_time,json=syncTime,proto3" json:"sync_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AvataPolicyData) Reset() {
+	*x = AvataPolicyData{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AvataPolicyData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AvataPolicyData) ProtoMessage() {}
+
+func (x *AvataPolicyData) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AvataPolicyData.ProtoReflect.Descriptor instead.
+func (*AvataPolicyData) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AvataPolicyData) GetPolicyId() string {
+	if x != nil {
+		return x.PolicyId
+	}
+	return ""
+}
+
+func (x *AvataPolicyData) GetPolicyHash() string {
+	if x != nil {
+		return x.PolicyHash
+	}
+	return ""
+}
+
+func (x *AvataPolicyData) GetPolicyType() string {
+	if x != nil {
+		return x.PolicyType
+	}
+	return ""
+}
+
+func (x *AvataPolicyData) GetPartnerStatus() string {
+	if x != nil {
+		return x.PartnerStatus
+	}
+	return ""
+}
+
+func (x *AvataPolicyData) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *AvataPolicyData) GetFinishTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishTime
+	}
+	return nil
+}
+
+func (x *AvataPolicyData) GetOwnerWalletAddress() string {
+	if x != nil {
+		return x.OwnerWalletAddress
+	}
+	return ""
+}
+
+func (x *AvataPolicyData) GetSyncTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SyncTime
+	}
+	return nil
+}
+
 // NftPurchase is the on-chain purchase an NFT policy covers; it must match the quote.
 type NftPurchase struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -499,7 +622,7 @@ type NftPurchase struct {
 
 func (x *NftPurchase) Reset() {
 	*x = NftPurchase{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[3]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +634,7 @@ func (x *NftPurchase) String() string {
 func (*NftPurchase) ProtoMessage() {}
 
 func (x *NftPurchase) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[3]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +647,7 @@ func (x *NftPurchase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NftPurchase.ProtoReflect.Descriptor instead.
 func (*NftPurchase) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{3}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *NftPurchase) GetTxId() string {
@@ -588,7 +711,7 @@ type BookingPurchase struct {
 
 func (x *BookingPurchase) Reset() {
 	*x = BookingPurchase{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[4]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +723,7 @@ func (x *BookingPurchase) String() string {
 func (*BookingPurchase) ProtoMessage() {}
 
 func (x *BookingPurchase) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[4]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +736,7 @@ func (x *BookingPurchase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingPurchase.ProtoReflect.Descriptor instead.
 func (*BookingPurchase) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{4}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BookingPurchase) GetBookingWalletAddress() string {
@@ -662,7 +785,7 @@ type DigitalAssetPurchase struct {
 
 func (x *DigitalAssetPurchase) Reset() {
 	*x = DigitalAssetPurchase{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[5]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +797,7 @@ func (x *DigitalAssetPurchase) String() string {
 func (*DigitalAssetPurchase) ProtoMessage() {}
 
 func (x *DigitalAssetPurchase) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[5]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +810,7 @@ func (x *DigitalAssetPurchase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitalAssetPurchase.ProtoReflect.Descriptor instead.
 func (*DigitalAssetPurchase) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{5}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DigitalAssetPurchase) GetInvoiceId() string {
@@ -727,7 +850,7 @@ type CreatePolicyRequest struct {
 
 func (x *CreatePolicyRequest) Reset() {
 	*x = CreatePolicyRequest{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[6]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +862,7 @@ func (x *CreatePolicyRequest) String() string {
 func (*CreatePolicyRequest) ProtoMessage() {}
 
 func (x *CreatePolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[6]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +875,7 @@ func (x *CreatePolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePolicyRequest.ProtoReflect.Descriptor instead.
 func (*CreatePolicyRequest) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{6}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreatePolicyRequest) GetQuoteId() string {
@@ -860,7 +983,7 @@ type CreatePolicyResponse struct {
 
 func (x *CreatePolicyResponse) Reset() {
 	*x = CreatePolicyResponse{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[7]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +995,7 @@ func (x *CreatePolicyResponse) String() string {
 func (*CreatePolicyResponse) ProtoMessage() {}
 
 func (x *CreatePolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[7]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1008,7 @@ func (x *CreatePolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePolicyResponse.ProtoReflect.Descriptor instead.
 func (*CreatePolicyResponse) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{7}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreatePolicyResponse) GetPolicy() *Policy {
@@ -906,7 +1029,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[8]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1041,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[8]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1054,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{8}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPolicyRequest) GetPolicyId() string {
@@ -952,7 +1075,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[9]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1087,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[9]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1100,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{9}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -1006,7 +1129,7 @@ type ListPoliciesRequest struct {
 
 func (x *ListPoliciesRequest) Reset() {
 	*x = ListPoliciesRequest{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[10]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1141,7 @@ func (x *ListPoliciesRequest) String() string {
 func (*ListPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[10]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1154,7 @@ func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{10}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListPoliciesRequest) GetPageSize() int32 {
@@ -1082,7 +1205,7 @@ type ListPoliciesResponse struct {
 
 func (x *ListPoliciesResponse) Reset() {
 	*x = ListPoliciesResponse{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[11]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1217,7 @@ func (x *ListPoliciesResponse) String() string {
 func (*ListPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[11]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1230,7 @@ func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{11}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListPoliciesResponse) GetPolicies() []*Policy {
@@ -1139,7 +1262,7 @@ type CancelPolicyRequest struct {
 
 func (x *CancelPolicyRequest) Reset() {
 	*x = CancelPolicyRequest{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[12]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1274,7 @@ func (x *CancelPolicyRequest) String() string {
 func (*CancelPolicyRequest) ProtoMessage() {}
 
 func (x *CancelPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[12]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1287,7 @@ func (x *CancelPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelPolicyRequest.ProtoReflect.Descriptor instead.
 func (*CancelPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{12}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelPolicyRequest) GetPolicyId() string {
@@ -1199,7 +1322,7 @@ type CancelPolicyResponse struct {
 
 func (x *CancelPolicyResponse) Reset() {
 	*x = CancelPolicyResponse{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[13]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1334,7 @@ func (x *CancelPolicyResponse) String() string {
 func (*CancelPolicyResponse) ProtoMessage() {}
 
 func (x *CancelPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[13]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1347,7 @@ func (x *CancelPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelPolicyResponse.ProtoReflect.Descriptor instead.
 func (*CancelPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{13}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelPolicyResponse) GetPolicy() *Policy {
@@ -1255,7 +1378,7 @@ type ActivatePolicyRequest struct {
 
 func (x *ActivatePolicyRequest) Reset() {
 	*x = ActivatePolicyRequest{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[14]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1390,7 @@ func (x *ActivatePolicyRequest) String() string {
 func (*ActivatePolicyRequest) ProtoMessage() {}
 
 func (x *ActivatePolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[14]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1403,7 @@ func (x *ActivatePolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivatePolicyRequest.ProtoReflect.Descriptor instead.
 func (*ActivatePolicyRequest) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{14}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ActivatePolicyRequest) GetPolicyId() string {
@@ -1336,7 +1459,7 @@ type ActivatePolicyResponse struct {
 
 func (x *ActivatePolicyResponse) Reset() {
 	*x = ActivatePolicyResponse{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[15]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1471,7 @@ func (x *ActivatePolicyResponse) String() string {
 func (*ActivatePolicyResponse) ProtoMessage() {}
 
 func (x *ActivatePolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[15]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1484,7 @@ func (x *ActivatePolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivatePolicyResponse.ProtoReflect.Descriptor instead.
 func (*ActivatePolicyResponse) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{15}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ActivatePolicyResponse) GetPolicy() *Policy {
@@ -1382,7 +1505,7 @@ type RefreshPolicyRequest struct {
 
 func (x *RefreshPolicyRequest) Reset() {
 	*x = RefreshPolicyRequest{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[16]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1517,7 @@ func (x *RefreshPolicyRequest) String() string {
 func (*RefreshPolicyRequest) ProtoMessage() {}
 
 func (x *RefreshPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[16]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1530,7 @@ func (x *RefreshPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshPolicyRequest.ProtoReflect.Descriptor instead.
 func (*RefreshPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{16}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RefreshPolicyRequest) GetPolicyId() string {
@@ -1430,7 +1553,7 @@ type RefreshPolicyResponse struct {
 
 func (x *RefreshPolicyResponse) Reset() {
 	*x = RefreshPolicyResponse{}
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[17]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1565,7 @@ func (x *RefreshPolicyResponse) String() string {
 func (*RefreshPolicyResponse) ProtoMessage() {}
 
 func (x *RefreshPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[17]
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1578,7 @@ func (x *RefreshPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshPolicyResponse.ProtoReflect.Descriptor instead.
 func (*RefreshPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{17}
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RefreshPolicyResponse) GetPolicy() *Policy {
@@ -1472,6 +1595,508 @@ func (x *RefreshPolicyResponse) GetChanged() bool {
 	return false
 }
 
+// GetPolicyRequestStatusRequest names the policy whose carrier request status is wanted.
+type GetPolicyRequestStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy id (UUID).
+	PolicyId      string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequestStatusRequest) Reset() {
+	*x = GetPolicyRequestStatusRequest{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequestStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequestStatusRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequestStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequestStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequestStatusRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetPolicyRequestStatusRequest) GetPolicyId() string {
+	if x != nil {
+		return x.PolicyId
+	}
+	return ""
+}
+
+// GetPolicyRequestStatusResponse is the carrier's answer, as given.
+type GetPolicyRequestStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy id.
+	PolicyId string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
+	// Avata's policy uuid the request was made for.
+	AvataPolicyUuid string `protobuf:"bytes,2,opt,name=avata_policy_uuid,json=avataPolicyUuid,proto3" json:"avata_policy_uuid,omitempty"`
+	// Avata's `eventType` of the answer (for example `policy-update`).
+	EventType string `protobuf:"bytes,3,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// Avata's status name (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, `REJECTED`, ...).
+	PartnerStatus string `protobuf:"bytes,4,opt,name=partner_status,json=partnerStatus,proto3" json:"partner_status,omitempty"`
+	// The reference Avata reports.
+	Reference string `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	// The status Covergate would map it to; UNSPECIFIED while the request is still in progress at
+	// Avata (`CREATED`, `PENDING`, `SEND`, `RETRYING`) or for a status Avata does not document.
+	MappedStatus  PolicyStatus `protobuf:"varint,6,opt,name=mapped_status,json=mappedStatus,proto3,enum=covergate.insurance.v1.PolicyStatus" json:"mapped_status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequestStatusResponse) Reset() {
+	*x = GetPolicyRequestStatusResponse{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequestStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequestStatusResponse) ProtoMessage() {}
+
+func (x *GetPolicyRequestStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequestStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequestStatusResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetPolicyRequestStatusResponse) GetPolicyId() string {
+	if x != nil {
+		return x.PolicyId
+	}
+	return ""
+}
+
+func (x *GetPolicyRequestStatusResponse) GetAvataPolicyUuid() string {
+	if x != nil {
+		return x.AvataPolicyUuid
+	}
+	return ""
+}
+
+func (x *GetPolicyRequestStatusResponse) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *GetPolicyRequestStatusResponse) GetPartnerStatus() string {
+	if x != nil {
+		return x.PartnerStatus
+	}
+	return ""
+}
+
+func (x *GetPolicyRequestStatusResponse) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *GetPolicyRequestStatusResponse) GetMappedStatus() PolicyStatus {
+	if x != nil {
+		return x.MappedStatus
+	}
+	return PolicyStatus_POLICY_STATUS_UNSPECIFIED
+}
+
+// ListWalletPoliciesRequest names the customer whose wallet's policies are wanted.
+type ListWalletPoliciesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The customer (UUID); it needs a live wallet session.
+	CustomerId    string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWalletPoliciesRequest) Reset() {
+	*x = ListWalletPoliciesRequest{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWalletPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWalletPoliciesRequest) ProtoMessage() {}
+
+func (x *ListWalletPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWalletPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListWalletPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListWalletPoliciesRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// CarrierPolicyNft is the insured NFT as Avata describes it.
+type CarrierPolicyNft struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Purchase transaction id.
+	TxId string `protobuf:"bytes,1,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// Seller address.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Buyer address.
+	Target string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	// Payment token.
+	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// Owner of the asset.
+	Owner string `protobuf:"bytes,5,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Chain of the asset.
+	Chain string `protobuf:"bytes,6,opt,name=chain,proto3" json:"chain,omitempty"`
+	// Token id of the NFT.
+	TokenId string `protobuf:"bytes,7,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	// Contract address of the NFT.
+	ContractId string `protobuf:"bytes,8,opt,name=contract_id,json=contractId,proto3" json:"contract_id,omitempty"`
+	// Title of the NFT.
+	Title string `protobuf:"bytes,9,opt,name=title,proto3" json:"title,omitempty"`
+	// URI of the NFT.
+	Uri           string `protobuf:"bytes,10,opt,name=uri,proto3" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CarrierPolicyNft) Reset() {
+	*x = CarrierPolicyNft{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CarrierPolicyNft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CarrierPolicyNft) ProtoMessage() {}
+
+func (x *CarrierPolicyNft) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CarrierPolicyNft.ProtoReflect.Descriptor instead.
+func (*CarrierPolicyNft) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CarrierPolicyNft) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetChain() string {
+	if x != nil {
+		return x.Chain
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetContractId() string {
+	if x != nil {
+		return x.ContractId
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CarrierPolicyNft) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+// CarrierPolicy is one policy as Avata lists it for a wallet.
+type CarrierPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Avata's policy uuid.
+	AvataPolicyUuid string `protobuf:"bytes,1,opt,name=avata_policy_uuid,json=avataPolicyUuid,proto3" json:"avata_policy_uuid,omitempty"`
+	// The Covergate policy with that uuid; empty when Covergate does not know it.
+	PolicyId string `protobuf:"bytes,2,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
+	// What Avata reports (policy id, hash, type, status, reference, finish time).
+	Avata *AvataPolicyData `protobuf:"bytes,3,opt,name=avata,proto3" json:"avata,omitempty"`
+	// Start of cover.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End of cover.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Total value of the purchase, a decimal string as Avata sends it.
+	TotalValue string `protobuf:"bytes,6,opt,name=total_value,json=totalValue,proto3" json:"total_value,omitempty"`
+	// Duration as Avata sends it (days).
+	Duration string `protobuf:"bytes,7,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Coverage percentage as Avata sends it.
+	CoveragePercentage string `protobuf:"bytes,8,opt,name=coverage_percentage,json=coveragePercentage,proto3" json:"coverage_percentage,omitempty"`
+	// When the purchase was confirmed.
+	ConfirmTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=confirm_time,json=confirmTime,proto3" json:"confirm_time,omitempty"`
+	// The insured NFT, for NFT cover.
+	Nft           *CarrierPolicyNft `protobuf:"bytes,10,opt,name=nft,proto3" json:"nft,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CarrierPolicy) Reset() {
+	*x = CarrierPolicy{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CarrierPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CarrierPolicy) ProtoMessage() {}
+
+func (x *CarrierPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CarrierPolicy.ProtoReflect.Descriptor instead.
+func (*CarrierPolicy) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CarrierPolicy) GetAvataPolicyUuid() string {
+	if x != nil {
+		return x.AvataPolicyUuid
+	}
+	return ""
+}
+
+func (x *CarrierPolicy) GetPolicyId() string {
+	if x != nil {
+		return x.PolicyId
+	}
+	return ""
+}
+
+func (x *CarrierPolicy) GetAvata() *AvataPolicyData {
+	if x != nil {
+		return x.Avata
+	}
+	return nil
+}
+
+func (x *CarrierPolicy) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *CarrierPolicy) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *CarrierPolicy) GetTotalValue() string {
+	if x != nil {
+		return x.TotalValue
+	}
+	return ""
+}
+
+func (x *CarrierPolicy) GetDuration() string {
+	if x != nil {
+		return x.Duration
+	}
+	return ""
+}
+
+func (x *CarrierPolicy) GetCoveragePercentage() string {
+	if x != nil {
+		return x.CoveragePercentage
+	}
+	return ""
+}
+
+func (x *CarrierPolicy) GetConfirmTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConfirmTime
+	}
+	return nil
+}
+
+func (x *CarrierPolicy) GetNft() *CarrierPolicyNft {
+	if x != nil {
+		return x.Nft
+	}
+	return nil
+}
+
+// ListWalletPoliciesResponse lists the wallet's policies at Avata.
+type ListWalletPoliciesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The wallet asked for.
+	WalletAddress string `protobuf:"bytes,1,opt,name=wallet_address,json=walletAddress,proto3" json:"wallet_address,omitempty"`
+	// The chain id asked for.
+	ChainId int64 `protobuf:"varint,2,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	// The policies, in Avata's order.
+	Policies      []*CarrierPolicy `protobuf:"bytes,3,rep,name=policies,proto3" json:"policies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWalletPoliciesResponse) Reset() {
+	*x = ListWalletPoliciesResponse{}
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWalletPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWalletPoliciesResponse) ProtoMessage() {}
+
+func (x *ListWalletPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_policy_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWalletPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListWalletPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_policy_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListWalletPoliciesResponse) GetWalletAddress() string {
+	if x != nil {
+		return x.WalletAddress
+	}
+	return ""
+}
+
+func (x *ListWalletPoliciesResponse) GetChainId() int64 {
+	if x != nil {
+		return x.ChainId
+	}
+	return 0
+}
+
+func (x *ListWalletPoliciesResponse) GetPolicies() []*CarrierPolicy {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
 var File_covergate_insurance_v1_policy_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
@@ -1486,7 +2111,7 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\x10etvas_product_id\x18\x02 \x01(\tR\x0eetvasProductId\x12\"\n" +
 	"\retvas_user_id\x18\x03 \x01(\tR\vetvasUserId\x12*\n" +
 	"\x11avata_policy_uuid\x18\x04 \x01(\tR\x0favataPolicyUuid\x12'\n" +
-	"\x0favata_reference\x18\x05 \x01(\tR\x0eavataReference\"\xb4\x06\n" +
+	"\x0favata_reference\x18\x05 \x01(\tR\x0eavataReference\"\xf3\x06\n" +
 	"\x06Policy\x12\x1b\n" +
 	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -1509,7 +2134,20 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xe1\x02\n" +
+	"updateTime\x12=\n" +
+	"\x05avata\x18\x11 \x01(\v2'.covergate.insurance.v1.AvataPolicyDataR\x05avata\"\xdd\x02\n" +
+	"\x0fAvataPolicyData\x12\x1b\n" +
+	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12\x1f\n" +
+	"\vpolicy_hash\x18\x02 \x01(\tR\n" +
+	"policyHash\x12\x1f\n" +
+	"\vpolicy_type\x18\x03 \x01(\tR\n" +
+	"policyType\x12%\n" +
+	"\x0epartner_status\x18\x04 \x01(\tR\rpartnerStatus\x12\x1c\n" +
+	"\treference\x18\x05 \x01(\tR\treference\x12;\n" +
+	"\vfinish_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishTime\x120\n" +
+	"\x14owner_wallet_address\x18\a \x01(\tR\x12ownerWalletAddress\x127\n" +
+	"\tsync_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bsyncTime\"\xe1\x02\n" +
 	"\vNftPurchase\x12/\n" +
 	"\x05tx_id\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x04txId\x129\n" +
 	"\rcurrent_block\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,20}$R\fcurrentBlock\x12A\n" +
@@ -1578,7 +2216,51 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"i\n" +
 	"\x15RefreshPolicyResponse\x126\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\x12\x18\n" +
-	"\achanged\x18\x02 \x01(\bR\achanged*\xec\x01\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"F\n" +
+	"\x1dGetPolicyRequestStatusRequest\x12%\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"\x98\x02\n" +
+	"\x1eGetPolicyRequestStatusResponse\x12\x1b\n" +
+	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12*\n" +
+	"\x11avata_policy_uuid\x18\x02 \x01(\tR\x0favataPolicyUuid\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x03 \x01(\tR\teventType\x12%\n" +
+	"\x0epartner_status\x18\x04 \x01(\tR\rpartnerStatus\x12\x1c\n" +
+	"\treference\x18\x05 \x01(\tR\treference\x12I\n" +
+	"\rmapped_status\x18\x06 \x01(\x0e2$.covergate.insurance.v1.PolicyStatusR\fmappedStatus\"F\n" +
+	"\x19ListWalletPoliciesRequest\x12)\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\"\xfd\x01\n" +
+	"\x10CarrierPolicyNft\x12\x13\n" +
+	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x16\n" +
+	"\x06target\x18\x03 \x01(\tR\x06target\x12\x14\n" +
+	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
+	"\x05owner\x18\x05 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05chain\x18\x06 \x01(\tR\x05chain\x12\x19\n" +
+	"\btoken_id\x18\a \x01(\tR\atokenId\x12\x1f\n" +
+	"\vcontract_id\x18\b \x01(\tR\n" +
+	"contractId\x12\x14\n" +
+	"\x05title\x18\t \x01(\tR\x05title\x12\x10\n" +
+	"\x03uri\x18\n" +
+	" \x01(\tR\x03uri\"\xf2\x03\n" +
+	"\rCarrierPolicy\x12*\n" +
+	"\x11avata_policy_uuid\x18\x01 \x01(\tR\x0favataPolicyUuid\x12\x1b\n" +
+	"\tpolicy_id\x18\x02 \x01(\tR\bpolicyId\x12=\n" +
+	"\x05avata\x18\x03 \x01(\v2'.covergate.insurance.v1.AvataPolicyDataR\x05avata\x129\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1f\n" +
+	"\vtotal_value\x18\x06 \x01(\tR\n" +
+	"totalValue\x12\x1a\n" +
+	"\bduration\x18\a \x01(\tR\bduration\x12/\n" +
+	"\x13coverage_percentage\x18\b \x01(\tR\x12coveragePercentage\x12=\n" +
+	"\fconfirm_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vconfirmTime\x12:\n" +
+	"\x03nft\x18\n" +
+	" \x01(\v2(.covergate.insurance.v1.CarrierPolicyNftR\x03nft\"\xa1\x01\n" +
+	"\x1aListWalletPoliciesResponse\x12%\n" +
+	"\x0ewallet_address\x18\x01 \x01(\tR\rwalletAddress\x12\x19\n" +
+	"\bchain_id\x18\x02 \x01(\x03R\achainId\x12A\n" +
+	"\bpolicies\x18\x03 \x03(\v2%.covergate.insurance.v1.CarrierPolicyR\bpolicies*\xec\x01\n" +
 	"\fPolicyStatus\x12\x1d\n" +
 	"\x19POLICY_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15POLICY_STATUS_PENDING\x10\x01\x12\x18\n" +
@@ -1594,14 +2276,17 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\x0fPOLICY_KIND_NFT\x10\x01\x12\x17\n" +
 	"\x13POLICY_KIND_BOOKING\x10\x02\x12\x1d\n" +
 	"\x19POLICY_KIND_DIGITAL_ASSET\x10\x03\x12\x1d\n" +
-	"\x19POLICY_KIND_ETVAS_PRODUCT\x10\x042\xd9\a\n" +
+	"\x19POLICY_KIND_ETVAS_PRODUCT\x10\x042\xe9\n" +
+	"\n" +
 	"\rPolicyService\x12\x94\x01\n" +
 	"\fCreatePolicy\x12+.covergate.insurance.v1.CreatePolicyRequest\x1a,.covergate.insurance.v1.CreatePolicyResponse\")\x8a\xb5\x18\x0epolicies.write\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/policies\x12\x93\x01\n" +
 	"\tGetPolicy\x12(.covergate.insurance.v1.GetPolicyRequest\x1a).covergate.insurance.v1.GetPolicyResponse\"1\x8a\xb5\x18\rpolicies.read\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policies/{policy_id}\x12\x90\x01\n" +
 	"\fListPolicies\x12+.covergate.insurance.v1.ListPoliciesRequest\x1a,.covergate.insurance.v1.ListPoliciesResponse\"%\x8a\xb5\x18\rpolicies.read\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/policies\x12\xa7\x01\n" +
 	"\fCancelPolicy\x12+.covergate.insurance.v1.CancelPolicyRequest\x1a,.covergate.insurance.v1.CancelPolicyResponse\"<\x8a\xb5\x18\x0epolicies.write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policies/{policy_id}:cancel\x12\xaf\x01\n" +
 	"\x0eActivatePolicy\x12-.covergate.insurance.v1.ActivatePolicyRequest\x1a..covergate.insurance.v1.ActivatePolicyResponse\">\x8a\xb5\x18\x0epolicies.write\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/policies/{policy_id}:activate\x12\xab\x01\n" +
-	"\rRefreshPolicy\x12,.covergate.insurance.v1.RefreshPolicyRequest\x1a-.covergate.insurance.v1.RefreshPolicyResponse\"=\x8a\xb5\x18\x0epolicies.write\x82\xd3\xe4\x93\x02%:\x01*\" /v1/policies/{policy_id}:refreshBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
+	"\rRefreshPolicy\x12,.covergate.insurance.v1.RefreshPolicyRequest\x1a-.covergate.insurance.v1.RefreshPolicyResponse\"=\x8a\xb5\x18\x0epolicies.write\x82\xd3\xe4\x93\x02%:\x01*\" /v1/policies/{policy_id}:refresh\x12\xc9\x01\n" +
+	"\x16GetPolicyRequestStatus\x125.covergate.insurance.v1.GetPolicyRequestStatusRequest\x1a6.covergate.insurance.v1.GetPolicyRequestStatusResponse\"@\x8a\xb5\x18\rpolicies.read\x82\xd3\xe4\x93\x02)\x12'/v1/policies/{policy_id}/request-status\x12\xc1\x01\n" +
+	"\x12ListWalletPolicies\x121.covergate.insurance.v1.ListWalletPoliciesRequest\x1a2.covergate.insurance.v1.ListWalletPoliciesResponse\"D\x8a\xb5\x18\rpolicies.read\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/wallet-policiesBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
 
 var (
 	file_covergate_insurance_v1_policy_proto_rawDescOnce sync.Once
@@ -1616,83 +2301,104 @@ func file_covergate_insurance_v1_policy_proto_rawDescGZIP() []byte {
 }
 
 var file_covergate_insurance_v1_policy_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_covergate_insurance_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_covergate_insurance_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_covergate_insurance_v1_policy_proto_goTypes = []any{
-	(PolicyStatus)(0),              // 0: covergate.insurance.v1.PolicyStatus
-	(PolicyKind)(0),                // 1: covergate.insurance.v1.PolicyKind
-	(*Billing)(nil),                // 2: covergate.insurance.v1.Billing
-	(*PolicyPartnerRefs)(nil),      // 3: covergate.insurance.v1.PolicyPartnerRefs
-	(*Policy)(nil),                 // 4: covergate.insurance.v1.Policy
-	(*NftPurchase)(nil),            // 5: covergate.insurance.v1.NftPurchase
-	(*BookingPurchase)(nil),        // 6: covergate.insurance.v1.BookingPurchase
-	(*DigitalAssetPurchase)(nil),   // 7: covergate.insurance.v1.DigitalAssetPurchase
-	(*CreatePolicyRequest)(nil),    // 8: covergate.insurance.v1.CreatePolicyRequest
-	(*CreatePolicyResponse)(nil),   // 9: covergate.insurance.v1.CreatePolicyResponse
-	(*GetPolicyRequest)(nil),       // 10: covergate.insurance.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),      // 11: covergate.insurance.v1.GetPolicyResponse
-	(*ListPoliciesRequest)(nil),    // 12: covergate.insurance.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),   // 13: covergate.insurance.v1.ListPoliciesResponse
-	(*CancelPolicyRequest)(nil),    // 14: covergate.insurance.v1.CancelPolicyRequest
-	(*CancelPolicyResponse)(nil),   // 15: covergate.insurance.v1.CancelPolicyResponse
-	(*ActivatePolicyRequest)(nil),  // 16: covergate.insurance.v1.ActivatePolicyRequest
-	(*ActivatePolicyResponse)(nil), // 17: covergate.insurance.v1.ActivatePolicyResponse
-	(*RefreshPolicyRequest)(nil),   // 18: covergate.insurance.v1.RefreshPolicyRequest
-	(*RefreshPolicyResponse)(nil),  // 19: covergate.insurance.v1.RefreshPolicyResponse
-	(Partner)(0),                   // 20: covergate.insurance.v1.Partner
-	(*Money)(nil),                  // 21: covergate.insurance.v1.Money
-	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),        // 23: google.protobuf.Struct
-	(*CustomerProfile)(nil),        // 24: covergate.insurance.v1.CustomerProfile
-	(Chain)(0),                     // 25: covergate.insurance.v1.Chain
-	(Token)(0),                     // 26: covergate.insurance.v1.Token
+	(PolicyStatus)(0),                      // 0: covergate.insurance.v1.PolicyStatus
+	(PolicyKind)(0),                        // 1: covergate.insurance.v1.PolicyKind
+	(*Billing)(nil),                        // 2: covergate.insurance.v1.Billing
+	(*PolicyPartnerRefs)(nil),              // 3: covergate.insurance.v1.PolicyPartnerRefs
+	(*Policy)(nil),                         // 4: covergate.insurance.v1.Policy
+	(*AvataPolicyData)(nil),                // 5: covergate.insurance.v1.AvataPolicyData
+	(*NftPurchase)(nil),                    // 6: covergate.insurance.v1.NftPurchase
+	(*BookingPurchase)(nil),                // 7: covergate.insurance.v1.BookingPurchase
+	(*DigitalAssetPurchase)(nil),           // 8: covergate.insurance.v1.DigitalAssetPurchase
+	(*CreatePolicyRequest)(nil),            // 9: covergate.insurance.v1.CreatePolicyRequest
+	(*CreatePolicyResponse)(nil),           // 10: covergate.insurance.v1.CreatePolicyResponse
+	(*GetPolicyRequest)(nil),               // 11: covergate.insurance.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),              // 12: covergate.insurance.v1.GetPolicyResponse
+	(*ListPoliciesRequest)(nil),            // 13: covergate.insurance.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),           // 14: covergate.insurance.v1.ListPoliciesResponse
+	(*CancelPolicyRequest)(nil),            // 15: covergate.insurance.v1.CancelPolicyRequest
+	(*CancelPolicyResponse)(nil),           // 16: covergate.insurance.v1.CancelPolicyResponse
+	(*ActivatePolicyRequest)(nil),          // 17: covergate.insurance.v1.ActivatePolicyRequest
+	(*ActivatePolicyResponse)(nil),         // 18: covergate.insurance.v1.ActivatePolicyResponse
+	(*RefreshPolicyRequest)(nil),           // 19: covergate.insurance.v1.RefreshPolicyRequest
+	(*RefreshPolicyResponse)(nil),          // 20: covergate.insurance.v1.RefreshPolicyResponse
+	(*GetPolicyRequestStatusRequest)(nil),  // 21: covergate.insurance.v1.GetPolicyRequestStatusRequest
+	(*GetPolicyRequestStatusResponse)(nil), // 22: covergate.insurance.v1.GetPolicyRequestStatusResponse
+	(*ListWalletPoliciesRequest)(nil),      // 23: covergate.insurance.v1.ListWalletPoliciesRequest
+	(*CarrierPolicyNft)(nil),               // 24: covergate.insurance.v1.CarrierPolicyNft
+	(*CarrierPolicy)(nil),                  // 25: covergate.insurance.v1.CarrierPolicy
+	(*ListWalletPoliciesResponse)(nil),     // 26: covergate.insurance.v1.ListWalletPoliciesResponse
+	(Partner)(0),                           // 27: covergate.insurance.v1.Partner
+	(*Money)(nil),                          // 28: covergate.insurance.v1.Money
+	(*timestamppb.Timestamp)(nil),          // 29: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                // 30: google.protobuf.Struct
+	(*CustomerProfile)(nil),                // 31: covergate.insurance.v1.CustomerProfile
+	(Chain)(0),                             // 32: covergate.insurance.v1.Chain
+	(Token)(0),                             // 33: covergate.insurance.v1.Token
 }
 var file_covergate_insurance_v1_policy_proto_depIdxs = []int32{
-	20, // 0: covergate.insurance.v1.Policy.partner:type_name -> covergate.insurance.v1.Partner
+	27, // 0: covergate.insurance.v1.Policy.partner:type_name -> covergate.insurance.v1.Partner
 	1,  // 1: covergate.insurance.v1.Policy.kind:type_name -> covergate.insurance.v1.PolicyKind
 	0,  // 2: covergate.insurance.v1.Policy.status:type_name -> covergate.insurance.v1.PolicyStatus
-	21, // 3: covergate.insurance.v1.Policy.premium:type_name -> covergate.insurance.v1.Money
+	28, // 3: covergate.insurance.v1.Policy.premium:type_name -> covergate.insurance.v1.Money
 	2,  // 4: covergate.insurance.v1.Policy.billing:type_name -> covergate.insurance.v1.Billing
 	3,  // 5: covergate.insurance.v1.Policy.partner_refs:type_name -> covergate.insurance.v1.PolicyPartnerRefs
-	22, // 6: covergate.insurance.v1.Policy.start_time:type_name -> google.protobuf.Timestamp
-	22, // 7: covergate.insurance.v1.Policy.end_time:type_name -> google.protobuf.Timestamp
-	22, // 8: covergate.insurance.v1.Policy.status_time:type_name -> google.protobuf.Timestamp
-	22, // 9: covergate.insurance.v1.Policy.create_time:type_name -> google.protobuf.Timestamp
-	22, // 10: covergate.insurance.v1.Policy.update_time:type_name -> google.protobuf.Timestamp
-	23, // 11: covergate.insurance.v1.NftPurchase.metadata:type_name -> google.protobuf.Struct
-	22, // 12: covergate.insurance.v1.BookingPurchase.booking_time:type_name -> google.protobuf.Timestamp
-	23, // 13: covergate.insurance.v1.BookingPurchase.metadata:type_name -> google.protobuf.Struct
-	5,  // 14: covergate.insurance.v1.CreatePolicyRequest.nft:type_name -> covergate.insurance.v1.NftPurchase
-	6,  // 15: covergate.insurance.v1.CreatePolicyRequest.booking:type_name -> covergate.insurance.v1.BookingPurchase
-	7,  // 16: covergate.insurance.v1.CreatePolicyRequest.digital_asset:type_name -> covergate.insurance.v1.DigitalAssetPurchase
-	21, // 17: covergate.insurance.v1.CreatePolicyRequest.total_value:type_name -> covergate.insurance.v1.Money
-	24, // 18: covergate.insurance.v1.CreatePolicyRequest.holder:type_name -> covergate.insurance.v1.CustomerProfile
-	4,  // 19: covergate.insurance.v1.CreatePolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
-	4,  // 20: covergate.insurance.v1.GetPolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
-	20, // 21: covergate.insurance.v1.ListPoliciesRequest.partner:type_name -> covergate.insurance.v1.Partner
-	0,  // 22: covergate.insurance.v1.ListPoliciesRequest.status:type_name -> covergate.insurance.v1.PolicyStatus
-	4,  // 23: covergate.insurance.v1.ListPoliciesResponse.policies:type_name -> covergate.insurance.v1.Policy
-	4,  // 24: covergate.insurance.v1.CancelPolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
-	25, // 25: covergate.insurance.v1.ActivatePolicyRequest.chain:type_name -> covergate.insurance.v1.Chain
-	26, // 26: covergate.insurance.v1.ActivatePolicyRequest.token:type_name -> covergate.insurance.v1.Token
-	4,  // 27: covergate.insurance.v1.ActivatePolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
-	4,  // 28: covergate.insurance.v1.RefreshPolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
-	8,  // 29: covergate.insurance.v1.PolicyService.CreatePolicy:input_type -> covergate.insurance.v1.CreatePolicyRequest
-	10, // 30: covergate.insurance.v1.PolicyService.GetPolicy:input_type -> covergate.insurance.v1.GetPolicyRequest
-	12, // 31: covergate.insurance.v1.PolicyService.ListPolicies:input_type -> covergate.insurance.v1.ListPoliciesRequest
-	14, // 32: covergate.insurance.v1.PolicyService.CancelPolicy:input_type -> covergate.insurance.v1.CancelPolicyRequest
-	16, // 33: covergate.insurance.v1.PolicyService.ActivatePolicy:input_type -> covergate.insurance.v1.ActivatePolicyRequest
-	18, // 34: covergate.insurance.v1.PolicyService.RefreshPolicy:input_type -> covergate.insurance.v1.RefreshPolicyRequest
-	9,  // 35: covergate.insurance.v1.PolicyService.CreatePolicy:output_type -> covergate.insurance.v1.CreatePolicyResponse
-	11, // 36: covergate.insurance.v1.PolicyService.GetPolicy:output_type -> covergate.insurance.v1.GetPolicyResponse
-	13, // 37: covergate.insurance.v1.PolicyService.ListPolicies:output_type -> covergate.insurance.v1.ListPoliciesResponse
-	15, // 38: covergate.insurance.v1.PolicyService.CancelPolicy:output_type -> covergate.insurance.v1.CancelPolicyResponse
-	17, // 39: covergate.insurance.v1.PolicyService.ActivatePolicy:output_type -> covergate.insurance.v1.ActivatePolicyResponse
-	19, // 40: covergate.insurance.v1.PolicyService.RefreshPolicy:output_type -> covergate.insurance.v1.RefreshPolicyResponse
-	35, // [35:41] is the sub-list for method output_type
-	29, // [29:35] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	29, // 6: covergate.insurance.v1.Policy.start_time:type_name -> google.protobuf.Timestamp
+	29, // 7: covergate.insurance.v1.Policy.end_time:type_name -> google.protobuf.Timestamp
+	29, // 8: covergate.insurance.v1.Policy.status_time:type_name -> google.protobuf.Timestamp
+	29, // 9: covergate.insurance.v1.Policy.create_time:type_name -> google.protobuf.Timestamp
+	29, // 10: covergate.insurance.v1.Policy.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 11: covergate.insurance.v1.Policy.avata:type_name -> covergate.insurance.v1.AvataPolicyData
+	29, // 12: covergate.insurance.v1.AvataPolicyData.finish_time:type_name -> google.protobuf.Timestamp
+	29, // 13: covergate.insurance.v1.AvataPolicyData.sync_time:type_name -> google.protobuf.Timestamp
+	30, // 14: covergate.insurance.v1.NftPurchase.metadata:type_name -> google.protobuf.Struct
+	29, // 15: covergate.insurance.v1.BookingPurchase.booking_time:type_name -> google.protobuf.Timestamp
+	30, // 16: covergate.insurance.v1.BookingPurchase.metadata:type_name -> google.protobuf.Struct
+	6,  // 17: covergate.insurance.v1.CreatePolicyRequest.nft:type_name -> covergate.insurance.v1.NftPurchase
+	7,  // 18: covergate.insurance.v1.CreatePolicyRequest.booking:type_name -> covergate.insurance.v1.BookingPurchase
+	8,  // 19: covergate.insurance.v1.CreatePolicyRequest.digital_asset:type_name -> covergate.insurance.v1.DigitalAssetPurchase
+	28, // 20: covergate.insurance.v1.CreatePolicyRequest.total_value:type_name -> covergate.insurance.v1.Money
+	31, // 21: covergate.insurance.v1.CreatePolicyRequest.holder:type_name -> covergate.insurance.v1.CustomerProfile
+	4,  // 22: covergate.insurance.v1.CreatePolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
+	4,  // 23: covergate.insurance.v1.GetPolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
+	27, // 24: covergate.insurance.v1.ListPoliciesRequest.partner:type_name -> covergate.insurance.v1.Partner
+	0,  // 25: covergate.insurance.v1.ListPoliciesRequest.status:type_name -> covergate.insurance.v1.PolicyStatus
+	4,  // 26: covergate.insurance.v1.ListPoliciesResponse.policies:type_name -> covergate.insurance.v1.Policy
+	4,  // 27: covergate.insurance.v1.CancelPolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
+	32, // 28: covergate.insurance.v1.ActivatePolicyRequest.chain:type_name -> covergate.insurance.v1.Chain
+	33, // 29: covergate.insurance.v1.ActivatePolicyRequest.token:type_name -> covergate.insurance.v1.Token
+	4,  // 30: covergate.insurance.v1.ActivatePolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
+	4,  // 31: covergate.insurance.v1.RefreshPolicyResponse.policy:type_name -> covergate.insurance.v1.Policy
+	0,  // 32: covergate.insurance.v1.GetPolicyRequestStatusResponse.mapped_status:type_name -> covergate.insurance.v1.PolicyStatus
+	5,  // 33: covergate.insurance.v1.CarrierPolicy.avata:type_name -> covergate.insurance.v1.AvataPolicyData
+	29, // 34: covergate.insurance.v1.CarrierPolicy.start_time:type_name -> google.protobuf.Timestamp
+	29, // 35: covergate.insurance.v1.CarrierPolicy.end_time:type_name -> google.protobuf.Timestamp
+	29, // 36: covergate.insurance.v1.CarrierPolicy.confirm_time:type_name -> google.protobuf.Timestamp
+	24, // 37: covergate.insurance.v1.CarrierPolicy.nft:type_name -> covergate.insurance.v1.CarrierPolicyNft
+	25, // 38: covergate.insurance.v1.ListWalletPoliciesResponse.policies:type_name -> covergate.insurance.v1.CarrierPolicy
+	9,  // 39: covergate.insurance.v1.PolicyService.CreatePolicy:input_type -> covergate.insurance.v1.CreatePolicyRequest
+	11, // 40: covergate.insurance.v1.PolicyService.GetPolicy:input_type -> covergate.insurance.v1.GetPolicyRequest
+	13, // 41: covergate.insurance.v1.PolicyService.ListPolicies:input_type -> covergate.insurance.v1.ListPoliciesRequest
+	15, // 42: covergate.insurance.v1.PolicyService.CancelPolicy:input_type -> covergate.insurance.v1.CancelPolicyRequest
+	17, // 43: covergate.insurance.v1.PolicyService.ActivatePolicy:input_type -> covergate.insurance.v1.ActivatePolicyRequest
+	19, // 44: covergate.insurance.v1.PolicyService.RefreshPolicy:input_type -> covergate.insurance.v1.RefreshPolicyRequest
+	21, // 45: covergate.insurance.v1.PolicyService.GetPolicyRequestStatus:input_type -> covergate.insurance.v1.GetPolicyRequestStatusRequest
+	23, // 46: covergate.insurance.v1.PolicyService.ListWalletPolicies:input_type -> covergate.insurance.v1.ListWalletPoliciesRequest
+	10, // 47: covergate.insurance.v1.PolicyService.CreatePolicy:output_type -> covergate.insurance.v1.CreatePolicyResponse
+	12, // 48: covergate.insurance.v1.PolicyService.GetPolicy:output_type -> covergate.insurance.v1.GetPolicyResponse
+	14, // 49: covergate.insurance.v1.PolicyService.ListPolicies:output_type -> covergate.insurance.v1.ListPoliciesResponse
+	16, // 50: covergate.insurance.v1.PolicyService.CancelPolicy:output_type -> covergate.insurance.v1.CancelPolicyResponse
+	18, // 51: covergate.insurance.v1.PolicyService.ActivatePolicy:output_type -> covergate.insurance.v1.ActivatePolicyResponse
+	20, // 52: covergate.insurance.v1.PolicyService.RefreshPolicy:output_type -> covergate.insurance.v1.RefreshPolicyResponse
+	22, // 53: covergate.insurance.v1.PolicyService.GetPolicyRequestStatus:output_type -> covergate.insurance.v1.GetPolicyRequestStatusResponse
+	26, // 54: covergate.insurance.v1.PolicyService.ListWalletPolicies:output_type -> covergate.insurance.v1.ListWalletPoliciesResponse
+	47, // [47:55] is the sub-list for method output_type
+	39, // [39:47] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_covergate_insurance_v1_policy_proto_init() }
@@ -1703,7 +2409,7 @@ func file_covergate_insurance_v1_policy_proto_init() {
 	file_covergate_insurance_v1_auth_proto_init()
 	file_covergate_insurance_v1_common_proto_init()
 	file_covergate_insurance_v1_customer_proto_init()
-	file_covergate_insurance_v1_policy_proto_msgTypes[6].OneofWrappers = []any{
+	file_covergate_insurance_v1_policy_proto_msgTypes[7].OneofWrappers = []any{
 		(*CreatePolicyRequest_Nft)(nil),
 		(*CreatePolicyRequest_Booking)(nil),
 		(*CreatePolicyRequest_DigitalAsset)(nil),
@@ -1714,7 +2420,7 @@ func file_covergate_insurance_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_covergate_insurance_v1_policy_proto_rawDesc), len(file_covergate_insurance_v1_policy_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PolicyService_CreatePolicy_FullMethodName   = "/covergate.insurance.v1.PolicyService/CreatePolicy"
-	PolicyService_GetPolicy_FullMethodName      = "/covergate.insurance.v1.PolicyService/GetPolicy"
-	PolicyService_ListPolicies_FullMethodName   = "/covergate.insurance.v1.PolicyService/ListPolicies"
-	PolicyService_CancelPolicy_FullMethodName   = "/covergate.insurance.v1.PolicyService/CancelPolicy"
-	PolicyService_ActivatePolicy_FullMethodName = "/covergate.insurance.v1.PolicyService/ActivatePolicy"
-	PolicyService_RefreshPolicy_FullMethodName  = "/covergate.insurance.v1.PolicyService/RefreshPolicy"
+	PolicyService_CreatePolicy_FullMethodName           = "/covergate.insurance.v1.PolicyService/CreatePolicy"
+	PolicyService_GetPolicy_FullMethodName              = "/covergate.insurance.v1.PolicyService/GetPolicy"
+	PolicyService_ListPolicies_FullMethodName           = "/covergate.insurance.v1.PolicyService/ListPolicies"
+	PolicyService_CancelPolicy_FullMethodName           = "/covergate.insurance.v1.PolicyService/CancelPolicy"
+	PolicyService_ActivatePolicy_FullMethodName         = "/covergate.insurance.v1.PolicyService/ActivatePolicy"
+	PolicyService_RefreshPolicy_FullMethodName          = "/covergate.insurance.v1.PolicyService/RefreshPolicy"
+	PolicyService_GetPolicyRequestStatus_FullMethodName = "/covergate.insurance.v1.PolicyService/GetPolicyRequestStatus"
+	PolicyService_ListWalletPolicies_FullMethodName     = "/covergate.insurance.v1.PolicyService/ListWalletPolicies"
 )
 
 // PolicyServiceClient is the client API for PolicyService service.
@@ -51,6 +53,14 @@ type PolicyServiceClient interface {
 	ActivatePolicy(ctx context.Context, in *ActivatePolicyRequest, opts ...grpc.CallOption) (*ActivatePolicyResponse, error)
 	// Fetches the policy's status from the carrier and applies it (for when a callback was missed).
 	RefreshPolicy(ctx context.Context, in *RefreshPolicyRequest, opts ...grpc.CallOption) (*RefreshPolicyResponse, error)
+	// Asks the carrier where the policy request stands (Avata's "policy request status"). Read
+	// only: the answer is returned as the carrier gives it and changes nothing here (`:refresh`
+	// applies the carrier's status). Avata policies only (else 400 `INVALID_STATE`).
+	GetPolicyRequestStatus(ctx context.Context, in *GetPolicyRequestStatusRequest, opts ...grpc.CallOption) (*GetPolicyRequestStatusResponse, error)
+	// Lists the policies Avata holds for the customer's wallet (Avata's "policies for a wallet"),
+	// with the wallet's access token from the customer's wallet sign-in. Each carrier policy names
+	// the Covergate policy it belongs to, when there is one.
+	ListWalletPolicies(ctx context.Context, in *ListWalletPoliciesRequest, opts ...grpc.CallOption) (*ListWalletPoliciesResponse, error)
 }
 
 type policyServiceClient struct {
@@ -121,6 +131,26 @@ func (c *policyServiceClient) RefreshPolicy(ctx context.Context, in *RefreshPoli
 	return out, nil
 }
 
+func (c *policyServiceClient) GetPolicyRequestStatus(ctx context.Context, in *GetPolicyRequestStatusRequest, opts ...grpc.CallOption) (*GetPolicyRequestStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPolicyRequestStatusResponse)
+	err := c.cc.Invoke(ctx, PolicyService_GetPolicyRequestStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *policyServiceClient) ListWalletPolicies(ctx context.Context, in *ListWalletPoliciesRequest, opts ...grpc.CallOption) (*ListWalletPoliciesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWalletPoliciesResponse)
+	err := c.cc.Invoke(ctx, PolicyService_ListWalletPolicies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PolicyServiceServer is the server API for PolicyService service.
 // All implementations must embed UnimplementedPolicyServiceServer
 // for forward compatibility.
@@ -145,6 +175,14 @@ type PolicyServiceServer interface {
 	ActivatePolicy(context.Context, *ActivatePolicyRequest) (*ActivatePolicyResponse, error)
 	// Fetches the policy's status from the carrier and applies it (for when a callback was missed).
 	RefreshPolicy(context.Context, *RefreshPolicyRequest) (*RefreshPolicyResponse, error)
+	// Asks the carrier where the policy request stands (Avata's "policy request status"). Read
+	// only: the answer is returned as the carrier gives it and changes nothing here (`:refresh`
+	// applies the carrier's status). Avata policies only (else 400 `INVALID_STATE`).
+	GetPolicyRequestStatus(context.Context, *GetPolicyRequestStatusRequest) (*GetPolicyRequestStatusResponse, error)
+	// Lists the policies Avata holds for the customer's wallet (Avata's "policies for a wallet"),
+	// with the wallet's access token from the customer's wallet sign-in. Each carrier policy names
+	// the Covergate policy it belongs to, when there is one.
+	ListWalletPolicies(context.Context, *ListWalletPoliciesRequest) (*ListWalletPoliciesResponse, error)
 	mustEmbedUnimplementedPolicyServiceServer()
 }
 
@@ -172,6 +210,12 @@ func (UnimplementedPolicyServiceServer) ActivatePolicy(context.Context, *Activat
 }
 func (UnimplementedPolicyServiceServer) RefreshPolicy(context.Context, *RefreshPolicyRequest) (*RefreshPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RefreshPolicy not implemented")
+}
+func (UnimplementedPolicyServiceServer) GetPolicyRequestStatus(context.Context, *GetPolicyRequestStatusRequest) (*GetPolicyRequestStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPolicyRequestStatus not implemented")
+}
+func (UnimplementedPolicyServiceServer) ListWalletPolicies(context.Context, *ListWalletPoliciesRequest) (*ListWalletPoliciesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWalletPolicies not implemented")
 }
 func (UnimplementedPolicyServiceServer) mustEmbedUnimplementedPolicyServiceServer() {}
 func (UnimplementedPolicyServiceServer) testEmbeddedByValue()                       {}
@@ -302,6 +346,42 @@ func _PolicyService_RefreshPolicy_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyService_GetPolicyRequestStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPolicyRequestStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyServiceServer).GetPolicyRequestStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyService_GetPolicyRequestStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyServiceServer).GetPolicyRequestStatus(ctx, req.(*GetPolicyRequestStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PolicyService_ListWalletPolicies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWalletPoliciesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyServiceServer).ListWalletPolicies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyService_ListWalletPolicies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyServiceServer).ListWalletPolicies(ctx, req.(*ListWalletPoliciesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PolicyService_ServiceDesc is the grpc.ServiceDesc for PolicyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -332,6 +412,14 @@ var PolicyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RefreshPolicy",
 			Handler:    _PolicyService_RefreshPolicy_Handler,
+		},
+		{
+			MethodName: "GetPolicyRequestStatus",
+			Handler:    _PolicyService_GetPolicyRequestStatus_Handler,
+		},
+		{
+			MethodName: "ListWalletPolicies",
+			Handler:    _PolicyService_ListWalletPolicies_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
