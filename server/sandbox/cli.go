@@ -17,8 +17,6 @@ import (
 
 	"github.com/google/uuid"
 
-	avataapi "github.com/covergate/covergate/server/partners/avata"
-	etvasapi "github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/sandbox/avata"
 	"github.com/covergate/covergate/server/sandbox/etvas"
 	"github.com/covergate/covergate/server/sandbox/scalepoint"
@@ -180,7 +178,7 @@ func sendEtvas(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := ev.Validate(time.Now()); err != nil {
 		return fmt.Errorf("sandbox send etvas: %w", err)
 	}
-	if *etvasURL != "" && etvasapi.ClassifyEvent(ev.Name) == etvasapi.EventPurchased {
+	if *etvasURL != "" && etvasPurchaseEvent(ev.Name) {
 		// The gateway fetches the buyer's profile for the context: make the sandbox know it, as a
 		// real purchase would.
 		if err := mintContext(ctx, *etvasURL, ev.ContextID, ev.ProductID); err != nil {
@@ -219,25 +217,19 @@ func avataRequest(args []string, stderr io.Writer) (*http.Request, error) {
 	status := strings.ToUpper(*statusFlag)
 	var body []byte
 	switch pos[0] {
-	case avataapi.EventPolicyUpdate:
+	case avataPolicyUpdate:
 		if status == "" {
-			status = string(avataapi.PolicyAccepted)
+			status = "ACCEPTED"
 		}
-		if !avataapi.PolicyStatus(status).Known() {
-			return nil, fmt.Errorf("sandbox send avata: unknown policy status %q", status)
-		}
-		body, err = avataapi.NewPolicyUpdateCallback(avataapi.PolicyUpdate{Status: avataapi.PolicyStatus(status), UUID: *policyUUID, Reference: *reference})
-	case avataapi.EventClaimUpdate:
+		body, err = avataPolicyCallback(status, *policyUUID, *reference)
+	case avataClaimUpdate:
 		if status == "" {
-			status = string(avataapi.ClaimApproved)
-		}
-		if !avataapi.ClaimStatus(status).Known() {
-			return nil, fmt.Errorf("sandbox send avata: unknown claim status %q", status)
+			status = "APPROVED"
 		}
 		if *claimUUID == "" {
 			*claimUUID = uuid.NewString()
 		}
-		body, err = avataapi.NewClaimUpdateCallback(avataapi.ClaimUpdate{Status: avataapi.ClaimStatus(status), UUID: *claimUUID, PolicyUUID: *policyUUID})
+		body, err = avataClaimCallback(status, *claimUUID, *policyUUID)
 	default:
 		return nil, fmt.Errorf("sandbox send avata: unknown event type %q (policy-update or claim-update)", pos[0])
 	}
@@ -250,7 +242,7 @@ func avataRequest(args []string, stderr io.Writer) (*http.Request, error) {
 		return nil, fmt.Errorf("sandbox send avata: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(avataapi.CallbackSignatureHeader, avataapi.SignCallback([]byte(*secret), body))
+	req.Header.Set(avataSignatureHeader, hmacHex([]byte(*secret), body))
 	return req, nil
 }
 
