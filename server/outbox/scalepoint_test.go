@@ -14,9 +14,9 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/outbox"
 	"github.com/covergate/covergate/server/partners/scalepoint"
+	scalepointbox "github.com/covergate/covergate/server/sandbox/scalepoint"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
-	scalepointbox "github.com/covergate/covergate/server/sandbox/scalepoint"
 )
 
 // TestScalepointAnyCreatedIsDelivered runs the outbox with the real Scalepoint adapter against
