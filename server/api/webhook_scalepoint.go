@@ -24,7 +24,7 @@ import (
 // log as partner_event.received (with their type, ids and times); unknown types as
 // partner_event.unrecognized.
 
-// scalepointKnownTypes are the event types Scalepoint documents (PARTNER-NOTES.md).
+// scalepointKnownTypes are the event types seen in Scalepoint's documents and client libraries.
 var scalepointKnownTypes = map[string]bool{
 	"payment_status_updated": true, "case_created": true, "claim_updated": true, "claimline_changed": true,
 	"attachments_updated": true, "order_created": true, "repair_service_requested": true, "case_settled": true,

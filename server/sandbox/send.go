@@ -54,7 +54,7 @@ func avataClaimCallback(status, claimUUID, policyUUID string) ([]byte, error) {
 }
 
 // hmacHex is hex(HMAC-SHA256(secret, body)): the X-Avata-Signature value (and Etvas's
-// x-etvas-signature, PARTNER-NOTES).
+// x-etvas-signature in the Etvas SDK, https://github.com/etvascom/etvas-sdk).
 func hmacHex(secret, body []byte) string {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
@@ -62,7 +62,7 @@ func hmacHex(secret, body []byte) string {
 }
 
 // etvasPurchaseEvent reports whether an Etvas event name announces a purchase (the names of
-// both Etvas formats and of the current SDK, PARTNER-NOTES), for which the gateway fetches the
+// both Etvas formats and of the current SDK), for which the gateway fetches the
 // buyer's profile and so needs the context to exist in the Etvas sandbox.
 func etvasPurchaseEvent(name string) bool {
 	switch name {

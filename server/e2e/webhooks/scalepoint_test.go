@@ -15,7 +15,8 @@ import (
 	"github.com/covergate/covergate/server/webhook"
 )
 
-// scalepointDocEvent is the publish example of scalepoint-eventapi.txt (a bare envelope).
+// scalepointDocEvent is the publish example of
+// https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint (a bare envelope).
 const scalepointDocEvent = `{
 "eventType": "payment_status_updated",
 "payloadVersion": "1.0.0",

@@ -2,8 +2,10 @@
 // credentials (client_secret or private_key_jwt), publishing events and receiving them by
 // long polling.
 //
-// The wire contract follows /shared/partners/scalepoint-eventapi.txt and the Scalepoint
-// section of PARTNER-NOTES.md:
+// The wire contract follows Scalepoint's Event API documents
+// (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint and
+// https://dev.scalepoint.com/recieve-events-using-long-polling) and what Scalepoint's public
+// client libraries add (private_key_jwt, scopes):
 //
 //	POST {base}/api/events/v1/{country}/external/{tenant}/send     (publish, 201 {"_id":N})
 //	GET  {base}/api/events/v1/{country}/external/{tenant}/receive  (long poll, ?lastEventId=)

@@ -30,7 +30,7 @@ import (
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
 )
 
-// Sandbox-mode development defaults (partners-common.md); the gateway uses the same values
+// Sandbox-mode development defaults; the gateway uses the same values
 // when `--partners sandbox` runs without configured credentials.
 const (
 	DefaultClientID     = "covergate-sandbox"

@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Documented error texts (scalepoint-eventapi.txt).
+// Documented error texts (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint).
 const (
 	unauthorizedDescription      = "Full authentication is required to access this resource"
 	insufficientScopeDescription = "Insufficient scope for this resource"
