@@ -54,6 +54,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.AvataAddr, "avata-addr", DefaultAddr, "listen address of the Avata sandbox")
 	fs.StringVar(&cfg.ScalepointAddr, "scalepoint-addr", DefaultAddr, "listen address of the Scalepoint sandbox")
 	fs.StringVar(&cfg.GatewayURL, "gateway-url", "", "gateway base URL for webhooks/callbacks (empty: none sent)")
+	fs.StringVar(&cfg.ScalepointPublishID, "scalepoint-publish-id", scalepoint.PublishIDNumber,
+		"how Scalepoint's publish answer carries _id: number (documented), string, missing, empty or text")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: covergate sandbox [flags]\n       covergate sandbox send etvas|avata|scalepoint <event> [flags]")
 		fs.PrintDefaults()

@@ -187,6 +187,7 @@ func TestRunCommandRejectsBadArguments(t *testing.T) {
 		{"--no-such-flag"},
 		{"extra"},
 		{"--gateway-url", "ftp://x"},
+		{"--scalepoint-publish-id", "uuid"},
 		{"send"},
 		{"send", "acme", "x"},
 		{"send", "etvas", "product.purchased"},           // no context id
