@@ -7,7 +7,7 @@
 // https://dev.scalepoint.com/recieve-events-using-long-polling) and what Scalepoint's public
 // client libraries add (private_key_jwt, scopes):
 //
-//	POST {base}/api/events/v1/{country}/external/{tenant}/send     (publish, 201 {"_id":N})
+//	POST {base}/api/events/v1/{country}/external/{tenant}/send     (publish, 201 {"_id":N}; any 2xx = published)
 //	GET  {base}/api/events/v1/{country}/external/{tenant}/receive  (long poll, ?lastEventId=)
 //	POST {token URL}                                             (client_credentials grant)
 //
