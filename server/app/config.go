@@ -82,6 +82,10 @@ func Defaults() Config {
 			EtvasCurrency:           "EUR",
 			AvataChainID:            1,
 			ScalepointCountry:       "dk",
+			// The requirements the partner documents do not define are on unless switched off.
+			EtvasPortalAPIKeyRequired:      true,
+			AvataCallbackSignatureRequired: true,
+			ScalepointWebhookTokenRequired: true,
 		},
 	}
 }
@@ -183,7 +187,7 @@ func splitList(s string) []string {
 
 // secretFlags hold credentials: --print-config shows only whether they are set.
 var secretFlags = map[string]bool{
-	"api-keys": true, "etvas-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
+	"api-keys": true, "etvas-api-key": true, "etvas-webhook-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
 	"avata-api-key": true, "avata-callback-secret": true, "avata-merchant-wallet-key": true,
 	"scalepoint-client-secret": true, "scalepoint-webhook-token": true, "wallet-token-key": true,
 }

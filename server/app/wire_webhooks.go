@@ -29,7 +29,6 @@ type webhookWiring struct {
 // (middleware), and both must share one registry. New runs on one goroutine, so no lock.
 func (a *App) webhookParts() *webhookWiring {
 	if a.webhooks.registry == nil {
-		pc := a.partners.Config // effective: sandbox defaults filled in
 		reg := webhook.NewRegistry()
 		var observe webhook.Observer
 		if a.metrics != nil {
@@ -39,19 +38,28 @@ func (a *App) webhookParts() *webhookWiring {
 		}
 		a.webhooks = webhookWiring{
 			registry: reg,
-			verifier: webhook.NewVerifier(webhook.Config{
-				EtvasAPIKey:            pc.EtvasAPIKey,
-				EtvasEventSecret:       pc.EtvasEventSecret,
-				EtvasWindow:            a.cfg.EtvasTimestampWindow,
-				AvataCallbackSecret:    pc.AvataCallbackSecret,
-				ScalepointWebhookToken: pc.ScalepointWebhookToken,
-				Now:                    a.now,
-				Observe:                observe,
-			}, reg),
-			guard: webhook.NewGuard(reg, observe),
+			verifier: webhook.NewVerifier(a.verifierConfig(observe), reg),
+			guard:    webhook.NewGuard(reg, observe),
 		}
 	}
 	return &a.webhooks
+}
+
+// verifierConfig is the partners' webhook authentication: the configured secrets and switches,
+// the body limit, and Etvas's verify-token for portal events that come without x-api-key.
+func (a *App) verifierConfig(observe webhook.Observer) webhook.Config {
+	wc := a.partners.Config.webhookConfig() // effective: sandbox defaults filled in
+	wc.EtvasWindow = a.cfg.EtvasTimestampWindow
+	wc.MaxBodyBytes = a.cfg.MaxBodyBytes
+	wc.Now = a.now
+	wc.Observe = observe
+	if etvasClient := a.partners.Etvas; etvasClient != nil {
+		wc.EtvasVerifyToken = func(ctx context.Context, token string) error {
+			_, err := etvasClient.VerifyToken(ctx, token)
+			return err
+		}
+	}
+	return wc
 }
 
 // webhookDeps are the webhook services' dependencies: the store behind group commit, so that

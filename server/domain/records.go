@@ -127,7 +127,7 @@ type Publication struct {
 	Attempts        int32
 	NextAttemptTime time.Time
 	LastError       string
-	PartnerEventID  int64 // Scalepoint's _id once delivered
+	PartnerEventID  string // Scalepoint's _id once delivered, as text ("" when its answer had none)
 	LeaseOwner      string
 	LeaseExpireTime time.Time
 	CreateTime      time.Time

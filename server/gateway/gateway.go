@@ -30,7 +30,9 @@ type Config struct {
 	MaxUploadBytes int64                           // limit for claim-document uploads
 	Ready          func(ctx context.Context) error // nil error = ready to serve
 	// WebhookAuth wraps the partner webhook routes: it authenticates the partner over the exact
-	// raw body before any decoding. Nil means no wrapping.
+	// raw body before any decoding. It reads the body itself, after checking the partner's
+	// header credentials, bounded by its own limit; the gateway does not buffer those routes.
+	// Nil means no wrapping (the gateway then buffers them like any route).
 	WebhookAuth func(http.Handler) http.Handler
 	// WebhookMetadata adds gRPC metadata to webhook calls from the request's context (the
 	// verified delivery), never from client headers. Nil means none.
@@ -82,6 +84,12 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		writeRouteNotFound(w, r)
 	})
 	limits := bodyLimits{normal: cfg.MaxBodyBytes, upload: cfg.MaxUploadBytes}
+	if cfg.WebhookAuth != nil {
+		limits.selfRead = map[string]bool{}
+		for _, p := range webhookPaths {
+			limits.selfRead[p] = true
+		}
+	}
 	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, limitBody(limits, requireJSON(mux)))), nil
 }
 

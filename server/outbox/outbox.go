@@ -30,7 +30,8 @@ import (
 
 // Publisher sends one event; scalepoint.Client implements it.
 type Publisher interface {
-	Publish(ctx context.Context, eventType string, payload []byte) (int64, error)
+	// Publish returns the partner's id of the event as text ("" when its answer had none).
+	Publish(ctx context.Context, eventType string, payload []byte) (string, error)
 }
 
 // Gate is implemented by publishers with a circuit breaker (scalepoint.Client): while it is
@@ -190,7 +191,7 @@ type sent struct {
 	outcome string // "delivered", "retry", "failed" or "released" (not sent: breaker open)
 	next    time.Time
 	lastErr string
-	eventID int64
+	eventID string
 }
 
 // send publishes one leased publication and classifies the result. While the partner's circuit

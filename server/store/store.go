@@ -64,7 +64,7 @@ func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
 
 // LatestSchemaVersion is the version of the newest migration. Both engines
 // ship the same numbered migrations; bump this with every new one.
-const LatestSchemaVersion = 3
+const LatestSchemaVersion = 4
 
 // MaxPageSize caps every List call; larger requests are clamped.
 const MaxPageSize = 1000
@@ -271,7 +271,7 @@ type Outbox interface {
 	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]domain.Publication, error)
 	// MarkDelivered, MarkRetry and MarkFailed apply only while owner still
 	// holds the lease on a PENDING publication, else ErrConflict.
-	MarkDelivered(ctx context.Context, id, owner string, partnerEventID int64, now time.Time) error
+	MarkDelivered(ctx context.Context, id, owner string, partnerEventID string, now time.Time) error
 	MarkRetry(ctx context.Context, id, owner string, nextAttempt time.Time, lastError string, now time.Time) error
 	MarkFailed(ctx context.Context, id, owner string, lastError string, now time.Time) error
 	// ReleasePublication gives back a lease whose publication was never sent (the partner's

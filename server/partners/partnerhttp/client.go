@@ -270,6 +270,9 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 	}
 	if err != nil {
 		perr, verdict, outcome := c.transportError(ctx, actx, req.Operation, fmt.Errorf("read body: %w", err))
+		// Keep the status the partner answered: a 2xx whose body was cut off still means the
+		// partner did it (a caller must not repeat a non-idempotent call after it).
+		perr.HTTPStatus = hresp.StatusCode
 		done(verdict)
 		c.observe(req.Operation, n, hresp.StatusCode, outcome, start, perr)
 		return nil, perr

@@ -526,16 +526,20 @@ type Publication struct {
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
 	// The last delivery error, including the partner's message.
 	LastError string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	// Scalepoint's id for the delivered event (`_id`).
+	// Scalepoint's id for the delivered event (`_id`) when it is an integer; 0 otherwise.
+	// Prefer `partner_event_ref`, which keeps the id whatever its type.
 	PartnerEventId int64 `protobuf:"varint,11,opt,name=partner_event_id,json=partnerEventId,proto3" json:"partner_event_id,omitempty"`
 	// When it was queued.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// When Scalepoint accepted it.
-	DeliverTime   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=deliver_time,json=deliverTime,proto3" json:"deliver_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DeliverTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=deliver_time,json=deliverTime,proto3" json:"deliver_time,omitempty"`
+	// Scalepoint's id for the delivered event (`_id`) as text, whatever its JSON type in
+	// Scalepoint's answer (`1`, `"_122047"`); empty when the answer carried none.
+	PartnerEventRef string `protobuf:"bytes,15,opt,name=partner_event_ref,json=partnerEventRef,proto3" json:"partner_event_ref,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Publication) Reset() {
@@ -664,6 +668,13 @@ func (x *Publication) GetDeliverTime() *timestamppb.Timestamp {
 		return x.DeliverTime
 	}
 	return nil
+}
+
+func (x *Publication) GetPartnerEventRef() string {
+	if x != nil {
+		return x.PartnerEventRef
+	}
+	return ""
 }
 
 // PublishEventRequest queues one Scalepoint event.
@@ -1049,7 +1060,7 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"\vDestination\x12+\n" +
 	"\acountry\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[a-z]{2}$R\acountry\x129\n" +
-	"\x06tenant\x18\x02 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xc6\x05\n" +
+	"\x06tenant\x18\x02 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xf2\x05\n" +
 	"\vPublication\x12%\n" +
 	"\x0epublication_id\x18\x01 \x01(\tR\rpublicationId\x12E\n" +
 	"\vdestination\x18\x02 \x01(\v2#.covergate.insurance.v1.DestinationR\vdestination\x12\x1d\n" +
@@ -1069,7 +1080,8 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12=\n" +
-	"\fdeliver_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vdeliverTime\"\xd6\x02\n" +
+	"\fdeliver_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vdeliverTime\x12*\n" +
+	"\x11partner_event_ref\x18\x0f \x01(\tR\x0fpartnerEventRef\"\xd6\x02\n" +
 	"\x13PublishEventRequest\x12<\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9_]{0,63}$R\teventType\x12E\n" +
