@@ -38,6 +38,8 @@ type Config struct {
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	// Protections against slow, greedy and hostile callers (limits.go).
+	Limits Limits
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -52,6 +54,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		Database:        engine.DefaultDSN,
 		QuoteTTL:        15 * time.Minute,
+		Limits:          DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",
@@ -84,6 +87,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.MTLSPrincipals, "mtls-principals", cfg.MTLSPrincipals, "client certificate subjects and their scopes: CN:SCOPE[,SCOPE...] separated by ';'")
 	cfg.Partners.registerFlags(fs)
 	cfg.registerFlowFlags(fs)
+	cfg.Limits.registerFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -122,6 +126,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.Partners.validate()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
+	problems = append(problems, cfg.Limits.validate(cfg.MaxUploadBytes)...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))
