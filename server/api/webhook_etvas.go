@@ -190,7 +190,7 @@ func eraseEtvasCustomer(ctx context.Context, lc *lifecycle.Lifecycle, tx store.T
 		}
 		page.After = policies.Next
 	}
-	_, err := lc.EraseCustomer(ctx, tx, customerID, "deleted by the user at Etvas", src)
+	_, err := lc.EraseCustomer(ctx, tx, customerID, domain.ErasurePartnerDeletion, src)
 	return err
 }
 

@@ -45,6 +45,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
 		{"Erasure", testErasure},
+		{"ErasureReachesRecordsNamingTheCustomer", testErasureNamed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
