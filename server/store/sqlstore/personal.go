@@ -153,40 +153,26 @@ func (s *Queries) eraseNamed(ctx context.Context, c domain.Customer, now time.Ti
 	if err != nil {
 		return err
 	}
+	// Records naming the customer; a claim found that way (custodial: filed under nobody) also
+	// makes the records naming that claim the customer's (its stored idempotent answer), so the
+	// search widens once per round until it finds nothing new.
 	byKind := map[string][]string{}
-	const batch = 500
-	for start := 0; start < len(digests); start += batch {
-		part := digests[start:min(start+batch, len(digests))]
-		args := make([]any, 0, len(part)+1)
-		args = append(args, refCustomer)
-		var in strings.Builder
-		for i, d := range part {
-			if i > 0 {
-				in.WriteByte(',')
-			}
-			fmt.Fprintf(&in, "$%d", i+2)
-			args = append(args, d)
-		}
-		rows, err := s.q.Query(ctx, `SELECT DISTINCT record_kind, record_id FROM personal_refs
-			WHERE record_kind <> $1 AND ref IN (`+in.String()+`)`, args...)
-		if err != nil {
-			return fmt.Errorf("store: erase: find records naming the customer: %w", err)
-		}
-		for rows.Next() {
-			var kind, id string
-			if err := rows.Scan(&kind, &id); err != nil {
-				rows.Close()
-				return err
-			}
-			byKind[kind] = append(byKind[kind], id)
-		}
-		err = rows.Err()
-		rows.Close()
+	seen := map[string]bool{}
+	for round := 0; len(digests) > 0 && round < 4; round++ {
+		found, err := s.recordsNaming(ctx, digests)
 		if err != nil {
 			return err
 		}
-		if _, err := s.q.Exec(ctx, `DELETE FROM personal_refs WHERE ref IN (`+in.String()+`) AND record_kind <> $1`, args...); err != nil {
-			return fmt.Errorf("store: erase: forget refs: %w", err)
+		digests = nil
+		for _, rec := range found {
+			if seen[rec[0]+"/"+rec[1]] {
+				continue
+			}
+			seen[rec[0]+"/"+rec[1]] = true
+			byKind[rec[0]] = append(byKind[rec[0]], rec[1])
+			if rec[0] == refClaim {
+				digests = append(digests, domain.RefDigest(domain.RefID+strings.ToLower(rec[1])))
+			}
 		}
 	}
 	red := []byte(domain.Redacted)
@@ -225,6 +211,48 @@ func (s *Queries) eraseNamed(ctx context.Context, c domain.Customer, now time.Ti
 		return fmt.Errorf("store: erase: forget the customer's identifiers: %w", err)
 	}
 	return nil
+}
+
+// recordsNaming returns (kind, id) of every non-customer record sharing a digest, and forgets
+// those refs.
+func (s *Queries) recordsNaming(ctx context.Context, digests []string) ([][2]string, error) {
+	var out [][2]string
+	const batch = 500
+	for start := 0; start < len(digests); start += batch {
+		part := digests[start:min(start+batch, len(digests))]
+		args := make([]any, 0, len(part)+1)
+		args = append(args, refCustomer)
+		var in strings.Builder
+		for i, d := range part {
+			if i > 0 {
+				in.WriteByte(',')
+			}
+			fmt.Fprintf(&in, "$%d", i+2)
+			args = append(args, d)
+		}
+		rows, err := s.q.Query(ctx, `SELECT DISTINCT record_kind, record_id FROM personal_refs
+			WHERE record_kind <> $1 AND ref IN (`+in.String()+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: erase: find records naming the customer: %w", err)
+		}
+		for rows.Next() {
+			var kind, id string
+			if err := rows.Scan(&kind, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, [2]string{kind, id})
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.q.Exec(ctx, `DELETE FROM personal_refs WHERE ref IN (`+in.String()+`) AND record_kind <> $1`, args...); err != nil {
+			return nil, fmt.Errorf("store: erase: forget refs: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func headerValues(h map[string]string) []byte {
