@@ -19,6 +19,7 @@ type namedRecords struct {
 	claim       domain.Claim       // a claim on a custodial policy, filed with the customer's e-mail
 	quote       domain.Quote       // an anonymous quote naming the customer's wallet
 	idemKey     string             // the stored answer of that claim's creation
+	idemKey2    string             // another answer naming the claim but not the e-mail
 }
 
 // seedNamed writes, for a customer identified by email, every kind of record that names the
@@ -77,7 +78,16 @@ func seedNamed(t *testing.T, s store.Store, email, wallet, sharedWith string) (d
 			return err
 		}
 		answer := []byte("\x0a\x24" + r.claim.ID + "\x12\x10" + email) // protobuf-like bytes carrying the e-mail
-		return tx.CompleteIdempotency(ctx, "key:web", r.idemKey, answer, "")
+		if err := tx.CompleteIdempotency(ctx, "key:web", r.idemKey, answer, ""); err != nil {
+			return err
+		}
+		// An answer that names only the claim: found through the claim the e-mail found.
+		r.idemKey2 = "status-" + tag
+		if _, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{Principal: "key:web", Key: r.idemKey2,
+			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
+			return err
+		}
+		return tx.CompleteIdempotency(ctx, "key:web", r.idemKey2, []byte("\x0a\x24"+r.claim.ID+"\x2a\x05Ada L"), "")
 	})
 	return c, r
 }
@@ -144,8 +154,10 @@ func testErasureNamed(t *testing.T, s store.Store) {
 	if string(early.Payload) != domain.Redacted || claim.ClaimantEmail != "" || claim.Reason != "" || claim.PolicyID != r.claim.PolicyID {
 		t.Errorf("early delivery %s, custodial claim %+v", early.Payload, claim)
 	}
-	if _, err := s.GetIdempotency(ctx, "key:web", r.idemKey); err == nil {
-		t.Error("the stored answer naming the customer survived")
+	for _, key := range []string{r.idemKey, r.idemKey2} {
+		if _, err := s.GetIdempotency(ctx, "key:web", key); err == nil {
+			t.Errorf("the stored answer %s naming the customer (or the customer's claim) survived", key)
+		}
 	}
 	// The control customer's records are untouched, except the one publication naming both.
 	controlAfter, err := s.FindText(ctx, control)
@@ -165,8 +177,10 @@ func testErasureNamed(t *testing.T, s store.Store) {
 	if kc.ClaimantEmail == "" {
 		t.Error("control claim scrubbed")
 	}
-	if _, err := s.GetIdempotency(ctx, "key:web", kr.idemKey); err != nil {
-		t.Errorf("control answer: %v", err)
+	for _, key := range []string{kr.idemKey, kr.idemKey2} {
+		if _, err := s.GetIdempotency(ctx, "key:web", key); err != nil {
+			t.Errorf("control answer %s: %v", key, err)
+		}
 	}
 	sh, err := s.GetPublication(ctx, r.shared.ID)
 	noErr(t, err)
