@@ -67,7 +67,7 @@ func (g *guard) middleware(next runtime.HandlerFunc) runtime.HandlerFunc {
 			ctx, err := g.authorize(r.Context(), r.Header.Values("Authorization"), rt.fullMethod, !rt.stream)
 			if err != nil {
 				// The rest of the body is never read: this caller has not earned it.
-				w.Header().Set("Connection", "close")
+				closeAfter(w, r)
 				writeStatus(w, r, apierror.Normalize(err, errMeta(r)...))
 				return
 			}
@@ -82,7 +82,7 @@ func (g *guard) middleware(next runtime.HandlerFunc) runtime.HandlerFunc {
 				if g.onRefused != nil {
 					g.onRefused("upload_memory")
 				}
-				w.Header().Set("Connection", "close")
+				closeAfter(w, r)
 				writeStatus(w, r, busy(r, g.queueTimeout))
 				return
 			}
@@ -156,7 +156,7 @@ func withWebhookLimit(allow func(route string) *status.Status, paths map[string]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if paths[r.URL.Path] {
 			if st := allow(r.URL.Path); st != nil {
-				w.Header().Set("Connection", "close")
+				closeAfter(w, r)
 				writeStatus(w, r, apierror.Normalize(st.Err(), errMeta(r)...))
 				return
 			}
@@ -245,4 +245,13 @@ func (s *streamWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func isUploadPath(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/claim-documents")
+}
+
+// closeAfter ends an HTTP/1 connection after this answer rather than draining a body nobody
+// will read. HTTP/2 resets just the stream (and would read "Connection: close" as a request to
+// shut the whole connection down, cutting the client's other calls).
+func closeAfter(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 }
