@@ -117,12 +117,13 @@ func walkAndErase(t *testing.T, s *apptest.Server, viaEtvas bool, storedBytes fu
 	}
 
 	// 3. A claim on a custodial policy (no customer), filed with the customer's e-mail and a
-	// reason naming them, with an Idempotency-Key (its answer is stored).
+	// reason naming them, with an Idempotency-Key (its answer is stored), and a document the
+	// claimant named after themselves.
 	policyID := activeCustodialPolicy(t, s)
 	pdf := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4 receipt"))
 	var up insurancev1.UploadClaimDocumentsResponse
 	decodeREST(t, s.JSON(t, http.MethodPost, "/v1/policies/"+policyID+"/claim-documents", apptest.AllKey,
-		`{"documents":[{"fileName":"receipt.pdf","contentType":"application/pdf","content":"`+pdf+`"}]}`), &up)
+		`{"documents":[{"fileName":"`+erasedLast+` receipt.pdf","contentType":"application/pdf","content":"`+pdf+`"}]}`), &up)
 	claimBody := fmt.Sprintf(`{"reason":"Stolen. %s %s, call %s","claimantEmail":%q,"documentKeys":[%q]}`,
 		erasedFirst, erasedLast, erasedPhone, erasedEmail, up.GetDocuments()[0].GetDocumentKey())
 	claim := s.Do(t, http.MethodPost, "/v1/policies/"+policyID+"/claims", apptest.AllKey, strings.NewReader(claimBody),

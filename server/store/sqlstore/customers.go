@@ -283,7 +283,10 @@ func (s *Queries) AddEtvasContextID(ctx context.Context, customerID, contextID s
 // events, their quotes' requests and their publications' payloads (pending
 // ones are failed, not sent); and it deletes their idempotency records. ID,
 // PseudonymID, policies and claims remain, so the business record survives
-// under the pseudonym.
+// under the pseudonym. First, records that name the customer without being
+// filed under it (personal_refs: an event about the same Etvas user, a
+// publication naming them, a custodial claim filed with their e-mail and the
+// answers naming that claim) are scrubbed the same way (eraseNamed).
 func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time.Time) (domain.Customer, error) {
 	const what = "erase customer"
 	before, err := s.GetCustomer(ctx, customerID)

@@ -188,8 +188,7 @@ func (s *Queries) eraseNamed(ctx context.Context, c domain.Customer, now time.Ti
 					last_error=CASE WHEN status='PENDING' THEN 'canceled: customer erased' ELSE last_error END,
 					lease_owner='', lease_expire_time=NULL, update_time=$3 WHERE id=$1`, id, red, s.ts(now))
 			case refClaim:
-				_, err = s.q.Exec(ctx, `UPDATE claims SET claimant_email='', reason='', version=version+1, update_time=$2
-					WHERE id=$1 AND (claimant_email <> '' OR reason <> '')`, id, s.ts(now))
+				err = s.scrubClaim(ctx, id, now)
 			case refQuote:
 				_, err = s.q.Exec(ctx, `UPDATE quotes SET request=$2 WHERE id=$1`, id, red)
 			case refIdempotency:
@@ -211,6 +210,24 @@ func (s *Queries) eraseNamed(ctx context.Context, c domain.Customer, now time.Ti
 		return fmt.Errorf("store: erase: forget the customer's identifiers: %w", err)
 	}
 	return nil
+}
+
+// scrubClaim clears a claim's free text and the file names of the documents filed with it
+// (claimants name files after themselves); the claim itself stays.
+func (s *Queries) scrubClaim(ctx context.Context, id string, now time.Time) error {
+	c, err := s.GetClaim(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, key := range c.DocumentKeys {
+		if _, err := s.q.Exec(ctx, `UPDATE claim_documents SET file_name='' WHERE policy_id=$1 AND partner_key=$2 AND file_name <> ''`,
+			c.PolicyID, key); err != nil {
+			return err
+		}
+	}
+	_, err = s.q.Exec(ctx, `UPDATE claims SET claimant_email='', reason='', version=version+1, update_time=$2
+		WHERE id=$1 AND (claimant_email <> '' OR reason <> '')`, id, s.ts(now))
+	return err
 }
 
 // recordsNaming returns (kind, id) of every non-customer record sharing a digest, and forgets

@@ -68,8 +68,13 @@ func seedNamed(t *testing.T, s store.Store, email, wallet, sharedWith string) (d
 		if err != nil {
 			return err
 		}
+		doc, err := tx.CreateClaimDocument(ctx, domain.ClaimDocument{PolicyID: p.ID, PartnerKey: "doc-" + tag,
+			FileName: "receipt " + email + ".pdf", ContentType: "application/pdf", SizeBytes: 1})
+		if err != nil {
+			return err
+		}
 		if r.claim, err = tx.CreateClaim(ctx, domain.Claim{PolicyID: p.ID, ClaimantEmail: strings.ToUpper(email),
-			Reason: "stolen; reach me at " + email}); err != nil {
+			Reason: "stolen; reach me at " + email, DocumentKeys: []string{doc.PartnerKey}}); err != nil {
 			return err
 		}
 		r.idemKey = "claim-" + tag
