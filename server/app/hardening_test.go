@@ -300,3 +300,24 @@ func TestUploadMemoryBound(t *testing.T) {
 		t.Fatalf("upload after the budget was freed = %d %s", r.Code, r.Body)
 	}
 }
+
+// TestLimitsAreValidated: every limit is checked at start and all problems are listed at once.
+func TestLimitsAreValidated(t *testing.T) {
+	cfg := app.Defaults()
+	cfg.Limits.HTTPReadTimeout = 0
+	cfg.Limits.GRPCMaxConcurrentStreams = 0
+	cfg.Limits.UploadMemoryBytes = cfg.MaxUploadBytes // less than two uploads' worth
+	cfg.Limits.RateLimitPerKey, cfg.Limits.RateLimitKeyBurst = 10, 0
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid limits accepted")
+	}
+	for _, want := range []string{"http-read-timeout", "grpc-max-concurrent-streams", "upload-memory-bytes", "burst"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+	if err := app.Defaults().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+}
