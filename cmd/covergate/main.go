@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Name:        "covergate",
 		ShortUsage:  "covergate <command> [flags]",
 		ShortHelp:   "Contract-first gRPC gateway for quotes, policies, claims, customers and partner events.",
-		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
+		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), maintenanceCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},
@@ -102,6 +102,32 @@ func migrateCommand(stderr io.Writer) *ffcli.Command {
 		Options:    []ff.Option{ff.WithEnvVarPrefix("COVERGATE")},
 		Exec: func(ctx context.Context, _ []string) error {
 			return engine.Migrate(ctx, *database, app.NewLogger("auto", "info", stderr))
+		},
+	}
+}
+
+func maintenanceCommand(stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("covergate maintenance vacuum", flag.ContinueOnError)
+	database := fs.String("database", engine.DefaultDSN, "store: "+engine.Accepted)
+	vacuum := &ffcli.Command{
+		Name:       "vacuum",
+		ShortUsage: "covergate maintenance vacuum [--database DSN]",
+		ShortHelp:  "Physically remove old row versions that may still hold erased personal data.",
+		LongHelp: "SQLite: VACUUM and truncate the WAL. PostgreSQL: VACUUM (FULL, ANALYZE) of every table that holds " +
+			"personal data, then CHECKPOINT; each table is locked (ACCESS EXCLUSIVE) while it is rewritten.",
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("COVERGATE")},
+		Exec: func(ctx context.Context, _ []string) error {
+			return engine.Vacuum(ctx, *database, app.NewLogger("auto", "info", stderr))
+		},
+	}
+	return &ffcli.Command{
+		Name:        "maintenance",
+		ShortUsage:  "covergate maintenance vacuum [--database DSN]",
+		ShortHelp:   "Operator tasks on the store.",
+		Subcommands: []*ffcli.Command{vacuum},
+		Exec: func(context.Context, []string) error {
+			return flag.ErrHelp
 		},
 	}
 }

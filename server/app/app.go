@@ -21,6 +21,7 @@ import (
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/metrics"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/ratelimit"
 	"github.com/covergate/covergate/server/sandbox"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
@@ -54,6 +55,9 @@ type App struct {
 	grpcLis  net.Listener
 	httpLis  net.Listener
 	serving  atomic.Bool
+	authn    *auth.Authenticator
+	rate     *ratelimit.Limiter
+	refused  *metrics.Refusals
 	webhooks webhookWiring // see wire_webhooks.go
 	flows    flowWiring    // see wire_flows.go
 	etvas    etvasWiring   // see wire_etvas.go
@@ -156,6 +160,7 @@ func (a *App) listen() error {
 		return fmt.Errorf("app: listen HTTP on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	a.mem = bufconn.Listen(inProcessBuffer)
+	a.limitListeners()
 	return nil
 }
 

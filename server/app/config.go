@@ -52,6 +52,8 @@ type Config struct {
 	WalletTokenKey   string        // AES-256 key sealing customers' Avata access tokens; empty = random per process
 	WalletSessionTTL time.Duration // lifetime of an access token whose exp is unreadable; 0 = 15 minutes
 	WalletNonceTTL   time.Duration // how long a sign-in message can be signed; 0 = 5 minutes
+	// Protections against slow, greedy and hostile callers (limits.go).
+	Limits Limits
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -71,6 +73,7 @@ func Defaults() Config {
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
 		JobMaxAttempts:       jobs.DefaultMaxAttempts,
+		Limits:          DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",
@@ -110,6 +113,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	cfg.registerFlowFlags(fs)
 	cfg.registerEtvasFlags(fs)
 	cfg.registerWalletFlags(fs)
+	cfg.Limits.registerFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -150,6 +154,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.validateFlows()...)
 	problems = append(problems, cfg.validateEtvas()...)
 	problems = append(problems, cfg.validateWallet()...)
+	problems = append(problems, cfg.Limits.validate(cfg.MaxUploadBytes)...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))

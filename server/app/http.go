@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/rs/cors"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -35,15 +34,22 @@ func (a *App) buildHTTP(ctx context.Context, tlsConfig *tls.Config) error {
 	}
 	a.gwConn = conn
 	handler, err := gateway.New(ctx, gateway.Config{
-		Conn:            a.inproc(conn),
-		Logger:          a.log,
-		MaxBodyBytes:    a.cfg.MaxBodyBytes,
-		MaxUploadBytes:  a.cfg.MaxUploadBytes,
-		Ready:           a.ready,
-		WebhookAuth:     a.webhookAuth(),
-		WebhookMetadata: a.webhookMetadata(),
-		Metrics:         a.metrics.Handler(),
-		ObserveHTTP:     a.metrics.ObserveHTTP,
+		Conn:               a.inproc(conn),
+		Logger:             a.log,
+		MaxBodyBytes:       a.cfg.MaxBodyBytes,
+		MaxUploadBytes:     a.cfg.MaxUploadBytes,
+		Ready:              a.ready,
+		WebhookAuth:        a.webhookAuth(),
+		WebhookMetadata:    a.webhookMetadata(),
+		Metrics:            a.metrics.Handler(),
+		ObserveHTTP:        a.metrics.ObserveHTTP,
+		Authorize:          a.authn.CheckHeader,
+		AllowWebhook:       a.rate.AllowRoute,
+		UploadMemoryBytes:  a.cfg.Limits.UploadMemoryBytes,
+		UploadQueueTimeout: a.cfg.Limits.UploadQueueTimeout,
+		Timeouts: gateway.Timeouts{Read: a.cfg.Limits.HTTPReadTimeout, UploadRead: a.cfg.Limits.HTTPUploadReadTimeout,
+			Write: a.cfg.Limits.HTTPWriteTimeout},
+		OnRefused: a.refused.Inc,
 	})
 	if err != nil {
 		return err
@@ -66,10 +72,12 @@ func (a *App) buildHTTP(ctx context.Context, tlsConfig *tls.Config) error {
 		httpTLS.NextProtos = []string{"h2", "http/1.1"}
 	}
 	a.http = &http.Server{
-		TLSConfig:         httpTLS,
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		TLSConfig: httpTLS,
+		Handler:   handler,
+		// Read and write deadlines are set per request by the gateway (gateway.Timeouts): the
+		// server-wide ones would also cut off the event stream.
+		ReadHeaderTimeout: a.cfg.Limits.HTTPReadHeaderTimeout,
+		IdleTimeout:       a.cfg.Limits.HTTPIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}

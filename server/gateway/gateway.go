@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
@@ -41,17 +43,44 @@ type Config struct {
 	Metrics http.Handler
 	// ObserveHTTP, when set, records every HTTP answer.
 	ObserveHTTP func(method string, code int, d time.Duration)
+	// Authorize, when set, checks internal-API calls from their headers before the body is read
+	// (the gRPC interceptor checks again). Nil leaves the check to the interceptor alone.
+	Authorize Authorize
+	// AllowWebhook, when set, takes a token of a partner route's rate-limit bucket before the
+	// delivery's body is read; a non-nil status is the refusal.
+	AllowWebhook func(route string) *status.Status
+	// UploadMemoryBytes bounds what all in-flight uploads may hold in memory together (each
+	// charged twice its declared size); an upload that cannot get its share within
+	// UploadQueueTimeout is answered 503 with Retry-After. 0 = unbounded.
+	UploadMemoryBytes  int64
+	UploadQueueTimeout time.Duration
+	// Timeouts bound slow clients per request (see Timeouts).
+	Timeouts Timeouts
+	// OnRefused counts refusals by a protective limit (metrics); may be nil.
+	OnRefused func(limit string)
 }
 
 // webhookPaths are fixed by the partners (or by us, for Avata and Scalepoint).
 var webhookPaths = []string{"/etvas-events", "/etvas/events", "/webhooks/avata", "/webhooks/scalepoint"}
+
+// WebhookPaths are the partner webhook routes (each has its own rate-limit bucket).
+func WebhookPaths() []string { return append([]string(nil), webhookPaths...) }
 
 // New builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if cfg.Conn == nil || cfg.Logger == nil {
 		return nil, fmt.Errorf("gateway: Conn and Logger are required")
 	}
-	api, err := newAPIMux(ctx, cfg.Conn)
+	routes, err := buildRouteTable()
+	if err != nil {
+		return nil, err
+	}
+	g := &guard{routes: routes, authorize: cfg.Authorize, uploadLimit: cfg.MaxUploadBytes,
+		queueTimeout: cfg.UploadQueueTimeout, onRefused: cfg.OnRefused}
+	if cfg.UploadMemoryBytes > 0 {
+		g.uploads, g.uploadBudget = semaphore.NewWeighted(cfg.UploadMemoryBytes), cfg.UploadMemoryBytes
+	}
+	api, err := newAPIMux(ctx, cfg.Conn, g.middleware)
 	if err != nil {
 		return nil, err
 	}
@@ -84,23 +113,29 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		writeRouteNotFound(w, r)
 	})
 	limits := bodyLimits{normal: cfg.MaxBodyBytes, upload: cfg.MaxUploadBytes}
-	if cfg.WebhookAuth != nil {
-		limits.selfRead = map[string]bool{}
-		for _, p := range webhookPaths {
-			limits.selfRead[p] = true
-		}
+	hookPaths := map[string]bool{}
+	for _, p := range webhookPaths {
+		hookPaths[p] = true
 	}
-	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, limitBody(limits, requireJSON(mux)))), nil
+	if cfg.WebhookAuth != nil {
+		// The webhook verifier checks the header credentials before it reads (and bounds) the
+		// body itself: a stranger costs no body read.
+		limits.selfRead = hookPaths
+	}
+	var h http.Handler = limitBody(limits, hookPaths, requireJSON(mux))
+	h = withWebhookLimit(cfg.AllowWebhook, hookPaths, h)
+	h = withDeadlines(cfg.Timeouts, routes.streamPaths(), isUploadPath, h)
+	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, h)), nil
 }
 
 // newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
 // and every field present in answers, for stable shapes in typed clients.
-func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface) (*runtime.ServeMux, error) {
-	m := &runtime.JSONPb{
+func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface, guard runtime.Middleware) (*runtime.ServeMux, error) {
+	m := apiMarshaler{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}
-	mux := runtime.NewServeMux(commonOptions(m)...)
+	}}
+	mux := runtime.NewServeMux(append(commonOptions(m), runtime.WithMiddlewares(guard))...)
 	for name, register := range map[string]func() error{
 		"QuoteService": func() error {
 			return insurancev1.RegisterQuoteServiceHandlerClient(ctx, mux, insurancev1.NewQuoteServiceClient(conn))

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -43,10 +45,12 @@ func (l bodyLimits) of(r *http.Request) int64 {
 	return l.normal
 }
 
-// limitBody reads the whole body up front, bounded by the route's limit, and answers 413 when it
-// is larger. Buffering is deliberate: webhook verification needs the exact raw bytes, and a body
-// rejected here never reaches a decoder.
-func limitBody(limits bodyLimits, next http.Handler) http.Handler {
+// limitBody bounds every body by its route's limit and answers 413 when it is larger. Partner
+// webhook bodies are read whole up front (verification needs the exact raw bytes, and a body
+// rejected here never reaches a decoder). Internal-API bodies are not: they are read by the
+// decoder, after the API guard has checked the caller from the headers, so a stranger's body is
+// never read at all; reading past the limit fails, and the error handler answers 413.
+func limitBody(limits bodyLimits, buffered map[string]bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody || limits.selfRead[r.URL.Path] {
 			next.ServeHTTP(w, r)
@@ -55,6 +59,12 @@ func limitBody(limits bodyLimits, next http.Handler) http.Handler {
 		limit := limits.of(r)
 		if r.ContentLength > limit {
 			writeTooLarge(w, r, limit)
+			return
+		}
+		if !buffered[r.URL.Path] {
+			lb := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), limit: limit}
+			r.Body = lb
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), limitedBodyKey{}, lb)))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
@@ -72,6 +82,34 @@ func limitBody(limits bodyLimits, next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+type limitedBodyKey struct{}
+
+// limitedBody remembers that the body went past its limit, so the error handler can answer 413
+// (PAYLOAD_TOO_LARGE) instead of the decoder's generic "malformed" error.
+type limitedBody struct {
+	io.ReadCloser
+	limit    int64
+	exceeded atomic.Bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooBig *http.MaxBytesError
+	if err != nil && errors.As(err, &tooBig) {
+		b.exceeded.Store(true)
+	}
+	return n, err
+}
+
+// bodyTooLarge reports the limit a request's body went past, if it did.
+func bodyTooLarge(r *http.Request) (int64, bool) {
+	lb, ok := r.Context().Value(limitedBodyKey{}).(*limitedBody)
+	if !ok || !lb.exceeded.Load() {
+		return 0, false
+	}
+	return lb.limit, true
 }
 
 func writeTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {

@@ -64,7 +64,7 @@ func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
 
 // LatestSchemaVersion is the version of the newest migration. Both engines
 // ship the same numbered migrations; bump this with every new one.
-const LatestSchemaVersion = 4
+const LatestSchemaVersion = 5
 
 // MaxPageSize caps every List call; larger requests are clamped.
 const MaxPageSize = 1000

@@ -78,6 +78,17 @@ func (s *Queries) InsertInbox(ctx context.Context, rec domain.InboxRecord) (doma
 	if err != nil {
 		return rec, fmt.Errorf("store: %s: encode headers: %w", what, err)
 	}
+	refs := domain.RefsInPayload(rec.Payload)
+	refs = append(refs, domain.RefsInText(headerValues(rec.Headers))...)
+	if rec.CustomerID == "" {
+		// A delivery about a known customer (by partner user id, context, wallet, e-mail or id)
+		// is filed under it even when the event itself is not understood.
+		id, err := s.resolveCustomer(ctx, refs)
+		if err != nil {
+			return rec, err
+		}
+		rec.CustomerID = id
+	}
 	n, err := s.q.Exec(ctx, `INSERT INTO inbox (`+inboxCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 		ON CONFLICT (partner, delivery_key) DO NOTHING`,
 		rec.ID, string(rec.Partner), rec.DeliveryKey, rec.EventType, blob(rec.Payload), string(headers),
@@ -92,12 +103,13 @@ func (s *Queries) InsertInbox(ctx context.Context, rec domain.InboxRecord) (doma
 		}
 		return existing, fmt.Errorf("store: %s: %w", what, &store.DuplicateInboxError{Existing: existing})
 	}
-	return rec, nil
+	return rec, s.link(ctx, refInbox, rec.ID, refs)
 }
 
 // UpdateInbox implements store.InboxStore.
 func (s *Queries) UpdateInbox(ctx context.Context, rec domain.InboxRecord) error {
-	n, err := s.q.Exec(ctx, `UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5, customer_id=$6 WHERE id=$1`,
+	n, err := s.q.Exec(ctx, `UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5,
+		customer_id=COALESCE($6, customer_id) WHERE id=$1`,
 		rec.ID, string(rec.State), rec.Error, blob(rec.Response), rec.EventType, nstr(rec.CustomerID))
 	return checkOne(n, "update inbox "+rec.ID, err)
 }
@@ -248,7 +260,12 @@ func (s *Queries) ReserveIdempotency(ctx context.Context, rec domain.Idempotency
 func (s *Queries) CompleteIdempotency(ctx context.Context, principal, key string, response []byte, customerID string) error {
 	n, err := s.q.Exec(ctx, `UPDATE idempotency SET state=$3, response=$4, customer_id=COALESCE($5, customer_id)
 		WHERE principal=$1 AND idem_key=$2`, principal, key, string(domain.IdempotencyCompleted), blob(response), nstr(customerID))
-	return checkOne(n, "complete idempotency key", err)
+	if err := checkOne(n, "complete idempotency key", err); err != nil {
+		return err
+	}
+	// A stored answer can name people the call was not filed under (a claim on a custodial
+	// policy carries the claimant's e-mail).
+	return s.link(ctx, refIdempotency, principal+idemSep+key, domain.RefsInText(response))
 }
 
 // ReleaseIdempotency implements store.IdempotencyStore.

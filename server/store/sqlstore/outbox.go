@@ -94,12 +94,24 @@ func (s *Queries) EnqueuePublication(ctx context.Context, p domain.Publication) 
 		p.NextAttemptTime = now
 	}
 	p.NextAttemptTime = Trunc(p.NextAttemptTime)
+	refs := domain.RefsInPayload(p.Payload)
+	if p.CustomerID == "" {
+		// A publication whose payload names exactly one customer is filed under it.
+		id, err := s.resolveCustomer(ctx, refs)
+		if err != nil {
+			return p, err
+		}
+		p.CustomerID = id
+	}
 	_, err := s.q.Exec(ctx, `INSERT INTO publications (`+pubCols+`)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'','',NULL,$13,$13,NULL)`,
 		p.ID, string(p.Destination.Partner), p.Destination.Country, p.Destination.Tenant, p.EventType,
 		p.CorrelationID, blob(p.Payload), nstr(p.CustomerID), string(p.Status), int64(0), s.ts(p.NextAttemptTime), "",
 		s.ts(now))
-	return p, s.mapWriteErr("enqueue publication", err)
+	if err != nil {
+		return p, s.mapWriteErr("enqueue publication", err)
+	}
+	return p, s.link(ctx, refPublication, p.ID, refs)
 }
 
 // ClaimDue implements store.Outbox. The materialized CTE picks the due rows

@@ -51,6 +51,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"PolicyAvataData", testPolicyAvataData},
 		{"WalletSessions", testWalletSessions},
 		{"WalletErasure", testWalletErasure},
+		{"ErasureReachesRecordsNamingTheCustomer", testErasureNamed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
