@@ -61,7 +61,7 @@ type App struct {
 
 // New builds the gateway and binds its listeners (so that callers, tests included, know the
 // addresses before Run). Nothing is served until Run.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) {
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -82,10 +82,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	// Every line logged with a request's context carries its trace id.
 	log = slog.New(tracing.LogHandler(log.Handler()))
-	a = &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{})}
+	a := &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{})}
+	// a is not the named result: `return nil, err` must not hide from this cleanup what was
+	// already opened (listeners, store, sandbox), so a failed start releases all of it.
 	defer func() {
 		if err != nil {
-			a.closeAll(ctx)
+			if cerr := a.closeAll(context.WithoutCancel(ctx)); cerr != nil {
+				log.Warn("start-up failed; releasing what was opened", "error", cerr)
+			}
 		}
 	}()
 	if err := a.listen(); err != nil {

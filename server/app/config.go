@@ -128,7 +128,8 @@ func (cfg Config) Validate() error {
 		}
 	}
 	if len(problems) > 0 {
-		return errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))
+		// One line, every problem: start-up errors are read in log collectors line by line.
+		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -106,10 +106,13 @@ func (a *App) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("gateway connection: %w", err))
 		}
 	}
-	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.mem} {
+	for _, l := range []net.Listener{a.grpcLis, a.httpLis} {
 		if l != nil {
 			_ = l.Close() // already closed by Serve's shutdown in the normal path
 		}
+	}
+	if a.mem != nil { // a typed nil in the list above would not compare equal to nil
+		_ = a.mem.Close()
 	}
 	if a.webhooks.commit != nil {
 		_ = a.webhooks.commit.Close() // gRPC has stopped: no delivery is waiting; never fails
