@@ -120,6 +120,7 @@ func (cfg Config) Validate() error {
 		problems = append(problems, fmt.Sprintf("database: %v", err))
 	}
 	problems = append(problems, cfg.Partners.validate()...)
+	problems = append(problems, cfg.validateAutoSandbox()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
