@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 )
@@ -37,21 +38,23 @@ type Config struct {
 	MTLSPrincipals  string // CN:SCOPE[,SCOPE...] separated by ';'
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
+	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
 func Defaults() Config {
 	return Config{
-		GRPCAddr:        "127.0.0.1:9090",
-		HTTPAddr:        "127.0.0.1:8080",
-		MaxBodyBytes:    1 << 20,
-		MaxUploadBytes:  24 << 20,
-		ShutdownTimeout: 20 * time.Second,
-		LogFormat:       "auto",
-		LogLevel:        "info",
-		Database:        engine.DefaultDSN,
-		QuoteTTL:        15 * time.Minute,
+		GRPCAddr:         "127.0.0.1:9090",
+		HTTPAddr:         "127.0.0.1:8080",
+		MaxBodyBytes:     1 << 20,
+		MaxUploadBytes:   24 << 20,
+		ShutdownTimeout:  20 * time.Second,
+		LogFormat:        "auto",
+		LogLevel:         "info",
+		Database:         engine.DefaultDSN,
+		QuoteTTL:         15 * time.Minute,
+		IdempotencyLease: idempotency.DefaultLease,
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",

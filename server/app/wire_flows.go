@@ -28,6 +28,8 @@ type flowWiring struct {
 // registerFlowFlags binds the flags of the internal-API flows.
 func (cfg *Config) registerFlowFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.QuoteTTL, "quote-ttl", cfg.QuoteTTL, "how long a quote can be bought (0 = 15m)")
+	fs.DurationVar(&cfg.IdempotencyLease, "idempotency-lease", cfg.IdempotencyLease,
+		"how long an Idempotency-Key in progress stays held without renewal (renewed while the request runs); a retry after a crash runs once it has passed")
 	fs.BoolVar(&cfg.PublishClaimUpdates, "publish-claim-updates", cfg.PublishClaimUpdates,
 		"publish every claim status change to Scalepoint (event claim_updated, to scalepoint-country/scalepoint-tenant) through the outbox")
 }
@@ -36,6 +38,9 @@ func (cfg Config) validateFlows() []string {
 	var problems []string
 	if cfg.QuoteTTL < 0 {
 		problems = append(problems, "quote-ttl must not be negative")
+	}
+	if cfg.IdempotencyLease < time.Second || cfg.IdempotencyLease > time.Hour {
+		problems = append(problems, "idempotency-lease must be between 1s and 1h")
 	}
 	return problems
 }
@@ -51,7 +56,7 @@ func (a *App) claimRoute() *domain.Destination {
 }
 
 func (a *App) flowUnaryInterceptors() []grpc.UnaryServerInterceptor {
-	idem, err := idempotency.New(idempotency.Config{Store: a.store, Logger: a.log.With("component", "idempotency")})
+	idem, err := idempotency.New(idempotency.Config{Store: a.store, Lease: a.cfg.IdempotencyLease, Logger: a.log.With("component", "idempotency")})
 	if err != nil {
 		// The registry is compiled in: failing here means the contract lost every mutating
 		// method, which no configuration can cause. Refuse to serve rather than serve without.

@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	for _, p := range webhookPaths {
 		mux.Handle(p, hookHandler)
 	}
-	mux.Handle("/v1/", api)
+	mux.Handle("/v1/", checkIdempotencyKey(api))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRouteNotFound(w, r)
 	})

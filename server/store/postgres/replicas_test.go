@@ -34,7 +34,7 @@ func TestMigrationsFromEmpty(t *testing.T) {
 	}
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 1 {
+	if err != nil || v != store.LatestSchemaVersion {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)

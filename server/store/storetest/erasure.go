@@ -58,10 +58,10 @@ func seedPersonalData(t *testing.T, s store.Store, email string) (domain.Custome
 			return err
 		}
 		if _, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{Principal: "key:web", Key: "k-" + email, CustomerID: c.ID,
-			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
+			ExpireTime: time.Now().Add(time.Hour), Holder: "h", LeaseExpireTime: time.Now().Add(time.Minute)}); err != nil {
 			return err
 		}
-		return tx.CompleteIdempotency(ctx, "key:web", "k-"+email, []byte(body), c.ID)
+		return tx.CompleteIdempotency(ctx, "key:web", "k-"+email, "h", []byte(body), c.ID)
 	})
 	return c, p, cl
 }
