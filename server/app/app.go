@@ -24,6 +24,7 @@ import (
 	"github.com/covergate/covergate/server/sandbox"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/supervise"
 	"github.com/covergate/covergate/server/tracing"
 )
 
@@ -54,7 +55,8 @@ type App struct {
 	serving  atomic.Bool
 	webhooks webhookWiring // see wire_webhooks.go
 	flows    flowWiring    // see wire_flows.go
-	// stopWork and waitWork stop and await the background workers.
+	// workers supervises the background workers; stopWork and waitWork stop and await them.
+	workers  *supervise.Supervisor
 	stopWork func()
 	waitWork func() error
 }
@@ -82,7 +84,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	}
 	// Every line logged with a request's context carries its trace id.
 	log = slog.New(tracing.LogHandler(log.Handler()))
-	a := &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{})}
+	a := &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{}),
+		workers: supervise.New(supervise.Config{Logger: log.With("component", "supervisor")})}
 	// a is not the named result: `return nil, err` must not hide from this cleanup what was
 	// already opened (listeners, store, sandbox), so a failed start releases all of it.
 	defer func() {
@@ -154,6 +157,9 @@ func (a *App) listen() error {
 }
 
 func (a *App) ready(ctx context.Context) error {
+	if err := a.workers.Healthy(); err != nil {
+		return err
+	}
 	if !a.serving.Load() {
 		return errors.New("shutting down")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/supervise"
 )
 
 // The internal-API wiring: idempotency keys, the outbox delivery workers, and the claim routing
@@ -66,7 +67,7 @@ func (a *App) flowUnaryInterceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{idem.Unary()}
 }
 
-func (a *App) flowBackground() []func(context.Context) error {
+func (a *App) flowBackground() []supervise.Worker {
 	worker := &outbox.Worker{
 		Store:     a.store,
 		Publisher: a.partners.Scalepoint,
@@ -80,10 +81,10 @@ func (a *App) flowBackground() []func(context.Context) error {
 		worker.Observe = a.metrics.OutboxAttempt
 	}
 	sweepLog := a.log.With("component", "idempotency")
-	return []func(context.Context) error{
-		worker.Run,
-		func(ctx context.Context) error {
+	return []supervise.Worker{
+		{Name: "outbox", Run: worker.Run},
+		{Name: "idempotency-sweep", Run: func(ctx context.Context) error {
 			return idempotency.Sweep(ctx, a.store, idempotencySweepInterval, time.Now, sweepLog)
-		},
+		}},
 	}
 }
