@@ -63,8 +63,9 @@ func TestDeadWorkerStopsTheGateway(t *testing.T) {
 		code, body = readyz()
 		return code == http.StatusServiceUnavailable
 	})
-	if !strings.Contains(body, "worker doomed failed: lost its database for good") {
-		t.Fatalf("/readyz body %s does not name the failed worker", body)
+	st := apptest.RESTStatus(t, apptest.Result{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)})
+	if !strings.Contains(st.Message(), "worker doomed failed: lost its database for good") {
+		t.Fatalf("/readyz answer %s does not name the failed worker", body)
 	}
 	select {
 	case err := <-done:

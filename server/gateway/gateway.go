@@ -13,12 +13,14 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
 	"github.com/covergate/covergate/gen/openapi"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/docs"
 )
 
@@ -82,7 +84,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		writeRouteNotFound(w, r)
 	})
 	limits := bodyLimits{normal: cfg.MaxBodyBytes, upload: cfg.MaxUploadBytes}
-	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, limitBody(limits, requireJSON(mux)))), nil
+	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, statusBodies(limitBody(limits, requireJSON(mux))))), nil
 }
 
 // newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
@@ -173,7 +175,8 @@ func readyHandler(ready func(context.Context) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if ready != nil {
 			if err := ready(r.Context()); err != nil {
-				writeJSONBytes(w, http.StatusServiceUnavailable, []byte(fmt.Sprintf(`{"status":"not ready","reason":%q}`, err.Error())))
+				writeStatus(w, r, apierror.Status(codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_UNAVAILABLE,
+					"not ready: "+err.Error(), errMeta(r)...))
 				return
 			}
 		}
