@@ -2,6 +2,7 @@
 //
 //	covergate serve     run the gateway (gRPC + REST + webhooks)
 //	covergate migrate   apply the store's schema migrations
+//	covergate publications list|retry   failed Scalepoint publications (dead letters)
 //	covergate sandbox   run the partner sandboxes, or send a signed partner event
 //	covergate version   print the version
 //
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Name:        "covergate",
 		ShortUsage:  "covergate <command> [flags]",
 		ShortHelp:   "Contract-first gRPC gateway for quotes, policies, claims, customers and partner events.",
-		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
+		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), publicationsCommand(stdout, stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},

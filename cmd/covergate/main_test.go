@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // stderr. COVERGATE_* variables of the environment are dropped so only args configure it.
 func runCovergate(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(runMainBinary(), args...)
 	cmd.Dir = t.TempDir()
 	env := []string{mainEnv + "=1"}
 	for _, kv := range os.Environ() {
@@ -120,3 +120,6 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+// runMainBinary is the test binary itself, which runs main() when mainEnv is set.
+func runMainBinary() string { return os.Args[0] }

@@ -54,6 +54,8 @@ const (
 	// claim (Scalepoint case events), kept so the log shows every partner event.
 	EventPartnerEventReceived = "partner_event.received"
 	EventPublicationQueued    = "publication.queued"
+	// EventPublicationRetried is a FAILED publication sent again (dead-letter retry).
+	EventPublicationRetried = "publication.retried"
 	EventQuoteCreated         = "quote.created"
 )
 

@@ -280,7 +280,8 @@ type Outbox interface {
 	// (else ErrConflict).
 	ReleasePublication(ctx context.Context, id, owner string, nextAttempt time.Time, now time.Time) error
 	// RequeuePublication makes a FAILED publication PENDING again (operator
-	// replay after a permanent error was fixed); other states → ErrConflict.
+	// replay after a permanent error was fixed), due at now with its attempts
+	// reset to 0; other states → ErrConflict.
 	RequeuePublication(ctx context.Context, id string, now time.Time) error
 }
 
