@@ -56,7 +56,7 @@ const (
 	EventPublicationQueued    = "publication.queued"
 	// EventPublicationRetried is a FAILED publication sent again (dead-letter retry).
 	EventPublicationRetried = "publication.retried"
-	EventQuoteCreated         = "quote.created"
+	EventQuoteCreated       = "quote.created"
 )
 
 // Event type names from the first store draft, kept so existing callers
