@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/covergate/covergate/server/idempotency"
+	"github.com/covergate/covergate/server/outbox"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
 	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
+	OutboxLease         time.Duration // how long a publication being delivered is reserved
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
 }
 
@@ -55,6 +57,7 @@ func Defaults() Config {
 		Database:         engine.DefaultDSN,
 		QuoteTTL:         15 * time.Minute,
 		IdempotencyLease: idempotency.DefaultLease,
+		OutboxLease:      outbox.DefaultLease,
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",

@@ -31,6 +31,8 @@ func (cfg *Config) registerFlowFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.QuoteTTL, "quote-ttl", cfg.QuoteTTL, "how long a quote can be bought (0 = 15m)")
 	fs.DurationVar(&cfg.IdempotencyLease, "idempotency-lease", cfg.IdempotencyLease,
 		"how long an Idempotency-Key in progress stays held without renewal (renewed while the request runs); a retry after a crash runs once it has passed")
+	fs.DurationVar(&cfg.OutboxLease, "outbox-lease", cfg.OutboxLease,
+		"how long a publication being delivered is reserved; after a crash, what was in flight is sent again once it passes")
 	fs.BoolVar(&cfg.PublishClaimUpdates, "publish-claim-updates", cfg.PublishClaimUpdates,
 		"publish every claim status change to Scalepoint (event claim_updated, to scalepoint-country/scalepoint-tenant) through the outbox")
 }
@@ -39,6 +41,9 @@ func (cfg Config) validateFlows() []string {
 	var problems []string
 	if cfg.QuoteTTL < 0 {
 		problems = append(problems, "quote-ttl must not be negative")
+	}
+	if cfg.OutboxLease < 2*time.Second || cfg.OutboxLease > 10*time.Minute {
+		problems = append(problems, "outbox-lease must be between 2s and 10m")
 	}
 	if cfg.IdempotencyLease < time.Second || cfg.IdempotencyLease > time.Hour {
 		problems = append(problems, "idempotency-lease must be between 1s and 1h")
@@ -72,6 +77,7 @@ func (a *App) flowBackground() []supervise.Worker {
 		Store:     a.store,
 		Publisher: a.partners.Scalepoint,
 		Owner:     "covergate-" + uuid.NewString(),
+		Lease:     a.cfg.OutboxLease,
 		// One delivery at a time keeps Scalepoint receiving a replica's events in queue order
 		// (a claim's CREATED → … → APPROVED updates arrive in that order unless one is retried).
 		Concurrency: 1,
