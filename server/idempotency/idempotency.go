@@ -191,18 +191,20 @@ func (i *Interceptor) run(ctx context.Context, c call, req any, next grpc.UnaryH
 		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	}
 	stopRenew := i.renew(ctx, c)
+	returned := false
 	defer func() {
 		stopRenew()
-		if p := recover(); p != nil {
-			// A panic has no response to replay and must not hold the key until its lease
-			// passes: release it, then let the recovery interceptor answer.
+		if !returned {
+			// The handler panicked: no response to replay, and the key must not stay held until
+			// its lease passes. Released while the panic goes on, unrecovered (its stack intact),
+			// to the recovery interceptor.
 			done, cancel := finish()
 			i.release(done, c, "panic")
 			cancel()
-			panic(p)
 		}
 	}()
 	resp, herr = next(ctx, req)
+	returned = true
 	stopRenew()
 	done, cancel := finish()
 	defer cancel()
