@@ -136,22 +136,29 @@ func (g *GroupCommit) commitLoop() {
 func (g *GroupCommit) commitSafely(batch []*groupReq) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			err := fmt.Errorf("webhook: group commit: a delivery panicked: %v", p)
+			err := g.died(p)
 			for _, r := range batch {
 				select {
 				case r.done <- err: // buffered: never blocks; a request already answered keeps its answer
 				default:
 				}
 			}
-			g.deadOnce.Do(func() {
-				g.err = err
-				close(g.dead)
-			})
 			ok = false
 		}
 	}()
 	g.commit(batch)
 	return true
+}
+
+// died records that a delivery's function panicked in a committer and returns the error its
+// caller gets; Watch reports the first such death.
+func (g *GroupCommit) died(p any) error {
+	err := fmt.Errorf("webhook: group commit: a delivery panicked: %v", p)
+	g.deadOnce.Do(func() {
+		g.err = err
+		close(g.dead)
+	})
+	return err
 }
 
 // Watch blocks until ctx ends (nil) or a committer has died (its error): the committers are a
@@ -222,7 +229,17 @@ func (g *GroupCommit) commit(batch []*groupReq) {
 	// their own, concurrently, exactly as without group commit.
 	var wg sync.WaitGroup
 	for _, r := range alone {
-		wg.Go(func() { r.done <- g.Store.InTx(r.ctx, r.fn) })
+		wg.Go(func() {
+			// This goroutine is the committer's: a panic here must not end the process
+			// unannounced either (see commitSafely).
+			defer func() {
+				if p := recover(); p != nil {
+					err := g.died(p)
+					r.done <- err
+				}
+			}()
+			r.done <- g.Store.InTx(r.ctx, r.fn)
+		})
 	}
 	wg.Wait()
 }
