@@ -157,8 +157,9 @@ func (a *App) listen() error {
 }
 
 func (a *App) ready(ctx context.Context) error {
-	if err := a.workers.Healthy(); err != nil {
-		return err
+	if name := a.workers.FailedWorker(); name != "" {
+		// The cause is in the logs; /readyz is unauthenticated and must not show internals.
+		return fmt.Errorf("background worker %s failed", name)
 	}
 	if !a.serving.Load() {
 		return errors.New("shutting down")

@@ -53,9 +53,10 @@ type Supervisor struct {
 	cfg     Config
 	workers []Worker
 
-	mu     sync.Mutex
-	failed error         // the first permanent failure
-	dead   chan struct{} // closed at the first permanent failure
+	mu         sync.Mutex
+	failed     error         // the first permanent failure
+	failedName string        // the worker that failed
+	dead       chan struct{} // closed at the first permanent failure
 }
 
 // New returns a Supervisor with no workers.
@@ -117,6 +118,14 @@ func (s *Supervisor) Healthy() error {
 	return s.failed
 }
 
+// FailedWorker names the worker that failed permanently, "" while none has. Unauthenticated
+// callers (a readiness probe) get this, not Healthy's error, which may carry internal details.
+func (s *Supervisor) FailedWorker() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failedName
+}
+
 // Dead is closed when a worker has failed permanently: the process should stop.
 func (s *Supervisor) Dead() <-chan struct{} { return s.dead }
 
@@ -126,7 +135,7 @@ func (s *Supervisor) fail(name string, err error) {
 	if s.failed != nil {
 		return
 	}
-	s.failed = fmt.Errorf("worker %s failed: %w", name, err)
+	s.failed, s.failedName = fmt.Errorf("worker %s failed: %w", name, err), name
 	s.cfg.Logger.Error("background worker failed; the gateway is no longer ready and stops", "worker", name, "error", err)
 	close(s.dead)
 }

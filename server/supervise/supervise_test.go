@@ -62,7 +62,7 @@ func TestShutdownIsNotAFailure(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run after shutdown = %v, want nil", err)
 	}
-	if !a.Load() || !b.Load() || sup.Healthy() != nil {
+	if !a.Load() || !b.Load() || sup.Healthy() != nil || sup.FailedWorker() != "" {
 		t.Fatalf("workers stopped %v %v, healthy %v", a.Load(), b.Load(), sup.Healthy())
 	}
 	select {
@@ -132,6 +132,9 @@ func TestFailures(t *testing.T) {
 				}
 				if h := sup.Healthy(); h == nil || h.Error() != tc.wantErr {
 					t.Fatalf("Healthy = %v", h)
+				}
+				if name := sup.FailedWorker(); name != "flaky" {
+					t.Fatalf("FailedWorker = %q", name)
 				}
 				if !healthyStopped.Load() {
 					t.Fatal("the other workers were not stopped")
