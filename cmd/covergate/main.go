@@ -2,6 +2,7 @@
 //
 //	covergate serve     run the gateway (gRPC + REST + webhooks)
 //	covergate migrate   apply the store's schema migrations
+//	covergate publications list|retry   failed Scalepoint publications (dead letters)
 //	covergate sandbox   run the partner sandboxes, or send a signed partner event
 //	covergate version   print the version
 //
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
@@ -33,7 +35,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "covergate:", err)
+			fmt.Fprintln(os.Stderr, "covergate:", oneLine(err.Error()))
 		}
 		stop()
 		os.Exit(1)
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Name:        "covergate",
 		ShortUsage:  "covergate <command> [flags]",
 		ShortHelp:   "Contract-first gRPC gateway for quotes, policies, claims, customers and partner events.",
-		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), maintenanceCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
+		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), publicationsCommand(stdout, stderr), maintenanceCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},
@@ -84,7 +86,7 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 			log := app.NewLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 			a, err := app.New(ctx, cfg, log)
 			if err != nil {
-				return err
+				return fmt.Errorf("start-up failed: %w", err)
 			}
 			return a.Run(ctx)
 		},
@@ -163,4 +165,19 @@ func versionCommand(stdout io.Writer) *ffcli.Command {
 			return err
 		},
 	}
+}
+
+// oneLine renders an error on one line (drivers such as pgx join one error per connection
+// attempt with newlines): log collectors and operators read start-up failures line by line, and
+// a cause split over lines gets separated from the "covergate:" that says what failed.
+func oneLine(msg string) string {
+	var parts []string
+	for line := range strings.SplitSeq(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || (len(parts) > 0 && parts[len(parts)-1] == line) {
+			continue
+		}
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, " ")
 }

@@ -190,6 +190,9 @@ func HTTPStatus(st *status.Status) int {
 			return http.StatusMethodNotAllowed
 		case insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_INVALID.String():
 			return http.StatusForbidden
+		case insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String():
+			// The partner answered something we cannot use: a gateway's 502, not our 500.
+			return http.StatusBadGateway
 		}
 	}
 	return codeToHTTP(st.Code())

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/covergate/covergate/server/jobs"
+	"github.com/covergate/covergate/server/idempotency"
+	"github.com/covergate/covergate/server/outbox"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 	"github.com/covergate/covergate/server/webhook"
@@ -39,6 +41,8 @@ type Config struct {
 	MTLSPrincipals  string // CN:SCOPE[,SCOPE...] separated by ';'
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
+	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
+	OutboxLease         time.Duration // how long a publication being delivered is reserved
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
 	// Etvas webhook flows (wire_etvas.go).
 	EtvasTimestampWindow time.Duration // accepted age of an Etvas event timestamp (≥ the retry horizon)
@@ -69,6 +73,8 @@ func Defaults() Config {
 		Database:        engine.DefaultDSN,
 		QuoteTTL:        15 * time.Minute,
 
+		IdempotencyLease: idempotency.DefaultLease,
+		OutboxLease:      outbox.DefaultLease,
 		EtvasTimestampWindow: webhook.DefaultEtvasWindow,
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
@@ -150,6 +156,7 @@ func (cfg Config) Validate() error {
 		problems = append(problems, fmt.Sprintf("database: %v", err))
 	}
 	problems = append(problems, cfg.Partners.validate()...)
+	problems = append(problems, cfg.validateAutoSandbox()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
 	problems = append(problems, cfg.validateEtvas()...)
@@ -161,7 +168,8 @@ func (cfg Config) Validate() error {
 		}
 	}
 	if len(problems) > 0 {
-		return errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))
+		// One line, every problem: start-up errors are read in log collectors line by line.
+		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -24,7 +25,7 @@ import (
 
 // Partner modes.
 const (
-	PartnersAuto    = "auto"    // sandbox when no partner credential is configured, else live
+	PartnersAuto    = "auto"    // sandbox when no partner credential is configured and every listener is on loopback, else live
 	PartnersSandbox = "sandbox" // embedded sandboxes, development credentials
 	PartnersLive    = "live"    // the configured partner endpoints
 )
@@ -79,7 +80,7 @@ type PartnersConfig struct {
 }
 
 func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
-	fs.StringVar(&p.Mode, "partners", p.Mode, "partner endpoints: auto (sandbox unless credentials are set), sandbox or live")
+	fs.StringVar(&p.Mode, "partners", p.Mode, "partner endpoints: auto (sandbox when no credential is set and every listener is on loopback), sandbox or live")
 	fs.StringVar(&p.SandboxEtvasAddr, "sandbox-etvas-addr", p.SandboxEtvasAddr, "listen address of the embedded Etvas sandbox (sandbox mode)")
 	fs.StringVar(&p.SandboxAvataAddr, "sandbox-avata-addr", p.SandboxAvataAddr, "listen address of the embedded Avata sandbox (sandbox mode)")
 	fs.StringVar(&p.SandboxScalepointAddr, "sandbox-scalepoint-addr", p.SandboxScalepointAddr, "listen address of the embedded Scalepoint sandbox (sandbox mode)")
@@ -200,6 +201,56 @@ func (p PartnersConfig) webhookConfig() webhook.Config {
 		ScalepointWebhookToken:    p.ScalepointWebhookToken,
 		ScalepointTokenOptional:   !p.ScalepointWebhookTokenRequired,
 	}
+}
+
+// validateAutoSandbox keeps `--partners auto` from choosing the sandbox by accident. The sandbox
+// accepts publicly known secrets (they are in the README), so a production deploy that forgot
+// its credentials would accept forged webhooks. Auto picks the sandbox only when every listener
+// is on loopback — a developer's machine; anything reachable from elsewhere must say
+// `--partners sandbox` on purpose or configure the credentials.
+func (cfg Config) validateAutoSandbox() []string {
+	p := cfg.Partners
+	if p.Mode != PartnersAuto || p.credentialsGiven() {
+		return nil
+	}
+	listeners := []struct{ flag, addr string }{
+		{"grpc-addr", cfg.GRPCAddr}, {"http-addr", cfg.HTTPAddr},
+		{"sandbox-etvas-addr", p.SandboxEtvasAddr}, {"sandbox-avata-addr", p.SandboxAvataAddr},
+		{"sandbox-scalepoint-addr", p.SandboxScalepointAddr},
+	}
+	var exposed []string
+	for _, l := range listeners {
+		if !loopbackAddr(l.addr) {
+			exposed = append(exposed, fmt.Sprintf("%s %s", l.flag, l.addr))
+		}
+	}
+	if len(exposed) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("partners auto: no partner credential is set, and the sandbox (publicly known secrets) is chosen only when every listener is on loopback, but %s is not; "+
+		"pass --partners sandbox to run the sandbox on purpose, or set the live credentials (%s)",
+		strings.Join(exposed, ", "), strings.Join(liveCredentialFlags, ", "))}
+}
+
+// liveCredentialFlags are the credentials live partners need (see validate).
+var liveCredentialFlags = []string{
+	"etvas-api-key", "avata-api-key", "avata-callback-secret", "scalepoint-client-id",
+	"scalepoint-client-secret or scalepoint-cert-file + scalepoint-key-file", "scalepoint-webhook-token",
+}
+
+// loopbackAddr reports whether host:port listens only on loopback. An empty host or an
+// unspecified address (0.0.0.0, ::) listens everywhere; a host name other than localhost may
+// resolve anywhere, so it does not count as loopback.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Partners are the adapters the services use, the secrets partners authenticate to us with,

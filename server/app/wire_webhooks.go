@@ -11,6 +11,7 @@ import (
 	"github.com/covergate/covergate/server/interceptor"
 	"github.com/covergate/covergate/server/scalepointpoll"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/supervise"
 	"github.com/covergate/covergate/server/webhook"
 )
 
@@ -92,10 +93,18 @@ func (a *App) webhookMetadata() func(context.Context, *http.Request) metadata.MD
 	return webhook.Metadata
 }
 
-// webhookBackground runs the Scalepoint long-poll consumer when --scalepoint-poll is set.
-func (a *App) webhookBackground() []func(context.Context) error {
+// webhookBackground watches the group committers and runs the Scalepoint long-poll consumer
+// when --scalepoint-poll is set.
+func (a *App) webhookBackground() []supervise.Worker {
+	var workers []supervise.Worker
+	if commit := a.webhooks.commit; commit != nil {
+		// The committers cannot be restarted under waiting deliveries: a dead one is fatal.
+		workers = append(workers, supervise.Worker{Name: "webhook-group-commit", Run: func(ctx context.Context) error {
+			return supervise.Permanent(commit.Watch(ctx))
+		}})
+	}
 	if !a.partners.Config.ScalepointPoll {
-		return nil
+		return workers
 	}
 	events := api.NewScalepointEvents(a.deps())
 	consumer, err := scalepointpoll.New(scalepointpoll.Config{
@@ -106,7 +115,7 @@ func (a *App) webhookBackground() []func(context.Context) error {
 	})
 	if err != nil {
 		// Every field is set above; a failure here is a programming error worth stopping for.
-		return []func(context.Context) error{func(context.Context) error { return err }}
+		return append(workers, supervise.Worker{Name: "scalepoint-poll", Run: func(context.Context) error { return supervise.Permanent(err) }})
 	}
-	return []func(context.Context) error{consumer.Run}
+	return append(workers, supervise.Worker{Name: "scalepoint-poll", Run: consumer.Run})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -21,6 +22,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
 	"github.com/covergate/covergate/gen/openapi"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/docs"
 )
 
@@ -108,7 +110,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	for _, p := range webhookPaths {
 		mux.Handle(p, hookHandler)
 	}
-	mux.Handle("/v1/", api)
+	mux.Handle("/v1/", checkIdempotencyKey(api))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRouteNotFound(w, r)
 	})
@@ -122,7 +124,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		// body itself: a stranger costs no body read.
 		limits.selfRead = hookPaths
 	}
-	var h http.Handler = limitBody(limits, hookPaths, requireJSON(mux))
+	var h http.Handler = statusBodies(limitBody(limits, hookPaths, requireJSON(mux)))
 	h = withWebhookLimit(cfg.AllowWebhook, hookPaths, h)
 	h = withDeadlines(cfg.Timeouts, routes.streamPaths(), isUploadPath, h)
 	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, h)), nil
@@ -216,7 +218,8 @@ func readyHandler(ready func(context.Context) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if ready != nil {
 			if err := ready(r.Context()); err != nil {
-				writeJSONBytes(w, http.StatusServiceUnavailable, []byte(fmt.Sprintf(`{"status":"not ready","reason":%q}`, err.Error())))
+				writeStatus(w, r, apierror.Status(codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_UNAVAILABLE,
+					"not ready: "+err.Error(), errMeta(r)...))
 				return
 			}
 		}

@@ -191,7 +191,7 @@ func (s *Queries) ReleasePublication(ctx context.Context, id, owner string, next
 // RequeuePublication implements store.Outbox.
 func (s *Queries) RequeuePublication(ctx context.Context, id string, now time.Time) error {
 	const what = "requeue publication"
-	n, err := s.q.Exec(ctx, `UPDATE publications SET status='PENDING', next_attempt_time=$2, update_time=$2
+	n, err := s.q.Exec(ctx, `UPDATE publications SET status='PENDING', attempts=0, next_attempt_time=$2, update_time=$2
 		WHERE id=$1 AND status='FAILED'`, id, s.ts(now))
 	if err != nil {
 		return fmt.Errorf("store: %s %s: %w", what, id, err)

@@ -79,20 +79,20 @@ func seedNamed(t *testing.T, s store.Store, email, wallet, sharedWith string) (d
 		}
 		r.idemKey = "claim-" + tag
 		if _, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{Principal: "key:web", Key: r.idemKey,
-			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
+			ExpireTime: time.Now().Add(time.Hour), Holder: "h", LeaseExpireTime: time.Now().Add(time.Minute)}); err != nil {
 			return err
 		}
 		answer := []byte("\x0a\x24" + r.claim.ID + "\x12\x10" + email) // protobuf-like bytes carrying the e-mail
-		if err := tx.CompleteIdempotency(ctx, "key:web", r.idemKey, answer, ""); err != nil {
+		if err := tx.CompleteIdempotency(ctx, "key:web", r.idemKey, "h", answer, ""); err != nil {
 			return err
 		}
 		// An answer that names only the claim: found through the claim the e-mail found.
 		r.idemKey2 = "status-" + tag
 		if _, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{Principal: "key:web", Key: r.idemKey2,
-			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
+			ExpireTime: time.Now().Add(time.Hour), Holder: "h", LeaseExpireTime: time.Now().Add(time.Minute)}); err != nil {
 			return err
 		}
-		return tx.CompleteIdempotency(ctx, "key:web", r.idemKey2, []byte("\x0a\x24"+r.claim.ID+"\x2a\x05Ada L"), "")
+		return tx.CompleteIdempotency(ctx, "key:web", r.idemKey2, "h", []byte("\x0a\x24"+r.claim.ID+"\x2a\x05Ada L"), "")
 	})
 	return c, r
 }

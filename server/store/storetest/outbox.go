@@ -133,8 +133,8 @@ func testOutbox(t *testing.T, s store.Store) {
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.RequeuePublication(ctx, pubs[0].ID, retryAt) })
 	wantErr(t, err, store.ErrConflict)
 	re := claim(t, s, "w3", retryAt, time.Minute, 10)
-	if len(re) != 1 || re[0].ID != pubs[2].ID {
-		t.Fatalf("requeued claim: %+v", re)
+	if len(re) != 1 || re[0].ID != pubs[2].ID || re[0].Attempts != 1 {
+		t.Fatalf("requeued claim (a fresh attempt budget: this claim is attempt 1): %+v", re)
 	}
 	bad := []struct {
 		owner string
