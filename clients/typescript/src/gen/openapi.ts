@@ -94,8 +94,13 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Returns the carrier's claim-portal link for the claim's policy, signed with our merchant
-         *     wallet, to send the customer to.
+         * Returns the carrier's claim-portal link for the claim's policy, to send the customer to. The
+         *     link carries a signature of the Avata policy uuid by the policy owner's wallet: for policies
+         *     bought to our merchant wallet (custodial) Covergate signs it; for policies bought to the
+         *     customer's own wallet the frontend has the customer's wallet sign the policy uuid (ethers
+         *     `signMessage(policyUuid)`, the uuid in `policy.partner_refs.avata_policy_uuid`) and passes the
+         *     signature as `owner_signature`; Covergate checks it recovers to the owner's wallet (else 400
+         *     `WALLET_SIGNATURE_INVALID`) before building the link.
          * @description Required scope: `claims.read`.
          */
         get: operations["ClaimService_GetClaimPortalLink"];
@@ -147,6 +152,99 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{customer_id}/wallet-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the policies Avata holds for the customer's wallet (Avata's "policies for a wallet"),
+         *     with the wallet's access token from the customer's wallet sign-in. Each carrier policy names
+         *     the Covergate policy it belongs to, when there is one.
+         * @description Required scope: `policies.read`.
+         */
+        get: operations["PolicyService_ListWalletPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/wallet-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Returns the customer's wallet session (never the token): which wallet, until when.
+         * @description Required scope: `customers.read`.
+         */
+        get: operations["CustomerService_GetWalletSession"];
+        put?: never;
+        post?: never;
+        /**
+         * Ends the customer's wallet session (signs out): the token is deleted. Idempotent.
+         * @description Required scope: `customers.write`.
+         */
+        delete: operations["CustomerService_DeleteWalletSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/wallet-session:complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Completes the wallet sign-in: checks the signature recovers to the wallet over the message
+         *     from StartWalletSignIn (else 400 `WALLET_SIGNATURE_INVALID`), exchanges it with Avata for an
+         *     access token and keeps that token server-side, encrypted and bound to the customer and the
+         *     wallet. The token is never returned. Until it expires, document uploads, claims and claim
+         *     status on the customer's non-custodial policies use it; after that they fail with
+         *     FAILED_PRECONDITION `WALLET_SESSION_EXPIRED` and the customer signs in again.
+         * @description Required scope: `customers.write`.
+         */
+        post: operations["CustomerService_CompleteWalletSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/wallet-session:start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts the customer's wallet sign-in with Avata: returns the one-time message (Avata's
+         *     nonce) the customer's wallet must sign with ethers `signMessage` (EIP-191). The wallet must be
+         *     the customer's wallet, or the customer must not have one yet (it is linked on completion).
+         * @description Required scope: `customers.write`.
+         */
+        post: operations["CustomerService_StartWalletSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{customer_id}:erase": {
         parameters: {
             query?: never;
@@ -162,6 +260,28 @@ export interface paths {
          * @description Required scope: `customers.erase`.
          */
         post: operations["CustomerService_EraseCustomer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}:notify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a notification to the customer through Etvas (`POST /user/notify`), in the Etvas
+         *     purchase context given, or the customer's most recent one. Not retried: a retry could notify
+         *     twice (use an `Idempotency-Key`).
+         * @description Required scope: `customers.write`.
+         */
+        post: operations["CustomerService_NotifyCustomer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -241,17 +361,29 @@ export interface paths {
         /**
          * Reads a value from the Etvas key-value store of a purchase context. A missing key is not an
          *     error: `found` is false.
-         * @description Required scope: `external_data.read`.
+         * @description Key budget (all three external-data RPCs): Covergate stores the key at Etvas as
+         *     `<context_id>:<key>`, and Etvas keys are at most 64 characters, so the key may have at most
+         *     63 - len(context_id) characters: 27 for a 36-character Etvas context id. A longer key is
+         *     INVALID_ARGUMENT (HTTP 400) with a BadRequest field violation on `key` (reason
+         *     `key.scoped_too_long`) naming the maximum for this context; nothing is sent to Etvas.
+         *
+         *     Required scope: `external_data.read`.
          */
         get: operations["CustomerService_GetExternalData"];
         /**
-         * Writes a value (at most 100 KB once JSON-encoded) to the Etvas key-value store.
+         * Writes a value to the Etvas key-value store (with POST, as the Etvas App document says, or PUT
+         *     when so configured). The value may have at most 102400 bytes (100 KB) once JSON-encoded,
+         *     quotes and escapes included: a larger one is INVALID_ARGUMENT (HTTP 400), reason
+         *     PARTNER_INPUT_TOO_LARGE, with a BadRequest field violation on `data` giving the encoded size.
+         *     The key budget of GetExternalData applies.
          * @description Required scope: `external_data.write`.
          */
         put: operations["CustomerService_PutExternalData"];
         post?: never;
         /**
-         * Clears a value in the Etvas key-value store.
+         * Clears a value in the Etvas key-value store, by writing `{"data": null}` (or with DELETE when
+         *     so configured); clearing a key that holds nothing succeeds. The key budget of
+         *     GetExternalData applies.
          * @description Required scope: `external_data.write`.
          */
         delete: operations["CustomerService_DeleteExternalData"];
@@ -349,6 +481,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies/{policy_id}/request-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Asks the carrier where the policy request stands (Avata's "policy request status"). Read
+         *     only: the answer is returned as the carrier gives it and changes nothing here (`:refresh`
+         *     applies the carrier's status). Avata policies only (else 400 `INVALID_STATE`).
+         * @description Required scope: `policies.read`.
+         */
+        get: operations["PolicyService_GetPolicyRequestStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/policies/{policy_id}:activate": {
         parameters: {
             query?: never;
@@ -419,7 +573,8 @@ export interface paths {
         };
         /**
          * Lists publications in creation order (oldest first), filtered by status and event type;
-         *     stable paging.
+         *     stable paging. `status=PUBLICATION_STATUS_FAILED` lists the dead letters, each with its
+         *     `last_error`.
          * @description Required scope: `publications.read`.
          */
         get: operations["EventService_ListPublications"];
@@ -451,6 +606,31 @@ export interface paths {
         get: operations["EventService_GetPublication"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/publications/{publication_id}:retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a FAILED publication again (the dead-letter retry, after the cause was fixed): it goes
+         *     back to PENDING, due now, with a fresh attempt budget, the same payload and the same
+         *     `correlation_id`; the retry is recorded in the event log as `publication.retried`. A
+         *     publication that is not FAILED is refused with FAILED_PRECONDITION (`INVALID_STATE`).
+         *     Honours `Idempotency-Key`. `covergate publications retry --failed` requeues every FAILED
+         *     publication at once.
+         * @description Required scope: `publications.write`.
+         */
+        post: operations["EventService_RetryPublication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -545,6 +725,41 @@ export interface components {
             /** @description The policy. */
             policy?: components["schemas"]["covergate.insurance.v1.Policy"];
         };
+        /**
+         * @description AvataPolicyData is what Avata returns about a policy (policy details, the wallet's policies)
+         *     and what its policy-update callbacks carry, kept as reported.
+         */
+        "covergate.insurance.v1.AvataPolicyData": {
+            /**
+             * Format: date-time
+             * @description When the policy finished at Avata (`finishedAt`), if it has.
+             */
+            finishTime?: string;
+            /**
+             * @description The wallet the policy was bought to, when it is the customer's own wallet (non-custodial);
+             *     empty for policies held by our merchant wallet. Claims on such policies need the customer's
+             *     wallet sign-in.
+             */
+            ownerWalletAddress?: string;
+            /** @description Avata's status name as last reported (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, ...). */
+            partnerStatus?: string;
+            /** @description Avata's policy hash (`policyHash`). */
+            policyHash?: string;
+            /** @description Avata's policy id (`policyId`), for example its certificate number. */
+            policyId?: string;
+            /** @description Avata's policy type (`policyType`), for example `NFT` or `DIGITAL_ASSET`. */
+            policyType?: string;
+            /**
+             * @description The reference Avata reports for the policy (the callback's `reference`, the details'
+             *     `purchaseData.reference`); normally the reference we sent.
+             */
+            reference?: string;
+            /**
+             * Format: date-time
+             * @description When Covergate last recorded a change of this data reported by Avata.
+             */
+            syncTime?: string;
+        };
         /** @description Billing says how the premium is charged. */
         "covergate.insurance.v1.Billing": {
             /** @description For subscriptions, `MONTHLY`, `YEARLY`, ... (Etvas `priceInterval`). */
@@ -585,6 +800,61 @@ export interface components {
         "covergate.insurance.v1.CancelPolicyResponse": {
             /** @description The policy. */
             policy?: components["schemas"]["covergate.insurance.v1.Policy"];
+        };
+        /** @description CarrierPolicy is one policy as Avata lists it for a wallet. */
+        "covergate.insurance.v1.CarrierPolicy": {
+            /** @description What Avata reports (policy id, hash, type, status, reference, finish time). */
+            avata?: components["schemas"]["covergate.insurance.v1.AvataPolicyData"];
+            /** @description Avata's policy uuid. */
+            avataPolicyUuid?: string;
+            /**
+             * Format: date-time
+             * @description When the purchase was confirmed.
+             */
+            confirmTime?: string;
+            /** @description Coverage percentage as Avata sends it. */
+            coveragePercentage?: string;
+            /** @description Duration as Avata sends it (days). */
+            duration?: string;
+            /**
+             * Format: date-time
+             * @description End of cover.
+             */
+            endTime?: string;
+            /** @description The insured NFT, for NFT cover. */
+            nft?: components["schemas"]["covergate.insurance.v1.CarrierPolicyNft"];
+            /** @description The Covergate policy with that uuid; empty when Covergate does not know it. */
+            policyId?: string;
+            /**
+             * Format: date-time
+             * @description Start of cover.
+             */
+            startTime?: string;
+            /** @description Total value of the purchase, a decimal string as Avata sends it. */
+            totalValue?: string;
+        };
+        /** @description CarrierPolicyNft is the insured NFT as Avata describes it. */
+        "covergate.insurance.v1.CarrierPolicyNft": {
+            /** @description Chain of the asset. */
+            chain?: string;
+            /** @description Contract address of the NFT. */
+            contractId?: string;
+            /** @description Owner of the asset. */
+            owner?: string;
+            /** @description Seller address. */
+            source?: string;
+            /** @description Buyer address. */
+            target?: string;
+            /** @description Title of the NFT. */
+            title?: string;
+            /** @description Payment token. */
+            token?: string;
+            /** @description Token id of the NFT. */
+            tokenId?: string;
+            /** @description Purchase transaction id. */
+            txId?: string;
+            /** @description URI of the NFT. */
+            uri?: string;
         };
         /**
          * @description Chain is the blockchain a cover's purchase happened on.
@@ -664,6 +934,11 @@ export interface components {
          * @enum {string}
          */
         "covergate.insurance.v1.ClaimStatus": "CLAIM_STATUS_UNSPECIFIED" | "CLAIM_STATUS_CREATED" | "CLAIM_STATUS_PENDING" | "CLAIM_STATUS_REPORTED" | "CLAIM_STATUS_REVIEWED" | "CLAIM_STATUS_APPROVED" | "CLAIM_STATUS_REJECTED";
+        /** @description CompleteWalletSignInResponse confirms the sign-in. */
+        "covergate.insurance.v1.CompleteWalletSignInResponse": {
+            /** @description The session (without the token). */
+            session?: components["schemas"]["covergate.insurance.v1.WalletSession"];
+        };
         /**
          * @description CoverCountry is the buyer's country as Avata prices it.
          * @enum {string}
@@ -752,6 +1027,8 @@ export interface components {
             /** @description The key cleared. */
             key?: string;
         };
+        /** @description DeleteWalletSessionResponse confirms the sign-out. */
+        "covergate.insurance.v1.DeleteWalletSessionResponse": Record<string, never>;
         /** @description Destination is where a publication goes: a Scalepoint country and tenant. */
         "covergate.insurance.v1.Destination": {
             /** @description Two-letter country of the Scalepoint tenant, lower case (`dk`). */
@@ -774,6 +1051,12 @@ export interface components {
             /** @description The customer, in state ERASED. */
             customer?: components["schemas"]["covergate.insurance.v1.Customer"];
         };
+        /**
+         * @description Why a customer's personal data is erased. The code, and a fixed description of it, are what
+         *     the event log keeps of the reason (event `customer.erased`, fields `reason_code` and `reason`).
+         * @enum {string}
+         */
+        "covergate.insurance.v1.ErasureReason": "ERASURE_REASON_UNSPECIFIED" | "ERASURE_REASON_DATA_SUBJECT_REQUEST" | "ERASURE_REASON_PARTNER_DELETION" | "ERASURE_REASON_RETENTION_EXPIRED" | "ERASURE_REASON_LEGAL_OBLIGATION" | "ERASURE_REASON_CREATED_IN_ERROR" | "ERASURE_REASON_OTHER";
         /** @description Event is one entry of the normalized event log. */
         "covergate.insurance.v1.Event": {
             /**
@@ -802,6 +1085,8 @@ export interface components {
         };
         /** @description GetClaimPortalLinkResponse carries the signed link. */
         "covergate.insurance.v1.GetClaimPortalLinkResponse": {
+            /** @description The wallet whose signature the link carries (the policy owner's, or our merchant wallet). */
+            signerWalletAddress?: string;
             /** @description `https://portal.avata.gg/merchant-claim/{policyUuid}/{signature}`. */
             uri?: string;
         };
@@ -824,6 +1109,24 @@ export interface components {
             /** @description The key. */
             key?: string;
         };
+        /** @description GetPolicyRequestStatusResponse is the carrier's answer, as given. */
+        "covergate.insurance.v1.GetPolicyRequestStatusResponse": {
+            /** @description Avata's policy uuid the request was made for. */
+            avataPolicyUuid?: string;
+            /** @description Avata's `eventType` of the answer (for example `policy-update`). */
+            eventType?: string;
+            /**
+             * @description The status Covergate would map it to; UNSPECIFIED while the request is still in progress at
+             *     Avata (`CREATED`, `PENDING`, `SEND`, `RETRYING`) or for a status Avata does not document.
+             */
+            mappedStatus?: components["schemas"]["covergate.insurance.v1.PolicyStatus"];
+            /** @description Avata's status name (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, `REJECTED`, ...). */
+            partnerStatus?: string;
+            /** @description The policy id. */
+            policyId?: string;
+            /** @description The reference Avata reports. */
+            reference?: string;
+        };
         /** @description GetPolicyResponse carries the policy. */
         "covergate.insurance.v1.GetPolicyResponse": {
             /** @description The policy. */
@@ -838,6 +1141,11 @@ export interface components {
         "covergate.insurance.v1.GetQuoteResponse": {
             /** @description The quote. */
             quote?: components["schemas"]["covergate.insurance.v1.Quote"];
+        };
+        /** @description GetWalletSessionResponse carries the session. */
+        "covergate.insurance.v1.GetWalletSessionResponse": {
+            /** @description The session; NOT_FOUND when the customer never signed in (or signed out). */
+            session?: components["schemas"]["covergate.insurance.v1.WalletSession"];
         };
         /** @description IdentityVerification is the result of a partner's identity check (Etvas `webIdentity`). */
         "covergate.insurance.v1.IdentityVerification": {
@@ -886,6 +1194,18 @@ export interface components {
             /** @description The publications on this page. */
             publications?: components["schemas"]["covergate.insurance.v1.Publication"][];
         };
+        /** @description ListWalletPoliciesResponse lists the wallet's policies at Avata. */
+        "covergate.insurance.v1.ListWalletPoliciesResponse": {
+            /**
+             * Format: int64
+             * @description The chain id asked for.
+             */
+            chainId?: string;
+            /** @description The policies, in Avata's order. */
+            policies?: components["schemas"]["covergate.insurance.v1.CarrierPolicy"][];
+            /** @description The wallet asked for. */
+            walletAddress?: string;
+        };
         /**
          * @description Money is an exact amount in one currency or token. It is never a float: `amount` is a
          *     decimal string with up to 18 fractional digits, enough for on-chain token amounts (wei).
@@ -927,6 +1247,11 @@ export interface components {
             /** @description Transaction id (hash) of the purchase. */
             txId?: string;
         };
+        /** @description NotifyCustomerResponse confirms Etvas accepted the notification. */
+        "covergate.insurance.v1.NotifyCustomerResponse": {
+            /** @description The Etvas purchase context the notification was sent in. */
+            contextId?: string;
+        };
         /**
          * @description Partner identifies the external platform behind a resource or event.
          * @enum {string}
@@ -934,6 +1259,11 @@ export interface components {
         "covergate.insurance.v1.Partner": "PARTNER_UNSPECIFIED" | "PARTNER_ETVAS" | "PARTNER_AVATA" | "PARTNER_SCALEPOINT";
         /** @description Policy is one insurance policy. */
         "covergate.insurance.v1.Policy": {
+            /**
+             * @description What the carrier reported about the policy (Avata policies; empty until Avata answered a
+             *     refresh or sent a policy-update).
+             */
+            avata?: components["schemas"]["covergate.insurance.v1.AvataPolicyData"];
             /** @description How the premium is charged. */
             billing?: components["schemas"]["covergate.insurance.v1.Billing"];
             /**
@@ -1012,6 +1342,15 @@ export interface components {
             city?: string;
             /** @description Country as given by the partner (an ISO 3166-1 code or a name such as `Germany`). */
             country?: string;
+            /**
+             * @description ISO 3166-1 alpha-2 country code (`NL`, `DE`, ...), upper or lower case. Preferred over
+             *     `country` for carriers: Avata receives it lower-case as `countryCode`.
+             */
+            countryCode?: string;
+            /** @description House number (Avata `houseNumber`), for example `12`. */
+            houseNumber?: string;
+            /** @description House-number suffix (Avata `houseNumberSuffix`), for example `A` or `bis`. */
+            houseNumberSuffix?: string;
             /** @description First address line. */
             line1?: string;
             /** @description Second address line. */
@@ -1020,6 +1359,11 @@ export interface components {
             postalCode?: string;
             /** @description Region or state. */
             region?: string;
+            /**
+             * @description Street name without the house number (Avata `street`). When set, it is sent to carriers
+             *     instead of `line1`/`line2`.
+             */
+            street?: string;
         };
         /** @description Publication is an event queued for, or delivered to, Scalepoint. */
         "covergate.insurance.v1.Publication": {
@@ -1053,9 +1397,15 @@ export interface components {
             nextAttemptTime?: string;
             /**
              * Format: int64
-             * @description Scalepoint's id for the delivered event (`_id`).
+             * @description Scalepoint's id for the delivered event (`_id`) when it is an integer; 0 otherwise.
+             *     Prefer `partner_event_ref`, which keeps the id whatever its type.
              */
             partnerEventId?: string;
+            /**
+             * @description Scalepoint's id for the delivered event (`_id`) as text, whatever its JSON type in
+             *     Scalepoint's answer (`1`, `"_122047"`); empty when the answer carried none.
+             */
+            partnerEventRef?: string;
             /** @description The event body as sent (envelope fields included). */
             payload?: Record<string, never>;
             /** @description The payload version sent in the envelope. */
@@ -1151,6 +1501,28 @@ export interface components {
             /** @description The policy. */
             policy?: components["schemas"]["covergate.insurance.v1.Policy"];
         };
+        /** @description RetryPublicationResponse carries the requeued publication. */
+        "covergate.insurance.v1.RetryPublicationResponse": {
+            /** @description The publication, status PENDING again. */
+            publication?: components["schemas"]["covergate.insurance.v1.Publication"];
+        };
+        /** @description StartWalletSignInResponse carries the message to sign. */
+        "covergate.insurance.v1.StartWalletSignInResponse": {
+            /**
+             * Format: int64
+             * @description The chain id used.
+             */
+            chainId?: string;
+            /**
+             * Format: date-time
+             * @description Until when Covergate accepts the signature for this message.
+             */
+            expireTime?: string;
+            /** @description The exact text to sign with ethers `signMessage(message)` (Avata's nonce). */
+            message?: string;
+            /** @description The wallet (EIP-55 checksummed). */
+            walletAddress?: string;
+        };
         /** @description SubmitKycResponse confirms the submission. */
         "covergate.insurance.v1.SubmitKycResponse": {
             /** @description The customer with its updated KYC status. */
@@ -1174,6 +1546,33 @@ export interface components {
             created?: boolean;
             /** @description The customer, created or updated from the Etvas profile. */
             customer?: components["schemas"]["covergate.insurance.v1.Customer"];
+        };
+        /**
+         * @description WalletSession is a customer's wallet sign-in with Avata. The access token itself stays in
+         *     Covergate (encrypted) and is never returned.
+         */
+        "covergate.insurance.v1.WalletSession": {
+            /**
+             * Format: int64
+             * @description The chain id the wallet signed in on.
+             */
+            chainId?: string;
+            /**
+             * Format: date-time
+             * @description When the sign-in completed.
+             */
+            createTime?: string;
+            /** @description The customer. */
+            customerId?: string;
+            /**
+             * Format: date-time
+             * @description When the access token expires (from the token's `exp`, else the configured TTL).
+             */
+            expireTime?: string;
+            /** @description Whether the token has expired (or Avata stopped accepting it): sign in again. */
+            expired?: boolean;
+            /** @description The wallet signed in with (EIP-55 checksummed). */
+            walletAddress?: string;
         };
         /** @description WatchEventsResponse carries one event of the stream. */
         "covergate.insurance.v1.WatchEventsResponse": {
@@ -1249,7 +1648,9 @@ export interface components {
             id?: string;
             /**
              * Format: int64
-             * @description When the event happened, in milliseconds since the Unix epoch.
+             * @description When the event happened, in seconds or milliseconds since the Unix epoch (decided by
+             *     magnitude: below 10^11 seconds, else milliseconds). With signatures on, it must be within the
+             *     accepted window (26 h by default, longer than Etvas's retries).
              */
             timestamp?: string;
             /** @description Event type, for example `product.purchase`. */
@@ -1286,7 +1687,8 @@ export interface components {
             partnerId?: string;
             /**
              * Format: double
-             * @description Price as Etvas sends it (a JSON number); converted to an exact decimal on receipt.
+             * @description Price as Etvas sends it (a JSON number); converted to an exact decimal on receipt and held to
+             *     the Money bounds of the API (not negative, at most 21 integer digits and 18 decimal places).
              */
             price?: number;
             /** @description For subscriptions, `MONTHLY`, `YEARLY`, ... */
@@ -1465,7 +1867,9 @@ export interface operations {
                     profile?: components["schemas"]["covergate.webhooks.v1.EtvasAppProfile"];
                     /**
                      * Format: int64
-                     * @description When the event happened, in milliseconds since the Unix epoch (optional).
+                     * @description When the event happened, in seconds or milliseconds since the Unix epoch (decided by
+                     *     magnitude: below 10^11 seconds, else milliseconds; optional). Without it, the event is
+                     *     deduplicated on its content: the same body twice is one event.
                      */
                     timestamp?: string;
                 };
@@ -1566,7 +1970,13 @@ export interface operations {
     };
     ClaimService_GetClaimPortalLink: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description The policy owner's signature of the Avata policy uuid (EIP-191 personal message, `0x` + 130
+                 *     hex digits). Required when the policy was bought to the customer's own wallet.
+                 */
+                ownerSignature?: string;
+            };
             header?: never;
             path: {
                 /** @description The claim id (UUID). */
@@ -1671,6 +2081,188 @@ export interface operations {
             };
         };
     };
+    PolicyService_ListWalletPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer (UUID); it needs a live wallet session. */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ListWalletPoliciesResponse lists the wallet's policies at Avata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.ListWalletPoliciesResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    CustomerService_GetWalletSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer (UUID). */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description GetWalletSessionResponse carries the session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.GetWalletSessionResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    CustomerService_DeleteWalletSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer (UUID). */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description DeleteWalletSessionResponse confirms the sign-out. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.DeleteWalletSessionResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    CustomerService_CompleteWalletSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer (UUID). */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The signature (`0x` + 130 hex digits) of the message from StartWalletSignIn. */
+                    signature?: string;
+                    /** @description The wallet that signed (0x address); must be the one sign-in was started for. */
+                    walletAddress?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description CompleteWalletSignInResponse confirms the sign-in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.CompleteWalletSignInResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    CustomerService_StartWalletSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer (UUID). */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: int64
+                     * @description The chain id the wallet is connected to (1 Ethereum, 137 Polygon, ...); 0 = the configured
+                     *     default (`--avata-chain-id`).
+                     */
+                    chainId?: string;
+                    /** @description The customer's wallet (0x address). */
+                    walletAddress?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description StartWalletSignInResponse carries the message to sign. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.StartWalletSignInResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
     CustomerService_EraseCustomer: {
         parameters: {
             query?: never;
@@ -1684,8 +2276,13 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Why (kept, without personal data, in the event log). */
+                    /**
+                     * @description Free text for the caller's own records. It is NOT stored anywhere (it may well hold the
+                     *     personal data being erased): only reason_code is kept.
+                     */
                     reason?: string;
+                    /** @description Why; kept in the event log with the code's fixed description. */
+                    reasonCode?: components["schemas"]["covergate.insurance.v1.ErasureReason"];
                 };
             };
         };
@@ -1697,6 +2294,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.EraseCustomerResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    CustomerService_NotifyCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer (UUID); it must have an Etvas purchase context. */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description The Etvas purchase context to notify in; one of the customer's contexts. Empty = the
+                     *     customer's most recent context.
+                     */
+                    contextId?: string;
+                    /** @description Locale of the text, for example `en` or `de-DE`. */
+                    locale?: string;
+                    /** @description Message text, 1–5000 characters. */
+                    message?: string;
+                    /** @description Subject line, 1–200 characters. */
+                    subject?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description NotifyCustomerResponse confirms Etvas accepted the notification. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.NotifyCustomerResponse"];
                 };
             };
             /** @description An unexpected error response. */
@@ -1837,7 +2482,10 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`. */
+                /**
+                 * @description The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+                 *     63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
+                 */
                 key: string;
             };
             cookie?: never;
@@ -1869,7 +2517,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`. */
+                /**
+                 * @description The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+                 *     63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
+                 */
                 key: string;
             };
             cookie?: never;
@@ -1913,7 +2564,10 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`. */
+                /**
+                 * @description The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+                 *     63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
+                 */
                 key: string;
             };
             cookie?: never;
@@ -2136,6 +2790,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.CreateClaimResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PolicyService_GetPolicyRequestStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The policy id (UUID). */
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description GetPolicyRequestStatusResponse is the carrier's answer, as given. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.GetPolicyRequestStatusResponse"];
                 };
             };
             /** @description An unexpected error response. */
@@ -2374,6 +3060,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetPublicationResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    EventService_RetryPublication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The publication id (UUID). */
+                publication_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description RetryPublicationResponse carries the requeued publication. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.RetryPublicationResponse"];
                 };
             };
             /** @description An unexpected error response. */

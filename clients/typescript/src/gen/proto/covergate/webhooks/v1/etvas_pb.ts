@@ -36,7 +36,9 @@ export type EtvasEvent = Message<"covergate.webhooks.v1.EtvasEvent"> & {
   type: string;
 
   /**
-   * When the event happened, in milliseconds since the Unix epoch.
+   * When the event happened, in seconds or milliseconds since the Unix epoch (decided by
+   * magnitude: below 10^11 seconds, else milliseconds). With signatures on, it must be within the
+   * accepted window (26 h by default, longer than Etvas's retries).
    *
    * @generated from field: int64 timestamp = 3;
    */
@@ -267,7 +269,8 @@ export type EtvasProduct = Message<"covergate.webhooks.v1.EtvasProduct"> & {
   name: string;
 
   /**
-   * Price as Etvas sends it (a JSON number); converted to an exact decimal on receipt.
+   * Price as Etvas sends it (a JSON number); converted to an exact decimal on receipt and held to
+   * the Money bounds of the API (not negative, at most 21 integer digits and 18 decimal places).
    *
    * @generated from field: double price = 4;
    */
@@ -583,7 +586,9 @@ export type HandleAppEventRequest = Message<"covergate.webhooks.v1.HandleAppEven
   payload?: EtvasAppPayload | undefined;
 
   /**
-   * When the event happened, in milliseconds since the Unix epoch (optional).
+   * When the event happened, in seconds or milliseconds since the Unix epoch (decided by
+   * magnitude: below 10^11 seconds, else milliseconds; optional). Without it, the event is
+   * deduplicated on its content: the same body twice is one event.
    *
    * @generated from field: int64 timestamp = 3;
    */
