@@ -25,8 +25,8 @@ import (
 	"github.com/covergate/covergate/server/sandbox"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
-	"github.com/covergate/covergate/server/tokenseal"
 	"github.com/covergate/covergate/server/supervise"
+	"github.com/covergate/covergate/server/tokenseal"
 	"github.com/covergate/covergate/server/tracing"
 )
 

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/idempotency"
+	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/outbox"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
@@ -73,13 +73,13 @@ func Defaults() Config {
 		Database:        engine.DefaultDSN,
 		QuoteTTL:        15 * time.Minute,
 
-		IdempotencyLease: idempotency.DefaultLease,
-		OutboxLease:      outbox.DefaultLease,
+		IdempotencyLease:     idempotency.DefaultLease,
+		OutboxLease:          outbox.DefaultLease,
 		EtvasTimestampWindow: webhook.DefaultEtvasWindow,
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
 		JobMaxAttempts:       jobs.DefaultMaxAttempts,
-		Limits:          DefaultLimits(),
+		Limits:               DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",
