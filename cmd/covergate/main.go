@@ -24,6 +24,7 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/peterbourgon/ff/v3/ffyaml"
+	"google.golang.org/grpc/grpclog"
 
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/sandbox"
@@ -84,6 +85,8 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 				return cfg.Validate()
 			}
 			log := app.NewLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+			// grpc-go and grpc-gateway log through grpclog: into the same log, in its format.
+			grpclog.SetLoggerV2(app.GRPCLogger(log))
 			a, err := app.New(ctx, cfg, log)
 			if err != nil {
 				return fmt.Errorf("start-up failed: %w", err)

@@ -34,8 +34,9 @@ type Config struct {
 	LogLevel        string // debug | info | warn | error
 	Database        string // sqlite:PATH or postgres://...
 	Partners        PartnersConfig
-	CORSOrigins     string // comma-separated origins allowed to call the REST API from browsers
-	TLSCertFile     string // server certificate (PEM) for both listeners; empty = plaintext
+	CORSOrigins     string        // comma-separated origins allowed to call the REST API from browsers
+	SSEHeartbeat    time.Duration // comment line on idle Server-Sent Events streams
+	TLSCertFile     string        // server certificate (PEM) for both listeners; empty = plaintext
 	TLSKeyFile      string
 	ClientCAFile    string // CA (PEM) for gRPC client certificates (mTLS); empty = none asked
 	MTLSPrincipals  string // CN:SCOPE[,SCOPE...] separated by ';'
@@ -68,6 +69,7 @@ func Defaults() Config {
 		MaxBodyBytes:    1 << 20,
 		MaxUploadBytes:  24 << 20,
 		ShutdownTimeout: 20 * time.Second,
+		SSEHeartbeat:    15 * time.Second,
 		LogFormat:       "auto",
 		LogLevel:        "info",
 		Database:        engine.DefaultDSN,
@@ -110,6 +112,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.Database, "database", cfg.Database, "store: "+engine.Accepted)
+	fs.DurationVar(&cfg.SSEHeartbeat, "sse-heartbeat", cfg.SSEHeartbeat, "how often an idle Server-Sent Events stream (GET /v1/events:watch) sends a comment line, so proxies keep it open")
 	fs.StringVar(&cfg.CORSOrigins, "cors-origins", cfg.CORSOrigins, "comma-separated browser origins allowed to call the REST API (CORS); empty = none")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "PEM server certificate for the gRPC and HTTP listeners (with --tls-key-file)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "PEM private key of --tls-cert-file")
@@ -138,6 +141,9 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.MaxUploadBytes < cfg.MaxBodyBytes {
 		problems = append(problems, "max-upload-bytes must be at least max-body-bytes")
+	}
+	if cfg.SSEHeartbeat <= 0 {
+		problems = append(problems, "sse-heartbeat must be positive")
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		problems = append(problems, "shutdown-timeout must be positive")

@@ -60,6 +60,11 @@ type Config struct {
 	Timeouts Timeouts
 	// OnRefused counts refusals by a protective limit (metrics); may be nil.
 	OnRefused func(limit string)
+	// SSEHeartbeat is how often an idle Server-Sent Events stream sends a comment line
+	// (0 = DefaultSSEHeartbeat).
+	SSEHeartbeat time.Duration
+	// RPC, when set, serves the Connect and gRPC-Web protocols (see rpc.go).
+	RPC http.Handler
 }
 
 // webhookPaths are fixed by the partners (or by us, for Avata and Scalepoint).
@@ -82,9 +87,18 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if cfg.UploadMemoryBytes > 0 {
 		g.uploads, g.uploadBudget = semaphore.NewWeighted(cfg.UploadMemoryBytes), cfg.UploadMemoryBytes
 	}
-	api, err := newAPIMux(ctx, cfg.Conn, g.middleware)
+	apiJSON := apiJSONPb()
+	api, err := newAPIMux(ctx, cfg.Conn, apiJSON, g.middleware)
 	if err != nil {
 		return nil, err
+	}
+	heartbeat := cfg.SSEHeartbeat
+	if heartbeat <= 0 {
+		heartbeat = DefaultSSEHeartbeat
+	}
+	watch := &watchHandler{
+		mux: api, client: insurancev1.NewEventServiceClient(cfg.Conn), json: apiJSON,
+		log: cfg.Logger, heartbeat: heartbeat,
 	}
 	hooks, err := newWebhookMux(ctx, cfg.Conn, cfg.WebhookMetadata)
 	if err != nil {
@@ -111,6 +125,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		mux.Handle(p, hookHandler)
 	}
 	mux.Handle("/v1/", checkIdempotencyKey(api))
+	mux.Handle("GET "+watchPath, watch)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRouteNotFound(w, r)
 	})
@@ -124,20 +139,24 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		// body itself: a stranger costs no body read.
 		limits.selfRead = hookPaths
 	}
-	var h http.Handler = statusBodies(limitBody(limits, hookPaths, requireJSON(mux)))
+	var h http.Handler = statusBodies(limitBody(limits, hookPaths, routeRPC(guardRPC(cfg.Authorize, cfg.RPC), requireJSON(mux))))
 	h = withWebhookLimit(cfg.AllowWebhook, hookPaths, h)
 	h = withDeadlines(cfg.Timeouts, routes.streamPaths(), isUploadPath, h)
 	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, h)), nil
 }
 
-// newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
+// apiJSONPb is the internal API's JSON: strict (an unknown field is an error, so typos surface)
 // and every field present in answers, for stable shapes in typed clients.
-func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface, guard runtime.Middleware) (*runtime.ServeMux, error) {
-	m := apiMarshaler{&runtime.JSONPb{
+func apiJSONPb() *runtime.JSONPb {
+	return &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}}
-	mux := runtime.NewServeMux(append(commonOptions(m), runtime.WithMiddlewares(guard))...)
+	}
+}
+
+// newAPIMux serves the internal API with m (uploads decoded by apiMarshaler) behind guard.
+func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface, m *runtime.JSONPb, guard runtime.Middleware) (*runtime.ServeMux, error) {
+	mux := runtime.NewServeMux(append(commonOptions(apiMarshaler{m}), runtime.WithMiddlewares(guard))...)
 	for name, register := range map[string]func() error{
 		"QuoteService": func() error {
 			return insurancev1.RegisterQuoteServiceHandlerClient(ctx, mux, insurancev1.NewQuoteServiceClient(conn))

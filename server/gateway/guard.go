@@ -177,7 +177,7 @@ func withDeadlines(t Timeouts, streams map[string]bool, isUpload func(*http.Requ
 		if r.Method == http.MethodGet && streams[r.URL.Path] {
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})
-			next.ServeHTTP(&streamWriter{ResponseWriter: w, rc: rc, timeout: t.Write}, r)
+			next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: t.Write}, r)
 			return
 		}
 		read := t.Read
@@ -216,15 +216,15 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// streamWriter gives every write of a stream its own write deadline, cleared afterwards, so a
+// deadlineWriter gives every write of a stream its own write deadline, cleared afterwards, so a
 // stuck reader is cut off while an idle stream (no events) is not.
-type streamWriter struct {
+type deadlineWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
 }
 
-func (s *streamWriter) Write(b []byte) (int, error) {
+func (s *deadlineWriter) Write(b []byte) (int, error) {
 	if s.timeout > 0 {
 		_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
 		defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
@@ -232,7 +232,7 @@ func (s *streamWriter) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *streamWriter) Flush() {
+func (s *deadlineWriter) Flush() {
 	if s.timeout > 0 {
 		_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
 		defer func() { _ = s.rc.SetWriteDeadline(time.Time{}) }()
@@ -241,7 +241,7 @@ func (s *streamWriter) Flush() {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (s *streamWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *deadlineWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func isUploadPath(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/claim-documents")

@@ -31,6 +31,9 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
+// uploadRPCPath is the claim-document upload over Connect and gRPC-Web.
+const uploadRPCPath = "/covergate.insurance.v1.ClaimService/UploadClaimDocuments"
+
 type bodyLimits struct {
 	normal, upload int64
 	// selfRead are the routes whose handler reads (and bounds) the body itself: the partner
@@ -39,7 +42,7 @@ type bodyLimits struct {
 }
 
 func (l bodyLimits) of(r *http.Request) int64 {
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/claim-documents") {
+	if r.Method == http.MethodPost && (strings.HasSuffix(r.URL.Path, "/claim-documents") || r.URL.Path == uploadRPCPath) {
 		return l.upload
 	}
 	return l.normal

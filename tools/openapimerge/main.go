@@ -55,6 +55,7 @@ func run(v3Dir, v2File, outDir, descriptors string) error {
 		return err
 	}
 	decorate(merged, scopes, "3")
+	declareStreams(merged, "3")
 	if err := writeJSON(filepath.Join(outDir, "openapi.json"), merged); err != nil {
 		return err
 	}
@@ -63,6 +64,7 @@ func run(v3Dir, v2File, outDir, descriptors string) error {
 		return err
 	}
 	decorate(v2, scopes, "2")
+	declareStreams(v2, "2")
 	if err := writeJSON(filepath.Join(outDir, "swagger.json"), v2); err != nil {
 		return err
 	}
