@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -323,5 +324,67 @@ func writeSchema(t *testing.T, path string, f protoreflect.FileDescriptor) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// endlessBody never ends.
+type endlessBody struct{}
+
+func (endlessBody) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}
+
+// TestConnectStrangersCostNoBody: a Connect or gRPC-Web call without a valid key is refused from
+// its headers, in its own protocol, before the transcoder reads the body — a body that never ends
+// still gets its answer.
+func TestConnectStrangersCostNoBody(t *testing.T) {
+	s := apptest.Start(t)
+	for _, tc := range []struct {
+		name, contentType string
+		header            map[string]string
+		wantHTTP          int
+	}{
+		{"connect-json", "application/json", map[string]string{"Connect-Protocol-Version": "1"}, http.StatusUnauthorized},
+		{"connect-proto", "application/proto", map[string]string{"Connect-Protocol-Version": "1"}, http.StatusUnauthorized},
+		{"grpc-web", "application/grpc-web+proto", nil, http.StatusOK}, // gRPC-Web carries the status in headers
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := endlessBody{}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.HTTPURL+"/covergate.insurance.v1.QuoteService/CreateQuote", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			req.Header.Set("Authorization", "Bearer not-a-key")
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("no answer before the body ended: %v", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tc.wantHTTP {
+				t.Fatalf("HTTP %d, want %d", resp.StatusCode, tc.wantHTTP)
+			}
+			if tc.name == "grpc-web" {
+				if got := resp.Header.Get("Grpc-Status"); got != "16" {
+					t.Fatalf("grpc-status %q, want 16 (UNAUTHENTICATED)", got)
+				}
+			} else {
+				var e struct{ Code string }
+				if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Code != "unauthenticated" {
+					t.Fatalf("Connect error body: %+v, %v", e, err)
+				}
+			}
+			// An answer to a request whose body never ends proves the server did not wait for
+			// the body; how much of it the client's transport pushed into socket buffers
+			// meanwhile is not the server's reading.
+		})
 	}
 }

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		mux.Handle(p, hookHandler)
 	}
 	mux.Handle("/v1/", checkIdempotencyKey(api))
-	mux.Handle("GET "+watchPath, watch)
+	mux.Handle("GET "+watchPath, g.check(watchMethod, watch))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRouteNotFound(w, r)
 	})
@@ -139,7 +139,13 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		// body itself: a stranger costs no body read.
 		limits.selfRead = hookPaths
 	}
-	var h http.Handler = statusBodies(limitBody(limits, hookPaths, routeRPC(guardRPC(cfg.Authorize, cfg.RPC), requireJSON(mux))))
+	// Connect and gRPC-Web answer errors in their own protocol, so they bypass statusBodies (which
+	// makes every other error body a google.rpc.Status) but keep the body limit.
+	var rpc http.Handler
+	if cfg.RPC != nil {
+		rpc = limitBody(limits, nil, guardRPC(cfg.Authorize, cfg.RPC))
+	}
+	var h http.Handler = routeRPC(rpc, statusBodies(limitBody(limits, hookPaths, requireJSON(mux))))
 	h = withWebhookLimit(cfg.AllowWebhook, hookPaths, h)
 	h = withDeadlines(cfg.Timeouts, routes.streamPaths(), isUploadPath, h)
 	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, h)), nil
