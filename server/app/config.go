@@ -38,6 +38,7 @@ type Config struct {
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	DebugAddr           string        // loopback listener for net/http/pprof (debug.go); empty = off
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -85,6 +86,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.MTLSPrincipals, "mtls-principals", cfg.MTLSPrincipals, "client certificate subjects and their scopes: CN:SCOPE[,SCOPE...] separated by ';'")
 	cfg.Partners.registerFlags(fs)
 	cfg.registerFlowFlags(fs)
+	cfg.registerDebugFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -123,6 +125,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.Partners.validate()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
+	problems = append(problems, cfg.validateDebug()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))

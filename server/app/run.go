@@ -27,6 +27,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if a.cfg.DebugAddr != "" {
+		g.Go(func() error { return a.serveDebug(gctx) })
+	}
 	// Background workers (outbox delivery, partner event polling) run until shutdown starts;
 	// the shutdown waits for them before it closes the store.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
