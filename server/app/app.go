@@ -51,6 +51,7 @@ type App struct {
 	mem      *bufconn.Listener
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	debugLis net.Listener // nil unless --debug-addr (debug.go)
 	serving  atomic.Bool
 	webhooks webhookWiring // see wire_webhooks.go
 	flows    flowWiring    // see wire_flows.go
@@ -146,7 +147,7 @@ func (a *App) listen() error {
 		return fmt.Errorf("app: listen HTTP on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	a.mem = bufconn.Listen(inProcessBuffer)
-	return nil
+	return a.listenDebug()
 }
 
 func (a *App) ready(ctx context.Context) error {

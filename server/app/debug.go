@@ -34,12 +34,30 @@ func (cfg Config) validateDebug() []string {
 	return nil
 }
 
-// serveDebug serves the profiling endpoints on cfg.DebugAddr until ctx ends.
-func (a *App) serveDebug(ctx context.Context) error {
+// listenDebug binds the debug listener when one is configured (with the others, so start-up
+// fails early on a taken port and tests learn the address before Run).
+func (a *App) listenDebug() error {
+	if a.cfg.DebugAddr == "" {
+		return nil
+	}
 	lis, err := net.Listen("tcp", a.cfg.DebugAddr)
 	if err != nil {
 		return fmt.Errorf("app: listen debug on %s: %w", a.cfg.DebugAddr, err)
 	}
+	a.debugLis = lis
+	return nil
+}
+
+// DebugAddr is the debug listener's address, "" when it is off.
+func (a *App) DebugAddr() string {
+	if a.debugLis == nil {
+		return ""
+	}
+	return a.debugLis.Addr().String()
+}
+
+// serveDebug serves the profiling endpoints until ctx ends.
+func (a *App) serveDebug(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -49,8 +67,8 @@ func (a *App) serveDebug(ctx context.Context) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	stop := context.AfterFunc(ctx, func() { _ = srv.Close() }) // a profile in progress is cut short
 	defer stop()
-	a.log.Info("debug listener serving profiles", "addr", lis.Addr().String())
-	if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+	a.log.Info("debug listener serving profiles", "addr", a.DebugAddr())
+	if err := srv.Serve(a.debugLis); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("debug server: %w", err)
 	}
 	return nil

@@ -27,7 +27,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	if a.cfg.DebugAddr != "" {
+	if a.debugLis != nil {
 		g.Go(func() error { return a.serveDebug(gctx) })
 	}
 	// Background workers (outbox delivery, partner event polling) run until shutdown starts;
@@ -109,7 +109,7 @@ func (a *App) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("gateway connection: %w", err))
 		}
 	}
-	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.mem} {
+	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.mem, a.debugLis} {
 		if l != nil {
 			_ = l.Close() // already closed by Serve's shutdown in the normal path
 		}
