@@ -93,12 +93,15 @@ func benchTransport(ctx context.Context, env *env, rep *report) error {
 	if err != nil {
 		return err
 	}
-	debugAddr, err := gatewayproc.FreePort()
-	if err != nil {
-		return err
+	var debugAddr string
+	var extra []string
+	if env.profileFor > 0 {
+		if debugAddr, err = gatewayproc.FreePort(); err != nil {
+			return err
+		}
+		extra = []string{"--debug-addr", debugAddr}
 	}
-	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir,
-		Extra: []string{"--debug-addr", debugAddr}})
+	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir, Extra: extra})
 	if err != nil {
 		return err
 	}
