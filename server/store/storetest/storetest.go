@@ -44,6 +44,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Checkpoints", testCheckpoints},
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
+		{"SavepointNested", testSavepointNested},
 		{"Erasure", testErasure},
 	}
 	for _, tt := range tests {
