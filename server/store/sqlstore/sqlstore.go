@@ -65,7 +65,6 @@ type Queries struct {
 	d          *Dialect
 	st         *TxState // nil outside a transaction
 	savepoints int      // savepoints opened so far, to name the next one
-	unreleased string   // a passed savepoint not yet released (see Savepoint)
 }
 
 // New binds the queries to q. st is nil for the read-only pool.
@@ -84,13 +83,6 @@ var (
 // restored too: in particular "events appended", because on PostgreSQL the
 // event-log lock taken by the first append is released with the savepoint
 // and the next append must take it again.
-//
-// A savepoint whose fn passed is released lazily, in the same statement that
-// opens the next one ("RELEASE SAVEPOINT a; SAVEPOINT b"), or by the COMMIT:
-// one round trip per savepoint instead of two, which is one round trip less
-// per delivery in webhook group commit (issue 17). Releasing later changes
-// nothing that is kept or undone: a passed savepoint is never rolled back to,
-// and a rollback to an enclosing savepoint undoes it either way.
 func (s *Queries) Savepoint(ctx context.Context, fn func(ctx context.Context) error) error {
 	if s.st == nil {
 		return errors.New("store: savepoint outside a transaction")
@@ -98,17 +90,10 @@ func (s *Queries) Savepoint(ctx context.Context, fn func(ctx context.Context) er
 	s.savepoints++
 	name := fmt.Sprintf("covergate_sp_%d", s.savepoints)
 	saved := *s.st
-	open := "SAVEPOINT " + name
-	if s.unreleased != "" {
-		open = "RELEASE SAVEPOINT " + s.unreleased + "; " + open
-		s.unreleased = ""
-	}
-	if _, err := s.q.Exec(ctx, open); err != nil {
+	if _, err := s.q.Exec(ctx, "SAVEPOINT "+name); err != nil {
 		return fmt.Errorf("store: open savepoint: %w: %w", store.ErrTxUnusable, err)
 	}
 	if err := fn(ctx); err != nil {
-		// The rollback also undoes (and destroys) savepoints fn opened and passed.
-		s.unreleased = ""
 		if _, rerr := s.q.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
 			return errors.Join(err, fmt.Errorf("store: roll back savepoint: %w: %w", store.ErrTxUnusable, rerr))
 		}
@@ -118,8 +103,9 @@ func (s *Queries) Savepoint(ctx context.Context, fn func(ctx context.Context) er
 		}
 		return err
 	}
-	// Releasing name also releases any savepoint fn opened and passed.
-	s.unreleased = name
+	if _, err := s.q.Exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: release savepoint: %w: %w", store.ErrTxUnusable, err)
+	}
 	return nil
 }
 

@@ -94,10 +94,9 @@ func testSavepoint(t *testing.T, s store.Store) {
 	}
 }
 
-// testSavepointNested: passed savepoints are released lazily (with the next one, or by the
-// commit); nesting still behaves: an enclosing savepoint that fails undoes the nested ones that
-// passed, one that passes keeps them, and savepoints opened after either still work — with
-// writes between savepoints and after the last one kept too.
+// testSavepointNested: an enclosing savepoint that fails undoes the nested ones that passed, one
+// that passes keeps them, and savepoints opened after either still work — with writes between
+// savepoints and after the last one kept too.
 func testSavepointNested(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	boom := errors.New("boom")
