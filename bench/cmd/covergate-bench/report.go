@@ -194,7 +194,7 @@ func (r *report) markdown(t summary) string {
 	p("## How to run")
 	p("")
 	p("```sh")
-	p("make bench          # builds bin/covergate and bin/covergate-bench, runs everything (~4-6 min), writes this file; raw CPU profiles in bin/profiles/")
+	p("make bench          # builds bin/covergate and bin/covergate-bench, runs everything (~4 min), writes this file; raw CPU profiles in bin/profiles/")
 	p("make bench-micro    # the go test -bench micro-benchmarks of the packages")
 	p("bin/covergate-bench -help   # rounds, sizes, concurrency, -only transport,ingest,outbox,footprint, -peers, -profile")
 	p("```")
