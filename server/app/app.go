@@ -55,6 +55,7 @@ type App struct {
 	mem      *bufconn.Listener
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	debugLis net.Listener // nil unless --debug-addr (debug.go)
 	serving  atomic.Bool
 	authn    *auth.Authenticator
 	rate     *ratelimit.Limiter
@@ -168,7 +169,7 @@ func (a *App) listen() error {
 	}
 	a.mem = bufconn.Listen(inProcessBuffer)
 	a.limitListeners()
-	return nil
+	return a.listenDebug()
 }
 
 func (a *App) ready(ctx context.Context) error {

@@ -58,7 +58,8 @@ type Config struct {
 	WalletSessionTTL time.Duration // lifetime of an access token whose exp is unreadable; 0 = 15 minutes
 	WalletNonceTTL   time.Duration // how long a sign-in message can be signed; 0 = 5 minutes
 	// Protections against slow, greedy and hostile callers (limits.go).
-	Limits Limits
+	Limits    Limits
+	DebugAddr string // loopback listener for net/http/pprof (debug.go); empty = off
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -123,6 +124,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	cfg.registerEtvasFlags(fs)
 	cfg.registerWalletFlags(fs)
 	cfg.Limits.registerFlags(fs)
+	cfg.registerDebugFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -168,6 +170,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.validateEtvas()...)
 	problems = append(problems, cfg.validateWallet()...)
 	problems = append(problems, cfg.Limits.validate(cfg.MaxUploadBytes)...)
+	problems = append(problems, cfg.validateDebug()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))

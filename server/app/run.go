@@ -29,6 +29,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if a.debugLis != nil {
+		g.Go(func() error { return a.serveDebug(gctx) })
+	}
 	// Background workers (outbox delivery, partner event polling, ...) run under the supervisor
 	// until shutdown starts; the shutdown waits for them before it closes the store. A worker
 	// that fails for good makes the gateway unready and stops it (Run returns the failure).
@@ -131,7 +134,7 @@ func (a *App) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("gateway connection: %w", err))
 		}
 	}
-	for _, l := range []net.Listener{a.grpcLis, a.httpLis} {
+	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.debugLis} {
 		if l != nil {
 			_ = l.Close() // already closed by Serve's shutdown in the normal path
 		}

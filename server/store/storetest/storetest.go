@@ -46,6 +46,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Checkpoints", testCheckpoints},
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
+		{"SavepointNested", testSavepointNested},
 		{"Erasure", testErasure},
 		{"CustomerStructuredAddress", testCustomerStructuredAddress},
 		{"PolicyAvataData", testPolicyAvataData},
