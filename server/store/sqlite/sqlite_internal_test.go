@@ -100,14 +100,14 @@ func TestMigrationsFromEmpty(t *testing.T) {
 	}
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 1 {
+	if err != nil || v != store.LatestSchemaVersion {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	var tables int
 	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 12 { // 11 domain tables + goose_db_version
+	if tables != 13 { // 12 domain tables + goose_db_version
 		t.Fatalf("%d tables after migration", tables)
 	}
 }

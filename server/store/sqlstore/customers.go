@@ -319,6 +319,12 @@ func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time
 			lease_owner='', lease_expire_time=NULL, update_time=$3 WHERE customer_id=$1`,
 			[]any{customerID, red, s.ts(now)}},
 		{"idempotency", `DELETE FROM idempotency WHERE customer_id=$1`, []any{customerID}},
+		// A partner call's request holds the holder's details until it settles; a pending one
+		// is abandoned (its outcome is left to the partner's callbacks).
+		{"partner calls", `UPDATE partner_calls SET request=$2,
+			state=CASE WHEN state='PENDING' THEN 'FAILED' ELSE state END,
+			last_error=CASE WHEN state='PENDING' THEN 'abandoned: customer erased' ELSE last_error END,
+			version=version+1, update_time=$3 WHERE customer_id=$1`, []any{customerID, red, s.ts(now)}},
 	}
 	for _, st := range steps {
 		if _, err := s.q.Exec(ctx, st.query, st.args...); err != nil {

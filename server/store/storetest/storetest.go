@@ -45,6 +45,9 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
 		{"Erasure", testErasure},
+		{"PartnerCalls", testPartnerCalls},
+		{"AvataReferences", testAvataReferences},
+		{"PartnerCallErasure", testPartnerCallErasure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
