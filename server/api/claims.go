@@ -15,6 +15,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 )
@@ -152,8 +153,8 @@ func validReason(reason string) error {
 	return nil
 }
 
-// CreateClaim files a claim with Avata using documents uploaded for the same policy, then
-// records it CREATED.
+// CreateClaim files a claim with Avata using documents uploaded for the same policy and records
+// it CREATED, with or without Avata's claim uuid (see partnerops.FileClaim).
 func (s *ClaimService) CreateClaim(ctx context.Context, req *insurancev1.CreateClaimRequest) (*insurancev1.CreateClaimResponse, error) {
 	if err := validReason(req.GetReason()); err != nil {
 		return nil, err
@@ -182,34 +183,24 @@ func (s *ClaimService) CreateClaim(ctx context.Context, req *insurancev1.CreateC
 	if len(violations) > 0 {
 		return nil, apierror.Invalid("document_keys must name documents uploaded for this policy", violations)
 	}
-	signer, err := s.signer()
+	if _, err := s.signer(); err != nil {
+		return nil, err
+	}
+	claimID, err := domain.NewID()
 	if err != nil {
 		return nil, err
 	}
-	remote, err := s.d.Avata.CreateClaim(ctx, signer, avata.CreateClaimRequest{
-		Reason: req.GetReason(), PolicyUUID: p.AvataPolicyUUID, Files: files, Email: req.GetClaimantEmail(),
+	c, err := s.d.Ops.FileClaim(ctx, partnerops.ClaimFiling{
+		Policy:      p,
+		RequestHash: partnerops.RequestHash(req.GetReason(), req.GetClaimantEmail(), req.GetDocumentKeys()),
+		Claim: domain.Claim{
+			ID: claimID, Reason: req.GetReason(), ClaimantEmail: req.GetClaimantEmail(), DocumentKeys: req.GetDocumentKeys(),
+		},
+		Request: avata.CreateClaimRequest{Reason: req.GetReason(), PolicyUUID: p.AvataPolicyUUID, Files: files, Email: req.GetClaimantEmail()},
+		Source:  apiSource(ctx, domain.PartnerAvata),
 	})
 	if err != nil {
 		return nil, err
-	}
-	if remote.UUID == "" {
-		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			"the carrier created the claim without an id", "partner", avata.PartnerName)
-	}
-	c := domain.Claim{
-		PolicyID: p.ID, CustomerID: p.CustomerID, AvataClaimUUID: remote.UUID, Status: domain.ClaimCreated,
-		Reason: req.GetReason(), ClaimantEmail: req.GetClaimantEmail(), DocumentKeys: req.GetDocumentKeys(),
-		StatusTime: s.d.now(),
-	}
-	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		created, err := s.d.Lifecycle.CreateClaim(ctx, tx, c, apiSource(ctx, domain.PartnerAvata))
-		c = created
-		return err
-	})
-	if err != nil {
-		s.d.logger().ErrorContext(ctx, "claim filed with Avata but not recorded: reconcile",
-			"avata_claim_uuid", remote.UUID, "policy_id", p.ID, "error", err)
-		return nil, fmt.Errorf("api: create claim: record claim %s: %w", remote.UUID, err)
 	}
 	return &insurancev1.CreateClaimResponse{Claim: ClaimToProto(c)}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/partners/scalepoint"
@@ -18,9 +19,11 @@ type Deps struct {
 	Avata      *avata.Client
 	Scalepoint *scalepoint.Client
 	Lifecycle  *lifecycle.Lifecycle
-	Settings   Settings
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Ops runs the partner calls with side effects (durable before and after, reconciliation).
+	Ops      *partnerops.Ops
+	Settings Settings
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Stopping is closed when the server begins to shut down: long-lived streams (WatchEvents)
 	// end then, so that a graceful stop does not wait for them until its deadline.
 	Stopping <-chan struct{}

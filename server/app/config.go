@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 )
@@ -38,20 +39,24 @@ type Config struct {
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	PartnerCallTimeout  time.Duration // budget of one partner call with a side effect, detached from the caller
+	ReconcileInterval   time.Duration // how often unknown partner-call outcomes are looked for
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
 func Defaults() Config {
 	return Config{
-		GRPCAddr:        "127.0.0.1:9090",
-		HTTPAddr:        "127.0.0.1:8080",
-		MaxBodyBytes:    1 << 20,
-		MaxUploadBytes:  24 << 20,
-		ShutdownTimeout: 20 * time.Second,
-		LogFormat:       "auto",
-		LogLevel:        "info",
-		Database:        engine.DefaultDSN,
-		QuoteTTL:        15 * time.Minute,
+		GRPCAddr:           "127.0.0.1:9090",
+		HTTPAddr:           "127.0.0.1:8080",
+		MaxBodyBytes:       1 << 20,
+		MaxUploadBytes:     24 << 20,
+		ShutdownTimeout:    20 * time.Second,
+		LogFormat:          "auto",
+		LogLevel:           "info",
+		Database:           engine.DefaultDSN,
+		QuoteTTL:           15 * time.Minute,
+		PartnerCallTimeout: partnerops.DefaultCallTimeout,
+		ReconcileInterval:  partnerops.DefaultReconcileInterval,
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",

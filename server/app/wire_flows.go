@@ -12,6 +12,7 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/partnerops"
 )
 
 // The internal-API wiring: idempotency keys, the outbox delivery workers, and the claim routing
@@ -23,11 +24,32 @@ const idempotencySweepInterval = 5 * time.Minute
 // flowWiring holds what the internal-API parts share.
 type flowWiring struct {
 	idem *idempotency.Interceptor
+	ops  *partnerops.Ops // partner calls with side effects; nil without an Avata client
+}
+
+// buildOps builds the runner of partner calls with side effects (durable before and after).
+func (a *App) buildOps() error {
+	if a.partners.Avata == nil {
+		return nil
+	}
+	ops, err := partnerops.New(partnerops.Config{
+		Store: a.store, Lifecycle: a.lifecycle, Avata: a.partners.Avata, Logger: a.log.With("component", "partnerops"),
+		Now: time.Now, CallTimeout: a.cfg.PartnerCallTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	a.flows.ops = ops
+	return nil
 }
 
 // registerFlowFlags binds the flags of the internal-API flows.
 func (cfg *Config) registerFlowFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.QuoteTTL, "quote-ttl", cfg.QuoteTTL, "how long a quote can be bought (0 = 15m)")
+	fs.DurationVar(&cfg.PartnerCallTimeout, "partner-call-timeout", cfg.PartnerCallTimeout,
+		"budget of one partner call with a side effect (confirm, activate, claim, KYC); it runs detached from the caller's deadline")
+	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", cfg.ReconcileInterval,
+		"how often partner calls whose outcome is unknown (timeout, crash) are resolved through the partner's status calls")
 	fs.BoolVar(&cfg.PublishClaimUpdates, "publish-claim-updates", cfg.PublishClaimUpdates,
 		"publish every claim status change to Scalepoint (event claim_updated, to scalepoint-country/scalepoint-tenant) through the outbox")
 }
@@ -36,6 +58,12 @@ func (cfg Config) validateFlows() []string {
 	var problems []string
 	if cfg.QuoteTTL < 0 {
 		problems = append(problems, "quote-ttl must not be negative")
+	}
+	if cfg.PartnerCallTimeout < 0 {
+		problems = append(problems, "partner-call-timeout must not be negative")
+	}
+	if cfg.ReconcileInterval < 0 {
+		problems = append(problems, "reconcile-interval must not be negative")
 	}
 	return problems
 }
@@ -75,10 +103,15 @@ func (a *App) flowBackground() []func(context.Context) error {
 		worker.Observe = a.metrics.OutboxAttempt
 	}
 	sweepLog := a.log.With("component", "idempotency")
-	return []func(context.Context) error{
+	work := []func(context.Context) error{
 		worker.Run,
 		func(ctx context.Context) error {
 			return idempotency.Sweep(ctx, a.store, idempotencySweepInterval, time.Now, sweepLog)
 		},
 	}
+	if a.flows.ops != nil {
+		rec := &partnerops.Reconciler{Ops: a.flows.ops, Interval: a.cfg.ReconcileInterval, Logger: a.log.With("component", "reconciler")}
+		work = append(work, rec.Run)
+	}
+	return work
 }

@@ -25,6 +25,8 @@ const (
 	ChannelWebhook = "webhook"
 	ChannelAPI     = "api"
 	ChannelPoll    = "poll"
+	// ChannelReconcile: the reconciler resolved a partner call whose outcome was unknown.
+	ChannelReconcile = "reconcile"
 )
 
 // Source says where a change came from; it is recorded in the event data.
