@@ -69,10 +69,10 @@ func (o *Ops) FileClaim(ctx context.Context, in ClaimFiling) (domain.Claim, erro
 		if err != nil {
 			return domain.Claim{}, fmt.Errorf("partnerops: record claim intent: %w", err)
 		}
-		cctx, cancel := o.detached(ctx)
-		defer cancel()
-		remote, err := o.sendClaim(cctx, in)
-		return o.afterClaim(cctx, call, in, remote, err)
+		return detach(o, ctx, func(ctx context.Context) (domain.Claim, error) {
+			remote, err := o.sendClaim(ctx, in)
+			return o.afterClaim(ctx, call, in, remote, err)
+		})
 	}
 	return domain.Claim{}, errInProgress("the claim")
 }

@@ -81,10 +81,10 @@ func (o *Ops) Buy(ctx context.Context, in Purchase) (domain.Policy, error) {
 		if err != nil {
 			return domain.Policy{}, fmt.Errorf("partnerops: record purchase intent: %w", err)
 		}
-		cctx, cancel := o.detached(ctx)
-		defer cancel()
-		conf, err := o.sendConfirm(cctx, in)
-		return o.afterConfirm(cctx, call, in, conf, err)
+		return detach(o, ctx, func(ctx context.Context) (domain.Policy, error) {
+			conf, err := o.sendConfirm(ctx, in)
+			return o.afterConfirm(ctx, call, in, conf, err)
+		})
 	}
 	return domain.Policy{}, errInProgress("the purchase")
 }

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -69,9 +70,48 @@ type Config struct {
 	PollInterval time.Duration
 }
 
-// Ops runs partner calls with side effects. It is safe for concurrent use.
+// Ops runs partner calls with side effects. It is safe for concurrent use. Calls whose caller
+// left before the answer keep running on goroutines Ops owns; Wait waits for them.
 type Ops struct {
-	cfg Config
+	cfg      Config
+	inflight sync.WaitGroup
+}
+
+// Wait waits for the partner calls still running after their callers left (each is bounded by
+// CallTimeout). The app calls it on shutdown, before it closes the store.
+func (o *Ops) Wait() { o.inflight.Wait() }
+
+// detach runs fn (the partner call and the recording of its outcome) on a context detached
+// from the caller's deadline and returns its result — or, when the caller leaves first, the
+// caller's context error at once, while fn goes on and records the outcome: a retry with the
+// same idempotency key (or the same request) then gets the recorded result.
+func detach[T any](o *Ops, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	o.inflight.Add(1)
+	go func() {
+		defer o.inflight.Done()
+		cctx, cancel := o.detached(ctx)
+		defer cancel()
+		v, err := fn(cctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		code := codes.DeadlineExceeded
+		if errors.Is(ctx.Err(), context.Canceled) {
+			code = codes.Canceled
+		}
+		return zero, apierror.New(code, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT,
+			"the partner has not answered within your deadline; the call goes on and its outcome is recorded: "+
+				"retry with the same idempotency key to get it", "partner", avata.PartnerName)
+	}
 }
 
 // New returns Ops with defaults applied.
@@ -313,7 +353,8 @@ func (o *Ops) Reconcile(ctx context.Context, c domain.PartnerCall) error {
 	if err != nil || !ok {
 		return err
 	}
-	cctx, cancel := o.detached(ctx)
+	// Not detached: a reconciliation cut short by shutdown leaves the call PENDING for the next.
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
 	defer cancel()
 	if len(c.Request) == 0 || string(c.Request) == domain.Redacted {
 		o.fail(cctx, c, errors.New("abandoned: the request is no longer stored"))

@@ -138,9 +138,9 @@ func (o *Ops) runResendable(ctx context.Context, r resendable) (domain.PartnerCa
 		if err != nil {
 			return call, fmt.Errorf("partnerops: record %s intent: %w", r.op, err)
 		}
-		cctx, cancel := o.detached(ctx)
-		defer cancel()
-		return o.afterResend(cctx, call, r, r.send(cctx))
+		return detach(o, ctx, func(ctx context.Context) (domain.PartnerCall, error) {
+			return o.afterResend(ctx, call, r, r.send(ctx))
+		})
 	}
 	return domain.PartnerCall{}, errInProgress("the request")
 }
