@@ -169,6 +169,9 @@ func (s *Server) createClaim(w http.ResponseWriter, r *http.Request, wallet stri
 	var out avata.Claim
 	if apiErr == nil {
 		out = c.wire(s.st.policies[c.policyUUID])
+		if s.documentedClaims {
+			out.UUID = "" // the documented create answer has no claim uuid
+		}
 	}
 	s.mu.Unlock()
 	if apiErr != nil {
@@ -204,7 +207,7 @@ func (st *state) newClaim(req avata.CreateClaimRequest, wallet string, now time.
 		return nil, &apiError{status: http.StatusConflict, code: avata.CodeClaimExists, msg: "policy already has a claim"}
 	}
 	c := &claim{
-		uuid: uuid.NewString(), policyUUID: req.PolicyUUID, reason: req.Reason, email: req.Email,
+		uuid: uuid.NewString(), id: claimNumber(now), policyUUID: req.PolicyUUID, reason: req.Reason, email: req.Email,
 		files: append([]avata.ClaimFile(nil), req.Files...), status: avata.ClaimCreated, created: now.UTC(),
 	}
 	st.claims[c.uuid] = c
@@ -238,6 +241,12 @@ func (s *Server) claimStatus(w http.ResponseWriter, r *http.Request, wallet stri
 		apiErr = forbidden("policy belongs to another wallet")
 	case !hasClaim:
 		apiErr = notFound("claim")
+	case s.documentedClaims:
+		// The documented status answer, field for field: {"claim":{"status","policy":{"uuid"}}}.
+		doc := map[string]any{"claim": map[string]any{"status": s.st.claims[id].status, "policy": map[string]string{"uuid": pol.uuid}}}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, doc)
+		return
 	default:
 		out = s.st.claims[id].wire(pol)
 	}
@@ -248,3 +257,7 @@ func (s *Server) claimStatus(w http.ResponseWriter, r *http.Request, wallet stri
 	}
 	writeJSON(w, http.StatusOK, avata.ClaimEnvelope{Claim: out})
 }
+
+// claimNumber is Avata's claim id (details.claimId), a number like the documented
+// "1234567890", distinct from the claim uuid.
+func claimNumber(now time.Time) string { return strconv.FormatInt(now.UnixNano()%10_000_000_000, 10) }

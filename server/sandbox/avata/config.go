@@ -81,6 +81,12 @@ type Config struct {
 	TokenTTL time.Duration // wallet JWT lifetime, default 15 min
 	NonceTTL time.Duration // sign-in nonce lifetime, default 5 min
 
+	// DocumentedClaimBodies makes create-claim and claim-status answer exactly the documented
+	// bodies, which carry no claim uuid (create: {"claim":{reason, createdDate, files, email,
+	// status, policy}}; status: {"claim":{status, policy:{uuid}}}): the uuid then only reaches
+	// the gateway through claim-update callbacks. Off: both answers include "uuid".
+	DocumentedClaimBodies bool
+
 	CallbackAttempts int           // delivery attempts per callback on non-2xx/transport errors (default 4)
 	CallbackBackoff  time.Duration // first retry wait, doubled per retry (default 100 ms)
 

@@ -30,10 +30,12 @@ type Server struct {
 	closed bool
 	wake   chan struct{} // nudges the delivery worker
 
-	mu    sync.Mutex
-	st    state
-	queue []pendingCallback
-	deliv []Delivery
+	mu sync.Mutex
+	// documentedClaims: see Config.DocumentedClaimBodies (switchable at run time).
+	documentedClaims bool
+	st               state
+	queue            []pendingCallback
+	deliv            []Delivery
 }
 
 // New builds a sandbox from cfg (zero fields get defaults).
@@ -49,13 +51,21 @@ func New(cfg Config) *Server {
 		kitOpts.MaxBodyBytes = maxUploadBody // claim uploads are bigger than the kit's default
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1), documentedClaims: cfg.DocumentedClaimBodies}
 	s.kit = sandboxkit.New("avata", kitOpts)
 	s.handler = s.kit.Wrap(s.routes())
 	if cfg.GatewayURL != "" {
 		s.spawn(s.deliveryWorker)
 	}
 	return s
+}
+
+// SetDocumentedClaimBodies switches the claim answers between the documented bodies (no claim
+// uuid) and bodies that include it; see Config.DocumentedClaimBodies.
+func (s *Server) SetDocumentedClaimBodies(on bool) {
+	s.mu.Lock()
+	s.documentedClaims = on
+	s.mu.Unlock()
 }
 
 // Handler serves the sandbox (journal and faults included).

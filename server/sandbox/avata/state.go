@@ -85,6 +85,7 @@ type policy struct {
 
 type claim struct {
 	uuid, policyUUID string
+	id               string // details.claimId
 	reason, email    string
 	files            []avata.ClaimFile
 	status           avata.ClaimStatus
@@ -207,7 +208,7 @@ func (c *claim) wire(pol *policy) avata.Claim {
 func (c *claim) update() avata.ClaimUpdate {
 	return avata.ClaimUpdate{
 		Status: c.status, UUID: c.uuid, PolicyUUID: c.policyUUID,
-		Details: avata.ClaimUpdateDetails{ClaimID: c.uuid},
+		Details: avata.ClaimUpdateDetails{ClaimID: c.id},
 	}
 }
 
