@@ -89,7 +89,9 @@ func (s *Server) schedulePolicyAccept(policyUUID string) {
 // scheduleClaimSteps walks a new claim through ClaimSteps, one per
 // ClaimStepDelay, stopping if someone else changed its status meanwhile.
 func (s *Server) scheduleClaimSteps(claimUUID string) {
-	steps := s.cfg.ClaimSteps
+	s.mu.Lock()
+	steps := s.claimSteps
+	s.mu.Unlock()
 	if len(steps) == 0 {
 		return
 	}

@@ -33,6 +33,7 @@ type Server struct {
 	mu sync.Mutex
 	// documentedClaims: see Config.DocumentedClaimBodies (switchable at run time).
 	documentedClaims bool
+	claimSteps       []avata.ClaimStatus // Config.ClaimSteps, switchable at run time
 	st               state
 	queue            []pendingCallback
 	deliv            []Delivery
@@ -51,7 +52,7 @@ func New(cfg Config) *Server {
 		kitOpts.MaxBodyBytes = maxUploadBody // claim uploads are bigger than the kit's default
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1), documentedClaims: cfg.DocumentedClaimBodies}
+	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1), documentedClaims: cfg.DocumentedClaimBodies, claimSteps: cfg.ClaimSteps}
 	s.kit = sandboxkit.New("avata", kitOpts)
 	s.handler = s.kit.Wrap(s.routes())
 	if cfg.GatewayURL != "" {
@@ -65,6 +66,14 @@ func New(cfg Config) *Server {
 func (s *Server) SetDocumentedClaimBodies(on bool) {
 	s.mu.Lock()
 	s.documentedClaims = on
+	s.mu.Unlock()
+}
+
+// SetClaimSteps replaces the statuses new claims walk through (none: a claim stays CREATED, and
+// sends no callback, until /_sandbox/claims/{uuid}/status moves it).
+func (s *Server) SetClaimSteps(steps ...avata.ClaimStatus) {
+	s.mu.Lock()
+	s.claimSteps = append([]avata.ClaimStatus(nil), steps...)
 	s.mu.Unlock()
 }
 
