@@ -50,6 +50,8 @@ const (
 	DefaultRecheckAfter = 15 * time.Second
 	DefaultMaxRecheck   = 10 * time.Minute
 	DefaultPollInterval = 50 * time.Millisecond
+	// recordTimeout bounds the recording of an outcome, after the call's own budget.
+	recordTimeout = 10 * time.Second
 )
 
 // Config configures Ops.
@@ -238,6 +240,10 @@ func (o *Ops) begin(ctx context.Context, c domain.PartnerCall) (domain.PartnerCa
 // fn records the effect and settles the call. A call someone else settled meanwhile is
 // returned as it is (settled=false), so an outcome is recorded exactly once.
 func (o *Ops) settle(ctx context.Context, id string, fn func(ctx context.Context, tx store.Tx, cur domain.PartnerCall) (domain.PartnerCall, error)) (domain.PartnerCall, error) {
+	// The call may have used up its budget (that is how an outcome becomes unknown): recording
+	// it gets a budget of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var out domain.PartnerCall
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
