@@ -10,8 +10,8 @@ import (
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/domain"
-	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store"
