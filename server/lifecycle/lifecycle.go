@@ -482,6 +482,7 @@ func (l *Lifecycle) claimChanged(ctx context.Context, tx store.Tx, typ string, c
 	putNonEmpty(data, "customer_id", c.CustomerID)
 	putNonEmpty(data, "previous_status", string(from))
 	putNonEmpty(data, "avata_claim_uuid", c.AvataClaimUUID)
+	putNonEmpty(data, "avata_claim_id", c.AvataClaimID)
 	if err := l.appendEvent(ctx, tx, typ, domain.SubjectClaims+c.ID, c.CustomerID, src, data); err != nil {
 		return err
 	}
