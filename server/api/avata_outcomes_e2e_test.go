@@ -119,15 +119,15 @@ func TestAvataClaimWithoutUUIDIsRecordedAndCompletedByCallbacks(t *testing.T) {
 					got = gc.GetClaim()
 					return got.GetStatus() == insurancev1.ClaimStatus_CLAIM_STATUS_APPROVED
 				})
-				if got.GetPartnerClaimId() != claimUUID {
-					t.Fatalf("claim uuid = %q, want Avata's %q", got.GetPartnerClaimId(), claimUUID)
+				if got.GetPartnerClaimId() != claimUUID || got.GetPartnerClaimNumber() == "" || got.GetPartnerClaimNumber() == claimUUID {
+					t.Fatalf("claim uuid %q / number %q, want Avata's uuid %q and its details.claimId", got.GetPartnerClaimId(), got.GetPartnerClaimNumber(), claimUUID)
 				}
 				stored, err := s.App.Store().GetClaim(context.Background(), created.GetClaimId())
 				if err != nil {
 					t.Fatal(err)
 				}
 				ids := claimCallbackIDs(t, box, claimUUID)
-				if len(ids) != 1 || stored.AvataClaimID != ids[0] || stored.AvataClaimID == claimUUID || stored.Reason != reason {
+				if len(ids) != 1 || stored.AvataClaimID != ids[0] || got.GetPartnerClaimNumber() != ids[0] || stored.Reason != reason {
 					t.Fatalf("stored claim %+v; callbacks carried claim ids %v", stored, ids)
 				}
 				// One claim, and its events: created, then one change per Avata status, naming the uuid.
