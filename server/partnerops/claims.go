@@ -89,7 +89,7 @@ func (o *Ops) signer() (avata.Signer, error) {
 func (o *Ops) sendClaim(ctx context.Context, in ClaimFiling) (*avata.Claim, error) {
 	signer, err := o.signer()
 	if err != nil {
-		return nil, err
+		return nil, &notSentError{err}
 	}
 	return o.cfg.Avata.CreateClaim(ctx, signer, in.Request)
 }
@@ -162,7 +162,7 @@ func (o *Ops) recordOwnClaim(ctx context.Context, call domain.PartnerCall, in Cl
 	if err != nil {
 		o.cfg.Logger.ErrorContext(ctx, "claim filed with Avata but not recorded yet: the reconciler will record it",
 			"partner_call_id", call.ID, "policy_id", in.Policy.ID, "error", err)
-		return domain.Claim{}, fmt.Errorf("partnerops: record filed claim: %w", err)
+		return domain.Claim{}, &recordError{fmt.Errorf("partnerops: record filed claim: %w", err)}
 	}
 	if out.ID == "" {
 		if settled.State != domain.PartnerCallSucceeded {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -98,7 +97,7 @@ func (o *Ops) sendConfirm(ctx context.Context, in Purchase) (*avata.Confirmation
 	case in.DigitalAsset != nil:
 		return o.cfg.Avata.ConfirmDigitalAsset(ctx, *in.DigitalAsset)
 	}
-	return nil, errors.New("partnerops: purchase without a confirm request")
+	return nil, &notSentError{errors.New("partnerops: purchase without a confirm request")}
 }
 
 // afterConfirm records the outcome of a confirm call (first send or resend).
@@ -188,7 +187,7 @@ func (o *Ops) recordPolicy(ctx context.Context, call domain.PartnerCall, in Purc
 		// reconciler records it (resend → "already confirmed" → by reference).
 		o.cfg.Logger.ErrorContext(ctx, "policy confirmed by Avata but not recorded yet: the reconciler will record it",
 			"partner_call_id", call.ID, "avata_policy_uuid", uuid, "error", err)
-		return domain.Policy{}, fmt.Errorf("partnerops: record confirmed policy: %w", err)
+		return domain.Policy{}, &recordError{fmt.Errorf("partnerops: record confirmed policy: %w", err)}
 	}
 	if out.ID == "" { // settled by someone else
 		if settled.State != domain.PartnerCallSucceeded {
@@ -217,12 +216,4 @@ func (o *Ops) reconcileConfirm(ctx context.Context, c domain.PartnerCall) error 
 		return nil // refused and recorded as such
 	}
 	return ignoreSettled(err)
-}
-
-// ignoreSettled drops the error of an attempt whose outcome is recorded (or left for later).
-func ignoreSettled(err error) error {
-	if err == nil || !strings.HasPrefix(err.Error(), "partnerops: record") {
-		return nil
-	}
-	return err
 }

@@ -76,12 +76,31 @@ type Config struct {
 // left before the answer keep running on goroutines Ops owns; Wait waits for them.
 type Ops struct {
 	cfg      Config
+	mu       sync.Mutex // orders inflight.Add against Wait
+	closed   bool
 	inflight sync.WaitGroup
 }
 
 // Wait waits for the partner calls still running after their callers left (each is bounded by
-// CallTimeout). The app calls it on shutdown, before it closes the store.
-func (o *Ops) Wait() { o.inflight.Wait() }
+// CallTimeout). The app calls it on shutdown, before it closes the store; calls that start
+// afterwards (a handler cut off by a forced stop) run in their caller's goroutine.
+func (o *Ops) Wait() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.inflight.Wait()
+}
+
+// track registers a goroutine Wait must wait for; false once Wait has begun.
+func (o *Ops) track() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.inflight.Add(1)
+	return true
+}
 
 // detach runs fn (the partner call and the recording of its outcome) on a context detached
 // from the caller's deadline and returns its result — or, when the caller leaves first, the
@@ -92,8 +111,12 @@ func detach[T any](o *Ops, ctx context.Context, fn func(ctx context.Context) (T,
 		v   T
 		err error
 	}
+	if !o.track() {
+		cctx, cancel := o.detached(ctx)
+		defer cancel()
+		return fn(cctx)
+	}
 	done := make(chan result, 1)
-	o.inflight.Add(1)
 	go func() {
 		defer o.inflight.Done()
 		cctx, cancel := o.detached(ctx)
@@ -172,6 +195,10 @@ const (
 )
 
 func classify(err error) outcome {
+	var ns *notSentError
+	if errors.As(err, &ns) {
+		return outcomeNo
+	}
 	var perr *partnerhttp.Error
 	if !errors.As(err, &perr) {
 		return outcomeUnknown // a context error or anything else: nobody knows
@@ -194,6 +221,30 @@ func classify(err error) outcome {
 		return outcomeUnknown
 	}
 	return outcomeNo
+}
+
+// notSentError is a failure before anything was sent to the partner (no merchant wallet, no
+// request): the partner did nothing.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
+// recordError is a failure to record an outcome the partner gave: the call stays PENDING and
+// the reconciler records it.
+type recordError struct{ err error }
+
+func (e *recordError) Error() string { return e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
+
+// ignoreSettled drops the error of a reconciliation whose outcome is recorded (or left for a
+// later round); only a failure to record is worth reporting.
+func ignoreSettled(err error) error {
+	var re *recordError
+	if errors.As(err, &re) {
+		return err
+	}
+	return nil
 }
 
 // avataCode is Avata's error code and HTTP status of err, if it is an Avata answer.

@@ -158,7 +158,7 @@ func (o *Ops) afterResend(ctx context.Context, call domain.PartnerCall, r resend
 		if err != nil {
 			o.cfg.Logger.ErrorContext(ctx, "partner call done but not recorded yet: the reconciler will record it",
 				"partner_call_id", call.ID, "operation", r.op, "error", err)
-			return call, fmt.Errorf("partnerops: record %s: %w", r.op, err)
+			return call, &recordError{fmt.Errorf("partnerops: record %s: %w", r.op, err)}
 		}
 		if settled.State != domain.PartnerCallSucceeded {
 			return settled, failedErr(settled)
