@@ -322,94 +322,104 @@ func TestLateAvataConfirmEndsWithOnePolicy(t *testing.T) {
 	}
 }
 
+// Custodial purchases (the merchant wallet is the buyer) are found among the merchant wallet's
+// policies by our reference; a purchase for the customer's own wallet is recorded without
+// Avata's uuid, which the next policy-update callback attaches by our reference.
 func TestAppReconcilerResolvesACrashedPurchase(t *testing.T) {
 	for _, db := range outcomeDatabases {
-		t.Run(db.name, func(t *testing.T) {
-			mutate := db.mutate(t)
-			s := apptest.Start(t, mutate, func(c *app.Config) { c.ReconcileInterval = 50 * time.Millisecond })
-			ctx := apptest.WithToken(apptest.AllKey)
-			q := flowNFTQuote(t, ctx, s, "2")
-			stored, err := s.App.Store().GetQuote(context.Background(), q.GetQuoteId())
-			if err != nil {
-				t.Fatal(err)
+		for _, target := range []string{avatabox.DefaultMerchantWallet, flowSeller} {
+			custodial := target == avatabox.DefaultMerchantWallet
+			name := db.name + "/custodial"
+			if !custodial {
+				name = db.name + "/customer-wallet"
 			}
-			// What a gateway that died right after Avata's yes leaves behind: the purchase
-			// intent (as CreatePolicy records it) and a policy at Avata, nothing else.
-			policyID, err := domain.NewID()
-			if err != nil {
-				t.Fatal(err)
-			}
-			total, err := avata.DecimalToNumber("2")
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := partnerops.Purchase{
-				QuoteID: q.GetQuoteId(), RequestHash: "crashed",
-				Policy: domain.Policy{ID: policyID, QuoteID: q.GetQuoteId(), Partner: domain.PartnerAvata, Kind: domain.KindNFT,
-					Status: domain.PolicyPending, Premium: stored.Premium, AvataReference: policyID},
-				NFT: &avata.NFTConfirmRequest{Proposal: avata.ProposalRef{ID: stored.PartnerProposalID}, Purchase: avata.NFTPurchase{
-					TotalValue: total, Chain: "ETHEREUM", Token: "ETH", NFTContractID: flowNFTContract, NFTTokenID: "7",
-					CurrentBlock: "19000000", TxID: flowTxID, Source: flowSeller, Target: avatabox.DefaultMerchantWallet, Reference: policyID,
-				}},
-			}
-			req, err := json.Marshal(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Not due yet while the test sets the scene; due once Avata has said yes.
-			var call domain.PartnerCall
-			err = s.App.Store().InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-				call, err = tx.CreatePartnerCall(ctx, domain.PartnerCall{
-					Partner: domain.PartnerAvata, Operation: domain.OpAvataConfirm, Subject: domain.SubjectPolicies + policyID,
-					DedupeKey: domain.OpAvataConfirm + ":" + q.GetQuoteId(), RequestHash: "crashed", Request: req, Attempts: 1,
-					NextCheckTime: time.Now().Add(time.Hour),
-				})
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			conf, err := outsideClient(t, s).ConfirmNFT(context.Background(), *in.NFT)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = s.App.Store().InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-				call.NextCheckTime = time.Now().Add(-time.Second)
-				_, err := tx.UpdatePartnerCall(ctx, call, call.Version)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The running gateway's reconciler records the policy Avata issued.
-			policies := insurancev1.NewPolicyServiceClient(s.Conn)
-			flowWait(t, "the reconciler to record the policy", func() bool {
-				g, err := policies.GetPolicy(ctx, &insurancev1.GetPolicyRequest{PolicyId: policyID})
-				if status.Code(err) == codes.NotFound {
-					return false
-				}
+			t.Run(name, func(t *testing.T) {
+				mutate := db.mutate(t)
+				s := apptest.Start(t, mutate, func(c *app.Config) { c.ReconcileInterval = 50 * time.Millisecond })
+				ctx := apptest.WithToken(apptest.AllKey)
+				q := flowNFTQuote(t, ctx, s, "2")
+				stored, err := s.App.Store().GetQuote(context.Background(), q.GetQuoteId())
 				if err != nil {
 					t.Fatal(err)
 				}
-				return g.GetPolicy().GetPartnerRefs().GetAvataPolicyUuid() == conf.ID
+				// What a gateway that died right after Avata's yes leaves behind: the purchase
+				// intent (as CreatePolicy records it) and a policy at Avata, nothing else.
+				policyID, err := domain.NewID()
+				if err != nil {
+					t.Fatal(err)
+				}
+				total, err := avata.DecimalToNumber("2")
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := partnerops.Purchase{
+					QuoteID: q.GetQuoteId(), RequestHash: "crashed",
+					Policy: domain.Policy{ID: policyID, QuoteID: q.GetQuoteId(), Partner: domain.PartnerAvata, Kind: domain.KindNFT,
+						Status: domain.PolicyPending, Premium: stored.Premium, AvataReference: policyID},
+					NFT: &avata.NFTConfirmRequest{Proposal: avata.ProposalRef{ID: stored.PartnerProposalID}, Purchase: avata.NFTPurchase{
+						TotalValue: total, Chain: "ETHEREUM", Token: "ETH", NFTContractID: flowNFTContract, NFTTokenID: "7",
+						CurrentBlock: "19000000", TxID: flowTxID, Source: "0x3333333333333333333333333333333333333333", Target: target, Reference: policyID,
+					}},
+				}
+				req, err := json.Marshal(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Not due yet while the test sets the scene; due once Avata has said yes.
+				var call domain.PartnerCall
+				err = s.App.Store().InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+					call, err = tx.CreatePartnerCall(ctx, domain.PartnerCall{
+						Partner: domain.PartnerAvata, Operation: domain.OpAvataConfirm, Subject: domain.SubjectPolicies + policyID,
+						DedupeKey: domain.OpAvataConfirm + ":" + q.GetQuoteId(), RequestHash: "crashed", Request: req, Attempts: 1,
+						NextCheckTime: time.Now().Add(time.Hour),
+					})
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				conf, err := outsideClient(t, s).ConfirmNFT(context.Background(), *in.NFT)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = s.App.Store().InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+					call.NextCheckTime = time.Now().Add(-time.Second)
+					_, err := tx.UpdatePartnerCall(ctx, call, call.Version)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The running gateway's reconciler records the policy Avata issued.
+				policies := insurancev1.NewPolicyServiceClient(s.Conn)
+				flowWait(t, "the reconciler to record the policy", func() bool {
+					g, err := policies.GetPolicy(ctx, &insurancev1.GetPolicyRequest{PolicyId: policyID})
+					if status.Code(err) == codes.NotFound {
+						return false
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					return g.GetPolicy().GetPartnerRefs().GetAvataPolicyUuid() == conf.ID
+				})
+				var got insurancev1.GetPolicyResponse
+				flowREST(t, s, "GET", "/v1/policies/"+policyID, "", nil, &got)
+				if got.GetPolicy().GetQuoteId() != q.GetQuoteId() {
+					t.Fatalf("reconciled policy = %v", got.GetPolicy())
+				}
+				// Anyone who buys the quote again with the same purchase gets that policy; Avata
+				// confirmed it once (the reconciler's resend was refused as already confirmed).
+				if n := flowRequests(s.App.Sandbox().Avata.Kit(), "POST", avata.PathNFTConfirm); n != 2 {
+					t.Fatalf("confirm calls = %d, want the crashed one and the reconciler's resend", n)
+				}
+				if _, ok := s.App.Sandbox().Avata.Policy(conf.ID); !ok {
+					t.Fatal("sandbox lost the policy")
+				}
+				page, err := s.App.Store().ListPolicies(context.Background(), store.PolicyFilter{}, store.PageRequest{Size: 100})
+				if err != nil || len(page.Items) != 1 {
+					t.Fatalf("policies = %v, %v", page.Items, err)
+				}
 			})
-			var got insurancev1.GetPolicyResponse
-			flowREST(t, s, "GET", "/v1/policies/"+policyID, "", nil, &got)
-			if got.GetPolicy().GetQuoteId() != q.GetQuoteId() {
-				t.Fatalf("reconciled policy = %v", got.GetPolicy())
-			}
-			// Anyone who buys the quote again with the same purchase gets that policy; Avata
-			// confirmed it once (the reconciler's resend was refused as already confirmed).
-			if n := flowRequests(s.App.Sandbox().Avata.Kit(), "POST", avata.PathNFTConfirm); n != 2 {
-				t.Fatalf("confirm calls = %d, want the crashed one and the reconciler's resend", n)
-			}
-			if _, ok := s.App.Sandbox().Avata.Policy(conf.ID); !ok {
-				t.Fatal("sandbox lost the policy")
-			}
-			page, err := s.App.Store().ListPolicies(context.Background(), store.PolicyFilter{}, store.PageRequest{Size: 100})
-			if err != nil || len(page.Items) != 1 {
-				t.Fatalf("policies = %v, %v", page.Items, err)
-			}
-		})
+		}
 	}
 }
