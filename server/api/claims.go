@@ -91,20 +91,19 @@ func (s *ClaimService) UploadClaimDocuments(ctx context.Context, req *insurancev
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
 			fmt.Sprintf("the carrier returned %d keys for %d documents", len(up.Keys), len(files)), "partner", avata.PartnerName)
 	}
-	docs := make([]domain.ClaimDocument, len(files))
-	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		for i, f := range files {
-			sum := sha256.Sum256(f.Content)
-			d, err := tx.CreateClaimDocument(ctx, domain.ClaimDocument{
-				PolicyID: p.ID, PartnerKey: up.Keys[i], FileName: f.Name, ContentType: f.ContentType,
-				SizeBytes: int64(len(f.Content)), SHA256: hex.EncodeToString(sum[:]),
-			})
-			if err != nil {
-				return err
-			}
-			docs[i] = d
+	uploaded := make([]domain.ClaimDocument, len(files))
+	for i, f := range files {
+		sum := sha256.Sum256(f.Content)
+		uploaded[i] = domain.ClaimDocument{
+			PolicyID: p.ID, PartnerKey: up.Keys[i], FileName: f.Name, ContentType: f.ContentType,
+			SizeBytes: int64(len(f.Content)), SHA256: hex.EncodeToString(sum[:]),
 		}
-		return nil
+	}
+	var docs []domain.ClaimDocument
+	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		docs, err = s.d.Lifecycle.RecordClaimDocuments(ctx, tx, uploaded)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: record claim documents of policy %s: %w", p.ID, err)

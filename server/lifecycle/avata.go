@@ -139,3 +139,17 @@ func (l *Lifecycle) SettlePartnerCall(ctx context.Context, tx store.Tx, c domain
 	}
 	return updated, nil
 }
+
+// RecordClaimDocuments records documents uploaded to the carrier for a future claim (their
+// partner keys, sizes and digests; never the content).
+func (l *Lifecycle) RecordClaimDocuments(ctx context.Context, tx store.Tx, docs []domain.ClaimDocument) ([]domain.ClaimDocument, error) {
+	out := make([]domain.ClaimDocument, len(docs))
+	for i, d := range docs {
+		created, err := tx.CreateClaimDocument(ctx, d)
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: record claim document of policy %s: %w", d.PolicyID, err)
+		}
+		out[i] = created
+	}
+	return out, nil
+}
