@@ -423,3 +423,34 @@ func TestAppReconcilerResolvesACrashedPurchase(t *testing.T) {
 		}
 	}
 }
+
+func TestLateAvataClaimCreateEndsWithOneClaim(t *testing.T) {
+	for _, db := range outcomeDatabases {
+		t.Run(db.name, func(t *testing.T) {
+			s := apptest.Start(t, db.mutate(t))
+			box := s.App.Sandbox().Avata
+			box.SetDocumentedClaimBodies(true)
+			p := flowActivePolicy(t, s, "2")
+			key := uploadDoc(t, s, p.GetPolicyId())
+			body := flowJSON(t, map[string]any{"reason": "The NFT never arrived in my wallet.", "claimantEmail": "ada@example.com", "documentKeys": []string{key}})
+			path := "/v1/policies/" + p.GetPolicyId() + "/claims"
+			box.Kit().SetFaults(sandboxkit.Faults{LatencyMS: 400, Paths: []string{avata.PathClaimCreate}})
+
+			first := s.Do(t, "POST", path, apptest.AllKey, strings.NewReader(body), map[string]string{"Idempotency-Key": "late-claim", "Grpc-Timeout": "100m"})
+			flowWantREST(t, first, http.StatusGatewayTimeout, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT, "partner=avata")
+			// Another claim on the policy while this one is in flight is refused before Avata.
+			other := s.JSON(t, "POST", path, apptest.AllKey, flowJSON(t, map[string]any{"reason": "Something else entirely.", "claimantEmail": "ada@example.com", "documentKeys": []string{key}}))
+			flowWantREST(t, other, http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE)
+			var retried insurancev1.CreateClaimResponse
+			flowDecode(t, s.Do(t, "POST", path, apptest.AllKey, strings.NewReader(body), map[string]string{"Idempotency-Key": "late-claim"}), &retried)
+			var list insurancev1.ListClaimsResponse
+			flowREST(t, s, "GET", "/v1/claims?policyId="+p.GetPolicyId(), "", nil, &list)
+			if len(list.GetClaims()) != 1 || list.GetClaims()[0].GetClaimId() != retried.GetClaim().GetClaimId() {
+				t.Fatalf("claims = %v, retry answered %v", list.GetClaims(), retried.GetClaim())
+			}
+			if n := flowRequests(box.Kit(), "POST", avata.PathClaimCreate); n != 1 {
+				t.Fatalf("Avata claim create calls = %d, want 1", n)
+			}
+		})
+	}
+}
