@@ -355,6 +355,10 @@ func (o *Ops) backoff(attempts int32) time.Duration {
 // wait re-reads a PENDING call until it settles or ctx ends; a call whose check time has
 // passed (its caller crashed or timed out) is resolved at once, as the reconciler would.
 func (o *Ops) wait(ctx context.Context, c domain.PartnerCall) (domain.PartnerCall, error) {
+	// A call that stays unresolved longer (the partner is down) is left to the reconciler: the
+	// caller hears "in progress" rather than hanging on.
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout+o.cfg.RecheckAfter)
+	defer cancel()
 	for c.State == domain.PartnerCallPending {
 		if !c.NextCheckTime.After(o.now()) {
 			if err := o.Reconcile(ctx, c); err != nil {
