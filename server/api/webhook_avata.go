@@ -69,6 +69,9 @@ func (s *avataWebhooks) HandleCallback(ctx context.Context, req *webhooksv1.Hand
 		if v, err = s.fetchPolicy(ctx, body.GetUuid()); err != nil {
 			return nil, err
 		}
+		if v.reference == "" {
+			v.reference = body.GetReference() // the details carried none: the callback's own
+		}
 	case avata.EventClaimUpdate:
 		if v, err = s.fetchClaim(ctx, body); err != nil {
 			return nil, err
