@@ -136,10 +136,12 @@ func TestAvataClaimWithoutUUIDIsRecordedAndCompletedByCallbacks(t *testing.T) {
 				if len(list.GetClaims()) != 1 {
 					t.Fatalf("claims on the policy = %v", list.GetClaims())
 				}
+				// Each callback is verified by fetching the current status, so a slow gateway may
+				// apply REVIEWED for the PENDING callback: one to three changes, never more.
 				types := flowEventTypes(t, s, domain.SubjectClaims+created.GetClaimId())
-				want := []string{domain.EventClaimCreated, domain.EventClaimStatusChanged, domain.EventClaimStatusChanged, domain.EventClaimStatusChanged}
-				if !slices.Equal(types, want) {
-					t.Fatalf("claim events = %v, want %v", types, want)
+				if len(types) < 2 || len(types) > 4 || types[0] != domain.EventClaimCreated ||
+					slices.ContainsFunc(types[1:], func(e string) bool { return e != domain.EventClaimStatusChanged }) {
+					t.Fatalf("claim events = %v, want claim.created then 1 to 3 claim.status_changed", types)
 				}
 				var page insurancev1.ListEventsResponse
 				flowREST(t, s, "GET", "/v1/events?types="+domain.EventClaimStatusChanged+"&subject=claims/"+created.GetClaimId(), "", nil, &page)
@@ -253,12 +255,12 @@ func TestLateAvataConfirmEndsWithOnePolicy(t *testing.T) {
 			kit := s.App.Sandbox().Avata.Kit()
 			policies := insurancev1.NewPolicyServiceClient(s.Conn)
 			// Avata answers the confirm after the client's deadline.
-			kit.SetFaults(sandboxkit.Faults{LatencyMS: 400, Paths: []string{avata.PathNFTConfirm}})
+			kit.SetFaults(sandboxkit.Faults{LatencyMS: 1500, Paths: []string{avata.PathNFTConfirm}})
 
 			// REST: Grpc-Timeout shorter than Avata's answer.
 			q := flowNFTQuote(t, ctx, s, "2")
 			purchase := flowNFTPurchase(q.GetQuoteId(), "2")
-			first := flowPurchaseREST(t, s, purchase, map[string]string{"Idempotency-Key": "late-rest", "Grpc-Timeout": "100m"})
+			first := flowPurchaseREST(t, s, purchase, map[string]string{"Idempotency-Key": "late-rest", "Grpc-Timeout": "300m"})
 			flowWantREST(t, first, http.StatusGatewayTimeout, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT, "partner=avata")
 			// The retry with the same key gets the policy Avata issued (it waits for the call in flight).
 			var retried insurancev1.CreatePolicyResponse
@@ -278,7 +280,7 @@ func TestLateAvataConfirmEndsWithOnePolicy(t *testing.T) {
 			// gRPC: a deadline shorter than Avata's answer.
 			q2 := flowNFTQuote(t, ctx, s, "3")
 			keyed := metadata.AppendToOutgoingContext(ctx, "idempotency-key", "late-grpc")
-			short, cancel := context.WithTimeout(keyed, 100*time.Millisecond)
+			short, cancel := context.WithTimeout(keyed, 300*time.Millisecond)
 			_, err := policies.CreatePolicy(short, flowNFTPurchase(q2.GetQuoteId(), "3"))
 			cancel()
 			if status.Code(err) != codes.DeadlineExceeded {
@@ -434,9 +436,9 @@ func TestLateAvataClaimCreateEndsWithOneClaim(t *testing.T) {
 			key := uploadDoc(t, s, p.GetPolicyId())
 			body := flowJSON(t, map[string]any{"reason": "The NFT never arrived in my wallet.", "claimantEmail": "ada@example.com", "documentKeys": []string{key}})
 			path := "/v1/policies/" + p.GetPolicyId() + "/claims"
-			box.Kit().SetFaults(sandboxkit.Faults{LatencyMS: 400, Paths: []string{avata.PathClaimCreate}})
+			box.Kit().SetFaults(sandboxkit.Faults{LatencyMS: 1500, Paths: []string{avata.PathClaimCreate}})
 
-			first := s.Do(t, "POST", path, apptest.AllKey, strings.NewReader(body), map[string]string{"Idempotency-Key": "late-claim", "Grpc-Timeout": "100m"})
+			first := s.Do(t, "POST", path, apptest.AllKey, strings.NewReader(body), map[string]string{"Idempotency-Key": "late-claim", "Grpc-Timeout": "300m"})
 			flowWantREST(t, first, http.StatusGatewayTimeout, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT, "partner=avata")
 			// Another claim on the policy while this one is in flight is refused before Avata.
 			other := s.JSON(t, "POST", path, apptest.AllKey, flowJSON(t, map[string]any{"reason": "Something else entirely.", "claimantEmail": "ada@example.com", "documentKeys": []string{key}}))
