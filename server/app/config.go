@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/idempotency"
+	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 	"github.com/covergate/covergate/server/webhook"
@@ -44,6 +45,8 @@ type Config struct {
 	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
 	OutboxLease         time.Duration // how long a publication being delivered is reserved
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	PartnerCallTimeout  time.Duration // budget of one partner call with a side effect, detached from the caller
+	ReconcileInterval   time.Duration // how often unknown partner-call outcomes are looked for
 	// Etvas webhook flows (wire_etvas.go).
 	EtvasTimestampWindow time.Duration // accepted age of an Etvas event timestamp (≥ the retry horizon)
 	JobRetryInitial      time.Duration // first retry delay of a failed background job (doubling)
@@ -73,13 +76,15 @@ func Defaults() Config {
 		Database:        engine.DefaultDSN,
 		QuoteTTL:        15 * time.Minute,
 
-		IdempotencyLease: idempotency.DefaultLease,
-		OutboxLease:      outbox.DefaultLease,
+		IdempotencyLease:     idempotency.DefaultLease,
+		OutboxLease:          outbox.DefaultLease,
 		EtvasTimestampWindow: webhook.DefaultEtvasWindow,
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
 		JobMaxAttempts:       jobs.DefaultMaxAttempts,
-		Limits:          DefaultLimits(),
+		PartnerCallTimeout:   partnerops.DefaultCallTimeout,
+		ReconcileInterval:    partnerops.DefaultReconcileInterval,
+		Limits:               DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",

@@ -1,9 +1,9 @@
 package app
 
 import (
-	"github.com/covergate/covergate/server/supervise"
 	"flag"
 	"fmt"
+	"github.com/covergate/covergate/server/supervise"
 	"time"
 
 	"github.com/google/uuid"

@@ -33,7 +33,7 @@ type Config struct {
 	// ScalepointPublishID is how the Scalepoint sandbox's 201 carries _id (see
 	// scalepoint.Config.PublishID); empty = the documented number.
 	ScalepointPublishID string
-	Logger     *slog.Logger // optional
+	Logger              *slog.Logger // optional
 }
 
 // Sandbox is the three running partner sandboxes.

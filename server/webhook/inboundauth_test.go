@@ -110,7 +110,9 @@ func TestLenientModesStillVerify(t *testing.T) {
 		},
 		Now: func() time.Time { return clock },
 	}
-	portal := func(token string) string { return `{"event":{"id":"e","type":"user.create"},"user":{"auth":{"token":"` + token + `"}}}` }
+	portal := func(token string) string {
+		return `{"event":{"id":"e","type":"user.create"},"user":{"auth":{"token":"` + token + `"}}}`
+	}
 	tests := []struct {
 		name    string
 		path    string
