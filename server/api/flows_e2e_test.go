@@ -213,16 +213,22 @@ func flowRESTWalk(t *testing.T, s *apptest.Server) {
 		"documentKeys": []string{up.GetDocuments()[0].GetDocumentKey()},
 	}), nil, &claim)
 	c := claim.GetClaim()
-	if c.GetStatus() != insurancev1.ClaimStatus_CLAIM_STATUS_CREATED || c.GetPartnerClaimId() == "" {
+	// As documented, Avata's create-claim answer carries no claim uuid: the claim is recorded
+	// at once and Avata's uuid is attached from its callbacks.
+	if c.GetStatus() != insurancev1.ClaimStatus_CLAIM_STATUS_CREATED || c.GetClaimId() == "" {
 		t.Fatalf("claim = %v", c)
 	}
 
-	// Avata walks the claim to APPROVED with callbacks.
+	// Avata walks the claim to APPROVED with callbacks, which carry its uuid and claim number.
 	var gc insurancev1.GetClaimResponse
 	flowWait(t, "claim APPROVED", func() bool {
 		flowREST(t, s, "GET", "/v1/claims/"+c.GetClaimId(), "", nil, &gc)
 		return gc.GetClaim().GetStatus() == insurancev1.ClaimStatus_CLAIM_STATUS_APPROVED
 	})
+	avataClaim, ok := sb.Avata.ClaimUUID(p.GetPartnerRefs().GetAvataPolicyUuid())
+	if !ok || gc.GetClaim().GetPartnerClaimId() != avataClaim || gc.GetClaim().GetPartnerClaimNumber() == "" {
+		t.Fatalf("approved claim = %v, want Avata's claim uuid %q and its claim number", gc.GetClaim(), avataClaim)
+	}
 	var link insurancev1.GetClaimPortalLinkResponse
 	flowREST(t, s, "GET", "/v1/claims/"+c.GetClaimId()+"/portal-link", "", nil, &link)
 	if !strings.HasPrefix(link.GetUri(), "https://portal.avata.gg/merchant-claim/"+p.GetPartnerRefs().GetAvataPolicyUuid()+"/0x") {
