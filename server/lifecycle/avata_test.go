@@ -143,3 +143,50 @@ func TestApplyAvataPolicyStatusAndAttach(t *testing.T) {
 		t.Fatalf("events = %v", types)
 	}
 }
+
+// TestApplyAvataPolicyReport: a report's data and its status rule land in one write; an
+// in-flight status records the data only; a move the state machine refuses still records the
+// data and returns the TransitionError.
+func TestApplyAvataPolicyReport(t *testing.T) {
+	st := openStore(t)
+	l := lifecycle.New(lifecycle.Config{Now: func() time.Time { return t0 }})
+	avataSrc := lifecycle.Source{Partner: domain.PartnerAvata, Channel: lifecycle.ChannelWebhook, Ref: "cb"}
+	with := func(p domain.Policy, policyID string) domain.Policy {
+		p.Avata.PolicyID, p.Avata.PartnerStatus = policyID, "reported"
+		return p
+	}
+	inTx(t, st, func(ctx context.Context, tx store.Tx) error {
+		p, err := l.CreatePolicy(ctx, tx, domain.Policy{Partner: domain.PartnerAvata, Kind: domain.KindNFT, Status: domain.PolicyPending, AvataPolicyUUID: "pol-1"}, avataSrc)
+		if err != nil {
+			return err
+		}
+		tests := []struct {
+			name, status, policyID string
+			wantStatus             domain.PolicyStatus
+			wantVersion            int64 // after the step
+			wantTransitionErr      bool
+		}{
+			{"in flight: data only", "PENDING", "P-1", domain.PolicyPending, 2, false},
+			{"nothing new: no write", "SEND", "P-1", domain.PolicyPending, 2, false},
+			{"accepted with new data: one write", "ACCEPTED", "P-2", domain.PolicyActive, 3, false},
+			{"refused move: data kept", "REJECTED", "P-3", domain.PolicyActive, 4, true},
+		}
+		for _, tt := range tests {
+			got, err := l.ApplyAvataPolicyReport(ctx, tx, p, with(p, tt.policyID), tt.policyID != p.Avata.PolicyID, tt.status, t0.Add(time.Minute), avataSrc)
+			var terr *domain.TransitionError
+			if errors.As(err, &terr) != tt.wantTransitionErr || (err != nil && !tt.wantTransitionErr) {
+				t.Fatalf("%s: error %v", tt.name, err)
+			}
+			stored, gerr := tx.GetPolicy(ctx, p.ID)
+			if gerr != nil {
+				return gerr
+			}
+			if stored.Status != tt.wantStatus || stored.Version != tt.wantVersion || stored.Avata.PolicyID != tt.policyID || got.Version != stored.Version {
+				t.Fatalf("%s: stored %s v%d policy id %q (returned v%d), want %s v%d %q",
+					tt.name, stored.Status, stored.Version, stored.Avata.PolicyID, got.Version, tt.wantStatus, tt.wantVersion, tt.policyID)
+			}
+			p = stored
+		}
+		return nil
+	})
+}
