@@ -187,11 +187,17 @@ func TestWalletSessionCommands(t *testing.T) {
 
 	// Start, complete: the token is stored and the wallet becomes the customer's.
 	start := domain.WalletSession{CustomerID: c.ID, Wallet: wallet, ChainID: 1, Nonce: "n1", NonceExpireTime: t0.Add(5 * time.Minute)}
-	if err := run(func(ctx context.Context, tx store.Tx) error { _, err := l.StartWalletSignIn(ctx, tx, start); return err }); err != nil {
+	if err := run(func(ctx context.Context, tx store.Tx) error {
+		_, err := l.StartWalletSignIn(ctx, tx, start)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	done := domain.WalletSession{CustomerID: c.ID, Wallet: wallet, ChainID: 1, TokenCiphertext: []byte("sealed-1"), ExpireTime: t0.Add(time.Hour)}
-	if err := run(func(ctx context.Context, tx store.Tx) error { _, err := l.CompleteWalletSignIn(ctx, tx, done, api); return err }); err != nil {
+	if err := run(func(ctx context.Context, tx store.Tx) error {
+		_, err := l.CompleteWalletSignIn(ctx, tx, done, api)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if s := session(); string(s.TokenCiphertext) != "sealed-1" || s.Nonce != "" {
@@ -208,7 +214,10 @@ func TestWalletSessionCommands(t *testing.T) {
 
 	// A new sign-in of the same wallet keeps the live token; forgetting it keeps the token too.
 	start.Nonce = "n2"
-	if err := run(func(ctx context.Context, tx store.Tx) error { _, err := l.StartWalletSignIn(ctx, tx, start); return err }); err != nil {
+	if err := run(func(ctx context.Context, tx store.Tx) error {
+		_, err := l.StartWalletSignIn(ctx, tx, start)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if s := session(); s.Nonce != "n2" || string(s.TokenCiphertext) != "sealed-1" {
@@ -247,7 +256,10 @@ func TestWalletSessionCommands(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := run(func(ctx context.Context, tx store.Tx) error { _, err := l.CompleteWalletSignIn(ctx, tx, done, api); return err })
+	err := run(func(ctx context.Context, tx store.Tx) error {
+		_, err := l.CompleteWalletSignIn(ctx, tx, done, api)
+		return err
+	})
 	if !errors.Is(err, lifecycle.ErrCustomerErased) {
 		t.Fatalf("sign-in of an erased customer = %v", err)
 	}
