@@ -19,7 +19,6 @@ import (
 	"github.com/covergate/covergate/server/store"
 )
 
-
 // PublishEvent queues a Scalepoint event: the publication and its publication.queued event are
 // written in one transaction, and the answer (status PENDING) comes at once; the outbox workers
 // deliver it.
