@@ -41,10 +41,10 @@ func (s *scalepointWebhooks) HandleEvent(ctx context.Context, req *webhooksv1.Ha
 	attrs := req.GetAttributes().GetFields()
 	ev := scalepointEvent{
 		ID:             scalepointEventID(req.GetId(), dlv.Raw),
-		EventType:      firstNonEmpty(attrs["eventType"].GetStringValue(), req.GetEventType(), req.GetType()),
-		CorrelationID:  firstNonEmpty(attrs["correlationId"].GetStringValue(), req.GetCorrelationId()),
-		PayloadVersion: firstNonEmpty(attrs["payloadVersion"].GetStringValue(), req.GetPayloadVersion()),
-		Timestamp:      firstNonEmpty(attrs["timestamp"].GetStringValue(), req.GetTimestamp()),
+		EventType:      firstNonEmpty(attrs[domain.EnvelopeEventType].GetStringValue(), req.GetEventType(), req.GetType()),
+		CorrelationID:  firstNonEmpty(attrs[domain.EnvelopeCorrelationID].GetStringValue(), req.GetCorrelationId()),
+		PayloadVersion: firstNonEmpty(attrs[domain.EnvelopePayloadVersion].GetStringValue(), req.GetPayloadVersion()),
+		Timestamp:      firstNonEmpty(attrs[domain.EnvelopeTimestamp].GetStringValue(), req.GetTimestamp()),
 	}
 	return s.events.process(ctx, dlv, ev, lifecycle.ChannelWebhook)
 }
