@@ -198,6 +198,9 @@ func freePorts(n int) ([]string, error) {
 	return addrs, nil
 }
 
+// walletTokenKey seals customers' Avata tokens in the suites' gateways (a test key, 32 bytes).
+const walletTokenKey = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"
+
 func (p *Process) args() []string {
 	a := []string{"serve",
 		"--grpc-addr", p.Addrs.GRPC, "--http-addr", p.Addrs.HTTP,
@@ -205,6 +208,8 @@ func (p *Process) args() []string {
 		"--api-keys", APIKey + ":*",
 		"--log-format", "json", "--log-level", "warn",
 		"--shutdown-timeout", "5s",
+		// As in production: customers' wallet sessions survive the restarts the suites cause.
+		"--wallet-token-key", walletTokenKey,
 	}
 	if p.opts.SeparateSandbox {
 		a = append(a, "--partners", "live",
