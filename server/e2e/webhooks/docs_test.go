@@ -114,7 +114,7 @@ func TestAvataDocumentExamples(t *testing.T) {
 		if r.Code != http.StatusNotFound {
 			t.Fatalf("%d %s", r.Code, r.Body)
 		}
-		if reason := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason(); reason != "ERROR_REASON_PARTNER_NOT_FOUND" {
+		if reason := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason(); reason != "PARTNER_NOT_FOUND" {
 			t.Errorf("reason %s", reason)
 		}
 		if after := countAll(t, s.App.Store()); after != before {
