@@ -77,7 +77,7 @@ func applyConstraints(d doc, js map[string]doc, requestTypes map[string]string) 
 					continue
 				}
 				if prop := propertyAt(src, js, fmt.Sprint(param["name"])); prop != nil {
-					copyKeywords(schema, prop)
+					copyKeywords(schema, prop, param["required"] != true)
 				}
 			}
 		}
@@ -113,32 +113,50 @@ func propertyAt(src doc, js map[string]doc, name string) doc {
 func mergeProperties(dst, src doc) {
 	props, _ := dst["properties"].(doc)
 	srcProps, _ := src["properties"].(doc)
+	required := map[string]bool{}
+	for _, r := range asSlice(dst["required"]) {
+		required[fmt.Sprint(r)] = true
+	}
 	for name, p := range props {
 		sp, _ := srcProps[name].(doc)
 		if sp == nil {
 			continue
 		}
-		copyKeywords(p.(doc), sp)
+		copyKeywords(p.(doc), sp, !required[name])
 	}
 }
 
 // copyKeywords puts src's validation keywords on dst. A $ref'd or allOf-wrapped property keeps
 // its reference and gets the keywords beside it (OpenAPI 3.1 allows siblings of $ref).
-func copyKeywords(dst, src doc) {
-	target := src
+//
+// optional is true for a field that is not REQUIRED: the server accepts its zero value (the
+// rule has `ignore = IGNORE_IF_ZERO_VALUE`, or protovalidate skips it), and the gateway writes
+// zero values in responses, so the keywords must let "" (or 0, or []) through: they go into
+// `anyOf: [{const: zero}, {keywords}]`, which protoc-gen-jsonschema does not do itself.
+func copyKeywords(dst, src doc, optional bool) {
 	if items, ok := src["items"].(doc); ok {
 		dstItems, _ := dst["items"].(doc)
 		if dstItems != nil {
-			copyKeywords(dstItems, items)
+			copyKeywords(dstItems, items, false)
 		}
 	}
+	kw := doc{}
 	for _, k := range validationKeywords {
-		if v, ok := target[k]; ok {
-			dst[k] = v
+		if v, ok := src[k]; ok {
+			kw[k] = v
 		}
 	}
-	if target["pattern"] == uuidPattern {
-		dst["format"] = "uuid"
+	if src["pattern"] == uuidPattern {
+		kw["format"] = "uuid"
+	}
+	if len(kw) > 0 {
+		if zero, ok := zeroValue(dst); ok && optional && rejectsZero(kw) {
+			dst["anyOf"] = []any{doc{"const": zero}, kw}
+		} else {
+			for k, v := range kw {
+				dst[k] = v
+			}
+		}
 	}
 	// An enum field restricted by protovalidate (defined_only, not_in, in) is an anyOf of the
 	// allowed names and numbers: keep the allowed names.
@@ -148,6 +166,36 @@ func copyKeywords(dst, src doc) {
 			dst["type"] = "string"
 		}
 	}
+}
+
+// zeroValue is the JSON of a scalar property's proto3 zero value.
+func zeroValue(s doc) (any, bool) {
+	switch s["type"] {
+	case "string":
+		if s["format"] == "int64" || s["format"] == "uint64" {
+			return "0", true
+		}
+		return "", true
+	case "integer", "number":
+		return 0, true
+	}
+	return nil, false
+}
+
+// rejectsZero reports whether keywords refuse the zero value ("" or 0).
+func rejectsZero(kw doc) bool {
+	if _, ok := kw["pattern"]; ok {
+		return true // the patterns of our rules all need at least one character
+	}
+	if _, ok := kw["format"]; ok {
+		return true
+	}
+	for _, k := range []string{"minLength", "minimum", "exclusiveMinimum"} {
+		if v, ok := kw[k].(float64); ok && (v > 0 || (k == "exclusiveMinimum" && v >= 0)) {
+			return true
+		}
+	}
+	return false
 }
 
 // allowedEnumNames returns the enum names a protoc-gen-jsonschema enum property accepts, nil
