@@ -17,8 +17,8 @@ import (
 // are declared in securitySchemesV3/V2.
 var webhookSecurity = map[string][]any{
 	// x-api-key always; x-etvas-signature too when the gateway has an Etvas event secret.
-	"/etvas-events": {doc{"etvasApiKey": []any{}, "etvasSignature": []any{}}, doc{"etvasApiKey": []any{}}},
-	"/etvas/events": {doc{"etvasApiKey": []any{}, "etvasSignature": []any{}}, doc{"etvasApiKey": []any{}}},
+	"/etvas-events":        {doc{"etvasApiKey": []any{}, "etvasSignature": []any{}}, doc{"etvasApiKey": []any{}}},
+	"/etvas/events":        {doc{"etvasApiKey": []any{}, "etvasSignature": []any{}}, doc{"etvasApiKey": []any{}}},
 	"/webhooks/avata":      {doc{"avataSignature": []any{}}},
 	"/webhooks/scalepoint": {doc{"scalepointBearer": []any{}}},
 }
