@@ -61,6 +61,10 @@ breaking: third_party ## buf breaking (WIRE_JSON) against the last released cont
 release-contract: third_party ## Record today's proto/ as the released contract that `make breaking` compares with.
 	$(BUF) build proto --exclude-source-info -o tools/contract/released.binpb
 
+.PHONY: check-docs
+check-docs: ## Fail if README's list of what CI runs, or the revision the reports name, has drifted.
+	@tools/scripts/check-docs.sh
+
 .PHONY: build
 build: ## Build bin/covergate.
 	$(GO) build -trimpath -o $(BIN) ./cmd/covergate
@@ -98,13 +102,13 @@ test-clients: build ## Run the TypeScript and Python client tests against a live
 bench: build ## Measure speed and footprint: prints the table, writes docs/performance.md (needs PostgreSQL; < 10 min).
 	@tools/scripts/prereqs.sh postgres
 	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
-	./bin/covergate-bench -gateway $(BIN) -out docs/performance.md
+	./bin/covergate-bench -gateway $(BIN) -out docs/performance.md -profiles bin/profiles
 
 .PHONY: bench-smoke
 bench-smoke: build ## Benchmark suite with tiny sizes, writes nothing (proves the suite still works; < 1 min).
 	@tools/scripts/prereqs.sh postgres
 	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
-	./bin/covergate-bench -gateway $(BIN) -out '' -runs 1 -policies 1000 -requests 1000 -events 300 -open-seconds 1 -publications 500 -outbox-runs 1 -starts 1 -settle 1s
+	./bin/covergate-bench -gateway $(BIN) -out '' -runs 1 -policies 1000 -requests 1000 -events 300 -open-seconds 1 -publications 500 -outbox-runs 1 -starts 1 -settle 1s -profile 1s
 
 .PHONY: bench-micro
 bench-micro: ## Run the go test -bench micro-benchmarks of the packages.
@@ -113,7 +117,7 @@ bench-micro: ## Run the go test -bench micro-benchmarks of the packages.
 .PHONY: reliability
 reliability: build ## Full reliability suite: crash (2x SIGKILL, SQLite + PostgreSQL), partner outage, slow partner, hostile inputs, 2-min soak, every fuzz target for FUZZTIME (30s); prints the figures.
 	@tools/scripts/prereqs.sh postgres
-	COVERGATE_BIN=$(abspath $(BIN)) reliability/run.sh full
+	RELIABILITY_DOC=docs/reliability.md COVERGATE_BIN=$(abspath $(BIN)) reliability/run.sh full
 
 .PHONY: reliability-ci
 reliability-ci: build ## Reduced reliability suite for CI (< 5 min): 1,500-event crashes, 45 s soak, 6 fuzz targets x 20 s.
@@ -125,4 +129,4 @@ fuzz: ## Every fuzz target for FUZZTIME each (default 20s; FUZZ_SET=ci for the C
 	reliability/fuzz.sh
 
 .PHONY: ci
-ci: check-generate check-clients lint lint-openapi breaking test test-clients reliability-ci bench-smoke ## Everything CI runs.
+ci: check-generate check-clients lint lint-openapi breaking check-docs test test-clients reliability-ci bench-smoke ## Everything CI runs.

@@ -27,9 +27,31 @@ FUZZ_SET="$fuzz_set" FUZZTIME="$fuzztime" reliability/fuzz.sh || status=1
 
 echo
 echo "== reliability figures ($mode, $((SECONDS - start)) s)"
-table="$(go run ./reliability/cmd/relfigures "$COVERGATE_RELIABILITY_FIGURES")" || status=1
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  revision="$revision-dirty"
+fi
+table="$(go run ./reliability/cmd/relfigures -revision "$revision" -mode "$mode" -seconds "$((SECONDS - start))" "$COVERGATE_RELIABILITY_FIGURES")" || status=1
 printf '%s\n' "$table"
 if [ -n "${RELIABILITY_FIGURES_OUT:-}" ]; then
   printf '%s\n' "$table" >"$RELIABILITY_FIGURES_OUT"
+fi
+# RELIABILITY_DOC=docs/reliability.md (make reliability sets it) replaces the figures of this mode
+# between its markers, so the document always shows a run and the revision it measured.
+if [ -n "${RELIABILITY_DOC:-}" ] && [ "$status" = 0 ]; then
+  begin="<!-- reliability-figures:$mode:begin -->" end="<!-- reliability-figures:$mode:end -->"
+  if grep -qF "$begin" "$RELIABILITY_DOC" && grep -qF "$end" "$RELIABILITY_DOC"; then
+    tmp=$(mktemp)
+    printf '%s\n' "$table" >"$tmp.table"
+    awk -v b="$begin" -v e="$end" -v t="$tmp.table" '
+      $0 == b { print; while ((getline line < t) > 0) print line; skip = 1; next }
+      $0 == e { skip = 0 }
+      !skip { print }' "$RELIABILITY_DOC" >"$tmp" && mv "$tmp" "$RELIABILITY_DOC"
+    rm -f "$tmp.table"
+    echo "== figures written to $RELIABILITY_DOC ($mode)"
+  else
+    echo "reliability: $RELIABILITY_DOC has no $begin / $end markers" >&2
+    status=1
+  fi
 fi
 exit "$status"

@@ -2,6 +2,7 @@
 //
 //	covergate serve     run the gateway (gRPC + REST + webhooks)
 //	covergate migrate   apply the store's schema migrations
+//	covergate publications list|retry   failed Scalepoint publications (dead letters)
 //	covergate sandbox   run the partner sandboxes, or send a signed partner event
 //	covergate version   print the version
 //
@@ -17,11 +18,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/peterbourgon/ff/v3/ffyaml"
+	"google.golang.org/grpc/grpclog"
 
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/sandbox"
@@ -33,7 +36,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "covergate:", err)
+			fmt.Fprintln(os.Stderr, "covergate:", oneLine(err.Error()))
 		}
 		stop()
 		os.Exit(1)
@@ -50,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Name:        "covergate",
 		ShortUsage:  "covergate <command> [flags]",
 		ShortHelp:   "Contract-first gRPC gateway for quotes, policies, claims, customers and partner events.",
-		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
+		Subcommands: []*ffcli.Command{serveCommand(stdout, stderr), migrateCommand(stderr), publicationsCommand(stdout, stderr), maintenanceCommand(stderr), sandboxCommand(stdout, stderr), versionCommand(stdout)},
 		Exec: func(context.Context, []string) error {
 			return flag.ErrHelp
 		},
@@ -82,9 +85,11 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 				return cfg.Validate()
 			}
 			log := app.NewLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+			// grpc-go and grpc-gateway log through grpclog: into the same log, in its format.
+			grpclog.SetLoggerV2(app.GRPCLogger(log))
 			a, err := app.New(ctx, cfg, log)
 			if err != nil {
-				return err
+				return fmt.Errorf("start-up failed: %w", err)
 			}
 			return a.Run(ctx)
 		},
@@ -102,6 +107,32 @@ func migrateCommand(stderr io.Writer) *ffcli.Command {
 		Options:    []ff.Option{ff.WithEnvVarPrefix("COVERGATE")},
 		Exec: func(ctx context.Context, _ []string) error {
 			return engine.Migrate(ctx, *database, app.NewLogger("auto", "info", stderr))
+		},
+	}
+}
+
+func maintenanceCommand(stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("covergate maintenance vacuum", flag.ContinueOnError)
+	database := fs.String("database", engine.DefaultDSN, "store: "+engine.Accepted)
+	vacuum := &ffcli.Command{
+		Name:       "vacuum",
+		ShortUsage: "covergate maintenance vacuum [--database DSN]",
+		ShortHelp:  "Physically remove old row versions that may still hold erased personal data.",
+		LongHelp: "SQLite: VACUUM and truncate the WAL. PostgreSQL: VACUUM (FULL, ANALYZE) of every table that holds " +
+			"personal data, then CHECKPOINT; each table is locked (ACCESS EXCLUSIVE) while it is rewritten.",
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("COVERGATE")},
+		Exec: func(ctx context.Context, _ []string) error {
+			return engine.Vacuum(ctx, *database, app.NewLogger("auto", "info", stderr))
+		},
+	}
+	return &ffcli.Command{
+		Name:        "maintenance",
+		ShortUsage:  "covergate maintenance vacuum [--database DSN]",
+		ShortHelp:   "Operator tasks on the store.",
+		Subcommands: []*ffcli.Command{vacuum},
+		Exec: func(context.Context, []string) error {
+			return flag.ErrHelp
 		},
 	}
 }
@@ -137,4 +168,19 @@ func versionCommand(stdout io.Writer) *ffcli.Command {
 			return err
 		},
 	}
+}
+
+// oneLine renders an error on one line (drivers such as pgx join one error per connection
+// attempt with newlines): log collectors and operators read start-up failures line by line, and
+// a cause split over lines gets separated from the "covergate:" that says what failed.
+func oneLine(msg string) string {
+	var parts []string
+	for line := range strings.SplitSeq(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || (len(parts) > 0 && parts[len(parts)-1] == line) {
+			continue
+		}
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, " ")
 }

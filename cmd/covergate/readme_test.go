@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -150,6 +151,18 @@ func TestReadmeExamples(t *testing.T) {
 			err, out, tail(string(gw), 40))
 	}
 	t.Logf("ran %d README blocks", len(blocks))
+	// Everything the gateway printed — its own lines, grpc-go's and grpc-gateway's (grpclog is
+	// routed into slog) — is JSON, including the streams the examples cut short.
+	gw, err := os.ReadFile(filepath.Join(dir, "gateway.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(gw), "\n")
+	for _, line := range lines[:len(lines)-1] { // the last one is empty or still being written
+		if !json.Valid([]byte(line)) {
+			t.Errorf("gateway log line is not JSON: %q", line)
+		}
+	}
 }
 
 var addrPattern = regexp.MustCompile(`\b(?:localhost|127\.0\.0\.1):(8080|9090|9181|9182|9183)\b`)

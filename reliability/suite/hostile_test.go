@@ -5,17 +5,19 @@ package suite
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
@@ -166,6 +168,18 @@ func hostileCases(replayed []byte) []hostileCase {
 		// The filter is a bound parameter: the injection matches nothing (the log is not empty).
 		{name: "rest/SQL in event subject filter", rest: get("/v1/events?subject=policies%2F'%20OR%201%3D1--", all), httpStatus: 200, bodyHas: `"events":[]`},
 		{name: "rest/unknown route", rest: get("/v1/admin/users", all), httpStatus: 404, reason: notFoundRoute},
+		// Errors before a stream's first message are top-level Status bodies, not stream chunks.
+		{name: "rest/watch with a negative cursor", rest: get("/v1/events:watch?after_cursor=-1", all), httpStatus: 400, reason: invalid},
+		{name: "rest/watch with an injected type filter", rest: get("/v1/events:watch?types=x%27%3BDROP", all), httpStatus: 400, reason: invalid},
+		{name: "rest/watch without auth", rest: get("/v1/events:watch", nil), httpStatus: 401, reason: unauth},
+		// A key gRPC metadata cannot carry must be refused, not dropped (the request would run
+		// without its key, and twice when retried).
+		{name: "rest/non-ASCII Idempotency-Key", rest: post("/v1/quotes", validQuote, with(all, "Idempotency-Key", "schlüssel")), httpStatus: 400, reason: invalid},
+		{name: "rest/Idempotency-Key with a tab", rest: post("/v1/quotes", validQuote, with(all, "Idempotency-Key", "a\tb")), httpStatus: 400, reason: invalid},
+		{name: "rest/Idempotency-Key of 256 characters", rest: post("/v1/quotes", validQuote, with(all, "Idempotency-Key", strings.Repeat("k", 256))), httpStatus: 400, reason: invalid},
+		// Handlers outside grpc-gateway answer errors as Status too.
+		{name: "rest/POST to the docs page", rest: post("/docs/", "{}", all), httpStatus: 405, reason: insurancev1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED},
+		{name: "rest/unknown docs asset", rest: get("/docs/no-such-asset.js", all), httpStatus: 404, reason: notFoundRoute},
 
 		// gRPC.
 		{name: "grpc/missing auth", grpc: func(ctx context.Context, c *grpc.ClientConn) error {
@@ -392,25 +406,22 @@ func checkREST(t *testing.T, s *apptest.Server, tc hostileCase) {
 		}
 		return
 	}
-	var st struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Details []struct {
-			Type   string `json:"@type"`
-			Reason string `json:"reason"`
-			Domain string `json:"domain"`
-		} `json:"details"`
+	// Strictly a google.rpc.Status at the top level: unknown fields (a stream chunk's "error"
+	// wrapper, a health body) and a missing code or message fail.
+	var st spb.Status
+	if err := protojson.Unmarshal(res.Body, &st); err != nil || st.GetCode() == 0 || st.GetMessage() == "" {
+		t.Fatalf("error body is not a google.rpc.Status with a code and message: %.300s (%v)", res.Body, err)
 	}
-	if err := json.Unmarshal(res.Body, &st); err != nil || st.Code == 0 || st.Message == "" {
-		t.Fatalf("error body is not a google.rpc.Status with a message: %.300s (%v)", res.Body, err)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("error Content-Type %q", ct)
 	}
 	var reason string
-	for _, d := range st.Details {
-		if strings.HasSuffix(d.Type, "google.rpc.ErrorInfo") {
-			if d.Domain != apierror.Domain {
-				t.Errorf("ErrorInfo domain %q", d.Domain)
+	for _, d := range status.FromProto(&st).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			if info.GetDomain() != apierror.Domain {
+				t.Errorf("ErrorInfo domain %q", info.GetDomain())
 			}
-			reason = d.Reason
+			reason = info.GetReason()
 		}
 	}
 	if reason == "" {

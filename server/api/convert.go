@@ -343,17 +343,18 @@ func ProfileFromProto(p *insurancev1.CustomerProfile) domain.Profile {
 // partner; a payload that is no longer an object (erased) is returned empty.
 func PublicationToProto(p domain.Publication) *insurancev1.Publication {
 	out := &insurancev1.Publication{
-		PublicationId:  p.ID,
-		Destination:    &insurancev1.Destination{Country: p.Destination.Country, Tenant: p.Destination.Tenant},
-		EventType:      p.EventType,
-		CorrelationId:  p.CorrelationID,
-		Status:         PublicationStatusToProto(p.Status),
-		Attempts:       p.Attempts,
-		LastError:      p.LastError,
-		PartnerEventId: p.PartnerEventID,
-		CreateTime:     ts(p.CreateTime),
-		UpdateTime:     ts(p.UpdateTime),
-		DeliverTime:    ts(p.DeliverTime),
+		PublicationId:   p.ID,
+		Destination:     &insurancev1.Destination{Country: p.Destination.Country, Tenant: p.Destination.Tenant},
+		EventType:       p.EventType,
+		CorrelationId:   p.CorrelationID,
+		Status:          PublicationStatusToProto(p.Status),
+		Attempts:        p.Attempts,
+		LastError:       p.LastError,
+		PartnerEventId:  numericEventID(p.PartnerEventID),
+		PartnerEventRef: p.PartnerEventID,
+		CreateTime:      ts(p.CreateTime),
+		UpdateTime:      ts(p.UpdateTime),
+		DeliverTime:     ts(p.DeliverTime),
 	}
 	if p.Status == domain.PublicationPending {
 		out.NextAttemptTime = ts(p.NextAttemptTime)
@@ -477,4 +478,14 @@ func AvataPolicyDataToProto(a domain.AvataPolicyData) *insurancev1.AvataPolicyDa
 		PolicyId: a.PolicyID, PolicyHash: a.PolicyHash, PolicyType: a.PolicyType, PartnerStatus: a.PartnerStatus,
 		Reference: a.Reference, FinishTime: ts(a.FinishTime), OwnerWalletAddress: owner, SyncTime: ts(a.SyncTime),
 	}
+}
+
+// numericEventID is the partner's event id as an integer when it is written as one (the
+// documented `{"_id": 1}`), else 0; PartnerEventRef always has the text.
+func numericEventID(id string) int64 {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -72,10 +72,8 @@ func (s *CustomerService) VerifyPortalToken(ctx context.Context, req *insurancev
 // EraseCustomer erases the customer's personal data everywhere (the same erasure as Etvas's
 // user.deleted webhook). Erasing twice answers the erased customer again.
 func (s *CustomerService) EraseCustomer(ctx context.Context, req *insurancev1.EraseCustomerRequest) (*insurancev1.EraseCustomerResponse, error) {
-	reason := req.GetReason()
-	if reason == "" {
-		reason = "erasure requested through the API"
-	}
+	// req.reason is free text about the person being erased: it is not kept anywhere.
+	reason := erasureReason(req.GetReasonCode())
 	var c domain.Customer
 	err := s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -86,6 +84,25 @@ func (s *CustomerService) EraseCustomer(ctx context.Context, req *insurancev1.Er
 		return nil, storeError(err, "customer")
 	}
 	return &insurancev1.EraseCustomerResponse{Customer: CustomerToProto(c)}, nil
+}
+
+// erasureReason maps the contract's code to the domain's.
+func erasureReason(r insurancev1.ErasureReason) domain.ErasureReason {
+	switch r {
+	case insurancev1.ErasureReason_ERASURE_REASON_DATA_SUBJECT_REQUEST:
+		return domain.ErasureDataSubjectRequest
+	case insurancev1.ErasureReason_ERASURE_REASON_PARTNER_DELETION:
+		return domain.ErasurePartnerDeletion
+	case insurancev1.ErasureReason_ERASURE_REASON_RETENTION_EXPIRED:
+		return domain.ErasureRetentionExpired
+	case insurancev1.ErasureReason_ERASURE_REASON_LEGAL_OBLIGATION:
+		return domain.ErasureLegalObligation
+	case insurancev1.ErasureReason_ERASURE_REASON_CREATED_IN_ERROR:
+		return domain.ErasureCreatedInError
+	case insurancev1.ErasureReason_ERASURE_REASON_OTHER:
+		return domain.ErasureOther
+	}
+	return domain.ErasureUnspecified
 }
 
 // SubmitKyc sends KYC data for one of the customer's Avata policies and records the submission

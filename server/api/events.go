@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -77,6 +78,11 @@ func (s *EventService) ListEvents(ctx context.Context, req *insurancev1.ListEven
 	return resp, nil
 }
 
+// WatchStartedHeader is the header metadata WatchEvents sends once the call has passed every
+// check and the stream has begun. The REST gateway waits for it before it answers 200: headers
+// alone prove nothing, because grpc-go also sends headers (the request id) ahead of an error.
+const WatchStartedHeader = "covergate-watch-started"
+
 // WatchEvents streams the events after the request's cursor, then follows new ones as they
 // commit. It subscribes to the store's notifier before the first read, so an event committed
 // between a read and the wait still wakes it; it reads strictly after the last cursor it sent,
@@ -88,6 +94,12 @@ func (s *EventService) WatchEvents(req *insurancev1.WatchEventsRequest, stream g
 	defer cancel()
 	signals, unsubscribe := s.d.Store.Subscribe(ctx)
 	defer unsubscribe()
+	// Headers go out now, not with the first event: a client (a browser fetch or EventSource
+	// through the REST gateway, a Connect client) learns at once that the stream was accepted,
+	// even when there is nothing to replay.
+	if err := stream.SendHeader(metadata.Pairs(WatchStartedHeader, "1")); err != nil {
+		return err
+	}
 	f := eventFilter(req.GetAfterCursor(), req.GetTypes(), req.GetSubject(), req.GetPartner())
 	f.PageSize = watchBatch
 	for {

@@ -241,7 +241,7 @@ func flowRESTWalk(t *testing.T, s *apptest.Server) {
 	})
 	var delivered insurancev1.ListPublicationsResponse
 	flowREST(t, s, "GET", "/v1/publications?status=PUBLICATION_STATUS_DELIVERED&eventType=claim_updated", "", nil, &delivered)
-	if len(delivered.GetPublications()) == 0 || delivered.GetPublications()[0].GetPartnerEventId() == 0 {
+	if len(delivered.GetPublications()) == 0 || delivered.GetPublications()[0].GetPartnerEventRef() == "" {
 		t.Fatalf("delivered claim publications = %v", delivered.GetPublications())
 	}
 	if n := flowRequests(sb.Scalepoint.Kit(), "POST", "/api/events/v1/dk/external/"+delivered.GetPublications()[0].GetDestination().GetTenant()+"/send"); n == 0 {
@@ -403,7 +403,7 @@ func flowGRPCWalk(t *testing.T, s *apptest.Server) {
 	})
 	var sent json.RawMessage
 	for _, sp := range s.App.Sandbox().Scalepoint.Published() {
-		if sp.ID == final.GetPartnerEventId() {
+		if sp.AnsweredID == final.GetPartnerEventRef() {
 			sent = sp.Payload
 		}
 	}

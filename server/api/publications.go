@@ -142,3 +142,23 @@ func (s *EventService) ListPublications(ctx context.Context, req *insurancev1.Li
 	}
 	return out, nil
 }
+
+// RetryPublication sends a FAILED publication again (the dead-letter retry): PENDING, due now,
+// a fresh attempt budget, same payload and correlation id, recorded as publication.retried.
+func (s *EventService) RetryPublication(ctx context.Context, req *insurancev1.RetryPublicationRequest) (*insurancev1.RetryPublicationResponse, error) {
+	var out domain.Publication
+	err := s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		p, err := s.d.Lifecycle.RetryPublication(ctx, tx, req.GetPublicationId(), apiSource(ctx, domain.PartnerScalepoint))
+		out = p
+		return err
+	})
+	var te *domain.TransitionError
+	if errors.As(err, &te) {
+		return nil, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE,
+			fmt.Sprintf("the publication is %s: only FAILED publications can be retried", te.From), "status", te.From)
+	}
+	if err != nil {
+		return nil, storeError(err, "publication")
+	}
+	return &insurancev1.RetryPublicationResponse{Publication: PublicationToProto(out)}, nil
+}

@@ -16,13 +16,15 @@ import (
 
 // Scalepoint events arrive pushed (POST /webhooks/scalepoint) and pulled (the long-poll
 // consumer); both go through ScalepointEvents.process, so an event seen on both channels is
-// applied once. The deduplication key is Scalepoint's event id (`id:_122047`), else the
-// correlation id, else the hash of the body. Scalepoint events reference Scalepoint cases, which
+// applied once. The deduplication key is the event's own id (`id:_122047`: the long-poll item
+// id, or `id`/`_id` of a pushed envelope), else the hash of the whole envelope. Never the
+// correlation id: it ties together the events of one business flow (a case and its updates),
+// so two different events may share it. Scalepoint events reference Scalepoint cases, which
 // have no counterpart in our domain: known event types are recorded and appended to the event
 // log as partner_event.received (with their type, ids and times); unknown types as
 // partner_event.unrecognized.
 
-// scalepointKnownTypes are the event types Scalepoint documents (PARTNER-NOTES.md).
+// scalepointKnownTypes are the event types seen in Scalepoint's documents and client libraries.
 var scalepointKnownTypes = map[string]bool{
 	"payment_status_updated": true, "case_created": true, "claim_updated": true, "claimline_changed": true,
 	"attachments_updated": true, "order_created": true, "repair_service_requested": true, "case_settled": true,
@@ -45,7 +47,7 @@ func (s *scalepointWebhooks) HandleEvent(ctx context.Context, req *webhooksv1.Ha
 	}
 	attrs := req.GetAttributes().GetFields()
 	ev := scalepointEvent{
-		ID:             req.GetId(),
+		ID:             scalepointEventID(req.GetId(), dlv.Raw),
 		EventType:      firstNonEmpty(attrs["eventType"].GetStringValue(), req.GetEventType(), req.GetType()),
 		CorrelationID:  firstNonEmpty(attrs["correlationId"].GetStringValue(), req.GetCorrelationId()),
 		PayloadVersion: firstNonEmpty(attrs["payloadVersion"].GetStringValue(), req.GetPayloadVersion()),
@@ -92,14 +94,9 @@ func (p *ScalepointEvents) ProcessPolled(ctx context.Context, ev scalepoint.Even
 }
 
 func (p *ScalepointEvents) process(ctx context.Context, dlv webhook.Delivery, ev scalepointEvent, channel string) (*webhooksv1.HandleEventResponse, error) {
-	var key string
-	switch {
-	case ev.ID != "":
+	key := webhook.HashKey(dlv.Raw)
+	if ev.ID != "" {
 		key = "id:" + ev.ID
-	case ev.CorrelationID != "":
-		key = "correlation:" + ev.CorrelationID
-	default:
-		key = webhook.HashKey(dlv.Raw)
 	}
 	in := webhook.Inbound{Delivery: dlv, DeliveryKey: key, EventType: ev.EventType}
 	resp := &webhooksv1.HandleEventResponse{}
@@ -142,6 +139,44 @@ func (p *ScalepointEvents) process(ctx context.Context, dlv webhook.Delivery, ev
 		resp.Status, resp.DeliveryId = ackDuplicate, res.Record.ID
 	}
 	return resp, nil
+}
+
+// scalepointEventID is a pushed event's own id: the receive-API item's `id` (already decoded
+// into requestID), else `_id` at the top level (the publish answer's name for an event id),
+// else `id` or `_id` inside `attributes`. A number is kept as written. "" when there is none.
+func scalepointEventID(requestID string, raw []byte) string {
+	if requestID != "" {
+		return requestID
+	}
+	var body struct {
+		ID         json.RawMessage `json:"_id"`
+		Attributes struct {
+			ID      json.RawMessage `json:"id"`
+			UnderID json.RawMessage `json:"_id"`
+		} `json:"attributes"`
+	}
+	if json.Unmarshal(raw, &body) != nil {
+		return ""
+	}
+	for _, field := range []json.RawMessage{body.ID, body.Attributes.ID, body.Attributes.UnderID} {
+		if id := idText(field); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// idText is a JSON string's value or a JSON number as written; "" for anything else.
+func idText(field json.RawMessage) string {
+	var s string
+	if json.Unmarshal(field, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if len(field) > 0 && field[0] != '"' && json.Unmarshal(field, &n) == nil {
+		return n.String()
+	}
+	return ""
 }
 
 // firstNonEmpty returns the first non-empty value.

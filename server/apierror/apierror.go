@@ -247,6 +247,9 @@ func HTTPStatus(st *status.Status) int {
 			return http.StatusMethodNotAllowed
 		case Reason(insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_INVALID):
 			return http.StatusForbidden
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE):
+			// The partner answered something we cannot use: a gateway's 502, not our 500.
+			return http.StatusBadGateway
 		}
 	}
 	return codeToHTTP(st.Code())

@@ -60,6 +60,10 @@ func TestHTTPStatus(t *testing.T) {
 		{New(codes.DeadlineExceeded, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT, ""), http.StatusGatewayTimeout},
 		{New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_QUOTE_MISMATCH, ""), http.StatusBadRequest},
 		{status.Error(codes.Internal, "x"), http.StatusInternalServerError},
+		// A partner's unusable answer is the partner's failure seen through us: 502, whatever
+		// the gRPC code.
+		{New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, ""), http.StatusBadGateway},
+		{New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, ""), http.StatusBadGateway},
 	}
 	for _, tc := range cases {
 		if got := HTTPStatus(status.Convert(tc.err)); got != tc.want {

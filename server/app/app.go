@@ -21,9 +21,11 @@ import (
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/metrics"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/ratelimit"
 	"github.com/covergate/covergate/server/sandbox"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/supervise"
 	"github.com/covergate/covergate/server/tokenseal"
 	"github.com/covergate/covergate/server/tracing"
 )
@@ -53,18 +55,23 @@ type App struct {
 	mem      *bufconn.Listener
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	debugLis net.Listener // nil unless --debug-addr (debug.go)
 	serving  atomic.Bool
+	authn    *auth.Authenticator
+	rate     *ratelimit.Limiter
+	refused  *metrics.Refusals
 	webhooks webhookWiring // see wire_webhooks.go
 	flows    flowWiring    // see wire_flows.go
 	etvas    etvasWiring   // see wire_etvas.go
-	// stopWork and waitWork stop and await the background workers.
+	// workers supervises the background workers; stopWork and waitWork stop and await them.
+	workers  *supervise.Supervisor
 	stopWork func()
 	waitWork func() error
 }
 
 // New builds the gateway and binds its listeners (so that callers, tests included, know the
 // addresses before Run). Nothing is served until Run.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) {
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -85,10 +92,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	// Every line logged with a request's context carries its trace id.
 	log = slog.New(tracing.LogHandler(log.Handler()))
-	a = &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{})}
+	a := &App{cfg: cfg, log: log, health: health.NewServer(), stopping: make(chan struct{}),
+		workers: supervise.New(supervise.Config{Logger: log.With("component", "supervisor")})}
+	// a is not the named result: `return nil, err` must not hide from this cleanup what was
+	// already opened (listeners, store, sandbox), so a failed start releases all of it.
 	defer func() {
 		if err != nil {
-			a.closeAll(ctx)
+			if cerr := a.closeAll(context.WithoutCancel(ctx)); cerr != nil {
+				log.Warn("start-up failed; releasing what was opened", "error", cerr)
+			}
 		}
 	}()
 	if err := a.listen(); err != nil {
@@ -156,10 +168,15 @@ func (a *App) listen() error {
 		return fmt.Errorf("app: listen HTTP on %s: %w", a.cfg.HTTPAddr, err)
 	}
 	a.mem = bufconn.Listen(inProcessBuffer)
-	return nil
+	a.limitListeners()
+	return a.listenDebug()
 }
 
 func (a *App) ready(ctx context.Context) error {
+	if name := a.workers.FailedWorker(); name != "" {
+		// The cause is in the logs; /readyz is unauthenticated and must not show internals.
+		return fmt.Errorf("background worker %s failed", name)
+	}
 	if !a.serving.Load() {
 		return errors.New("shutting down")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
+	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
 )
 
 func TestHealth(t *testing.T) {
@@ -190,7 +191,11 @@ func TestHTTPOnlyErrors(t *testing.T) {
 		{"unknown route", http.MethodGet, "/v2/nothing", nil, nil, http.StatusNotFound, insurancev1.ErrorReason_ERROR_REASON_ROUTE_NOT_FOUND},
 		{"unknown API route", http.MethodGet, "/v1/nothing", nil, nil, http.StatusNotFound, insurancev1.ErrorReason_ERROR_REASON_ROUTE_NOT_FOUND},
 		{"oversize body", http.MethodPost, "/v1/quotes", strings.NewReader(big), nil, http.StatusRequestEntityTooLarge, insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE},
-		{"oversize webhook", http.MethodPost, "/etvas/events", strings.NewReader(big), nil, http.StatusRequestEntityTooLarge, insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE},
+		// A webhook's header credentials are checked before its body is read: an oversize body
+		// from a stranger is refused for the credentials, from the partner for its size.
+		{"oversize webhook, no credentials", http.MethodPost, "/etvas/events", strings.NewReader(big), nil, http.StatusUnauthorized, insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_UNAUTHENTICATED},
+		{"oversize webhook", http.MethodPost, "/etvas/events", strings.NewReader(big),
+			map[string]string{"x-api-key": etvasbox.DefaultAPIKey, "x-etvas-signature": "00"}, http.StatusRequestEntityTooLarge, insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE},
 		{"malformed JSON", http.MethodPost, "/v1/quotes", strings.NewReader(`{"totalValue":`), nil, http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST},
 		{"wrong JSON type", http.MethodPost, "/v1/quotes", strings.NewReader(`{"totalValue":{"amount":12}}`), nil, http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST},
 		{"unknown field", http.MethodPost, "/v1/quotes", strings.NewReader(`{"bogus":1}`), nil, http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_MALFORMED_REQUEST},

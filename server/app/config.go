@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/jobs"
+	"github.com/covergate/covergate/server/outbox"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 	"github.com/covergate/covergate/server/webhook"
@@ -32,13 +34,16 @@ type Config struct {
 	LogLevel        string // debug | info | warn | error
 	Database        string // sqlite:PATH or postgres://...
 	Partners        PartnersConfig
-	CORSOrigins     string // comma-separated origins allowed to call the REST API from browsers
-	TLSCertFile     string // server certificate (PEM) for both listeners; empty = plaintext
+	CORSOrigins     string        // comma-separated origins allowed to call the REST API from browsers
+	SSEHeartbeat    time.Duration // comment line on idle Server-Sent Events streams
+	TLSCertFile     string        // server certificate (PEM) for both listeners; empty = plaintext
 	TLSKeyFile      string
 	ClientCAFile    string // CA (PEM) for gRPC client certificates (mTLS); empty = none asked
 	MTLSPrincipals  string // CN:SCOPE[,SCOPE...] separated by ';'
 	// Internal-API flows (wire_flows.go).
 	QuoteTTL            time.Duration // how long a quote can be bought; 0 = 15 minutes
+	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
+	OutboxLease         time.Duration // how long a publication being delivered is reserved
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
 	// Etvas webhook flows (wire_etvas.go).
 	EtvasTimestampWindow time.Duration // accepted age of an Etvas event timestamp (≥ the retry horizon)
@@ -52,6 +57,9 @@ type Config struct {
 	WalletTokenKey   string        // AES-256 key sealing customers' Avata access tokens; empty = random per process
 	WalletSessionTTL time.Duration // lifetime of an access token whose exp is unreadable; 0 = 15 minutes
 	WalletNonceTTL   time.Duration // how long a sign-in message can be signed; 0 = 5 minutes
+	// Protections against slow, greedy and hostile callers (limits.go).
+	Limits    Limits
+	DebugAddr string // loopback listener for net/http/pprof (debug.go); empty = off
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -62,15 +70,19 @@ func Defaults() Config {
 		MaxBodyBytes:    1 << 20,
 		MaxUploadBytes:  24 << 20,
 		ShutdownTimeout: 20 * time.Second,
+		SSEHeartbeat:    15 * time.Second,
 		LogFormat:       "auto",
 		LogLevel:        "info",
 		Database:        engine.DefaultDSN,
 		QuoteTTL:        15 * time.Minute,
 
+		IdempotencyLease:     idempotency.DefaultLease,
+		OutboxLease:          outbox.DefaultLease,
 		EtvasTimestampWindow: webhook.DefaultEtvasWindow,
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
 		JobMaxAttempts:       jobs.DefaultMaxAttempts,
+		Limits:               DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
 			SandboxEtvasAddr:        "127.0.0.1:9181",
@@ -82,6 +94,10 @@ func Defaults() Config {
 			EtvasCurrency:           "EUR",
 			AvataChainID:            1,
 			ScalepointCountry:       "dk",
+			// The requirements the partner documents do not define are on unless switched off.
+			EtvasPortalAPIKeyRequired:      true,
+			AvataCallbackSignatureRequired: true,
+			ScalepointWebhookTokenRequired: true,
 		},
 	}
 }
@@ -97,6 +113,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: auto (text on a terminal, else JSON), json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.Database, "database", cfg.Database, "store: "+engine.Accepted)
+	fs.DurationVar(&cfg.SSEHeartbeat, "sse-heartbeat", cfg.SSEHeartbeat, "how often an idle Server-Sent Events stream (GET /v1/events:watch) sends a comment line, so proxies keep it open")
 	fs.StringVar(&cfg.CORSOrigins, "cors-origins", cfg.CORSOrigins, "comma-separated browser origins allowed to call the REST API (CORS); empty = none")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "PEM server certificate for the gRPC and HTTP listeners (with --tls-key-file)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "PEM private key of --tls-cert-file")
@@ -106,6 +123,8 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	cfg.registerFlowFlags(fs)
 	cfg.registerEtvasFlags(fs)
 	cfg.registerWalletFlags(fs)
+	cfg.Limits.registerFlags(fs)
+	cfg.registerDebugFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -125,6 +144,9 @@ func (cfg Config) Validate() error {
 	if cfg.MaxUploadBytes < cfg.MaxBodyBytes {
 		problems = append(problems, "max-upload-bytes must be at least max-body-bytes")
 	}
+	if cfg.SSEHeartbeat <= 0 {
+		problems = append(problems, "sse-heartbeat must be positive")
+	}
 	if cfg.ShutdownTimeout <= 0 {
 		problems = append(problems, "shutdown-timeout must be positive")
 	}
@@ -142,17 +164,21 @@ func (cfg Config) Validate() error {
 		problems = append(problems, fmt.Sprintf("database: %v", err))
 	}
 	problems = append(problems, cfg.Partners.validate()...)
+	problems = append(problems, cfg.validateAutoSandbox()...)
 	problems = append(problems, cfg.validateTLS()...)
 	problems = append(problems, cfg.validateFlows()...)
 	problems = append(problems, cfg.validateEtvas()...)
 	problems = append(problems, cfg.validateWallet()...)
+	problems = append(problems, cfg.Limits.validate(cfg.MaxUploadBytes)...)
+	problems = append(problems, cfg.validateDebug()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))
 		}
 	}
 	if len(problems) > 0 {
-		return errors.New("invalid configuration:\n  - " + strings.Join(problems, "\n  - "))
+		// One line, every problem: start-up errors are read in log collectors line by line.
+		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -183,7 +209,7 @@ func splitList(s string) []string {
 
 // secretFlags hold credentials: --print-config shows only whether they are set.
 var secretFlags = map[string]bool{
-	"api-keys": true, "etvas-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
+	"api-keys": true, "etvas-api-key": true, "etvas-webhook-api-key": true, "etvas-event-secret": true, "etvas-signing-secret": true,
 	"avata-api-key": true, "avata-callback-secret": true, "avata-merchant-wallet-key": true,
 	"scalepoint-client-secret": true, "scalepoint-webhook-token": true, "wallet-token-key": true,
 }

@@ -3,13 +3,11 @@ package app
 import (
 	"crypto/tls"
 	"fmt"
-	"time"
 
 	"buf.build/go/protovalidate"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -38,6 +36,10 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 	if err != nil {
 		return err
 	}
+	a.refused = a.metrics.NewRefusals()
+	a.rate = a.limiter(authn, a.refused)
+	authn.WithLimiter(a.rate)
+	a.authn = authn
 	metricsUnary, metricsStream := a.metrics.GRPCInterceptors(interceptor.Transport)
 	chain := interceptor.Config{
 		Logger:      a.log,
@@ -58,8 +60,8 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
 		grpc.MaxRecvMsgSize(int(a.cfg.MaxUploadBytes)),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
+	opts = append(opts, a.cfg.Limits.grpcOptions()...)
 	creds, err := a.cfg.grpcCredentials(tlsConfig)
 	if err != nil {
 		return err

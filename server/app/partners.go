@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -19,11 +20,12 @@ import (
 	avatabox "github.com/covergate/covergate/server/sandbox/avata"
 	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
 	scalepointbox "github.com/covergate/covergate/server/sandbox/scalepoint"
+	"github.com/covergate/covergate/server/webhook"
 )
 
 // Partner modes.
 const (
-	PartnersAuto    = "auto"    // sandbox when no partner credential is configured, else live
+	PartnersAuto    = "auto"    // sandbox when no partner credential is configured and every listener is on loopback, else live
 	PartnersSandbox = "sandbox" // embedded sandboxes, development credentials
 	PartnersLive    = "live"    // the configured partner endpoints
 )
@@ -38,13 +40,17 @@ type PartnersConfig struct {
 	SandboxAvataAddr      string
 	SandboxScalepointAddr string
 
-	EtvasURL                string
-	EtvasAPIKey             string // x-api-key we send and Etvas sends us
-	EtvasEventSecret        string // x-etvas-signature key; optional
-	EtvasSigningSecret      string // request signing; optional
-	EtvasExternalDataMethod string // POST (the Etvas App document) or PUT (the SDK)
-	EtvasExternalDataDelete string // "null" (write {"data":null}) or DELETE
-	EtvasCurrency           string // currency of Etvas prices, which carry none
+	EtvasURL           string
+	EtvasAPIKey        string // x-api-key we send (and, unless EtvasWebhookAPIKey, Etvas sends us)
+	EtvasWebhookAPIKey string // x-api-key Etvas sends on its events; default EtvasAPIKey
+	// EtvasPortalAPIKeyRequired: developer-portal events (/etvas-events) must carry x-api-key.
+	// Off, they are verified by x-etvas-signature, or else by Etvas's verify-token.
+	EtvasPortalAPIKeyRequired bool
+	EtvasEventSecret          string // x-etvas-signature key; optional
+	EtvasSigningSecret        string // request signing; optional
+	EtvasExternalDataMethod   string // POST (the Etvas App document) or PUT (the SDK)
+	EtvasExternalDataDelete   string // "null" (write {"data":null}) or DELETE
+	EtvasCurrency             string // currency of Etvas prices, which carry none
 
 	AvataURL            string
 	AvataAPIKey         string
@@ -54,6 +60,9 @@ type PartnersConfig struct {
 	AvataChainID        int64
 	AvataPaths          string // route table: verb or rest (Avata documents no paths)
 	AvataAPIKeyHeader   string // header of the api key (Avata documents none); default x-api-key
+	// AvataCallbackSignatureRequired: callbacks must carry X-Avata-Signature. Off, unsigned
+	// callbacks are accepted as hints and verified by fetching the policy/claim from Avata.
+	AvataCallbackSignatureRequired bool
 
 	ScalepointURL          string
 	ScalepointTokenURL     string
@@ -64,16 +73,22 @@ type PartnersConfig struct {
 	ScalepointCountry      string
 	ScalepointTenant       string
 	ScalepointWebhookToken string
-	ScalepointPoll         bool
+	// ScalepointWebhookTokenRequired: pushed events must carry the bearer token. Off, a push
+	// without it is answered 202 "deferred" and the long poll (required then) fetches the event.
+	ScalepointWebhookTokenRequired bool
+	ScalepointPoll                 bool
 }
 
 func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
-	fs.StringVar(&p.Mode, "partners", p.Mode, "partner endpoints: auto (sandbox unless credentials are set), sandbox or live")
+	fs.StringVar(&p.Mode, "partners", p.Mode, "partner endpoints: auto (sandbox when no credential is set and every listener is on loopback), sandbox or live")
 	fs.StringVar(&p.SandboxEtvasAddr, "sandbox-etvas-addr", p.SandboxEtvasAddr, "listen address of the embedded Etvas sandbox (sandbox mode)")
 	fs.StringVar(&p.SandboxAvataAddr, "sandbox-avata-addr", p.SandboxAvataAddr, "listen address of the embedded Avata sandbox (sandbox mode)")
 	fs.StringVar(&p.SandboxScalepointAddr, "sandbox-scalepoint-addr", p.SandboxScalepointAddr, "listen address of the embedded Scalepoint sandbox (sandbox mode)")
 	fs.StringVar(&p.EtvasURL, "etvas-url", p.EtvasURL, "Etvas API base URL")
 	fs.StringVar(&p.EtvasAPIKey, "etvas-api-key", p.EtvasAPIKey, "Etvas API key (sent to Etvas, and required on Etvas webhooks)")
+	fs.StringVar(&p.EtvasWebhookAPIKey, "etvas-webhook-api-key", p.EtvasWebhookAPIKey, "x-api-key Etvas sends on its events (default: --etvas-api-key)")
+	fs.BoolVar(&p.EtvasPortalAPIKeyRequired, "etvas-portal-api-key-required", p.EtvasPortalAPIKeyRequired,
+		"require x-api-key on Etvas developer-portal events (/etvas-events); false: verify them by x-etvas-signature or else Etvas's verify-token")
 	fs.StringVar(&p.EtvasEventSecret, "etvas-event-secret", p.EtvasEventSecret, "Etvas event secret: when set, x-etvas-signature is required on webhooks")
 	fs.StringVar(&p.EtvasSigningSecret, "etvas-signing-secret", p.EtvasSigningSecret, "Etvas request-signing secret (optional)")
 	fs.StringVar(&p.EtvasExternalDataMethod, "etvas-external-data-method", p.EtvasExternalDataMethod, "HTTP method Etvas accepts for external-data writes: POST (the App document) or PUT (the SDK)")
@@ -83,6 +98,8 @@ func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&p.AvataAPIKey, "avata-api-key", p.AvataAPIKey, "Avata API key")
 	fs.StringVar(&p.AvataBrandID, "avata-brand-id", p.AvataBrandID, "Avata X-Brand-Id (optional)")
 	fs.StringVar(&p.AvataCallbackSecret, "avata-callback-secret", p.AvataCallbackSecret, "shared secret of X-Avata-Signature on Avata callbacks")
+	fs.BoolVar(&p.AvataCallbackSignatureRequired, "avata-callback-signature-required", p.AvataCallbackSignatureRequired,
+		"require X-Avata-Signature on Avata callbacks; false: unsigned callbacks are verified by fetching the policy/claim from Avata")
 	fs.StringVar(&p.AvataMerchantKey, "avata-merchant-wallet-key", p.AvataMerchantKey, "hex private key of the merchant wallet (signs sign-in and claim-portal links)")
 	fs.Int64Var(&p.AvataChainID, "avata-chain-id", p.AvataChainID, "chain id for Avata wallet sign-in")
 	fs.StringVar(&p.AvataPaths, "avata-paths", p.AvataPaths, "Avata route table (undocumented by Avata): verb or rest")
@@ -96,6 +113,8 @@ func (p *PartnersConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&p.ScalepointCountry, "scalepoint-country", p.ScalepointCountry, "Scalepoint country of our tenant")
 	fs.StringVar(&p.ScalepointTenant, "scalepoint-tenant", p.ScalepointTenant, "Scalepoint tenant name")
 	fs.StringVar(&p.ScalepointWebhookToken, "scalepoint-webhook-token", p.ScalepointWebhookToken, "bearer token Scalepoint sends on /webhooks/scalepoint")
+	fs.BoolVar(&p.ScalepointWebhookTokenRequired, "scalepoint-webhook-token-required", p.ScalepointWebhookTokenRequired,
+		"require the bearer token on pushed Scalepoint events; false: a push without it is answered 202 and fetched by the long poll (needs --scalepoint-poll)")
 	fs.BoolVar(&p.ScalepointPoll, "scalepoint-poll", p.ScalepointPoll, "also pull Scalepoint events with the long-poll receive API")
 }
 
@@ -136,14 +155,19 @@ func (p PartnersConfig) validate() []string {
 	if !currencyPattern.MatchString(p.EtvasCurrency) {
 		problems = append(problems, fmt.Sprintf("etvas-currency %q: want an ISO 4217 code such as EUR", p.EtvasCurrency))
 	}
+	effective := p
+	if p.effectiveMode() == PartnersSandbox {
+		effective = sandboxSecrets(p)
+	}
+	problems = append(problems, effective.webhookConfig().Problems(p.ScalepointPoll)...)
 	if p.effectiveMode() != PartnersLive {
 		return problems
 	}
 	required := map[string]string{
 		"etvas-api-key": p.EtvasAPIKey, "avata-url": p.AvataURL, "avata-api-key": p.AvataAPIKey,
-		"avata-callback-secret": p.AvataCallbackSecret, "scalepoint-url": p.ScalepointURL,
+		"scalepoint-url":       p.ScalepointURL,
 		"scalepoint-token-url": p.ScalepointTokenURL, "scalepoint-client-id": p.ScalepointClientID,
-		"scalepoint-tenant": p.ScalepointTenant, "scalepoint-webhook-token": p.ScalepointWebhookToken,
+		"scalepoint-tenant": p.ScalepointTenant,
 	}
 	for _, name := range sortedKeys(required) {
 		if required[name] == "" {
@@ -160,6 +184,74 @@ func (p PartnersConfig) validate() []string {
 }
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// webhookConfig is how partners authenticate to us (without the Etvas verify-token client,
+// which exists only once the adapters are built).
+func (p PartnersConfig) webhookConfig() webhook.Config {
+	key := p.EtvasWebhookAPIKey
+	if key == "" {
+		key = p.EtvasAPIKey
+	}
+	return webhook.Config{
+		EtvasAPIKey:               key,
+		EtvasPortalAPIKeyOptional: !p.EtvasPortalAPIKeyRequired,
+		EtvasEventSecret:          p.EtvasEventSecret,
+		AvataCallbackSecret:       p.AvataCallbackSecret,
+		AvataSignatureOptional:    !p.AvataCallbackSignatureRequired,
+		ScalepointWebhookToken:    p.ScalepointWebhookToken,
+		ScalepointTokenOptional:   !p.ScalepointWebhookTokenRequired,
+	}
+}
+
+// validateAutoSandbox keeps `--partners auto` from choosing the sandbox by accident. The sandbox
+// accepts publicly known secrets (they are in the README), so a production deploy that forgot
+// its credentials would accept forged webhooks. Auto picks the sandbox only when every listener
+// is on loopback — a developer's machine; anything reachable from elsewhere must say
+// `--partners sandbox` on purpose or configure the credentials.
+func (cfg Config) validateAutoSandbox() []string {
+	p := cfg.Partners
+	if p.Mode != PartnersAuto || p.credentialsGiven() {
+		return nil
+	}
+	listeners := []struct{ flag, addr string }{
+		{"grpc-addr", cfg.GRPCAddr}, {"http-addr", cfg.HTTPAddr},
+		{"sandbox-etvas-addr", p.SandboxEtvasAddr}, {"sandbox-avata-addr", p.SandboxAvataAddr},
+		{"sandbox-scalepoint-addr", p.SandboxScalepointAddr},
+	}
+	var exposed []string
+	for _, l := range listeners {
+		if !loopbackAddr(l.addr) {
+			exposed = append(exposed, fmt.Sprintf("%s %s", l.flag, l.addr))
+		}
+	}
+	if len(exposed) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("partners auto: no partner credential is set, and the sandbox (publicly known secrets) is chosen only when every listener is on loopback, but %s is not; "+
+		"pass --partners sandbox to run the sandbox on purpose, or set the live credentials (%s)",
+		strings.Join(exposed, ", "), strings.Join(liveCredentialFlags, ", "))}
+}
+
+// liveCredentialFlags are the credentials live partners need (see validate).
+var liveCredentialFlags = []string{
+	"etvas-api-key", "avata-api-key", "avata-callback-secret", "scalepoint-client-id",
+	"scalepoint-client-secret or scalepoint-cert-file + scalepoint-key-file", "scalepoint-webhook-token",
+}
+
+// loopbackAddr reports whether host:port listens only on loopback. An empty host or an
+// unspecified address (0.0.0.0, ::) listens everywhere; a host name other than localhost may
+// resolve anywhere, so it does not count as loopback.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Partners are the adapters the services use, the secrets partners authenticate to us with,
 // and the embedded sandbox when there is one.
@@ -219,6 +311,12 @@ func sandboxCredentials(cfg PartnersConfig, sb *sandbox.Sandbox) PartnersConfig 
 	etvasURL, avataURL, scalepointURL := sb.URLs()
 	cfg.EtvasURL, cfg.AvataURL, cfg.ScalepointURL = etvasURL, avataURL, scalepointURL
 	cfg.ScalepointTokenURL = scalepointURL + "/connect/token"
+	return sandboxSecrets(cfg)
+}
+
+// sandboxSecrets fills in the development credentials the sandboxes accept; values configured
+// explicitly are kept.
+func sandboxSecrets(cfg PartnersConfig) PartnersConfig {
 	def := func(v *string, d string) {
 		if *v == "" {
 			*v = d

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+
+	"github.com/covergate/covergate/server/supervise"
 )
 
 // Run serves until ctx is canceled or a server fails, then shuts down in order.
@@ -27,26 +29,50 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	// Background workers (outbox delivery, partner event polling) run until shutdown starts;
-	// the shutdown waits for them before it closes the store.
+	if a.debugLis != nil {
+		g.Go(func() error { return a.serveDebug(gctx) })
+	}
+	// Background workers (outbox delivery, partner event polling, ...) run under the supervisor
+	// until shutdown starts; the shutdown waits for them before it closes the store. A worker
+	// that fails for good makes the gateway unready and stops it (Run returns the failure).
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWork = stopWork
-	work, _ := errgroup.WithContext(workCtx)
-	background := append(a.webhookBackground(), a.flowBackground()...)
-	for _, run := range append(background, a.etvasBackground()...) {
-		work.Go(func() error { return run(workCtx) })
-	}
-	a.waitWork = work.Wait
+	a.workers.Add(append(append(a.webhookBackground(), a.flowBackground()...), a.etvasBackground()...)...)
+	workDone := make(chan error, 1)
+	go func() { workDone <- a.workers.Run(workCtx) }() // owned by shutdown, which waits for it
+	a.waitWork = func() error { return <-workDone }
 	a.health.Resume()
 	a.serving.Store(true)
-	a.log.Info("covergate serving", "grpc", a.GRPCAddr(), "http", a.HTTPAddr())
-	<-gctx.Done()
+	a.log.Info("covergate serving", "grpc", a.GRPCAddr(), "http", a.HTTPAddr(), "workers", a.workers.Names())
+	select {
+	case <-gctx.Done():
+	case <-a.workers.Dead():
+		// Readiness already fails (ready checks the supervisor); give load balancers a probe
+		// interval to see it before the listeners close, then shut down.
+		a.health.Shutdown()
+		drain := time.NewTimer(a.failureDrain())
+		select {
+		case <-drain.C:
+		case <-gctx.Done():
+			drain.Stop()
+		}
+	}
 	shutdownErr := a.shutdown()
 	if err := g.Wait(); err != nil {
 		return errors.Join(err, shutdownErr)
 	}
 	return shutdownErr
 }
+
+// failureDrain is how long a gateway whose worker died stays up answering "not ready" before it
+// shuts down: about one readiness-probe interval, bounded by the shutdown budget.
+func (a *App) failureDrain() time.Duration {
+	return min(5*time.Second, a.cfg.ShutdownTimeout/4)
+}
+
+// AddWorker registers a background worker (before Run): it runs under the supervisor with the
+// gateway's own workers (see package supervise).
+func (a *App) AddWorker(w supervise.Worker) { a.workers.Add(w) }
 
 func serveGRPC(s *grpc.Server, lis net.Listener) error {
 	if err := s.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -91,6 +117,7 @@ func (a *App) shutdown() error {
 		if err := a.waitWork(); err != nil && !errors.Is(err, context.Canceled) {
 			errs = append(errs, fmt.Errorf("background work: %w", err))
 		}
+		a.stopWork, a.waitWork = nil, nil
 	}
 	if err := a.closeAll(closeCtx); err != nil {
 		errs = append(errs, err)
@@ -107,10 +134,13 @@ func (a *App) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("gateway connection: %w", err))
 		}
 	}
-	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.mem} {
+	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.debugLis} {
 		if l != nil {
 			_ = l.Close() // already closed by Serve's shutdown in the normal path
 		}
+	}
+	if a.mem != nil { // a typed nil in the list above would not compare equal to nil
+		_ = a.mem.Close()
 	}
 	if a.webhooks.commit != nil {
 		_ = a.webhooks.commit.Close() // gRPC has stopped: no delivery is waiting; never fails

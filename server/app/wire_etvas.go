@@ -1,9 +1,9 @@
 package app
 
 import (
-	"context"
 	"flag"
 	"fmt"
+	"github.com/covergate/covergate/server/supervise"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +66,7 @@ func (a *App) jobSignal() *jobs.Signal {
 
 // etvasBackground runs the background job worker (Etvas profile fetches). It is an owned
 // worker with Run(ctx) like the outbox workers, so a supervisor can run it the same way.
-func (a *App) etvasBackground() []func(context.Context) error {
+func (a *App) etvasBackground() []supervise.Worker {
 	rules := etvasrules.New(a.lifecycle)
 	worker := &jobs.Worker{
 		Store:        a.store,
@@ -79,5 +79,5 @@ func (a *App) etvasBackground() []func(context.Context) error {
 		Now:          a.now,
 		Logger:       a.log.With("component", "jobs"),
 	}
-	return []func(context.Context) error{worker.Run}
+	return []supervise.Worker{{Name: "etvas-profile-jobs", Run: worker.Run}}
 }

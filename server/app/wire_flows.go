@@ -12,6 +12,7 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/supervise"
 )
 
 // The internal-API wiring: idempotency keys, the outbox delivery workers, and the claim routing
@@ -28,6 +29,10 @@ type flowWiring struct {
 // registerFlowFlags binds the flags of the internal-API flows.
 func (cfg *Config) registerFlowFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.QuoteTTL, "quote-ttl", cfg.QuoteTTL, "how long a quote can be bought (0 = 15m)")
+	fs.DurationVar(&cfg.IdempotencyLease, "idempotency-lease", cfg.IdempotencyLease,
+		"how long an Idempotency-Key in progress stays held without renewal (renewed while the request runs); a retry after a crash runs once it has passed")
+	fs.DurationVar(&cfg.OutboxLease, "outbox-lease", cfg.OutboxLease,
+		"how long a publication being delivered is reserved; after a crash, what was in flight is sent again once it passes")
 	fs.BoolVar(&cfg.PublishClaimUpdates, "publish-claim-updates", cfg.PublishClaimUpdates,
 		"publish every claim status change to Scalepoint (event claim_updated, to scalepoint-country/scalepoint-tenant) through the outbox")
 }
@@ -36,6 +41,12 @@ func (cfg Config) validateFlows() []string {
 	var problems []string
 	if cfg.QuoteTTL < 0 {
 		problems = append(problems, "quote-ttl must not be negative")
+	}
+	if cfg.OutboxLease < 2*time.Second || cfg.OutboxLease > 10*time.Minute {
+		problems = append(problems, "outbox-lease must be between 2s and 10m")
+	}
+	if cfg.IdempotencyLease < time.Second || cfg.IdempotencyLease > time.Hour {
+		problems = append(problems, "idempotency-lease must be between 1s and 1h")
 	}
 	return problems
 }
@@ -51,7 +62,7 @@ func (a *App) claimRoute() *domain.Destination {
 }
 
 func (a *App) flowUnaryInterceptors() []grpc.UnaryServerInterceptor {
-	idem, err := idempotency.New(idempotency.Config{Store: a.store, Logger: a.log.With("component", "idempotency")})
+	idem, err := idempotency.New(idempotency.Config{Store: a.store, Lease: a.cfg.IdempotencyLease, Logger: a.log.With("component", "idempotency")})
 	if err != nil {
 		// The registry is compiled in: failing here means the contract lost every mutating
 		// method, which no configuration can cause. Refuse to serve rather than serve without.
@@ -61,11 +72,12 @@ func (a *App) flowUnaryInterceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{idem.Unary()}
 }
 
-func (a *App) flowBackground() []func(context.Context) error {
+func (a *App) flowBackground() []supervise.Worker {
 	worker := &outbox.Worker{
 		Store:     a.store,
 		Publisher: a.partners.Scalepoint,
 		Owner:     "covergate-" + uuid.NewString(),
+		Lease:     a.cfg.OutboxLease,
 		// One delivery at a time keeps Scalepoint receiving a replica's events in queue order
 		// (a claim's CREATED → … → APPROVED updates arrive in that order unless one is retried).
 		Concurrency: 1,
@@ -75,10 +87,10 @@ func (a *App) flowBackground() []func(context.Context) error {
 		worker.Observe = a.metrics.OutboxAttempt
 	}
 	sweepLog := a.log.With("component", "idempotency")
-	return []func(context.Context) error{
-		worker.Run,
-		func(ctx context.Context) error {
+	return []supervise.Worker{
+		{Name: "outbox", Run: worker.Run},
+		{Name: "idempotency-sweep", Run: func(ctx context.Context) error {
 			return idempotency.Sweep(ctx, a.store, idempotencySweepInterval, time.Now, sweepLog)
-		},
+		}},
 	}
 }

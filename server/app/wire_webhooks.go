@@ -11,6 +11,7 @@ import (
 	"github.com/covergate/covergate/server/interceptor"
 	"github.com/covergate/covergate/server/scalepointpoll"
 	"github.com/covergate/covergate/server/store/engine"
+	"github.com/covergate/covergate/server/supervise"
 	"github.com/covergate/covergate/server/webhook"
 )
 
@@ -29,7 +30,6 @@ type webhookWiring struct {
 // (middleware), and both must share one registry. New runs on one goroutine, so no lock.
 func (a *App) webhookParts() *webhookWiring {
 	if a.webhooks.registry == nil {
-		pc := a.partners.Config // effective: sandbox defaults filled in
 		reg := webhook.NewRegistry()
 		var observe webhook.Observer
 		if a.metrics != nil {
@@ -39,19 +39,28 @@ func (a *App) webhookParts() *webhookWiring {
 		}
 		a.webhooks = webhookWiring{
 			registry: reg,
-			verifier: webhook.NewVerifier(webhook.Config{
-				EtvasAPIKey:            pc.EtvasAPIKey,
-				EtvasEventSecret:       pc.EtvasEventSecret,
-				EtvasWindow:            a.cfg.EtvasTimestampWindow,
-				AvataCallbackSecret:    pc.AvataCallbackSecret,
-				ScalepointWebhookToken: pc.ScalepointWebhookToken,
-				Now:                    a.now,
-				Observe:                observe,
-			}, reg),
-			guard: webhook.NewGuard(reg, observe),
+			verifier: webhook.NewVerifier(a.verifierConfig(observe), reg),
+			guard:    webhook.NewGuard(reg, observe),
 		}
 	}
 	return &a.webhooks
+}
+
+// verifierConfig is the partners' webhook authentication: the configured secrets and switches,
+// the body limit, and Etvas's verify-token for portal events that come without x-api-key.
+func (a *App) verifierConfig(observe webhook.Observer) webhook.Config {
+	wc := a.partners.Config.webhookConfig() // effective: sandbox defaults filled in
+	wc.EtvasWindow = a.cfg.EtvasTimestampWindow
+	wc.MaxBodyBytes = a.cfg.MaxBodyBytes
+	wc.Now = a.now
+	wc.Observe = observe
+	if etvasClient := a.partners.Etvas; etvasClient != nil {
+		wc.EtvasVerifyToken = func(ctx context.Context, token string) error {
+			_, err := etvasClient.VerifyToken(ctx, token)
+			return err
+		}
+	}
+	return wc
 }
 
 // webhookDeps are the webhook services' dependencies: the store behind group commit, so that
@@ -84,10 +93,18 @@ func (a *App) webhookMetadata() func(context.Context, *http.Request) metadata.MD
 	return webhook.Metadata
 }
 
-// webhookBackground runs the Scalepoint long-poll consumer when --scalepoint-poll is set.
-func (a *App) webhookBackground() []func(context.Context) error {
+// webhookBackground watches the group committers and runs the Scalepoint long-poll consumer
+// when --scalepoint-poll is set.
+func (a *App) webhookBackground() []supervise.Worker {
+	var workers []supervise.Worker
+	if commit := a.webhooks.commit; commit != nil {
+		// The committers cannot be restarted under waiting deliveries: a dead one is fatal.
+		workers = append(workers, supervise.Worker{Name: "webhook-group-commit", Run: func(ctx context.Context) error {
+			return supervise.Permanent(commit.Watch(ctx))
+		}})
+	}
 	if !a.partners.Config.ScalepointPoll {
-		return nil
+		return workers
 	}
 	events := api.NewScalepointEvents(a.deps())
 	consumer, err := scalepointpoll.New(scalepointpoll.Config{
@@ -98,7 +115,7 @@ func (a *App) webhookBackground() []func(context.Context) error {
 	})
 	if err != nil {
 		// Every field is set above; a failure here is a programming error worth stopping for.
-		return []func(context.Context) error{func(context.Context) error { return err }}
+		return append(workers, supervise.Worker{Name: "scalepoint-poll", Run: func(context.Context) error { return supervise.Permanent(err) }})
 	}
-	return []func(context.Context) error{consumer.Run}
+	return append(workers, supervise.Worker{Name: "scalepoint-poll", Run: consumer.Run})
 }

@@ -44,9 +44,11 @@ func TestDependencyRules(t *testing.T) {
 		forbidden func(pkg string) bool
 	}{
 		{
-			name:      "production and benchmark binaries carry no test code",
-			patterns:  []string{"./cmd/...", "./bench/cmd/..."},
-			forbidden: func(p string) bool { return p == "testing" || strings.HasSuffix(p, "/pgtest") || strings.HasSuffix(p, "/storetest") },
+			name:     "production and benchmark binaries carry no test code",
+			patterns: []string{"./cmd/...", "./bench/cmd/..."},
+			forbidden: func(p string) bool {
+				return p == "testing" || strings.HasSuffix(p, "/pgtest") || strings.HasSuffix(p, "/storetest")
+			},
 		},
 	}
 	for _, r := range rules {

@@ -16,6 +16,7 @@ import (
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
+	"github.com/covergate/covergate/server/ratelimit"
 )
 
 // ProtectedPackage is the proto package whose services require an API key.
@@ -62,9 +63,67 @@ func PrincipalName(ctx context.Context) string {
 // packages (health, reflection, partner webhooks, which partners authenticate their own way) pass
 // through untouched.
 type Authenticator struct {
-	keys   *Keys
-	certs  CertPrincipals    // mTLS subjects → scopes; may be empty
-	scopes map[string]string // full method name → required scope
+	keys    *Keys
+	certs   CertPrincipals    // mTLS subjects → scopes; may be empty
+	scopes  map[string]string // full method name → required scope
+	limiter *ratelimit.Limiter
+}
+
+// WithLimiter makes every authorized call take a token from its principal's bucket
+// (RESOURCE_EXHAUSTED when empty). It is called once, before serving.
+func (a *Authenticator) WithLimiter(l *ratelimit.Limiter) { a.limiter = l }
+
+// Principals lists the names of every configured principal (API keys and mTLS subjects), the
+// fixed set the rate limiter keeps buckets for.
+func (a *Authenticator) Principals() []string {
+	var out []string
+	for _, p := range a.keys.all() {
+		out = append(out, p.Name)
+	}
+	for cn := range a.certs {
+		out = append(out, "cert:"+cn)
+	}
+	return out
+}
+
+type chargedKey struct{}
+
+// withCharged marks a request whose rate-limit token was already taken (by the HTTP check,
+// before the body was read), so the interceptor does not take a second one. Only code in this
+// process can set a context value: no client can forge it.
+func withCharged(ctx context.Context) context.Context {
+	return context.WithValue(ctx, chargedKey{}, true)
+}
+
+func charged(ctx context.Context) bool {
+	v, _ := ctx.Value(chargedKey{}).(bool)
+	return v
+}
+
+// CheckHeader is the HTTP gateway's check of an internal-API request from its Authorization
+// header values alone, before any byte of the body is read. It answers exactly what the gRPC
+// interceptor would for the same call (same status, message and metadata). When charge is set it
+// also takes the rate-limit token and marks the returned context, so the interceptor, which
+// still checks the credentials, does not take another.
+func (a *Authenticator) CheckHeader(ctx context.Context, authorization []string, fullMethod string, charge bool) (context.Context, error) {
+	scope, protected := a.scopes[fullMethod]
+	if !protected {
+		return ctx, nil
+	}
+	p, err := a.keyPrincipal(authorization)
+	if err != nil {
+		return ctx, err
+	}
+	if err := a.permit(p, scope); err != nil {
+		return ctx, err
+	}
+	if charge {
+		if st := a.limiter.AllowKey(p.Name); st != nil {
+			return ctx, st.Err()
+		}
+		ctx = withCharged(ctx)
+	}
+	return ctx, nil
 }
 
 // NewAuthenticator reads the required scope of every method of the given services. A protected
@@ -122,25 +181,45 @@ func (a *Authenticator) Authorize(ctx context.Context, fullMethod string) (conte
 	}
 	p, ok := a.certs.certPrincipal(ctx)
 	if !ok {
-		token, err := bearerToken(ctx)
-		if err != nil {
+		md, _ := metadata.FromIncomingContext(ctx)
+		var err error
+		if p, err = a.keyPrincipal(md.Get("authorization")); err != nil {
 			return ctx, err
 		}
-		if p, ok = a.keys.Lookup(token); !ok {
-			return ctx, apierror.New(codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED,
-				"the bearer token is not a valid API key")
-		}
 	}
-	if !p.Allows(scope) {
-		return ctx, apierror.New(codes.PermissionDenied, insurancev1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
-			fmt.Sprintf("the API key lacks scope %q", scope), "required_scope", scope, "principal", p.Name)
+	if err := a.permit(p, scope); err != nil {
+		return ctx, err
+	}
+	if !charged(ctx) {
+		if st := a.limiter.AllowKey(p.Name); st != nil {
+			return ctx, st.Err()
+		}
 	}
 	return WithPrincipal(ctx, p), nil
 }
 
-func bearerToken(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	values := md.Get("authorization")
+func (a *Authenticator) keyPrincipal(authorization []string) (Principal, error) {
+	token, err := bearerToken(authorization)
+	if err != nil {
+		return Principal{}, err
+	}
+	p, ok := a.keys.Lookup(token)
+	if !ok {
+		return Principal{}, apierror.New(codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED,
+			"the bearer token is not a valid API key")
+	}
+	return p, nil
+}
+
+func (a *Authenticator) permit(p Principal, scope string) error {
+	if !p.Allows(scope) {
+		return apierror.New(codes.PermissionDenied, insurancev1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
+			fmt.Sprintf("the API key lacks scope %q", scope), "required_scope", scope, "principal", p.Name)
+	}
+	return nil
+}
+
+func bearerToken(values []string) (string, error) {
 	if len(values) == 0 || strings.TrimSpace(values[0]) == "" {
 		return "", apierror.New(codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED,
 			"missing credentials: send `Authorization: Bearer <API key>`")

@@ -124,6 +124,18 @@ func parseScopes(list string) ([]string, error) {
 	return scopes, nil
 }
 
+// all returns every configured principal.
+func (k *Keys) all() []Principal {
+	if k == nil {
+		return nil
+	}
+	out := make([]Principal, 0, len(k.byDigest))
+	for _, p := range k.byDigest {
+		out = append(out, p)
+	}
+	return out
+}
+
 // Len is the number of keys.
 func (k *Keys) Len() int { return len(k.byDigest) }
 

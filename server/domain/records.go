@@ -57,7 +57,9 @@ const (
 	// claim (Scalepoint case events), kept so the log shows every partner event.
 	EventPartnerEventReceived = "partner_event.received"
 	EventPublicationQueued    = "publication.queued"
-	EventQuoteCreated         = "quote.created"
+	// EventPublicationRetried is a FAILED publication sent again (dead-letter retry).
+	EventPublicationRetried = "publication.retried"
+	EventQuoteCreated       = "quote.created"
 )
 
 // Event type names from the first store draft, kept so existing callers
@@ -127,7 +129,7 @@ type Publication struct {
 	Attempts        int32
 	NextAttemptTime time.Time
 	LastError       string
-	PartnerEventID  int64 // Scalepoint's _id once delivered
+	PartnerEventID  string // Scalepoint's _id once delivered, as text ("" when its answer had none)
 	LeaseOwner      string
 	LeaseExpireTime time.Time
 	CreateTime      time.Time
@@ -156,6 +158,13 @@ type IdempotencyRecord struct {
 	CustomerID  string // optional: responses can hold PII, erasure deletes them
 	CreateTime  time.Time
 	ExpireTime  time.Time
+	// Holder identifies the one request running under an IN_PROGRESS key (a random id per
+	// attempt); only it may renew, complete or release the key.
+	Holder string
+	// LeaseExpireTime is when an IN_PROGRESS key stops being held: a retry of the same request
+	// after it takes the key over (its holder died). Renewed while the request runs; zero once
+	// COMPLETED.
+	LeaseExpireTime time.Time
 }
 
 // Checkpoint is a named resume position, e.g. the last Scalepoint event id

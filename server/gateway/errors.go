@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -18,6 +19,10 @@ import (
 // errorHandler writes every REST error as google.rpc.Status JSON with its ErrorInfo (and
 // BadRequest, when there is one), under the HTTP status that fits its code and reason.
 func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if limit, over := bodyTooLarge(r); over {
+		writeTooLarge(w, r, limit)
+		return
+	}
 	writeStatus(w, r, apierror.Normalize(err, errMeta(r)...))
 }
 
@@ -65,6 +70,9 @@ func writeStatusCode(w http.ResponseWriter, _ *http.Request, code int, st *statu
 	}
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="covergate"`)
+	}
+	if secs := retryAfter(st); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSONBytes(w, code, body)
 }

@@ -12,13 +12,17 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
 	"github.com/covergate/covergate/gen/openapi"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/docs"
 )
 
@@ -30,7 +34,9 @@ type Config struct {
 	MaxUploadBytes int64                           // limit for claim-document uploads
 	Ready          func(ctx context.Context) error // nil error = ready to serve
 	// WebhookAuth wraps the partner webhook routes: it authenticates the partner over the exact
-	// raw body before any decoding. Nil means no wrapping.
+	// raw body before any decoding. It reads the body itself, after checking the partner's
+	// header credentials, bounded by its own limit; the gateway does not buffer those routes.
+	// Nil means no wrapping (the gateway then buffers them like any route).
 	WebhookAuth func(http.Handler) http.Handler
 	// WebhookMetadata adds gRPC metadata to webhook calls from the request's context (the
 	// verified delivery), never from client headers. Nil means none.
@@ -39,19 +45,60 @@ type Config struct {
 	Metrics http.Handler
 	// ObserveHTTP, when set, records every HTTP answer.
 	ObserveHTTP func(method string, code int, d time.Duration)
+	// Authorize, when set, checks internal-API calls from their headers before the body is read
+	// (the gRPC interceptor checks again). Nil leaves the check to the interceptor alone.
+	Authorize Authorize
+	// AllowWebhook, when set, takes a token of a partner route's rate-limit bucket before the
+	// delivery's body is read; a non-nil status is the refusal.
+	AllowWebhook func(route string) *status.Status
+	// UploadMemoryBytes bounds what all in-flight uploads may hold in memory together (each
+	// charged twice its declared size); an upload that cannot get its share within
+	// UploadQueueTimeout is answered 503 with Retry-After. 0 = unbounded.
+	UploadMemoryBytes  int64
+	UploadQueueTimeout time.Duration
+	// Timeouts bound slow clients per request (see Timeouts).
+	Timeouts Timeouts
+	// OnRefused counts refusals by a protective limit (metrics); may be nil.
+	OnRefused func(limit string)
+	// SSEHeartbeat is how often an idle Server-Sent Events stream sends a comment line
+	// (0 = DefaultSSEHeartbeat).
+	SSEHeartbeat time.Duration
+	// RPC, when set, serves the Connect and gRPC-Web protocols (see rpc.go).
+	RPC http.Handler
 }
 
 // webhookPaths are fixed by the partners (or by us, for Avata and Scalepoint).
 var webhookPaths = []string{"/etvas-events", "/etvas/events", "/webhooks/avata", "/webhooks/scalepoint"}
+
+// WebhookPaths are the partner webhook routes (each has its own rate-limit bucket).
+func WebhookPaths() []string { return append([]string(nil), webhookPaths...) }
 
 // New builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if cfg.Conn == nil || cfg.Logger == nil {
 		return nil, fmt.Errorf("gateway: Conn and Logger are required")
 	}
-	api, err := newAPIMux(ctx, cfg.Conn)
+	routes, err := buildRouteTable()
 	if err != nil {
 		return nil, err
+	}
+	g := &guard{routes: routes, authorize: cfg.Authorize, uploadLimit: cfg.MaxUploadBytes,
+		queueTimeout: cfg.UploadQueueTimeout, onRefused: cfg.OnRefused}
+	if cfg.UploadMemoryBytes > 0 {
+		g.uploads, g.uploadBudget = semaphore.NewWeighted(cfg.UploadMemoryBytes), cfg.UploadMemoryBytes
+	}
+	apiJSON := apiJSONPb()
+	api, err := newAPIMux(ctx, cfg.Conn, apiJSON, g.middleware)
+	if err != nil {
+		return nil, err
+	}
+	heartbeat := cfg.SSEHeartbeat
+	if heartbeat <= 0 {
+		heartbeat = DefaultSSEHeartbeat
+	}
+	watch := &watchHandler{
+		mux: api, client: insurancev1.NewEventServiceClient(cfg.Conn), json: apiJSON,
+		log: cfg.Logger, heartbeat: heartbeat,
 	}
 	hooks, err := newWebhookMux(ctx, cfg.Conn, cfg.WebhookMetadata)
 	if err != nil {
@@ -77,22 +124,45 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	for _, p := range webhookPaths {
 		mux.Handle(p, hookHandler)
 	}
-	mux.Handle("/v1/", api)
+	mux.Handle("/v1/", checkIdempotencyKey(api))
+	mux.Handle("GET "+watchPath, g.check(watchMethod, watch))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRouteNotFound(w, r)
 	})
 	limits := bodyLimits{normal: cfg.MaxBodyBytes, upload: cfg.MaxUploadBytes}
-	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, limitBody(limits, requireJSON(mux)))), nil
+	hookPaths := map[string]bool{}
+	for _, p := range webhookPaths {
+		hookPaths[p] = true
+	}
+	if cfg.WebhookAuth != nil {
+		// The webhook verifier checks the header credentials before it reads (and bounds) the
+		// body itself: a stranger costs no body read.
+		limits.selfRead = hookPaths
+	}
+	// Connect and gRPC-Web answer errors in their own protocol, so they bypass statusBodies (which
+	// makes every other error body a google.rpc.Status) but keep the body limit.
+	var rpc http.Handler
+	if cfg.RPC != nil {
+		rpc = limitBody(limits, nil, guardRPC(cfg.Authorize, cfg.RPC))
+	}
+	var h http.Handler = routeRPC(rpc, statusBodies(limitBody(limits, hookPaths, requireJSON(mux))))
+	h = withWebhookLimit(cfg.AllowWebhook, hookPaths, h)
+	h = withDeadlines(cfg.Timeouts, routes.streamPaths(), isUploadPath, h)
+	return withRequestID(accessLog(cfg.Logger, cfg.ObserveHTTP, h)), nil
 }
 
-// newAPIMux serves the internal API: strict JSON (an unknown field is an error, so typos surface)
+// apiJSONPb is the internal API's JSON: strict (an unknown field is an error, so typos surface)
 // and every field present in answers, for stable shapes in typed clients.
-func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface) (*runtime.ServeMux, error) {
-	m := &runtime.JSONPb{
+func apiJSONPb() *runtime.JSONPb {
+	return &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
-	mux := runtime.NewServeMux(commonOptions(m)...)
+}
+
+// newAPIMux serves the internal API with m (uploads decoded by apiMarshaler) behind guard.
+func newAPIMux(ctx context.Context, conn grpc.ClientConnInterface, m *runtime.JSONPb, guard runtime.Middleware) (*runtime.ServeMux, error) {
+	mux := runtime.NewServeMux(append(commonOptions(apiMarshaler{m}), runtime.WithMiddlewares(guard))...)
 	for name, register := range map[string]func() error{
 		"QuoteService": func() error {
 			return insurancev1.RegisterQuoteServiceHandlerClient(ctx, mux, insurancev1.NewQuoteServiceClient(conn))
@@ -173,7 +243,8 @@ func readyHandler(ready func(context.Context) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if ready != nil {
 			if err := ready(r.Context()); err != nil {
-				writeJSONBytes(w, http.StatusServiceUnavailable, []byte(fmt.Sprintf(`{"status":"not ready","reason":%q}`, err.Error())))
+				writeStatus(w, r, apierror.Status(codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_UNAVAILABLE,
+					"not ready: "+err.Error(), errMeta(r)...))
 				return
 			}
 		}

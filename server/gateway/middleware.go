@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -16,6 +18,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/requestid"
+	"github.com/covergate/covergate/server/rpclog"
 )
 
 // withRequestID assigns the request id before anything else runs, so that errors written by the
@@ -29,29 +32,43 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
+// uploadRPCPath is the claim-document upload over Connect and gRPC-Web.
+const uploadRPCPath = "/covergate.insurance.v1.ClaimService/UploadClaimDocuments"
+
 type bodyLimits struct {
 	normal, upload int64
+	// selfRead are the routes whose handler reads (and bounds) the body itself: the partner
+	// webhooks check their header credentials first, so a stranger costs no body read.
+	selfRead map[string]bool
 }
 
 func (l bodyLimits) of(r *http.Request) int64 {
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/claim-documents") {
+	if r.Method == http.MethodPost && (strings.HasSuffix(r.URL.Path, "/claim-documents") || r.URL.Path == uploadRPCPath) {
 		return l.upload
 	}
 	return l.normal
 }
 
-// limitBody reads the whole body up front, bounded by the route's limit, and answers 413 when it
-// is larger. Buffering is deliberate: webhook verification needs the exact raw bytes, and a body
-// rejected here never reaches a decoder.
-func limitBody(limits bodyLimits, next http.Handler) http.Handler {
+// limitBody bounds every body by its route's limit and answers 413 when it is larger. Partner
+// webhook bodies are read whole up front (verification needs the exact raw bytes, and a body
+// rejected here never reaches a decoder). Internal-API bodies are not: they are read by the
+// decoder, after the API guard has checked the caller from the headers, so a stranger's body is
+// never read at all; reading past the limit fails, and the error handler answers 413.
+func limitBody(limits bodyLimits, buffered map[string]bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody {
+		if r.Body == nil || r.Body == http.NoBody || limits.selfRead[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}
 		limit := limits.of(r)
 		if r.ContentLength > limit {
 			writeTooLarge(w, r, limit)
+			return
+		}
+		if !buffered[r.URL.Path] {
+			lb := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), limit: limit}
+			r.Body = lb
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), limitedBodyKey{}, lb)))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
@@ -69,6 +86,34 @@ func limitBody(limits bodyLimits, next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+type limitedBodyKey struct{}
+
+// limitedBody remembers that the body went past its limit, so the error handler can answer 413
+// (PAYLOAD_TOO_LARGE) instead of the decoder's generic "malformed" error.
+type limitedBody struct {
+	io.ReadCloser
+	limit    int64
+	exceeded atomic.Bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooBig *http.MaxBytesError
+	if err != nil && errors.As(err, &tooBig) {
+		b.exceeded.Store(true)
+	}
+	return n, err
+}
+
+// bodyTooLarge reports the limit a request's body went past, if it did.
+func bodyTooLarge(r *http.Request) (int64, bool) {
+	lb, ok := r.Context().Value(limitedBodyKey{}).(*limitedBody)
+	if !ok || !lb.exceeded.Load() {
+		return 0, false
+	}
+	return lb.limit, true
 }
 
 func writeTooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
@@ -99,24 +144,35 @@ func requireJSON(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog writes one line per HTTP request. The query string is left out: it can carry
-// identifiers that count as personal data.
+// accessLog writes one line per HTTP request. When the request ran an RPC in process, the line
+// also carries the RPC's fields (rpc, code, reason, principal, rpc_duration_ms; server/rpclog)
+// and its level, and the RPC writes no line of its own. The query string is left out: it can
+// carry identifiers that count as personal data.
 func accessLog(log *slog.Logger, observe func(string, int, time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		ctx, call := rpclog.With(r.Context())
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		elapsed := time.Since(start)
 		if observe != nil {
-			observe(r.Method, rec.status, time.Since(start))
+			observe(r.Method, rec.status, elapsed)
 		}
-		log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+		level := slog.LevelInfo
+		attrs := make([]slog.Attr, 0, 11)
+		attrs = append(attrs,
 			slog.String("request_id", requestid.From(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
+		if call.Filled() {
+			attrs = append(attrs, call.Attrs()...)
+			level = call.Level
+		}
+		log.LogAttrs(r.Context(), level, "http", attrs...)
 	})
 }
 

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -38,12 +40,18 @@ const MaxKeyLength = 255
 // DefaultTTL is how long a key is remembered.
 const DefaultTTL = 24 * time.Hour
 
+// DefaultLease is how long a key in progress stays held without renewal. A request that runs
+// longer renews it every third of the lease; a request whose process died stops renewing, and a
+// retry of the same request takes the key over once the lease has passed.
+const DefaultLease = 30 * time.Second
+
 // Config configures the interceptor.
 type Config struct {
 	Store store.Store
 	// Package is the protobuf package whose methods are covered (default covergate.insurance.v1).
 	Package protoreflect.FullName
 	TTL     time.Duration    // default DefaultTTL
+	Lease   time.Duration    // default DefaultLease
 	Now     func() time.Time // default time.Now
 	Logger  *slog.Logger     // default slog.Default()
 }
@@ -70,6 +78,9 @@ func New(cfg Config) (*Interceptor, error) {
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -138,7 +149,7 @@ func (i *Interceptor) Unary() grpc.UnaryServerInterceptor {
 			// Keys are scoped to the caller; without one the interceptor is misplaced in the chain.
 			return nil, fmt.Errorf("idempotency: %s: no authenticated principal", info.FullMethod)
 		}
-		hash, err := requestHash(info.FullMethod, msg)
+		hash, err := RequestHash(info.FullMethod, msg)
 		if err != nil {
 			return nil, err
 		}
@@ -149,17 +160,20 @@ func (i *Interceptor) Unary() grpc.UnaryServerInterceptor {
 // call is one keyed request.
 type call struct {
 	principal, key, method, hash string
+	holder                       string // this attempt's id in the key's lease
 	output                       protoreflect.MessageType
 }
 
-func (i *Interceptor) run(ctx context.Context, c call, req any, next grpc.UnaryHandler) (any, error) {
+func (i *Interceptor) run(ctx context.Context, c call, req any, next grpc.UnaryHandler) (resp any, herr error) {
 	now := i.cfg.Now()
+	c.holder = uuid.NewString()
 	var existing *store.DuplicateIdempotencyError
 	err := i.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		existing = nil
 		_, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{
 			Principal: c.principal, Key: c.key, Method: c.method, RequestHash: c.hash,
 			State: domain.IdempotencyInProgress, CreateTime: now, ExpireTime: now.Add(i.cfg.TTL),
+			Holder: c.holder, LeaseExpireTime: now.Add(i.cfg.Lease),
 		})
 		if errors.As(err, &existing) {
 			return nil // the key is taken: decided below, outside the transaction
@@ -172,25 +186,85 @@ func (i *Interceptor) run(ctx context.Context, c call, req any, next grpc.UnaryH
 	if existing != nil {
 		return i.replay(c, existing.Existing)
 	}
-	resp, herr := next(ctx, req)
 	// The outcome is recorded even if the caller has gone away: the effect happened.
-	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	finish := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	}
+	stopRenew := i.renew(ctx, c)
+	returned := false
+	defer func() {
+		stopRenew()
+		if !returned {
+			// The handler panicked: no response to replay, and the key must not stay held until
+			// its lease passes. Released while the panic goes on, unrecovered (its stack intact),
+			// to the recovery interceptor.
+			done, cancel := finish()
+			i.release(done, c, "panic")
+			cancel()
+		}
+	}()
+	resp, herr = next(ctx, req)
+	returned = true
+	stopRenew()
+	done, cancel := finish()
 	defer cancel()
 	if herr != nil {
 		// A failed request has no response to replay; freeing the key lets the caller retry.
-		if err := i.cfg.Store.InTx(done, func(ctx context.Context, tx store.Tx) error {
-			return tx.ReleaseIdempotency(ctx, c.principal, c.key)
-		}); err != nil {
-			i.cfg.Logger.ErrorContext(ctx, "idempotency: release key after a failed request", "method", c.method, "error", err)
-		}
+		i.release(done, c, "failed request")
 		return resp, herr
 	}
 	if err := i.complete(done, c, resp); err != nil {
-		// The change is made and the caller gets its answer; a retry with this key is refused as
-		// IN_USE until the key expires, which is safer than running the change twice.
+		// The change is made and the caller gets its answer. A retry with this key runs the
+		// request again once the lease passes: the services' own checks (quote already used,
+		// state transitions, partner references) decide what a second run does.
 		i.cfg.Logger.ErrorContext(ctx, "idempotency: record response", "method", c.method, "error", err)
 	}
 	return resp, nil
+}
+
+// release frees the key after a request ended without a response to keep.
+func (i *Interceptor) release(ctx context.Context, c call, why string) {
+	err := i.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.ReleaseIdempotency(ctx, c.principal, c.key, c.holder)
+	})
+	if err != nil {
+		i.cfg.Logger.ErrorContext(ctx, "idempotency: release key", "after", why, "method", c.method, "error", err)
+	}
+}
+
+// renew keeps the key's lease alive while the request runs, every third of the lease, so only a
+// request that stopped running (its process died) loses it. The returned stop ends the renewal
+// and waits for it; it may be called more than once.
+func (i *Interceptor) renew(ctx context.Context, c call) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() { // owned by run: stop waits for it
+		defer close(done)
+		t := time.NewTicker(i.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.cfg.Lease/3)
+			err := i.cfg.Store.InTx(rctx, func(ctx context.Context, tx store.Tx) error {
+				return tx.RenewIdempotencyLease(ctx, c.principal, c.key, c.holder, i.cfg.Now().Add(i.cfg.Lease))
+			})
+			cancel()
+			if err != nil {
+				i.cfg.Logger.WarnContext(ctx, "idempotency: renew key lease", "method", c.method, "error", err)
+				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+					return // another request holds the key now: nothing left to renew
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(quit) })
+		<-done
+	}
 }
 
 func (i *Interceptor) complete(ctx context.Context, c call, resp any) error {
@@ -205,14 +279,14 @@ func (i *Interceptor) complete(ctx context.Context, c call, resp any) error {
 	customerID := CustomerIDOf(msg)
 	save := func(customerID string) error {
 		return i.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			return tx.CompleteIdempotency(ctx, c.principal, c.key, b, customerID)
+			return tx.CompleteIdempotency(ctx, c.principal, c.key, c.holder, b, customerID)
 		})
 	}
 	err = save(customerID)
 	if err != nil && customerID != "" {
 		// The record references the customer so erasure deletes it; a response naming a
 		// customer the store does not hold (nothing to erase) is saved without the reference
-		// rather than leaving the key IN_PROGRESS for a day.
+		// rather than leaving the key IN_PROGRESS.
 		if retryErr := save(""); retryErr == nil {
 			return nil
 		}
@@ -241,32 +315,43 @@ func (i *Interceptor) replay(c call, rec domain.IdempotencyRecord) (any, error) 
 func keyFrom(ctx context.Context) (key string, present bool, err error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get(MetadataKey)
-	switch len(vals) {
-	case 0:
+	if len(vals) == 0 {
 		return "", false, nil
-	case 1:
-	default:
-		return "", true, invalidKey("send one Idempotency-Key, not several")
 	}
-	key = vals[0]
+	if err := ValidateKeys(vals); err != nil {
+		return "", true, err
+	}
+	return vals[0], true, nil
+}
+
+// ValidateKeys checks the values a request sent as its idempotency key: exactly one, 1 to
+// MaxKeyLength printable ASCII characters. The error is INVALID_ARGUMENT with a BadRequest
+// naming Idempotency-Key. The HTTP gateway calls it before grpc-gateway, which would silently
+// drop a value gRPC metadata cannot carry (non-ASCII, control characters) and so run the
+// request without its key.
+func ValidateKeys(vals []string) error {
+	if len(vals) != 1 {
+		return invalidKey("send one Idempotency-Key, not several")
+	}
+	key := vals[0]
 	if len(key) == 0 || len(key) > MaxKeyLength {
-		return "", true, invalidKey(fmt.Sprintf("Idempotency-Key must be 1 to %d characters", MaxKeyLength))
+		return invalidKey(fmt.Sprintf("Idempotency-Key must be 1 to %d characters", MaxKeyLength))
 	}
 	for j := 0; j < len(key); j++ {
 		if key[j] < 0x20 || key[j] > 0x7e {
-			return "", true, invalidKey("Idempotency-Key must be printable ASCII")
+			return invalidKey("Idempotency-Key must be printable ASCII")
 		}
 	}
-	return key, true, nil
+	return nil
 }
 
 func invalidKey(msg string) error {
 	return apierror.Invalid(msg, []apierror.FieldViolation{{Field: "Idempotency-Key", Description: msg, Reason: "idempotency_key.format"}})
 }
 
-// requestHash identifies a request: SHA-256 over the method and the deterministic encoding of
-// the message.
-func requestHash(method string, msg proto.Message) (string, error) {
+// RequestHash identifies a request: SHA-256 over the method and the deterministic encoding of
+// the message. A key is bound to it: only the same request may replay or take over the key.
+func RequestHash(method string, msg proto.Message) (string, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
 		return "", fmt.Errorf("idempotency: encode request: %w", err)

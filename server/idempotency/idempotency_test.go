@@ -62,7 +62,7 @@ func engines(t *testing.T) map[string]string {
 	return map[string]string{"sqlite": "sqlite:" + t.TempDir() + "/idem.db", "postgres": pgtest.FreshDSN(t)}
 }
 
-func newFixtureOn(t testing.TB, dsn string) *fixture {
+func newFixtureOn(t testing.TB, dsn string, configure ...func(*idempotency.Config)) *fixture {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
 	st, err := engine.Open(context.Background(), dsn, store.Options{Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
@@ -79,7 +79,11 @@ func newFixtureOn(t testing.TB, dsn string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i, err := idempotency.New(idempotency.Config{Store: st, Now: f.clock.Now})
+	cfg := idempotency.Config{Store: st, Now: f.clock.Now}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	i, err := idempotency.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Network is the network name of the in-process peer (interceptor.InProcessNetwork).
@@ -85,13 +86,23 @@ func (c *Conn) Invoke(ctx context.Context, fullMethod string, args, reply any, o
 	sctx = peer.NewContext(sctx, c.peer)
 	st := &stream{method: fullMethod}
 	sctx = grpc.NewContextWithServerTransportStream(sctx, st)
-	// The handler decodes into its own request message: a copy, as if it came off the wire.
+	// The handler decodes into its own request message. Its fields are moved over, not copied:
+	// the gateway drops its message once the call returns, and a deep copy would hold a second
+	// copy of every upload's bytes for the whole call.
 	dec := func(v any) error {
 		msg, ok := v.(proto.Message)
 		if !ok {
 			return fmt.Errorf("inprocess: %s: request type %T is not a protobuf message", fullMethod, v)
 		}
-		proto.Merge(msg, in)
+		dst, src := msg.ProtoReflect(), in.ProtoReflect()
+		if dst.Descriptor().FullName() != src.Descriptor().FullName() {
+			proto.Merge(msg, in)
+			return nil
+		}
+		src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			dst.Set(fd, v)
+			return true
+		})
 		return nil
 	}
 	resp, err := m.handler(m.impl, sctx, dec, c.interceptor)

@@ -277,8 +277,10 @@ func (l *Lifecycle) appendCustomerEvent(ctx context.Context, tx store.Tx, typ st
 // EraseCustomer erases the customer's personal data everywhere (store.EraseCustomer, which also
 // clears claim reasons and document file names), the Etvas user id inside portal policy keys,
 // and appends customer.erased. Erasing an erased customer
-// again re-runs the erasure (it may have new deliveries) but appends no second event.
-func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID, reason string, src Source) (domain.Customer, error) {
+// again re-runs the erasure (it may have new deliveries) but appends no second event. The event
+// keeps the reason as a code and the code's fixed description: never free text, which would
+// itself be personal data about the person being erased.
+func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID string, reason domain.ErasureReason, src Source) (domain.Customer, error) {
 	before, err := tx.GetCustomer(ctx, customerID)
 	if err != nil {
 		return domain.Customer{}, fmt.Errorf("lifecycle: erase customer %s: %w", customerID, err)
@@ -296,7 +298,8 @@ func (l *Lifecycle) EraseCustomer(ctx context.Context, tx store.Tx, customerID, 
 	err = l.appendEvent(ctx, tx, domain.EventCustomerErased, domain.SubjectCustomers+c.ID, c.ID, src, map[string]any{
 		"customer_id":  c.ID,
 		"pseudonym_id": c.PseudonymID,
-		"reason":       reason,
+		"reason_code":  string(reason.Known()),
+		"reason":       reason.Description(),
 	})
 	return c, err
 }

@@ -30,7 +30,8 @@ import (
 
 // Publisher sends one event; scalepoint.Client implements it.
 type Publisher interface {
-	Publish(ctx context.Context, eventType string, payload []byte) (int64, error)
+	// Publish returns the partner's id of the event as text ("" when its answer had none).
+	Publish(ctx context.Context, eventType string, payload []byte) (string, error)
 }
 
 // Gate is implemented by publishers with a circuit breaker (scalepoint.Client): while it is
@@ -167,20 +168,29 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	// Deliveries outlive ctx: a publication being sent when shutdown starts is finished and
 	// recorded, instead of being sent again by the next owner after its lease.
 	work := context.WithoutCancel(ctx)
-	// Outcomes are recorded by a recorder that commits whatever has accumulated in one
-	// transaction while the next publication is being sent, instead of one transaction (one
-	// fsync) per publication between two sends. Sending order is unchanged.
-	rec := w.startRecorder(work)
+	// Each outcome is recorded as soon as the partner has answered, before this worker sends
+	// anything else: a crash (kill -9) can then re-send only the publications actually in
+	// flight — at most Concurrency — not every publication sent since the last commit. That
+	// costs one commit per publication; Scalepoint publishing is not idempotent, and a repeat
+	// is what the receiver has to clean up.
 	var g errgroup.Group
 	g.SetLimit(w.Concurrency)
 	for _, p := range due {
+		if ctx.Err() != nil {
+			// Shutdown: the rest of the batch is given back (lease released, no attempt used)
+			// rather than sent now.
+			g.Go(func() error {
+				w.record(work, []sent{{p: p, outcome: "released", next: w.Now()}})
+				return nil
+			})
+			continue
+		}
 		g.Go(func() error {
-			rec.add(w.send(work, p))
+			w.record(work, []sent{w.send(work, p)})
 			return nil
 		})
 	}
 	_ = g.Wait()
-	rec.close()
 	return len(due), nil
 }
 
@@ -190,7 +200,7 @@ type sent struct {
 	outcome string // "delivered", "retry", "failed" or "released" (not sent: breaker open)
 	next    time.Time
 	lastErr string
-	eventID int64
+	eventID string
 }
 
 // send publishes one leased publication and classifies the result. While the partner's circuit
@@ -214,48 +224,6 @@ func (w *Worker) send(ctx context.Context, p domain.Publication) sent {
 func circuitOpen(err error) bool {
 	var pe *partnerhttp.Error
 	return errors.As(err, &pe) && pe.Reason == insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN
-}
-
-// recorder records the outcomes of one round (see RunOnce). Its goroutine is started by
-// startRecorder and ended by close, which waits until every outcome added is recorded.
-type recorder struct {
-	w    *Worker
-	ctx  context.Context
-	in   chan sent
-	done chan struct{}
-}
-
-func (w *Worker) startRecorder(ctx context.Context) *recorder {
-	r := &recorder{w: w, ctx: ctx, in: make(chan sent, w.Batch), done: make(chan struct{})}
-	go r.loop()
-	return r
-}
-
-func (r *recorder) add(s sent) { r.in <- s }
-
-func (r *recorder) close() {
-	close(r.in)
-	<-r.done
-}
-
-func (r *recorder) loop() {
-	defer close(r.done)
-	for first := range r.in {
-		batch := []sent{first}
-	drain:
-		for {
-			select {
-			case s, ok := <-r.in:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, s)
-			default:
-				break drain
-			}
-		}
-		r.w.record(r.ctx, batch)
-	}
 }
 
 // record stores the outcomes of batch in one transaction. A publication whose lease was lost

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ type publisher struct {
 	state    string        // BreakerState
 }
 
-func (p *publisher) Publish(ctx context.Context, eventType string, payload []byte) (int64, error) {
+func (p *publisher) Publish(ctx context.Context, eventType string, payload []byte) (string, error) {
 	if p.started != nil {
 		p.started <- struct{}{}
 	}
@@ -55,7 +56,7 @@ func (p *publisher) Publish(ctx context.Context, eventType string, payload []byt
 		select {
 		case <-p.block:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return "", ctx.Err()
 		}
 	}
 	p.mu.Lock()
@@ -65,7 +66,7 @@ func (p *publisher) Publish(ctx context.Context, eventType string, payload []byt
 		err := p.script[0]
 		p.script = p.script[1:]
 		if err != nil {
-			return 0, err
+			return "", err
 		}
 	}
 	if p.accepted == nil {
@@ -73,7 +74,7 @@ func (p *publisher) Publish(ctx context.Context, eventType string, payload []byt
 	}
 	p.accepted[string(payload)]++
 	p.order = append(p.order, string(payload))
-	return int64(1000 + p.calls), nil
+	return strconv.Itoa(1000 + p.calls), nil
 }
 
 func (p *publisher) BreakerState() string {
@@ -190,7 +191,7 @@ func TestRetryThenDeliver(t *testing.T) {
 	f.clock.Add(2 * time.Minute)
 	runOnce(t, w, 1)
 	p = f.get(t, id)
-	if p.Status != domain.PublicationDelivered || p.Attempts != 3 || p.PartnerEventID == 0 || p.DeliverTime.IsZero() {
+	if p.Status != domain.PublicationDelivered || p.Attempts != 3 || p.PartnerEventID == "" || p.DeliverTime.IsZero() {
 		t.Fatalf("after recovery: %+v", p)
 	}
 }

@@ -26,7 +26,7 @@ type failingTx struct {
 	failID string
 }
 
-func (t failingTx) MarkDelivered(ctx context.Context, id, owner string, partnerEventID int64, now time.Time) error {
+func (t failingTx) MarkDelivered(ctx context.Context, id, owner string, partnerEventID string, now time.Time) error {
 	if id == t.failID {
 		return errors.New("disk on fire")
 	}

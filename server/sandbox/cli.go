@@ -17,8 +17,6 @@ import (
 
 	"github.com/google/uuid"
 
-	avataapi "github.com/covergate/covergate/server/partners/avata"
-	etvasapi "github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/sandbox/avata"
 	"github.com/covergate/covergate/server/sandbox/etvas"
 	"github.com/covergate/covergate/server/sandbox/scalepoint"
@@ -56,6 +54,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.AvataAddr, "avata-addr", DefaultAddr, "listen address of the Avata sandbox")
 	fs.StringVar(&cfg.ScalepointAddr, "scalepoint-addr", DefaultAddr, "listen address of the Scalepoint sandbox")
 	fs.StringVar(&cfg.GatewayURL, "gateway-url", "", "gateway base URL for webhooks/callbacks (empty: none sent)")
+	fs.StringVar(&cfg.ScalepointPublishID, "scalepoint-publish-id", scalepoint.PublishIDNumber,
+		"how Scalepoint's publish answer carries _id: number (documented), string, missing, empty or text")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: covergate sandbox [flags]\n       covergate sandbox send etvas|avata|scalepoint <event> [flags]")
 		fs.PrintDefaults()
@@ -180,7 +180,7 @@ func sendEtvas(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := ev.Validate(time.Now()); err != nil {
 		return fmt.Errorf("sandbox send etvas: %w", err)
 	}
-	if *etvasURL != "" && etvasapi.ClassifyEvent(ev.Name) == etvasapi.EventPurchased {
+	if *etvasURL != "" && etvasPurchaseEvent(ev.Name) {
 		// The gateway fetches the buyer's profile for the context: make the sandbox know it, as a
 		// real purchase would.
 		if err := mintContext(ctx, *etvasURL, ev.ContextID, ev.ProductID); err != nil {
@@ -219,25 +219,19 @@ func avataRequest(args []string, stderr io.Writer) (*http.Request, error) {
 	status := strings.ToUpper(*statusFlag)
 	var body []byte
 	switch pos[0] {
-	case avataapi.EventPolicyUpdate:
+	case avataPolicyUpdate:
 		if status == "" {
-			status = string(avataapi.PolicyAccepted)
+			status = "ACCEPTED"
 		}
-		if !avataapi.PolicyStatus(status).Known() {
-			return nil, fmt.Errorf("sandbox send avata: unknown policy status %q", status)
-		}
-		body, err = avataapi.NewPolicyUpdateCallback(avataapi.PolicyUpdate{Status: avataapi.PolicyStatus(status), UUID: *policyUUID, Reference: *reference})
-	case avataapi.EventClaimUpdate:
+		body, err = avataPolicyCallback(status, *policyUUID, *reference)
+	case avataClaimUpdate:
 		if status == "" {
-			status = string(avataapi.ClaimApproved)
-		}
-		if !avataapi.ClaimStatus(status).Known() {
-			return nil, fmt.Errorf("sandbox send avata: unknown claim status %q", status)
+			status = "APPROVED"
 		}
 		if *claimUUID == "" {
 			*claimUUID = uuid.NewString()
 		}
-		body, err = avataapi.NewClaimUpdateCallback(avataapi.ClaimUpdate{Status: avataapi.ClaimStatus(status), UUID: *claimUUID, PolicyUUID: *policyUUID})
+		body, err = avataClaimCallback(status, *claimUUID, *policyUUID)
 	default:
 		return nil, fmt.Errorf("sandbox send avata: unknown event type %q (policy-update or claim-update)", pos[0])
 	}
@@ -250,7 +244,7 @@ func avataRequest(args []string, stderr io.Writer) (*http.Request, error) {
 		return nil, fmt.Errorf("sandbox send avata: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(avataapi.CallbackSignatureHeader, avataapi.SignCallback([]byte(*secret), body))
+	req.Header.Set(avataSignatureHeader, hmacHex([]byte(*secret), body))
 	return req, nil
 }
 

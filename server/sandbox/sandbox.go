@@ -30,7 +30,10 @@ type Config struct {
 	ScalepointAddr string // default 127.0.0.1:0
 	// GatewayURL is the gateway the sandboxes deliver webhooks/callbacks to; empty = none.
 	GatewayURL string
-	Logger     *slog.Logger // optional
+	// ScalepointPublishID is how the Scalepoint sandbox's 201 carries _id (see
+	// scalepoint.Config.PublishID); empty = the documented number.
+	ScalepointPublishID string
+	Logger              *slog.Logger // optional
 }
 
 // Sandbox is the three running partner sandboxes.
@@ -72,6 +75,12 @@ func Start(ctx context.Context, cfg Config) (*Sandbox, error) {
 	sc.Logger = logger
 
 	s := &Sandbox{logger: logger, Etvas: etvas.New(ec), Avata: avata.New(ac), Scalepoint: scalepoint.New(sc)}
+	if cfg.ScalepointPublishID != "" {
+		if err := s.Scalepoint.SetPublishID(cfg.ScalepointPublishID); err != nil {
+			s.closePartners()
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
 	parts := []partnerServer{
 		{"etvas", orDefault(cfg.EtvasAddr), s.Etvas.Handler()},
 		{"avata", orDefault(cfg.AvataAddr), s.Avata.Handler()},

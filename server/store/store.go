@@ -64,7 +64,7 @@ func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
 
 // LatestSchemaVersion is the version of the newest migration. Both engines
 // ship the same numbered migrations; bump this with every new one.
-const LatestSchemaVersion = 3
+const LatestSchemaVersion = 6
 
 // MaxPageSize caps every List call; larger requests are clamped.
 const MaxPageSize = 1000
@@ -271,7 +271,7 @@ type Outbox interface {
 	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]domain.Publication, error)
 	// MarkDelivered, MarkRetry and MarkFailed apply only while owner still
 	// holds the lease on a PENDING publication, else ErrConflict.
-	MarkDelivered(ctx context.Context, id, owner string, partnerEventID int64, now time.Time) error
+	MarkDelivered(ctx context.Context, id, owner string, partnerEventID string, now time.Time) error
 	MarkRetry(ctx context.Context, id, owner string, nextAttempt time.Time, lastError string, now time.Time) error
 	MarkFailed(ctx context.Context, id, owner string, lastError string, now time.Time) error
 	// ReleasePublication gives back a lease whose publication was never sent (the partner's
@@ -280,7 +280,8 @@ type Outbox interface {
 	// (else ErrConflict).
 	ReleasePublication(ctx context.Context, id, owner string, nextAttempt time.Time, now time.Time) error
 	// RequeuePublication makes a FAILED publication PENDING again (operator
-	// replay after a permanent error was fixed); other states → ErrConflict.
+	// replay after a permanent error was fixed), due at now with its attempts
+	// reset to 0; other states → ErrConflict.
 	RequeuePublication(ctx context.Context, id string, now time.Time) error
 }
 
@@ -326,15 +327,24 @@ type IdempotencyReader interface {
 // IdempotencyStore manages idempotency keys.
 type IdempotencyStore interface {
 	IdempotencyReader
-	// ReserveIdempotency inserts r as IN_PROGRESS. A live (unexpired) key →
-	// *DuplicateIdempotencyError wrapping ErrDuplicate; an expired one is
-	// replaced.
+	// ReserveIdempotency inserts r as IN_PROGRESS held by r.Holder until
+	// r.LeaseExpireTime (both required). A live key →
+	// *DuplicateIdempotencyError wrapping ErrDuplicate. An expired key is
+	// replaced; so is an IN_PROGRESS key whose lease has passed (or that has
+	// none), but only by the same method and request hash — another request
+	// under that key gets the duplicate error.
 	ReserveIdempotency(ctx context.Context, r domain.IdempotencyRecord) (domain.IdempotencyRecord, error)
-	// CompleteIdempotency stores the response and marks the key COMPLETED.
-	CompleteIdempotency(ctx context.Context, principal, key string, response []byte, customerID string) error
-	// ReleaseIdempotency deletes an IN_PROGRESS key after the request failed
-	// so a retry can run; completed keys are kept (ErrConflict).
-	ReleaseIdempotency(ctx context.Context, principal, key string) error
+	// RenewIdempotencyLease extends holder's lease of an IN_PROGRESS key to
+	// until. ErrConflict if holder no longer holds it (taken over, released,
+	// completed), ErrNotFound if the key is gone.
+	RenewIdempotencyLease(ctx context.Context, principal, key, holder string, until time.Time) error
+	// CompleteIdempotency stores the response and marks the key COMPLETED;
+	// only its holder may (ErrConflict otherwise).
+	CompleteIdempotency(ctx context.Context, principal, key, holder string, response []byte, customerID string) error
+	// ReleaseIdempotency deletes an IN_PROGRESS key held by holder after the
+	// request failed so a retry can run; a completed key, or one another
+	// request holds now, is kept (ErrConflict).
+	ReleaseIdempotency(ctx context.Context, principal, key, holder string) error
 	// DeleteExpiredIdempotency deletes records expired at now.
 	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int64, error)
 }

@@ -45,6 +45,11 @@ type GroupCommit struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+	// dead is closed when a committer died (a delivery's function panicked in a batch); err
+	// says why. Watch reports it to the process's supervisor.
+	dead     chan struct{}
+	deadOnce sync.Once
+	err      error
 }
 
 // GroupCommitConfig configures NewGroupCommit.
@@ -70,7 +75,7 @@ func NewGroupCommit(st store.Store, cfg GroupCommitConfig) *GroupCommit {
 	if cfg.Committers <= 0 {
 		cfg.Committers = 1
 	}
-	g := &GroupCommit{Store: st, maxBatch: cfg.MaxBatch, reqs: make(chan *groupReq), stop: make(chan struct{})}
+	g := &GroupCommit{Store: st, maxBatch: cfg.MaxBatch, reqs: make(chan *groupReq), stop: make(chan struct{}), dead: make(chan struct{})}
 	for range cfg.Committers {
 		g.wg.Go(g.commitLoop)
 	}
@@ -95,6 +100,8 @@ func (g *GroupCommit) InTx(ctx context.Context, fn func(ctx context.Context, tx 
 		return <-req.done
 	case <-g.stop:
 		return g.Store.InTx(ctx, fn)
+	case <-g.dead:
+		return g.Store.InTx(ctx, fn)
 	case <-ctx.Done():
 		return fmt.Errorf("webhook: waiting to commit: %w", ctx.Err())
 	}
@@ -118,7 +125,50 @@ func (g *GroupCommit) commitLoop() {
 				break collect
 			}
 		}
-		g.commit(batch)
+		if !g.commitSafely(batch) {
+			return
+		}
+	}
+}
+
+// commitSafely commits a batch; if a delivery's function panics, every request of the batch is
+// answered with an error (none is left waiting), the committer ends and Watch reports it.
+func (g *GroupCommit) commitSafely(batch []*groupReq) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := g.died(p)
+			for _, r := range batch {
+				select {
+				case r.done <- err: // buffered: never blocks; a request already answered keeps its answer
+				default:
+				}
+			}
+			ok = false
+		}
+	}()
+	g.commit(batch)
+	return true
+}
+
+// died records that a delivery's function panicked in a committer and returns the error its
+// caller gets; Watch reports the first such death.
+func (g *GroupCommit) died(p any) error {
+	err := fmt.Errorf("webhook: group commit: a delivery panicked: %v", p)
+	g.deadOnce.Do(func() {
+		g.err = err
+		close(g.dead)
+	})
+	return err
+}
+
+// Watch blocks until ctx ends (nil) or a committer has died (its error): the committers are a
+// background worker of the process and must not end unnoticed.
+func (g *GroupCommit) Watch(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-g.dead:
+		return g.err
 	}
 }
 
@@ -179,7 +229,17 @@ func (g *GroupCommit) commit(batch []*groupReq) {
 	// their own, concurrently, exactly as without group commit.
 	var wg sync.WaitGroup
 	for _, r := range alone {
-		wg.Go(func() { r.done <- g.Store.InTx(r.ctx, r.fn) })
+		wg.Go(func() {
+			// This goroutine is the committer's: a panic here must not end the process
+			// unannounced either (see commitSafely).
+			defer func() {
+				if p := recover(); p != nil {
+					err := g.died(p)
+					r.done <- err
+				}
+			}()
+			r.done <- g.Store.InTx(r.ctx, r.fn)
+		})
 	}
 	wg.Wait()
 }

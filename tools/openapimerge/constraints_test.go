@@ -75,9 +75,9 @@ func TestErrorStatuses(t *testing.T) {
 		body, mutating bool
 		want           []int
 	}{
-		{"/v1/quotes/{quote_id}", false, false, []int{400, 401, 403, 404, 429, 503, 504}},
-		{"/v1/quotes", true, true, []int{400, 401, 403, 409, 413, 422, 429, 503, 504}},
-		{"/v1/policies/{policy_id}:cancel", true, true, []int{400, 401, 403, 404, 409, 412, 413, 422, 429, 503, 504}},
+		{"/v1/quotes/{quote_id}", false, false, []int{400, 401, 403, 404, 429, 502, 503, 504}},
+		{"/v1/quotes", true, true, []int{400, 401, 403, 409, 413, 422, 429, 502, 503, 504}},
+		{"/v1/policies/{policy_id}:cancel", true, true, []int{400, 401, 403, 404, 409, 412, 413, 422, 429, 502, 503, 504}},
 		{"/webhooks/avata", true, false, []int{400, 401, 403, 413, 429, 503}},
 	}
 	for _, tc := range cases {

@@ -48,13 +48,14 @@ func errorStatuses(path, method string, hasBody, mutating bool) []int {
 	if mutating {
 		out = append(out, 422)
 	}
-	return append(out, 429, 503, 504)
+	// 502: a partner answered something the gateway cannot use (PARTNER_BAD_RESPONSE).
+	return append(out, 429, 502, 503, 504)
 }
 
 var statusNames = map[int]string{
 	400: "BadRequest", 401: "Unauthenticated", 403: "PermissionDenied", 404: "NotFound",
 	409: "Conflict", 412: "PreconditionFailed", 413: "PayloadTooLarge", 422: "IdempotencyKeyReused",
-	429: "TooManyRequests", 500: "InternalError", 503: "Unavailable", 504: "GatewayTimeout",
+	429: "TooManyRequests", 500: "InternalError", 502: "BadGateway", 503: "Unavailable", 504: "GatewayTimeout",
 }
 
 var statusText = map[int]string{
@@ -67,7 +68,8 @@ var statusText = map[int]string{
 	413: "The body exceeds the route's limit (`PAYLOAD_TOO_LARGE`, metadata `limit_bytes`).",
 	422: "The Idempotency-Key was used before with a different request (`IDEMPOTENCY_KEY_REUSED`).",
 	429: "Too many requests (`RATE_LIMITED`, `PARTNER_RATE_LIMITED`): retry after the delay in `google.rpc.RetryInfo` or `Retry-After`.",
-	500: "An unexpected fault (`INTERNAL`, `PARTNER_BAD_RESPONSE`); the request and trace ids in the ErrorInfo metadata locate it in the logs.",
+	500: "An unexpected fault (`INTERNAL`); the request and trace ids in the ErrorInfo metadata locate it in the logs.",
+	502: "A partner answered something the gateway cannot use (`PARTNER_BAD_RESPONSE`, metadata `partner`).",
 	503: "The gateway or a partner is unavailable (`UNAVAILABLE`, `PARTNER_UNAVAILABLE`, `PARTNER_CIRCUIT_OPEN`): retry later.",
 	504: "The deadline passed before the gateway or the partner answered (`PARTNER_TIMEOUT`).",
 }

@@ -63,6 +63,7 @@ func run(v3Dir, v2File, outDir, descriptors, jsonSchemaDir string) error {
 	celDescriptions(merged, c.cel, c.requestTypes)
 	decorate(merged, c.scopes, "3")
 	decorateHTTPV3(merged, c)
+	declareStreams(merged, "3")
 	if err := writeJSON(filepath.Join(outDir, "openapi.json"), merged); err != nil {
 		return err
 	}
@@ -72,6 +73,7 @@ func run(v3Dir, v2File, outDir, descriptors, jsonSchemaDir string) error {
 	}
 	decorate(v2, c.scopes, "2")
 	decorateHTTPV2(v2, c)
+	declareStreams(v2, "2")
 	if err := writeJSON(filepath.Join(outDir, "swagger.json"), v2); err != nil {
 		return err
 	}

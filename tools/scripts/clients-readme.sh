@@ -29,6 +29,28 @@ as they are (dev key `covergate-dev-key`, gRPC on 9090, HTTP on 8080).
   (REST), `reason` (the ErrorReason value without `ERROR_REASON_`, e.g. `VALIDATION_FAILED`), `metadata`,
   `violations` (`field`, `description`, `reason` such as `STRING_UUID`).
 - Messages and enums (`Chain`, `Token`, `PolicyStatus`, …) are exported from the package root.
+- In browsers (`@covergate/client/web`): `createCovergateWebClient({ baseUrl, token, protocol?,
+  useBinaryFormat? })` is the same five service clients over `@connectrpc/connect-web` — Connect
+  (JSON by default, binary with `useBinaryFormat: true`) or `protocol: "grpc-web"` — against the
+  HTTP port (the page's origin must be in `--cors-origins`); errors are `ConnectError`s, so
+  `toCovergateError(err)` gives the reason and violations. `followEvents({ baseUrl, token,
+  afterCursor?, types?, subject?, partner?, onEvent, onError? })` follows `/v1/events:watch` as
+  Server-Sent Events with an EventSource over fetch (it sends the `Authorization` header, which a
+  native EventSource cannot) and resumes after a dropped connection with `Last-Event-ID`; a refused
+  follow (401/403/400) calls `onError(err, false)` with the gateway's reason. Both are tested in
+  headless Chromium from another origin (`test/browser.test.ts`).
+
+  ```ts
+  import { Chain, Token, createCovergateWebClient, followEvents } from "@covergate/client/web";
+  const api = createCovergateWebClient({ baseUrl: "https://api.example.com", token });
+  const { quote } = await api.quotes.createQuote({
+    cover: { case: "nft", value: { chain: Chain.ETHEREUM, nftContractAddress, token: Token.ETH } },
+    totalValue: { currencyCode: "ETH", amount: "1.5" },
+  });
+  const follower = followEvents({ baseUrl: "https://api.example.com", token, types: ["policy.activated"],
+    onEvent: (e) => console.log(e.cursor, e.type, e.subject) });
+  // … follower.close() when done
+  ```
 
 Build and use from another Node project (Node 20+):
 

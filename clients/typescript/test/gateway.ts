@@ -31,7 +31,8 @@ function repoRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 }
 
-export async function startGateway(): Promise<Gateway> {
+/** Starts a gateway; extraArgs are added to `covergate serve` (for example `--cors-origins`). */
+export async function startGateway(extraArgs: string[] = []): Promise<Gateway> {
   const bin = process.env.COVERGATE_BIN ?? join(repoRoot(), "bin", "covergate");
   if (!existsSync(bin)) {
     throw new Error(`gateway binary ${bin} not found: run 'make build' (or set COVERGATE_BIN)`);
@@ -49,6 +50,7 @@ export async function startGateway(): Promise<Gateway> {
       "--database", `sqlite:${join(dir, "covergate.db")}`,
       "--partners", "sandbox",
       "--api-keys", `${token}:*`,
+      ...extraArgs,
     ],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );

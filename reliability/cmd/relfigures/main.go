@@ -1,17 +1,22 @@
 // Command relfigures prints the figures the reliability suite recorded (a JSON-lines file, see
 // package figures) as one Markdown table, in the order they were measured.
 //
-//	go run ./reliability/cmd/relfigures FILE
+//	go run ./reliability/cmd/relfigures [-revision REV -mode MODE -seconds N] FILE
+//
+// With -revision, a line naming the revision, date, mode and duration of the run comes first, so
+// a report pasted into docs/reliability.md says what it measured (make check-docs checks it).
 package main
 
 import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/covergate/covergate/reliability/figures"
 )
@@ -24,10 +29,17 @@ func main() {
 }
 
 func run(args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: relfigures FILE")
+	fs := flag.NewFlagSet("relfigures", flag.ContinueOnError)
+	revision := fs.String("revision", "", "git revision the suite ran on (printed above the table)")
+	mode := fs.String("mode", "", "suite mode (ci or full)")
+	seconds := fs.Int("seconds", 0, "wall time of the run")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	f, err := os.Open(args[0])
+	if fs.NArg() != 1 {
+		return errors.New("usage: relfigures [-revision REV -mode MODE -seconds N] FILE")
+	}
+	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("open figures: %w", err)
 	}
@@ -49,6 +61,10 @@ func run(args []string, out io.Writer) error {
 	}
 	if len(rows) == 0 {
 		return errors.New("no figures recorded (did the suite run?)")
+	}
+	if *revision != "" {
+		fmt.Fprintf(out, "Measured on revision `%s`, %s, mode `%s`, %d s.\n\n",
+			*revision, time.Now().UTC().Format("2006-01-02 15:04 UTC"), *mode, *seconds)
 	}
 	fmt.Fprintln(out, "| suite | measure | value | target | mode |")
 	fmt.Fprintln(out, "|---|---|---|---|---|")

@@ -12,9 +12,11 @@ import (
 	scalepointbox "github.com/covergate/covergate/server/sandbox/scalepoint"
 	"github.com/covergate/covergate/server/scalepointpoll"
 	"github.com/covergate/covergate/server/store"
+	"github.com/covergate/covergate/server/webhook"
 )
 
-// scalepointDocEvent is the publish example of scalepoint-eventapi.txt (a bare envelope).
+// scalepointDocEvent is the publish example of
+// https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint (a bare envelope).
 const scalepointDocEvent = `{
 "eventType": "payment_status_updated",
 "payloadVersion": "1.0.0",
@@ -48,7 +50,8 @@ func TestScalepointWebhook(t *testing.T) {
 	if r.Code != http.StatusOK || str(decode(t, r), "status") != "processed" {
 		t.Fatalf("documented event: %d %s", r.Code, r.Body)
 	}
-	rec, ok := inboxRecord(t, st, "correlation:70c6d351-016f-4c9e-b1a9-d581fc3a596b")
+	// No event id in a bare envelope: the key is the hash of the whole envelope.
+	rec, ok := inboxRecord(t, st, webhook.HashKey([]byte(scalepointDocEvent)))
 	if !ok || rec.EventType != "payment_status_updated" || string(rec.Payload) != scalepointDocEvent || rec.State != domain.InboxProcessed {
 		t.Fatalf("inbox record = %+v (found %v)", rec, ok)
 	}
@@ -131,5 +134,62 @@ func TestScalepointPollAndPushAgree(t *testing.T) {
 	}
 	if pos[ids[0]] > pos[ids[2]] {
 		t.Errorf("polled events out of order: %v", pos)
+	}
+}
+
+// TestScalepointDedupOnEventIdentity: a pushed event is deduplicated on its own id (the
+// receive-API item id, or `_id`/`id` in an envelope, numbers included), else on the hash of
+// the whole envelope — never on correlationId, which events of one case share.
+func TestScalepointDedupOnEventIdentity(t *testing.T) {
+	const corr = "fcb07e62-af98-4b0c-b83a-3a4cdcf4bf9c"
+	envelope := func(eventType, extra string) string {
+		return `{"eventType":"` + eventType + `","payloadVersion":"1.0.0","correlationId":"` + corr + `","timestamp":"2020-04-28T20:43:35.0348577+02:00"` + extra + `}`
+	}
+	item := func(id, eventType string) string {
+		return `{"id":"` + id + `","type":"` + eventType + `","timestamp":"2020-04-28T18:43:38.004451447Z","attributes":` + envelope(eventType, "") + `}`
+	}
+	tests := []struct {
+		name          string
+		first, second string
+		wantKey       string // of the first; "" = the hash of its body
+		same          bool   // the second is the same event (duplicate), else a different one (applied)
+	}{
+		{"items with different ids, same correlationId", item("_1", "case_created"), item("_2", "claim_updated"), "id:_1", false},
+		{"the same item twice", item("_3", "case_created"), item("_3", "case_created"), "id:_3", true},
+		{"the same item re-sent with another key order", item("_4", "case_created"),
+			`{"attributes":` + envelope("case_created", "") + `,"timestamp":"2020-04-28T18:43:38.004451447Z","type":"case_created","id":"_4"}`, "id:_4", true},
+		{"bare envelopes without id, same correlationId", envelope("case_created", `,"case":{"number":"A"}`), envelope("claim_updated", `,"change":"CaseClosed"`), "", false},
+		{"the same bare envelope twice", envelope("case_settled", ""), envelope("case_settled", ""), "", true},
+		{"envelopes with numeric _id", envelope("case_created", `,"_id":123`), envelope("case_created", `,"_id":124`), "id:123", false},
+		{"envelope with string _id twice", envelope("order_created", `,"_id":"abc"`), envelope("order_created", `,"_id":"abc","note":"resent"`), "id:abc", true},
+	}
+	s := apptest.Start(t)
+	st := s.App.Store()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(events(t, st, domain.EventPartnerEventReceived))
+			r := post(t, s, "/webhooks/scalepoint", tc.first, scalepointHeaders())
+			if r.Code != http.StatusOK || str(decode(t, r), "status") != "processed" {
+				t.Fatalf("first: %d %s", r.Code, r.Body)
+			}
+			key := tc.wantKey
+			if key == "" {
+				key = webhook.HashKey([]byte(tc.first))
+			}
+			if _, ok := inboxRecord(t, st, key); !ok {
+				t.Fatalf("no inbox record under %q", key)
+			}
+			r = post(t, s, "/webhooks/scalepoint", tc.second, scalepointHeaders())
+			wantStatus, wantApplied := "processed", 2
+			if tc.same {
+				wantStatus, wantApplied = "duplicate", 1
+			}
+			if r.Code != http.StatusOK || str(decode(t, r), "status") != wantStatus {
+				t.Fatalf("second: %d %s, want %s", r.Code, r.Body, wantStatus)
+			}
+			if n := len(events(t, st, domain.EventPartnerEventReceived)) - before; n != wantApplied {
+				t.Fatalf("%d events applied, want %d", n, wantApplied)
+			}
+		})
 	}
 }

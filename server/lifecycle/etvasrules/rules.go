@@ -290,7 +290,7 @@ func (r *Rules) erase(ctx context.Context, tx store.Tx, customerID string, at ti
 		}
 		page.After = policies.Next
 	}
-	_, err := r.lc.EraseCustomer(ctx, tx, customerID, "deleted by the user at Etvas", src)
+	_, err := r.lc.EraseCustomer(ctx, tx, customerID, domain.ErasurePartnerDeletion, src)
 	return err
 }
 

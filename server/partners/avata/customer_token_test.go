@@ -37,7 +37,22 @@ func generatedWallet(t *testing.T) *ethsign.Wallet {
 func TestCustomerAccessToken(t *testing.T) {
 	e := newEnv(t)
 	w := generatedWallet(t)
-	policyUUID := e.confirmNFT(t, w.Address())
+	// Bought on Polygon: the wallet policies are asked on the token's chain (137), which is not
+	// the adapter's configured one, and Avata lists a wallet's policies per chain.
+	p, err := e.client.ProposeNFT(ctx(t), avata.NFTProposalRequest{
+		TotalValue: num("2.5"), Chain: avata.ChainPolygon, NFTContractID: nftContract,
+		MarketplaceContractID: market, CountryCode: "nl", Token: "ETH",
+	})
+	if err != nil {
+		t.Fatalf("ProposeNFT: %v", err)
+	}
+	req := e.nftConfirmRequest(p, w.Address())
+	req.Purchase.Chain = avata.ChainPolygon
+	conf, err := e.client.ConfirmNFT(ctx(t), req)
+	if err != nil {
+		t.Fatalf("ConfirmNFT: %v", err)
+	}
+	policyUUID := conf.ID
 
 	nonce, err := e.client.NonceOnChain(ctx(t), w.Address(), 137)
 	if err != nil {

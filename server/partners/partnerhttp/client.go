@@ -76,11 +76,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("partnerhttp: config %s: base URL must not have a query or fragment", cfg.Partner)
 	}
 	cfg = cfg.withDefaults()
-	c := &Client{cfg: cfg, base: base, http: cfg.HTTPClient}
-	if c.http == nil {
-		c.http = &http.Client{Transport: NewTransport()}
-		c.ownHTTP = true
-	}
+	// Redirects are never followed (see RedirectError), whatever client the caller passed.
+	c := &Client{cfg: cfg, base: base, http: RefuseRedirects(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil}
 	observer, logger, partner := cfg.Observer, cfg.Logger, cfg.Partner
 	c.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        cfg.Partner,
@@ -250,6 +247,18 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 	}
 
 	hresp, err := c.http.Do(hreq)
+	if re, ok := asRedirect(err); ok {
+		// The partner answered; a redirect is a contract (or configuration) problem, not an
+		// outage: no retry, and it does not count against the breaker.
+		done(nil)
+		perr := &Error{
+			Partner: c.cfg.Partner, Operation: req.Operation, HTTPStatus: re.Status,
+			Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
+			Err: re,
+		}
+		c.observe(req.Operation, n, re.Status, OutcomeBadResponse, start, perr)
+		return nil, perr
+	}
 	if err != nil {
 		perr, verdict, outcome := c.transportError(ctx, actx, req.Operation, err)
 		done(verdict)
@@ -270,6 +279,9 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 	}
 	if err != nil {
 		perr, verdict, outcome := c.transportError(ctx, actx, req.Operation, fmt.Errorf("read body: %w", err))
+		// Keep the status the partner answered: a 2xx whose body was cut off still means the
+		// partner did it (a caller must not repeat a non-idempotent call after it).
+		perr.HTTPStatus = hresp.StatusCode
 		done(verdict)
 		c.observe(req.Operation, n, hresp.StatusCode, outcome, start, perr)
 		return nil, perr

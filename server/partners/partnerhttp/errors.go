@@ -79,6 +79,9 @@ func (e *Error) GRPCStatus() *status.Status {
 	if e.PartnerMessage != "" {
 		md["partner_message"] = e.PartnerMessage
 	}
+	if re, ok := asRedirect(e.Err); ok {
+		md["refused_redirect_host"] = re.Host // names the problem for the operator; no path or query
+	}
 	if e.RetryAfter > 0 {
 		md["retry_after_seconds"] = strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10)
 	}

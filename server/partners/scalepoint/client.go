@@ -1,6 +1,7 @@
 package scalepoint
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -70,6 +70,13 @@ type Config struct {
 	BaseBackoff   time.Duration
 	MaxBackoff    time.Duration
 	MaxRetryAfter time.Duration
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
 }
 
 // Client publishes and receives EventApi events. Safe for concurrent use; it owns no
@@ -177,24 +184,29 @@ func (c *Client) do(ctx context.Context, req partnerhttp.Request) (*partnerhttp.
 	}
 }
 
-// Publish sends one event and returns the id Scalepoint assigned to it. payload is the
-// event JSON (it must carry eventType, payloadVersion, correlationId and timestamp, with
+// Publish sends one event and returns the id Scalepoint assigned to it, as text. payload is
+// the event JSON (it must carry eventType, payloadVersion, correlationId and timestamp, with
 // eventType equal to eventType); it is sent byte for byte. Publish is not idempotent on
-// Scalepoint's side, so only a 429 (not processed) or a 401 (refused before processing)
-// is retried; a 5xx or timeout is returned — the outbox decides, keyed by correlationId.
-func (c *Client) Publish(ctx context.Context, eventType string, payload []byte) (int64, error) {
+// Scalepoint's side, so only a 429 (not processed) or a 401 (refused before processing) is
+// retried; a 5xx or timeout is returned — the outbox decides, keyed by correlationId.
+//
+// Any 2xx answer is a success: Scalepoint has the event, and treating it as a failure would
+// publish it again. The document shows `201 {"_id": 1}` without saying what type the id has,
+// so the id is kept as text whatever its JSON type (number, string); a 2xx whose body is empty,
+// not JSON, too large, cut off or without `_id` is still a success with an empty id.
+func (c *Client) Publish(ctx context.Context, eventType string, payload []byte) (string, error) {
 	if len(payload) > c.cfg.MaxPayloadBytes {
-		return 0, &partnerhttp.Error{
+		return "", &partnerhttp.Error{
 			Partner: partnerName, Operation: opPublish, Code: codes.InvalidArgument,
 			Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
 			Err:    fmt.Errorf("scalepoint: event payload is %d bytes, limit %d", len(payload), c.cfg.MaxPayloadBytes),
 		}
 	}
 	if !pathSegment.MatchString(eventType) {
-		return 0, invalidEvent([]fieldProblem{{"event_type", "must be a non-empty token of letters, digits, '.', '_' or '-'"}})
+		return "", invalidEvent([]fieldProblem{{"event_type", "must be a non-empty token of letters, digits, '.', '_' or '-'"}})
 	}
 	if probs := checkPayload(eventType, payload); len(probs) > 0 {
-		return 0, invalidEvent(probs)
+		return "", invalidEvent(probs)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.PublishTimeout)
 	defer cancel()
@@ -205,20 +217,43 @@ func (c *Client) Publish(ctx context.Context, eventType string, payload []byte) 
 		ContentType: ContentType,
 		Idempotent:  false,
 	})
+	var pe *partnerhttp.Error
+	if errors.As(err, &pe) && pe.HTTPStatus >= 200 && pe.HTTPStatus < 300 {
+		// The answer's status said yes but its body could not be read whole (too large, cut
+		// off): the event is published.
+		c.cfg.logger().WarnContext(ctx, "scalepoint: publish accepted, answer body unreadable", "http_status", pe.HTTPStatus)
+		return "", nil
+	}
 	if err != nil {
-		return 0, typedError(err)
+		return "", typedError(err)
 	}
-	var out struct {
-		ID json.Number `json:"_id"`
-	}
-	if err := partnerhttp.DecodeJSON(resp.Body, &out); err != nil {
-		return 0, badResponse(opPublish, resp.Status, fmt.Errorf("decode publish response: %w", err))
-	}
-	id, err := strconv.ParseInt(out.ID.String(), 10, 64)
-	if err != nil {
-		return 0, badResponse(opPublish, resp.Status, fmt.Errorf("publish response _id %q is not an integer", out.ID))
+	id, ok := PublishedID(resp.Body)
+	if !ok {
+		c.cfg.logger().WarnContext(ctx, "scalepoint: publish accepted without a readable _id", "http_status", resp.Status)
 	}
 	return id, nil
+}
+
+// PublishedID reads `_id` from a publish answer as text: a JSON string as is, a number as
+// written (`1`, `122047`), anything else (missing, null, object, not JSON) as "" with ok false.
+func PublishedID(body []byte) (id string, ok bool) {
+	var out struct {
+		ID json.RawMessage `json:"_id"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if dec.Decode(&out) != nil {
+		return "", false
+	}
+	raw := bytes.TrimSpace(out.ID)
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, s != ""
+	}
+	var n json.Number
+	if len(raw) > 0 && raw[0] != '"' && json.Unmarshal(raw, &n) == nil {
+		return n.String(), true
+	}
+	return "", false
 }
 
 // Receive long-polls for the events after lastEventID ("" = from the start of what

@@ -2,12 +2,12 @@
 // credentials (client_secret or private_key_jwt), publishing events and receiving them by
 // long polling.
 //
-// The wire contract follows Scalepoint's public Event API documentation
+// The wire contract follows Scalepoint's Event API documents
 // (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint and
-// https://dev.scalepoint.com/recieve-events-using-long-polling) and the facts gathered from
-// Scalepoint's own client libraries (token endpoint, private_key_jwt, scopes):
+// https://dev.scalepoint.com/recieve-events-using-long-polling) and what Scalepoint's public
+// client libraries add (private_key_jwt, scopes):
 //
-//	POST {base}/api/events/v1/{country}/external/{tenant}/send     (publish, 201 {"_id":N})
+//	POST {base}/api/events/v1/{country}/external/{tenant}/send     (publish, 201 {"_id":N}; any 2xx = published)
 //	GET  {base}/api/events/v1/{country}/external/{tenant}/receive  (long poll, ?lastEventId=)
 //	POST {token URL}                                             (client_credentials grant)
 //

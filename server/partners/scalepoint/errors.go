@@ -14,7 +14,7 @@ import (
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
-// The typed errors below are the error bodies documented in scalepoint-eventapi.txt. Each
+// The typed errors below are the error bodies documented in the publish document (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint). Each
 // wraps the *partnerhttp.Error it came from, so errors.As finds either, and status.FromError
 // gives the same gRPC status as the plain *partnerhttp.Error.
 

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Envelope fields every EventApi payload carries (scalepoint-eventapi.txt, "Publish event
+// Envelope fields every EventApi payload carries (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint, "Publish event
 // data"). The sandbox rejects a payload without them with "Incorrect payload, missing [..]".
 var envelopeFields = [...]string{"eventType", "payloadVersion", "correlationId", "timestamp"}
 

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,8 +186,8 @@ func TestPublish_ClientAuthentication(t *testing.T) {
 			for want := int64(1); want <= 3; want++ {
 				body := payload("payment_status_updated")
 				id, err := c.Publish(context.Background(), "payment_status_updated", body)
-				if err != nil || id != want {
-					t.Fatalf("publish %d: id %d err %v", want, id, err)
+				if err != nil || id != strconv.FormatInt(want, 10) {
+					t.Fatalf("publish %d: id %q err %v", want, id, err)
 				}
 			}
 			pubs := e.sb.Published()
@@ -686,8 +687,8 @@ func TestFaults(t *testing.T) {
 		if n := countRequests(e, sendPath); n != 1 {
 			t.Fatalf("%d sends: a non-idempotent publish was retried", n)
 		}
-		if id, err := c.Publish(ctx, "case_created", payload("case_created")); err != nil || id != 1 {
-			t.Fatalf("after the fault: %d %v", id, err)
+		if id, err := c.Publish(ctx, "case_created", payload("case_created")); err != nil || id != "1" {
+			t.Fatalf("after the fault: %q %v", id, err)
 		}
 	})
 	t.Run("429 with Retry-After is retried", func(t *testing.T) {
@@ -695,8 +696,8 @@ func TestFaults(t *testing.T) {
 		c := newClient(t, e, nil)
 		e.sb.Kit().SetFaults(sandboxkit.Faults{FailNext: 1, Status: 429, RetryAfterSec: 1, Paths: []string{sendPath}})
 		id, err := c.Publish(ctx, "case_created", payload("case_created"))
-		if err != nil || id != 1 {
-			t.Fatalf("%d %v", id, err)
+		if err != nil || id != "1" {
+			t.Fatalf("%q %v", id, err)
 		}
 		var statuses []int
 		for _, r := range e.sb.Kit().Requests() {
@@ -772,8 +773,8 @@ func TestFaults(t *testing.T) {
 		}
 		e.sb.Kit().SetFaults(sandboxkit.Faults{}) // Scalepoint is back
 		waitFor(t, func() bool { return c.BreakerState() != "open" })
-		if id, err := c.Publish(ctx, "case_created", payload("case_created")); err != nil || id != 1 {
-			t.Fatalf("after recovery: %d %v", id, err)
+		if id, err := c.Publish(ctx, "case_created", payload("case_created")); err != nil || id != "1" {
+			t.Fatalf("after recovery: %q %v", id, err)
 		}
 		if c.BreakerState() != "closed" {
 			t.Fatalf("breaker %s", c.BreakerState())

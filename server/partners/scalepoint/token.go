@@ -112,11 +112,9 @@ func NewTokens(cfg OAuthConfig) (*Tokens, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	t := &Tokens{cfg: cfg, http: cfg.HTTPClient, sets: map[string]*scopeToken{}}
-	if t.http == nil {
-		t.http = &http.Client{Transport: partnerhttp.NewTransport()}
-		t.ownHTTP = true
-	}
+	// The token request carries the client secret (or a signed assertion): never follow a
+	// redirect with it.
+	t := &Tokens{cfg: cfg, http: partnerhttp.RefuseRedirects(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil, sets: map[string]*scopeToken{}}
 
 	cert, key := cfg.Certificate, cfg.Key
 	if cert == nil && cfg.CertFile != "" {
@@ -318,7 +316,12 @@ func tokenError(err error) *partnerhttp.Error {
 		Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE,
 	}
 	var re *oauth2.RetrieveError
+	var redirect *partnerhttp.RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		pe.HTTPStatus, pe.Code = redirect.Status, codes.Internal
+		pe.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE
+		pe.Err = fmt.Errorf("scalepoint: token request: %w", redirect)
 	case errors.As(err, &re):
 		if re.Response != nil {
 			pe.HTTPStatus = re.Response.StatusCode

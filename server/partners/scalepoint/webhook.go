@@ -13,7 +13,7 @@ import (
 )
 
 // WebhookAuthError is a webhook delivery without valid credentials. Scalepoint's webhook
-// authentication is configured per customer and undocumented (PARTNER-NOTES.md), so the
+// authentication is configured per customer and undocumented, so the
 // gateway requires a shared bearer token.
 type WebhookAuthError struct {
 	Missing bool // no Authorization: Bearer header at all

@@ -14,6 +14,11 @@
 //	GET  /_sandbox/deliveries   webhook pushes to the gateway and their outcome
 //	GET  /_sandbox/stats        token requests, tokens issued
 //	POST /_sandbox/tokens/revoke  revoke every issued token (the next API call gets 401)
+//	POST /_sandbox/publish-id   {"style":"number"|"string"|"missing"|"empty"|"text"}: how 201 carries _id
+//
+// Answers are the documents' example bodies field for field (testdata/ holds every example,
+// testdata/index.json names its section): https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint
+// and https://dev.scalepoint.com/recieve-events-using-long-polling.
 package scalepoint
 
 import (
@@ -25,7 +30,7 @@ import (
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
 )
 
-// Sandbox-mode development defaults (partners-common.md); the gateway uses the same values
+// Sandbox-mode development defaults; the gateway uses the same values
 // when `--partners sandbox` runs without configured credentials.
 const (
 	DefaultClientID     = "covergate-sandbox"
@@ -50,6 +55,24 @@ const (
 	maxStored = 10000
 )
 
+// The readings of the publish answer's _id (Config.PublishID).
+const (
+	PublishIDNumber  = "number"
+	PublishIDString  = "string"
+	PublishIDMissing = "missing"
+	PublishIDEmpty   = "empty"
+	PublishIDText    = "text"
+)
+
+// validPublishID reports whether style is one of the readings.
+func validPublishID(style string) bool {
+	switch style {
+	case PublishIDNumber, PublishIDString, PublishIDMissing, PublishIDEmpty, PublishIDText:
+		return true
+	}
+	return false
+}
+
 // Config configures the sandbox.
 type Config struct {
 	// The client registered at start (client_secret authentication). More clients, e.g.
@@ -73,6 +96,14 @@ type Config struct {
 	HoldTimeout  time.Duration // long-poll hold, default 20 s
 	PageSize     int           // max events per receive page, default 100
 	FirstEventID int64         // id of the first inbound event, default 122047
+
+	// PublishID is how a 201 from the send endpoint carries the new event's id. The document
+	// shows {"_id": 1} and calls it "the unique value of the newly published event" without a
+	// type, so every plausible reading can be switched on (also at run time, SetPublishID or
+	// POST /_sandbox/publish-id): PublishIDNumber (default, the documented example),
+	// PublishIDString ({"_id":"_1"}), PublishIDMissing ({}), PublishIDEmpty (no body),
+	// PublishIDText (a non-JSON body).
+	PublishID string
 
 	Clock      func() time.Time // token and assertion times; default time.Now
 	HTTPClient *http.Client     // for webhook pushes; default a client with a 10 s timeout
@@ -124,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.AllowedScopes) == 0 {
 		c.AllowedScopes = d.AllowedScopes
+	}
+	if !validPublishID(c.PublishID) {
+		c.PublishID = PublishIDNumber // unset (or unknown): the documented example
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Documented error texts (scalepoint-eventapi.txt).
+// Documented error texts (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint).
 const (
 	unauthorizedDescription      = "Full authentication is required to access this resource"
 	insufficientScopeDescription = "Insufficient scope for this resource"
@@ -120,14 +120,40 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		ID: s.nextPublishID, EventType: eventType, CorrelationID: fields["correlationId"],
 		ClientID: tok.clientID, Time: s.cfg.Clock().UTC(), Payload: json.RawMessage(body),
 	}
+	style := s.publishID
 	s.nextPublishID++
+	var answer []byte
+	switch style {
+	case PublishIDString:
+		pub.AnsweredID = "_" + strconv.FormatInt(pub.ID, 10)
+		answer, _ = json.Marshal(map[string]string{"_id": pub.AnsweredID})
+	case PublishIDMissing:
+		answer = []byte("{}")
+	case PublishIDEmpty:
+	case PublishIDText:
+		answer = []byte("Created")
+	default:
+		pub.AnsweredID = strconv.FormatInt(pub.ID, 10)
+		answer, _ = json.Marshal(map[string]int64{"_id": pub.ID})
+	}
 	s.published = append(s.published, pub)
 	if over := len(s.published) - maxStored; over > 0 {
 		clear(s.published[:over])
 		s.published = s.published[over:]
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, map[string]int64{"_id": pub.ID})
+	switch style {
+	case PublishIDEmpty:
+		w.WriteHeader(http.StatusCreated)
+	case PublishIDText:
+		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(answer)
+	default:
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(append(answer, '\n'))
+	}
 }
 
 func incorrectPayload(detail string) map[string]any {
@@ -198,7 +224,16 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, events []Even
 	if p.Data == nil {
 		p.Data = []Event{}
 	}
-	u := url.URL{Path: r.URL.Path}
+	// The documented example's links.next is absolute: the same endpoint on the same host.
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	if s.cfg.PublicURL != "" {
+		if pub, err := url.Parse(s.cfg.PublicURL); err == nil && pub.Host != "" {
+			u.Scheme, u.Host = pub.Scheme, pub.Host
+		}
+	}
 	if next != "" {
 		u.RawQuery = url.Values{"lastEventId": {next}}.Encode()
 	}
@@ -237,6 +272,9 @@ type EnqueueRequest struct {
 	Type       string          `json:"type"`       // defaults to attributes.eventType
 	Attributes json.RawMessage `json:"attributes"` // missing envelope fields are filled in
 	Push       bool            `json:"push"`       // also POST it to the gateway's webhook
+	// Timestamp is the data item's timestamp, kept verbatim (default: now), e.g. to replay the
+	// document's example.
+	Timestamp string `json:"timestamp,omitempty"`
 }
 
 func (s *Server) handleEnqueue(w http.ResponseWriter, r *http.Request) {
@@ -263,6 +301,9 @@ func (s *Server) Enqueue(req EnqueueRequest) (Event, error) {
 	ev, err := NewEvent("", req.Type, req.Attributes, now)
 	if err != nil {
 		return Event{}, err
+	}
+	if req.Timestamp != "" {
+		ev.Timestamp = req.Timestamp
 	}
 
 	s.mu.Lock()

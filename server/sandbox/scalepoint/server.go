@@ -33,6 +33,7 @@ type Server struct {
 	tokensIssued  int
 	published     []Publication
 	nextPublishID int64
+	publishID     string // Config.PublishID, switchable at run time
 	events        []Event
 	nextEventID   int64
 	changed       chan struct{} // closed and replaced when an event is enqueued
@@ -47,7 +48,9 @@ type issuedToken struct {
 
 // Publication is one event accepted by the send endpoint.
 type Publication struct {
-	ID            int64           `json:"_id"`
+	ID int64 `json:"_id"`
+	// AnsweredID is the id as the 201 carried it, as text ("" when the answer had none).
+	AnsweredID    string          `json:"answeredId"`
 	EventType     string          `json:"eventType"`
 	CorrelationID string          `json:"correlationId"`
 	ClientID      string          `json:"clientId"`
@@ -80,7 +83,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg: cfg, ctx: ctx, cancel: cancel,
 		clients: map[string]Client{}, tokens: map[string]issuedToken{}, usedJTIs: map[string]time.Time{},
-		nextPublishID: 1, nextEventID: cfg.FirstEventID, changed: make(chan struct{}),
+		nextPublishID: 1, nextEventID: cfg.FirstEventID, changed: make(chan struct{}), publishID: cfg.PublishID,
 	}
 	if cfg.ClientSecret != "" {
 		s.clients[cfg.ClientID] = Client{ID: cfg.ClientID, Secret: cfg.ClientSecret, Scopes: slices.Clone(cfg.AllowedScopes)}
@@ -103,6 +106,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /_sandbox/deliveries", s.handleDeliveries)
 	mux.HandleFunc("GET /_sandbox/stats", s.handleStats)
 	mux.HandleFunc("POST /_sandbox/tokens/revoke", s.handleRevoke)
+	mux.HandleFunc("POST /_sandbox/publish-id", s.handlePublishID)
 	s.handler = s.kit.Wrap(mux)
 	return s
 }
@@ -177,6 +181,32 @@ func (s *Server) RevokeTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.tokens)
+}
+
+// SetPublishID switches how the next 201 answers carry _id (see Config.PublishID).
+func (s *Server) SetPublishID(style string) error {
+	if !validPublishID(style) {
+		return fmt.Errorf("scalepoint sandbox: publish id style %q: want number, string, missing, empty or text", style)
+	}
+	s.mu.Lock()
+	s.publishID = style
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) handlePublishID(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Style string `json:"style"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request body: " + err.Error()})
+		return
+	}
+	if err := s.SetPublishID(req.Style); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"style": req.Style})
 }
 
 func (s *Server) handlePublished(w http.ResponseWriter, _ *http.Request) {

@@ -93,3 +93,20 @@ func Migrate(ctx context.Context, dsn string, log *slog.Logger) error {
 	}
 	return fmt.Errorf("store: engine %q not handled", kind)
 }
+
+// Vacuum physically removes old row versions and free space that may still hold erased
+// personal data (SQLite: VACUUM and WAL truncation; PostgreSQL: VACUUM FULL of the tables that
+// hold personal data, then CHECKPOINT). `covergate maintenance vacuum` runs it.
+func Vacuum(ctx context.Context, dsn string, log *slog.Logger) error {
+	kind, target, err := Parse(dsn)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case SQLite:
+		return sqlite.Vacuum(ctx, target, log)
+	case Postgres:
+		return postgres.Vacuum(ctx, target, log)
+	}
+	return fmt.Errorf("store: engine %q not handled", kind)
+}

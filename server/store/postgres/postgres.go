@@ -52,6 +52,9 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// defaultConnectTimeout bounds one connection attempt unless the DSN sets connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
 // Open connects to the database named by dsn (postgres:// or postgresql://;
 // a search_path query parameter selects the schema), applies pending
 // migrations unless opts.SkipMigrate, and starts the LISTEN connection.
@@ -67,6 +70,11 @@ func Open(ctx context.Context, dsn string, opts store.Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server (a dropped SYN) must fail the start in seconds with its cause,
+		// not after the kernel's minutes-long TCP timeout. connect_timeout in the DSN wins.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -107,7 +107,7 @@ func TestMigrationsFromEmpty(t *testing.T) {
 	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 14 { // 13 domain tables (jobs since 00002, wallet_sessions since 00003) + goose_db_version
+	if tables != 15 { // 14 domain tables (jobs since 00002, wallet_sessions since 00003, personal_refs since 00005) + goose_db_version
 		t.Fatalf("%d tables after migration", tables)
 	}
 }
@@ -270,5 +270,44 @@ func TestPathIsTakenLiterally(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file not at the given path: %v", err)
+	}
+}
+
+// TestMigrationKeepsPartnerEventIDs: migration 4 keeps the Scalepoint ids recorded by the
+// integer column before it, as text.
+func TestMigrationKeepsPartnerEventIDs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m2.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := provider(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	const ts = "2026-01-02T03:04:05.000006Z"
+	if _, err := db.ExecContext(ctx, `INSERT INTO publications (id, dest_partner, event_type, payload, status, next_attempt_time,
+		partner_event_id, create_time, update_time, deliver_time) VALUES ('p1','scalepoint','case_created',x'7b7d','DELIVERED',?,42,?,?,?),
+		('p2','scalepoint','case_created',x'7b7d','PENDING',?,NULL,?,?,NULL)`, ts, ts, ts, ts, ts, ts, ts); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if err := Migrate(ctx, path, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, store.Options{SkipMigrate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, want := range map[string]string{"p1": "42", "p2": ""} {
+		p, err := s.GetPublication(ctx, id)
+		if err != nil || p.PartnerEventID != want {
+			t.Fatalf("%s: PartnerEventID %q, %v; want %q", id, p.PartnerEventID, err, want)
+		}
 	}
 }

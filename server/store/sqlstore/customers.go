@@ -141,7 +141,7 @@ func (s *Queries) CreateCustomer(ctx context.Context, c domain.Customer) (domain
 			return c, err
 		}
 	}
-	return c, nil
+	return c, s.linkCustomer(ctx, c)
 }
 
 // UpdateCustomer implements store.CustomerStore.
@@ -176,7 +176,10 @@ func (s *Queries) UpdateCustomer(ctx context.Context, c domain.Customer, expecte
 	if err != nil {
 		return c, err
 	}
-	return stored, nil
+	if stored.Status == domain.CustomerErased {
+		return stored, nil
+	}
+	return stored, s.linkCustomer(ctx, stored)
 }
 
 // versionMiss explains a conditional UPDATE that matched nothing: the row is
@@ -238,7 +241,7 @@ func (s *Queries) ensureCustomer(ctx context.Context, c domain.Customer, col, ke
 			return c, false, err
 		}
 	}
-	return c, true, nil
+	return c, true, s.linkCustomer(ctx, c)
 }
 
 // EnsureCustomerByEtvasUserID implements store.CustomerStore.
@@ -271,7 +274,7 @@ func (s *Queries) AddEtvasContextID(ctx context.Context, customerID, contextID s
 	if owner != customerID {
 		return fmt.Errorf("store: %s: context belongs to another customer: %w", what, store.ErrConflict)
 	}
-	return nil
+	return s.link(ctx, refCustomer, customerID, []string{domain.RefEtvasContext + contextID})
 }
 
 // EraseCustomer implements store.CustomerStore. In the caller's transaction it
@@ -284,16 +287,25 @@ func (s *Queries) AddEtvasContextID(ctx context.Context, customerID, contextID s
 // events, their quotes' requests and their publications' payloads (pending
 // ones are failed, not sent); and it deletes their idempotency records. ID,
 // PseudonymID, policies and claims remain, so the business record survives
-// under the pseudonym.
+// under the pseudonym. First, records that name the customer without being
+// filed under it (personal_refs: an event about the same Etvas user, a
+// publication naming them, a custodial claim filed with their e-mail and the
+// answers naming that claim) are scrubbed the same way (eraseNamed).
 func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time.Time) (domain.Customer, error) {
 	const what = "erase customer"
-	if _, err := s.GetCustomer(ctx, customerID); err != nil {
+	before, err := s.GetCustomer(ctx, customerID)
+	if err != nil {
 		return domain.Customer{}, err
 	}
 	if now.IsZero() {
 		now = s.now()
 	}
 	now = Trunc(now)
+	// First the records that name the customer without being filed under it, while the
+	// customer's identifiers are still known.
+	if err := s.eraseNamed(ctx, before, now); err != nil {
+		return domain.Customer{}, err
+	}
 	red := []byte(domain.Redacted)
 	steps := []struct {
 		name  string

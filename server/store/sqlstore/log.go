@@ -78,6 +78,17 @@ func (s *Queries) InsertInbox(ctx context.Context, rec domain.InboxRecord) (doma
 	if err != nil {
 		return rec, fmt.Errorf("store: %s: encode headers: %w", what, err)
 	}
+	refs := domain.RefsInPayload(rec.Payload)
+	refs = append(refs, domain.RefsInText(headerValues(rec.Headers))...)
+	if rec.CustomerID == "" {
+		// A delivery about a known customer (by partner user id, context, wallet, e-mail or id)
+		// is filed under it even when the event itself is not understood.
+		id, err := s.resolveCustomer(ctx, refs)
+		if err != nil {
+			return rec, err
+		}
+		rec.CustomerID = id
+	}
 	n, err := s.q.Exec(ctx, `INSERT INTO inbox (`+inboxCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 		ON CONFLICT (partner, delivery_key) DO NOTHING`,
 		rec.ID, string(rec.Partner), rec.DeliveryKey, rec.EventType, blob(rec.Payload), string(headers),
@@ -92,12 +103,13 @@ func (s *Queries) InsertInbox(ctx context.Context, rec domain.InboxRecord) (doma
 		}
 		return existing, fmt.Errorf("store: %s: %w", what, &store.DuplicateInboxError{Existing: existing})
 	}
-	return rec, nil
+	return rec, s.link(ctx, refInbox, rec.ID, refs)
 }
 
 // UpdateInbox implements store.InboxStore.
 func (s *Queries) UpdateInbox(ctx context.Context, rec domain.InboxRecord) error {
-	n, err := s.q.Exec(ctx, `UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5, customer_id=$6 WHERE id=$1`,
+	n, err := s.q.Exec(ctx, `UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5,
+		customer_id=COALESCE($6, customer_id) WHERE id=$1`,
 		rec.ID, string(rec.State), rec.Error, blob(rec.Response), rec.EventType, nstr(rec.CustomerID))
 	return checkOne(n, "update inbox "+rec.ID, err)
 }
@@ -194,12 +206,12 @@ func (s *Queries) LatestCursor(ctx context.Context) (int64, error) {
 	return c, nil
 }
 
-const idemCols = `principal, idem_key, method, request_hash, state, response, customer_id, create_time, expire_time`
+const idemCols = `principal, idem_key, method, request_hash, state, response, customer_id, create_time, expire_time, holder, lease_expire_time`
 
 func scanIdem(r Rows) (domain.IdempotencyRecord, error) {
 	var rec domain.IdempotencyRecord
 	err := r.Scan(&rec.Principal, &rec.Key, &rec.Method, &rec.RequestHash, &rec.State, bytesDest{&rec.Response},
-		strDest{&rec.CustomerID}, timeDest{&rec.CreateTime}, timeDest{&rec.ExpireTime})
+		strDest{&rec.CustomerID}, timeDest{&rec.CreateTime}, timeDest{&rec.ExpireTime}, &rec.Holder, timeDest{&rec.LeaseExpireTime})
 	return rec, err
 }
 
@@ -210,27 +222,33 @@ func (s *Queries) GetIdempotency(ctx context.Context, principal, key string) (do
 }
 
 // ReserveIdempotency implements store.IdempotencyStore. One statement inserts
-// a new key or takes over an expired one; a live key makes it return nothing.
+// a new key or takes over an expired one, or an abandoned one (IN_PROGRESS,
+// lease passed, same request); a live key makes it return nothing.
 func (s *Queries) ReserveIdempotency(ctx context.Context, rec domain.IdempotencyRecord) (domain.IdempotencyRecord, error) {
 	const what = "reserve idempotency key"
 	if rec.Principal == "" || rec.Key == "" {
 		return rec, fmt.Errorf("store: %s: principal and key are required", what)
 	}
-	if rec.ExpireTime.IsZero() {
-		return rec, fmt.Errorf("store: %s: expire time is required", what)
+	if rec.ExpireTime.IsZero() || rec.LeaseExpireTime.IsZero() || rec.Holder == "" {
+		return rec, fmt.Errorf("store: %s: expire time, lease and holder are required", what)
 	}
 	now := s.now()
-	rec.State, rec.Response, rec.CreateTime, rec.ExpireTime = domain.IdempotencyInProgress, nil, now, Trunc(rec.ExpireTime)
+	rec.State, rec.Response, rec.CreateTime = domain.IdempotencyInProgress, nil, now
+	rec.ExpireTime, rec.LeaseExpireTime = Trunc(rec.ExpireTime), Trunc(rec.LeaseExpireTime)
 	var got string
 	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(&got) },
-		`INSERT INTO idempotency (`+idemCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+		`INSERT INTO idempotency (`+idemCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 		ON CONFLICT (principal, idem_key) DO UPDATE SET method=excluded.method, request_hash=excluded.request_hash,
 			state=excluded.state, response=excluded.response, customer_id=excluded.customer_id,
-			create_time=excluded.create_time, expire_time=excluded.expire_time
+			create_time=excluded.create_time, expire_time=excluded.expire_time,
+			holder=excluded.holder, lease_expire_time=excluded.lease_expire_time
 		WHERE idempotency.expire_time <= excluded.create_time
+			OR (idempotency.state = $12 AND idempotency.method = excluded.method
+				AND idempotency.request_hash = excluded.request_hash
+				AND (idempotency.lease_expire_time IS NULL OR idempotency.lease_expire_time <= excluded.create_time))
 		RETURNING idem_key`,
 		rec.Principal, rec.Key, rec.Method, rec.RequestHash, string(rec.State), []byte{}, nstr(rec.CustomerID),
-		s.ts(rec.CreateTime), s.ts(rec.ExpireTime))
+		s.ts(rec.CreateTime), s.ts(rec.ExpireTime), rec.Holder, s.ts(rec.LeaseExpireTime), string(domain.IdempotencyInProgress))
 	if errors.Is(err, errNoRows) {
 		existing, gerr := s.GetIdempotency(ctx, rec.Principal, rec.Key)
 		if gerr != nil {
@@ -244,18 +262,37 @@ func (s *Queries) ReserveIdempotency(ctx context.Context, rec domain.Idempotency
 	return rec, nil
 }
 
+// RenewIdempotencyLease implements store.IdempotencyStore.
+func (s *Queries) RenewIdempotencyLease(ctx context.Context, principal, key, holder string, until time.Time) error {
+	n, err := s.q.Exec(ctx, `UPDATE idempotency SET lease_expire_time=$4
+		WHERE principal=$1 AND idem_key=$2 AND holder=$3 AND state=$5`,
+		principal, key, holder, s.ts(until), string(domain.IdempotencyInProgress))
+	return s.heldOne(ctx, n, err, "renew idempotency lease", principal, key)
+}
+
 // CompleteIdempotency implements store.IdempotencyStore.
-func (s *Queries) CompleteIdempotency(ctx context.Context, principal, key string, response []byte, customerID string) error {
-	n, err := s.q.Exec(ctx, `UPDATE idempotency SET state=$3, response=$4, customer_id=COALESCE($5, customer_id)
-		WHERE principal=$1 AND idem_key=$2`, principal, key, string(domain.IdempotencyCompleted), blob(response), nstr(customerID))
-	return checkOne(n, "complete idempotency key", err)
+func (s *Queries) CompleteIdempotency(ctx context.Context, principal, key, holder string, response []byte, customerID string) error {
+	n, err := s.q.Exec(ctx, `UPDATE idempotency SET state=$4, response=$5, customer_id=COALESCE($6, customer_id), lease_expire_time=NULL
+		WHERE principal=$1 AND idem_key=$2 AND holder=$3 AND state=$7`, principal, key, holder,
+		string(domain.IdempotencyCompleted), blob(response), nstr(customerID), string(domain.IdempotencyInProgress))
+	if err := s.heldOne(ctx, n, err, "complete idempotency key", principal, key); err != nil {
+		return err
+	}
+	// A stored answer can name people the call was not filed under (a claim on a custodial
+	// policy carries the claimant's e-mail).
+	return s.link(ctx, refIdempotency, principal+idemSep+key, domain.RefsInText(response))
 }
 
 // ReleaseIdempotency implements store.IdempotencyStore.
-func (s *Queries) ReleaseIdempotency(ctx context.Context, principal, key string) error {
-	const what = "release idempotency key"
-	n, err := s.q.Exec(ctx, `DELETE FROM idempotency WHERE principal=$1 AND idem_key=$2 AND state=$3`,
-		principal, key, string(domain.IdempotencyInProgress))
+func (s *Queries) ReleaseIdempotency(ctx context.Context, principal, key, holder string) error {
+	n, err := s.q.Exec(ctx, `DELETE FROM idempotency WHERE principal=$1 AND idem_key=$2 AND holder=$3 AND state=$4`,
+		principal, key, holder, string(domain.IdempotencyInProgress))
+	return s.heldOne(ctx, n, err, "release idempotency key", principal, key)
+}
+
+// heldOne turns the row count of a holder-guarded change into its error: the key is gone
+// (ErrNotFound), or held by another request or completed (ErrConflict).
+func (s *Queries) heldOne(ctx context.Context, n int64, err error, what, principal, key string) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
@@ -263,7 +300,7 @@ func (s *Queries) ReleaseIdempotency(ctx context.Context, principal, key string)
 		if _, err := s.GetIdempotency(ctx, principal, key); err != nil {
 			return err
 		}
-		return fmt.Errorf("store: %s: already completed: %w", what, store.ErrConflict)
+		return fmt.Errorf("store: %s: not held by this request (completed or taken over): %w", what, store.ErrConflict)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const pubCols = `id, dest_partner, dest_country, dest_tenant, event_type, correlation_id, payload, customer_id, status,
-	attempts, next_attempt_time, last_error, partner_event_id, lease_owner, lease_expire_time, create_time,
+	attempts, next_attempt_time, last_error, partner_event_ref, lease_owner, lease_expire_time, create_time,
 	update_time, deliver_time`
 
 func scanPub(r Rows) (domain.Publication, error) {
@@ -19,7 +19,7 @@ func scanPub(r Rows) (domain.Publication, error) {
 	var attempts int64
 	err := r.Scan(&p.ID, &p.Destination.Partner, &p.Destination.Country, &p.Destination.Tenant, &p.EventType,
 		&p.CorrelationID, bytesDest{&p.Payload}, strDest{&p.CustomerID}, &p.Status, &attempts,
-		timeDest{&p.NextAttemptTime}, &p.LastError, intDest{&p.PartnerEventID}, &p.LeaseOwner,
+		timeDest{&p.NextAttemptTime}, &p.LastError, &p.PartnerEventID, &p.LeaseOwner,
 		timeDest{&p.LeaseExpireTime}, timeDest{&p.CreateTime}, timeDest{&p.UpdateTime}, timeDest{&p.DeliverTime})
 	p.Attempts = int32(attempts)
 	return p, err
@@ -87,19 +87,31 @@ func (s *Queries) EnqueuePublication(ctx context.Context, p domain.Publication) 
 		return p, err
 	}
 	now := s.now()
-	p.Status, p.Attempts, p.LastError, p.PartnerEventID = domain.PublicationPending, 0, "", 0
+	p.Status, p.Attempts, p.LastError, p.PartnerEventID = domain.PublicationPending, 0, "", ""
 	p.LeaseOwner, p.LeaseExpireTime, p.DeliverTime = "", time.Time{}, time.Time{}
 	p.CreateTime, p.UpdateTime = now, now
 	if p.NextAttemptTime.IsZero() {
 		p.NextAttemptTime = now
 	}
 	p.NextAttemptTime = Trunc(p.NextAttemptTime)
+	refs := domain.RefsInPayload(p.Payload)
+	if p.CustomerID == "" {
+		// A publication whose payload names exactly one customer is filed under it.
+		id, err := s.resolveCustomer(ctx, refs)
+		if err != nil {
+			return p, err
+		}
+		p.CustomerID = id
+	}
 	_, err := s.q.Exec(ctx, `INSERT INTO publications (`+pubCols+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,NULL,'',NULL,$13,$13,NULL)`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'','',NULL,$13,$13,NULL)`,
 		p.ID, string(p.Destination.Partner), p.Destination.Country, p.Destination.Tenant, p.EventType,
 		p.CorrelationID, blob(p.Payload), nstr(p.CustomerID), string(p.Status), int64(0), s.ts(p.NextAttemptTime), "",
 		s.ts(now))
-	return p, s.mapWriteErr("enqueue publication", err)
+	if err != nil {
+		return p, s.mapWriteErr("enqueue publication", err)
+	}
+	return p, s.link(ctx, refPublication, p.ID, refs)
 }
 
 // ClaimDue implements store.Outbox. The materialized CTE picks the due rows
@@ -148,9 +160,9 @@ func (s *Queries) finish(ctx context.Context, what, id, owner, set string, args 
 }
 
 // MarkDelivered implements store.Outbox.
-func (s *Queries) MarkDelivered(ctx context.Context, id, owner string, partnerEventID int64, now time.Time) error {
+func (s *Queries) MarkDelivered(ctx context.Context, id, owner string, partnerEventID string, now time.Time) error {
 	return s.finish(ctx, "mark publication delivered", id, owner,
-		`status='DELIVERED', partner_event_id=$3, deliver_time=$4, update_time=$4, last_error='', lease_owner='', lease_expire_time=NULL`,
+		`status='DELIVERED', partner_event_ref=$3, deliver_time=$4, update_time=$4, last_error='', lease_owner='', lease_expire_time=NULL`,
 		partnerEventID, s.ts(now))
 }
 
@@ -179,7 +191,7 @@ func (s *Queries) ReleasePublication(ctx context.Context, id, owner string, next
 // RequeuePublication implements store.Outbox.
 func (s *Queries) RequeuePublication(ctx context.Context, id string, now time.Time) error {
 	const what = "requeue publication"
-	n, err := s.q.Exec(ctx, `UPDATE publications SET status='PENDING', next_attempt_time=$2, update_time=$2
+	n, err := s.q.Exec(ctx, `UPDATE publications SET status='PENDING', attempts=0, next_attempt_time=$2, update_time=$2
 		WHERE id=$1 AND status='FAILED'`, id, s.ts(now))
 	if err != nil {
 		return fmt.Errorf("store: %s %s: %w", what, id, err)

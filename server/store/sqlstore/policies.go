@@ -41,7 +41,10 @@ func (s *Queries) CreateQuote(ctx context.Context, q domain.Quote) (domain.Quote
 		q.ID, string(q.Kind), string(q.Partner), q.PartnerProposalID, nstr(q.CustomerID), blob(q.Request),
 		q.TotalValue.Amount, q.TotalValue.Currency, q.Premium.Amount, q.Premium.Currency, q.PolicyPercentage,
 		q.CoveragePercentage, int64(q.DurationDays), q.TermsURL, s.nts(q.ExpireTime), s.ts(q.CreateTime))
-	return q, s.mapWriteErr("create quote", err)
+	if err != nil {
+		return q, s.mapWriteErr("create quote", err)
+	}
+	return q, s.link(ctx, refQuote, q.ID, domain.RefsInPayload(q.Request))
 }
 
 const policyCols = `id, customer_id, quote_id, partner, kind, product_name, status, version, premium_amount,
@@ -124,7 +127,10 @@ func (s *Queries) CreatePolicy(ctx context.Context, p domain.Policy) (domain.Pol
 	normalizePolicy(&p)
 	_, err := s.q.Exec(ctx, `INSERT INTO policies (`+policyCols+`) VALUES
 		(`+placeholders(30)+`)`, s.policyArgs(p)...)
-	return p, s.mapWriteErr("create policy", err)
+	if err != nil {
+		return p, s.mapWriteErr("create policy", err)
+	}
+	return p, s.linkPolicy(ctx, p)
 }
 
 // UpdatePolicy implements store.PolicyStore.
@@ -152,7 +158,7 @@ func (s *Queries) UpdatePolicy(ctx context.Context, p domain.Policy, expectedVer
 	if err != nil {
 		return p, s.mapWriteErr("update policy", err)
 	}
-	return p, nil
+	return p, s.linkPolicy(ctx, p)
 }
 
 const claimCols = `id, policy_id, customer_id, avata_claim_uuid, status, reason, claimant_email, document_keys,
@@ -224,7 +230,10 @@ func (s *Queries) CreateClaim(ctx context.Context, c domain.Claim) (domain.Claim
 	_, err = s.q.Exec(ctx, `INSERT INTO claims (`+claimCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
 		c.ID, c.PolicyID, nstr(c.CustomerID), nstr(c.AvataClaimUUID), string(c.Status), c.Reason, c.ClaimantEmail, keys,
 		s.nts(c.StatusTime), c.Version, s.ts(c.CreateTime), s.ts(c.UpdateTime))
-	return c, s.mapWriteErr("create claim", err)
+	if err != nil {
+		return c, s.mapWriteErr("create claim", err)
+	}
+	return c, s.linkClaim(ctx, c)
 }
 
 // UpdateClaim implements store.ClaimStore.
@@ -246,7 +255,7 @@ func (s *Queries) UpdateClaim(ctx context.Context, c domain.Claim, expectedVersi
 	if err != nil {
 		return c, s.mapWriteErr("update claim", err)
 	}
-	return c, nil
+	return c, s.linkClaim(ctx, c)
 }
 
 const docCols = `id, policy_id, partner_key, file_name, content_type, size_bytes, sha256, create_time`

@@ -62,14 +62,14 @@ func seedPersonalData(t *testing.T, s store.Store, email string) (domain.Custome
 			return err
 		}
 		if _, err := tx.ReserveIdempotency(ctx, domain.IdempotencyRecord{Principal: "key:web", Key: "k-" + email, CustomerID: c.ID,
-			ExpireTime: time.Now().Add(time.Hour)}); err != nil {
+			ExpireTime: time.Now().Add(time.Hour), Holder: "h", LeaseExpireTime: time.Now().Add(time.Minute)}); err != nil {
 			return err
 		}
 		if _, err := tx.PutWalletSession(ctx, domain.WalletSession{CustomerID: c.ID, Wallet: "0x" + strings.Repeat("ab", 20),
 			ChainID: 1, Nonce: "sign in " + email, TokenCiphertext: []byte("sealed " + email)}); err != nil {
 			return err
 		}
-		return tx.CompleteIdempotency(ctx, "key:web", "k-"+email, []byte(body), c.ID)
+		return tx.CompleteIdempotency(ctx, "key:web", "k-"+email, "h", []byte(body), c.ID)
 	})
 	return c, p, cl
 }

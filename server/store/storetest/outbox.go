@@ -69,13 +69,13 @@ func testOutbox(t *testing.T, s store.Store) {
 	}
 	retryAt := t0.Add(10 * time.Minute)
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		noErr(t, tx.MarkDelivered(ctx, pubs[0].ID, "w1", 4711, t0.Add(time.Second)))
+		noErr(t, tx.MarkDelivered(ctx, pubs[0].ID, "w1", "4711", t0.Add(time.Second)))
 		noErr(t, tx.MarkRetry(ctx, pubs[1].ID, "w1", retryAt, "503 from partner", t0.Add(time.Second)))
 		return tx.MarkFailed(ctx, pubs[2].ID, "w1", "400 bad request", t0.Add(time.Second))
 	})
 	d, err := s.GetPublication(ctx, pubs[0].ID)
 	noErr(t, err)
-	if d.Status != domain.PublicationDelivered || d.PartnerEventID != 4711 || d.LeaseOwner != "" || !d.DeliverTime.Equal(t0.Add(time.Second)) {
+	if d.Status != domain.PublicationDelivered || d.PartnerEventID != "4711" || d.LeaseOwner != "" || !d.DeliverTime.Equal(t0.Add(time.Second)) {
 		t.Fatalf("delivered: %+v", d)
 	}
 	// Finishing again (lease gone) conflicts; unknown ids are not found.
@@ -83,7 +83,7 @@ func testOutbox(t *testing.T, s store.Store) {
 		id   string
 		want error
 	}{{pubs[0].ID, store.ErrConflict}, {"missing", store.ErrNotFound}} {
-		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.MarkDelivered(ctx, tc.id, "w1", 1, t0) })
+		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.MarkDelivered(ctx, tc.id, "w1", "1", t0) })
 		wantErr(t, err, tc.want)
 	}
 	if c := claim(t, s, "w2", retryAt.Add(-time.Second), time.Minute, 10); len(c) != 0 {
@@ -133,8 +133,8 @@ func testOutbox(t *testing.T, s store.Store) {
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.RequeuePublication(ctx, pubs[0].ID, retryAt) })
 	wantErr(t, err, store.ErrConflict)
 	re := claim(t, s, "w3", retryAt, time.Minute, 10)
-	if len(re) != 1 || re[0].ID != pubs[2].ID {
-		t.Fatalf("requeued claim: %+v", re)
+	if len(re) != 1 || re[0].ID != pubs[2].ID || re[0].Attempts != 1 {
+		t.Fatalf("requeued claim (a fresh attempt budget: this claim is attempt 1): %+v", re)
 	}
 	bad := []struct {
 		owner string
@@ -221,7 +221,7 @@ func testOutboxLeaseTakeover(t *testing.T, s store.Store) {
 	}
 	// The crashed worker comes back: its lease is gone.
 	for _, mark := range []func(tx store.Tx) error{
-		func(tx store.Tx) error { return tx.MarkDelivered(ctx, p.ID, "crashed", 1, t0) },
+		func(tx store.Tx) error { return tx.MarkDelivered(ctx, p.ID, "crashed", "1", t0) },
 		func(tx store.Tx) error { return tx.MarkRetry(ctx, p.ID, "crashed", t0, "x", t0) },
 		func(tx store.Tx) error { return tx.MarkFailed(ctx, p.ID, "crashed", "x", t0) },
 	} {
@@ -229,11 +229,11 @@ func testOutboxLeaseTakeover(t *testing.T, s store.Store) {
 		wantErr(t, err, store.ErrConflict)
 	}
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		return tx.MarkDelivered(ctx, p.ID, "rescuer", 9, t0.Add(time.Minute))
+		return tx.MarkDelivered(ctx, p.ID, "rescuer", "_9", t0.Add(time.Minute))
 	})
 	final, err := s.GetPublication(ctx, p.ID)
 	noErr(t, err)
-	if final.Status != domain.PublicationDelivered || final.PartnerEventID != 9 {
+	if final.Status != domain.PublicationDelivered || final.PartnerEventID != "_9" {
 		t.Fatalf("final: %+v", final)
 	}
 }

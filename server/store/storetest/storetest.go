@@ -46,11 +46,13 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Checkpoints", testCheckpoints},
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
+		{"SavepointNested", testSavepointNested},
 		{"Erasure", testErasure},
 		{"CustomerStructuredAddress", testCustomerStructuredAddress},
 		{"PolicyAvataData", testPolicyAvataData},
 		{"WalletSessions", testWalletSessions},
 		{"WalletErasure", testWalletErasure},
+		{"ErasureReachesRecordsNamingTheCustomer", testErasureNamed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

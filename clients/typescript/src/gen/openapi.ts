@@ -343,6 +343,8 @@ export interface paths {
          *     any replica, with no gap and no duplicate across the switch. Resume after a disconnect by
          *     passing the last cursor received. Over HTTP the stream is newline-delimited JSON.
          * @description Required scope: `events.read`.
+         *
+         *     With `Accept: text/event-stream`: Server-Sent Events. Each event has `id:` = the event's cursor and `data:` = the Event as JSON; a reconnecting client's `Last-Event-ID` resumes right after that cursor (it takes precedence over `after_cursor`). An idle stream sends a comment line periodically. An error that ends a started stream is an event named `stream-error` whose data is a google.rpc.Status. Otherwise: newline-delimited JSON, one `{"result":{...}}` per event, a last `{"error":{...}}` if the stream fails. Headers are sent as soon as the stream is accepted; errors before that are ordinary `google.rpc.Status` answers.
          */
         get: operations["EventService_WatchEvents"];
         put?: never;
@@ -575,7 +577,8 @@ export interface paths {
         };
         /**
          * Lists publications in creation order (oldest first), filtered by status and event type;
-         *     stable paging.
+         *     stable paging. `status=PUBLICATION_STATUS_FAILED` lists the dead letters, each with its
+         *     `last_error`.
          * @description Required scope: `publications.read`.
          */
         get: operations["EventService_ListPublications"];
@@ -607,6 +610,31 @@ export interface paths {
         get: operations["EventService_GetPublication"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/publications/{publication_id}:retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a FAILED publication again (the dead-letter retry, after the cause was fixed): it goes
+         *     back to PENDING, due now, with a fresh attempt budget, the same payload and the same
+         *     `correlation_id`; the retry is recorded in the event log as `publication.retried`. A
+         *     publication that is not FAILED is refused with FAILED_PRECONDITION (`INVALID_STATE`).
+         *     Honours `Idempotency-Key`. `covergate publications retry --failed` requeues every FAILED
+         *     publication at once.
+         * @description Required scope: `publications.write`.
+         */
+        post: operations["EventService_RetryPublication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1044,6 +1072,12 @@ export interface components {
             /** @description The customer, in state ERASED. */
             customer?: components["schemas"]["covergate.insurance.v1.Customer"];
         };
+        /**
+         * @description Why a customer's personal data is erased. The code, and a fixed description of it, are what
+         *     the event log keeps of the reason (event `customer.erased`, fields `reason_code` and `reason`).
+         * @enum {string}
+         */
+        "covergate.insurance.v1.ErasureReason": "ERASURE_REASON_UNSPECIFIED" | "ERASURE_REASON_DATA_SUBJECT_REQUEST" | "ERASURE_REASON_PARTNER_DELETION" | "ERASURE_REASON_RETENTION_EXPIRED" | "ERASURE_REASON_LEGAL_OBLIGATION" | "ERASURE_REASON_CREATED_IN_ERROR" | "ERASURE_REASON_OTHER";
         /** @description Event is one entry of the normalized event log. */
         "covergate.insurance.v1.Event": {
             /**
@@ -1394,9 +1428,15 @@ export interface components {
             readonly nextAttemptTime?: string;
             /**
              * Format: int64
-             * @description Scalepoint's id for the delivered event (`_id`).
+             * @description Scalepoint's id for the delivered event (`_id`) when it is an integer; 0 otherwise.
+             *     Prefer `partner_event_ref`, which keeps the id whatever its type.
              */
             readonly partnerEventId?: string;
+            /**
+             * @description Scalepoint's id for the delivered event (`_id`) as text, whatever its JSON type in
+             *     Scalepoint's answer (`1`, `"_122047"`); empty when the answer carried none.
+             */
+            readonly partnerEventRef?: string;
             /** @description The event body as sent (envelope fields included). */
             readonly payload?: {
                 [key: string]: unknown;
@@ -1495,6 +1535,11 @@ export interface components {
             changed?: boolean;
             /** @description The policy. */
             policy?: components["schemas"]["covergate.insurance.v1.Policy"];
+        };
+        /** @description RetryPublicationResponse carries the requeued publication. */
+        "covergate.insurance.v1.RetryPublicationResponse": {
+            /** @description The publication, status PENDING again. */
+            publication?: components["schemas"]["covergate.insurance.v1.Publication"];
         };
         /** @description StartWalletSignInResponse carries the message to sign. */
         "covergate.insurance.v1.StartWalletSignInResponse": {
@@ -1905,6 +1950,16 @@ export interface components {
         };
     };
     responses: {
+        /** @description A partner answered something the gateway cannot use (`PARTNER_BAD_RESPONSE`, metadata `partner`). */
+        BadGateway: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
         /** @description Invalid request: `VALIDATION_FAILED` (with a `google.rpc.BadRequest`), `MALFORMED_REQUEST`, `INVALID_STATE`, or a partner's refusal. */
         BadRequest: {
             headers: {
@@ -1945,7 +2000,7 @@ export interface components {
                 "application/json": components["schemas"]["google.rpc.Status"];
             };
         };
-        /** @description An unexpected fault (`INTERNAL`, `PARTNER_BAD_RESPONSE`); the request and trace ids in the ErrorInfo metadata locate it in the logs. */
+        /** @description An unexpected fault (`INTERNAL`); the request and trace ids in the ErrorInfo metadata locate it in the logs. */
         InternalError: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2166,6 +2221,7 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2198,6 +2254,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2236,6 +2293,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2268,6 +2326,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2323,6 +2382,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2355,6 +2415,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2387,6 +2448,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2425,6 +2487,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2473,6 +2536,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2525,6 +2589,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2545,8 +2610,13 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Why (kept, without personal data, in the event log). */
+                    /**
+                     * @description Free text for the caller's own records. It is NOT stored anywhere (it may well hold the
+                     *     personal data being erased): only reason_code is kept.
+                     */
                     reason?: string;
+                    /** @description Why; kept in the event log with the code's fixed description. */
+                    reasonCode?: components["schemas"]["covergate.insurance.v1.ErasureReason"];
                 };
             };
         };
@@ -2571,6 +2641,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2626,6 +2697,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2667,6 +2739,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2708,6 +2781,7 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2724,23 +2798,27 @@ export interface operations {
                 /** @description Only events from this partner. */
                 partner?: components["schemas"]["covergate.insurance.v1.Partner"];
             };
-            header?: never;
+            header?: {
+                /** @description Server-Sent Events only: resume after this event cursor (sent by EventSource on reconnect). */
+                "Last-Event-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description WatchEventsResponse carries one event of the stream. (streaming responses) */
+            /** @description WatchEventsResponse carries one event of the stream. A stream: NDJSON by default, Server-Sent Events with `Accept: text/event-stream`. */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
+                    "application/x-ndjson": {
                         error?: components["schemas"]["google.rpc.Status"];
                         result?: components["schemas"]["covergate.insurance.v1.WatchEventsResponse"];
                     };
+                    "text/event-stream": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2748,6 +2826,7 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2786,6 +2865,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2837,6 +2917,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2881,6 +2962,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2920,6 +3002,7 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -2983,6 +3066,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3015,6 +3099,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3061,6 +3146,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3114,6 +3200,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3146,6 +3233,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3206,6 +3294,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3254,6 +3343,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3299,6 +3389,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3336,6 +3427,7 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3387,6 +3479,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3419,6 +3512,53 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    EventService_RetryPublication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The publication id (UUID). */
+                publication_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description RetryPublicationResponse carries the requeued publication. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["covergate.insurance.v1.RetryPublicationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3471,6 +3611,7 @@ export interface operations {
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };
@@ -3503,6 +3644,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
         };

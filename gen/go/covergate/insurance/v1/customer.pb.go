@@ -78,6 +78,76 @@ func (CustomerState) EnumDescriptor() ([]byte, []int) {
 	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{0}
 }
 
+// Why a customer's personal data is erased. The code, and a fixed description of it, are what
+// the event log keeps of the reason (event `customer.erased`, fields `reason_code` and `reason`).
+type ErasureReason int32
+
+const (
+	// Not given.
+	ErasureReason_ERASURE_REASON_UNSPECIFIED ErasureReason = 0
+	// The customer asked for erasure (GDPR Art. 17 request received by us).
+	ErasureReason_ERASURE_REASON_DATA_SUBJECT_REQUEST ErasureReason = 1
+	// The partner deleted the customer's account (Etvas `user.deleted`).
+	ErasureReason_ERASURE_REASON_PARTNER_DELETION ErasureReason = 2
+	// The retention period of the data ended.
+	ErasureReason_ERASURE_REASON_RETENTION_EXPIRED ErasureReason = 3
+	// A court, regulator or other legal obligation requires it.
+	ErasureReason_ERASURE_REASON_LEGAL_OBLIGATION ErasureReason = 4
+	// The account was a duplicate, created in error or by a test.
+	ErasureReason_ERASURE_REASON_CREATED_IN_ERROR ErasureReason = 5
+	// Anything else.
+	ErasureReason_ERASURE_REASON_OTHER ErasureReason = 6
+)
+
+// Enum value maps for ErasureReason.
+var (
+	ErasureReason_name = map[int32]string{
+		0: "ERASURE_REASON_UNSPECIFIED",
+		1: "ERASURE_REASON_DATA_SUBJECT_REQUEST",
+		2: "ERASURE_REASON_PARTNER_DELETION",
+		3: "ERASURE_REASON_RETENTION_EXPIRED",
+		4: "ERASURE_REASON_LEGAL_OBLIGATION",
+		5: "ERASURE_REASON_CREATED_IN_ERROR",
+		6: "ERASURE_REASON_OTHER",
+	}
+	ErasureReason_value = map[string]int32{
+		"ERASURE_REASON_UNSPECIFIED":          0,
+		"ERASURE_REASON_DATA_SUBJECT_REQUEST": 1,
+		"ERASURE_REASON_PARTNER_DELETION":     2,
+		"ERASURE_REASON_RETENTION_EXPIRED":    3,
+		"ERASURE_REASON_LEGAL_OBLIGATION":     4,
+		"ERASURE_REASON_CREATED_IN_ERROR":     5,
+		"ERASURE_REASON_OTHER":                6,
+	}
+)
+
+func (x ErasureReason) Enum() *ErasureReason {
+	p := new(ErasureReason)
+	*p = x
+	return p
+}
+
+func (x ErasureReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErasureReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_covergate_insurance_v1_customer_proto_enumTypes[1].Descriptor()
+}
+
+func (ErasureReason) Type() protoreflect.EnumType {
+	return &file_covergate_insurance_v1_customer_proto_enumTypes[1]
+}
+
+func (x ErasureReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErasureReason.Descriptor instead.
+func (ErasureReason) EnumDescriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_customer_proto_rawDescGZIP(), []int{1}
+}
+
 // PostalAddress is a customer's address.
 type PostalAddress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -820,12 +890,25 @@ func (x *VerifyPortalTokenResponse) GetCreated() bool {
 }
 
 // EraseCustomerRequest erases one customer's personal data.
+//
+// What erasure keeps: the customer id, its pseudonym id and state ERASED, the erase time, the
+// customer's policies and claims (amounts, statuses, dates, partner references) under that
+// pseudonym, and in the event log `customer.erased` with the reason code and the code's fixed
+// description. Everything that can hold personal data is cleared or redacted: the profile and
+// partner identifiers, claimant e-mails and claim reasons, document file names, the raw payloads,
+// headers and answers of partner deliveries, event data, quote requests, publication payloads,
+// stored idempotent answers — also those records that name the customer without being filed
+// under them (a partner event about the same partner user id or context, a publication whose
+// payload names the customer, a claim on a custodial policy filed with the customer's e-mail).
 type EraseCustomerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The customer id (UUID).
 	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	// Why (kept, without personal data, in the event log).
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Free text for the caller's own records. It is NOT stored anywhere (it may well hold the
+	// personal data being erased): only reason_code is kept.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why; kept in the event log with the code's fixed description.
+	ReasonCode    ErasureReason `protobuf:"varint,3,opt,name=reason_code,json=reasonCode,proto3,enum=covergate.insurance.v1.ErasureReason" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -872,6 +955,13 @@ func (x *EraseCustomerRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *EraseCustomerRequest) GetReasonCode() ErasureReason {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ErasureReason_ERASURE_REASON_UNSPECIFIED
 }
 
 // EraseCustomerResponse carries the erased customer.
@@ -2085,11 +2175,13 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\x12\x1d\n" +
 	"\n" +
 	"context_id\x18\x02 \x01(\tR\tcontextId\x12\x18\n" +
-	"\acreated\x18\x03 \x01(\bR\acreated\"g\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"\xb9\x01\n" +
 	"\x14EraseCustomerRequest\x12-\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"customerId\x12 \n" +
-	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"U\n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12P\n" +
+	"\vreason_code\x18\x03 \x01(\x0e2%.covergate.insurance.v1.ErasureReasonB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"reasonCode\"U\n" +
 	"\x15EraseCustomerResponse\x12<\n" +
 	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"\xca\x01\n" +
 	"\x10SubmitKycRequest\x12-\n" +
@@ -2173,7 +2265,15 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\rCustomerState\x12\x1e\n" +
 	"\x1aCUSTOMER_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CUSTOMER_STATE_ACTIVE\x10\x01\x12\x19\n" +
-	"\x15CUSTOMER_STATE_ERASED\x10\x022\xab\x11\n" +
+	"\x15CUSTOMER_STATE_ERASED\x10\x02*\x87\x02\n" +
+	"\rErasureReason\x12\x1e\n" +
+	"\x1aERASURE_REASON_UNSPECIFIED\x10\x00\x12'\n" +
+	"#ERASURE_REASON_DATA_SUBJECT_REQUEST\x10\x01\x12#\n" +
+	"\x1fERASURE_REASON_PARTNER_DELETION\x10\x02\x12$\n" +
+	" ERASURE_REASON_RETENTION_EXPIRED\x10\x03\x12#\n" +
+	"\x1fERASURE_REASON_LEGAL_OBLIGATION\x10\x04\x12#\n" +
+	"\x1fERASURE_REASON_CREATED_IN_ERROR\x10\x05\x12\x18\n" +
+	"\x14ERASURE_REASON_OTHER\x10\x062\xab\x11\n" +
 	"\x0fCustomerService\x12\x9d\x01\n" +
 	"\vGetCustomer\x12*.covergate.insurance.v1.GetCustomerRequest\x1a+.covergate.insurance.v1.GetCustomerResponse\"5\x8a\xb5\x18\x0ecustomers.read\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x12\xb7\x01\n" +
 	"\x11VerifyPortalToken\x120.covergate.insurance.v1.VerifyPortalTokenRequest\x1a1.covergate.insurance.v1.VerifyPortalTokenResponse\"=\x8a\xb5\x18\x0fcustomers.write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/customers:verifyPortalToken\x12\xad\x01\n" +
@@ -2200,94 +2300,96 @@ func file_covergate_insurance_v1_customer_proto_rawDescGZIP() []byte {
 	return file_covergate_insurance_v1_customer_proto_rawDescData
 }
 
-var file_covergate_insurance_v1_customer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_covergate_insurance_v1_customer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_covergate_insurance_v1_customer_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_covergate_insurance_v1_customer_proto_goTypes = []any{
 	(CustomerState)(0),                   // 0: covergate.insurance.v1.CustomerState
-	(*PostalAddress)(nil),                // 1: covergate.insurance.v1.PostalAddress
-	(*CustomerProfile)(nil),              // 2: covergate.insurance.v1.CustomerProfile
-	(*IdentityVerification)(nil),         // 3: covergate.insurance.v1.IdentityVerification
-	(*CustomerPartnerRefs)(nil),          // 4: covergate.insurance.v1.CustomerPartnerRefs
-	(*KycStatus)(nil),                    // 5: covergate.insurance.v1.KycStatus
-	(*Customer)(nil),                     // 6: covergate.insurance.v1.Customer
-	(*GetCustomerRequest)(nil),           // 7: covergate.insurance.v1.GetCustomerRequest
-	(*GetCustomerResponse)(nil),          // 8: covergate.insurance.v1.GetCustomerResponse
-	(*VerifyPortalTokenRequest)(nil),     // 9: covergate.insurance.v1.VerifyPortalTokenRequest
-	(*VerifyPortalTokenResponse)(nil),    // 10: covergate.insurance.v1.VerifyPortalTokenResponse
-	(*EraseCustomerRequest)(nil),         // 11: covergate.insurance.v1.EraseCustomerRequest
-	(*EraseCustomerResponse)(nil),        // 12: covergate.insurance.v1.EraseCustomerResponse
-	(*SubmitKycRequest)(nil),             // 13: covergate.insurance.v1.SubmitKycRequest
-	(*SubmitKycResponse)(nil),            // 14: covergate.insurance.v1.SubmitKycResponse
-	(*GetExternalDataRequest)(nil),       // 15: covergate.insurance.v1.GetExternalDataRequest
-	(*GetExternalDataResponse)(nil),      // 16: covergate.insurance.v1.GetExternalDataResponse
-	(*PutExternalDataRequest)(nil),       // 17: covergate.insurance.v1.PutExternalDataRequest
-	(*PutExternalDataResponse)(nil),      // 18: covergate.insurance.v1.PutExternalDataResponse
-	(*DeleteExternalDataRequest)(nil),    // 19: covergate.insurance.v1.DeleteExternalDataRequest
-	(*DeleteExternalDataResponse)(nil),   // 20: covergate.insurance.v1.DeleteExternalDataResponse
-	(*WalletSession)(nil),                // 21: covergate.insurance.v1.WalletSession
-	(*StartWalletSignInRequest)(nil),     // 22: covergate.insurance.v1.StartWalletSignInRequest
-	(*StartWalletSignInResponse)(nil),    // 23: covergate.insurance.v1.StartWalletSignInResponse
-	(*CompleteWalletSignInRequest)(nil),  // 24: covergate.insurance.v1.CompleteWalletSignInRequest
-	(*CompleteWalletSignInResponse)(nil), // 25: covergate.insurance.v1.CompleteWalletSignInResponse
-	(*GetWalletSessionRequest)(nil),      // 26: covergate.insurance.v1.GetWalletSessionRequest
-	(*GetWalletSessionResponse)(nil),     // 27: covergate.insurance.v1.GetWalletSessionResponse
-	(*DeleteWalletSessionRequest)(nil),   // 28: covergate.insurance.v1.DeleteWalletSessionRequest
-	(*DeleteWalletSessionResponse)(nil),  // 29: covergate.insurance.v1.DeleteWalletSessionResponse
-	(*NotifyCustomerRequest)(nil),        // 30: covergate.insurance.v1.NotifyCustomerRequest
-	(*NotifyCustomerResponse)(nil),       // 31: covergate.insurance.v1.NotifyCustomerResponse
-	(*timestamppb.Timestamp)(nil),        // 32: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),              // 33: google.protobuf.Struct
+	(ErasureReason)(0),                   // 1: covergate.insurance.v1.ErasureReason
+	(*PostalAddress)(nil),                // 2: covergate.insurance.v1.PostalAddress
+	(*CustomerProfile)(nil),              // 3: covergate.insurance.v1.CustomerProfile
+	(*IdentityVerification)(nil),         // 4: covergate.insurance.v1.IdentityVerification
+	(*CustomerPartnerRefs)(nil),          // 5: covergate.insurance.v1.CustomerPartnerRefs
+	(*KycStatus)(nil),                    // 6: covergate.insurance.v1.KycStatus
+	(*Customer)(nil),                     // 7: covergate.insurance.v1.Customer
+	(*GetCustomerRequest)(nil),           // 8: covergate.insurance.v1.GetCustomerRequest
+	(*GetCustomerResponse)(nil),          // 9: covergate.insurance.v1.GetCustomerResponse
+	(*VerifyPortalTokenRequest)(nil),     // 10: covergate.insurance.v1.VerifyPortalTokenRequest
+	(*VerifyPortalTokenResponse)(nil),    // 11: covergate.insurance.v1.VerifyPortalTokenResponse
+	(*EraseCustomerRequest)(nil),         // 12: covergate.insurance.v1.EraseCustomerRequest
+	(*EraseCustomerResponse)(nil),        // 13: covergate.insurance.v1.EraseCustomerResponse
+	(*SubmitKycRequest)(nil),             // 14: covergate.insurance.v1.SubmitKycRequest
+	(*SubmitKycResponse)(nil),            // 15: covergate.insurance.v1.SubmitKycResponse
+	(*GetExternalDataRequest)(nil),       // 16: covergate.insurance.v1.GetExternalDataRequest
+	(*GetExternalDataResponse)(nil),      // 17: covergate.insurance.v1.GetExternalDataResponse
+	(*PutExternalDataRequest)(nil),       // 18: covergate.insurance.v1.PutExternalDataRequest
+	(*PutExternalDataResponse)(nil),      // 19: covergate.insurance.v1.PutExternalDataResponse
+	(*DeleteExternalDataRequest)(nil),    // 20: covergate.insurance.v1.DeleteExternalDataRequest
+	(*DeleteExternalDataResponse)(nil),   // 21: covergate.insurance.v1.DeleteExternalDataResponse
+	(*WalletSession)(nil),                // 22: covergate.insurance.v1.WalletSession
+	(*StartWalletSignInRequest)(nil),     // 23: covergate.insurance.v1.StartWalletSignInRequest
+	(*StartWalletSignInResponse)(nil),    // 24: covergate.insurance.v1.StartWalletSignInResponse
+	(*CompleteWalletSignInRequest)(nil),  // 25: covergate.insurance.v1.CompleteWalletSignInRequest
+	(*CompleteWalletSignInResponse)(nil), // 26: covergate.insurance.v1.CompleteWalletSignInResponse
+	(*GetWalletSessionRequest)(nil),      // 27: covergate.insurance.v1.GetWalletSessionRequest
+	(*GetWalletSessionResponse)(nil),     // 28: covergate.insurance.v1.GetWalletSessionResponse
+	(*DeleteWalletSessionRequest)(nil),   // 29: covergate.insurance.v1.DeleteWalletSessionRequest
+	(*DeleteWalletSessionResponse)(nil),  // 30: covergate.insurance.v1.DeleteWalletSessionResponse
+	(*NotifyCustomerRequest)(nil),        // 31: covergate.insurance.v1.NotifyCustomerRequest
+	(*NotifyCustomerResponse)(nil),       // 32: covergate.insurance.v1.NotifyCustomerResponse
+	(*timestamppb.Timestamp)(nil),        // 33: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 34: google.protobuf.Struct
 }
 var file_covergate_insurance_v1_customer_proto_depIdxs = []int32{
-	1,  // 0: covergate.insurance.v1.CustomerProfile.address:type_name -> covergate.insurance.v1.PostalAddress
-	32, // 1: covergate.insurance.v1.KycStatus.submit_time:type_name -> google.protobuf.Timestamp
+	2,  // 0: covergate.insurance.v1.CustomerProfile.address:type_name -> covergate.insurance.v1.PostalAddress
+	33, // 1: covergate.insurance.v1.KycStatus.submit_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: covergate.insurance.v1.Customer.state:type_name -> covergate.insurance.v1.CustomerState
-	2,  // 3: covergate.insurance.v1.Customer.profile:type_name -> covergate.insurance.v1.CustomerProfile
-	3,  // 4: covergate.insurance.v1.Customer.identity_verification:type_name -> covergate.insurance.v1.IdentityVerification
-	4,  // 5: covergate.insurance.v1.Customer.partner_refs:type_name -> covergate.insurance.v1.CustomerPartnerRefs
-	5,  // 6: covergate.insurance.v1.Customer.kyc:type_name -> covergate.insurance.v1.KycStatus
-	32, // 7: covergate.insurance.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
-	32, // 8: covergate.insurance.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
-	32, // 9: covergate.insurance.v1.Customer.erase_time:type_name -> google.protobuf.Timestamp
-	6,  // 10: covergate.insurance.v1.GetCustomerResponse.customer:type_name -> covergate.insurance.v1.Customer
-	6,  // 11: covergate.insurance.v1.VerifyPortalTokenResponse.customer:type_name -> covergate.insurance.v1.Customer
-	6,  // 12: covergate.insurance.v1.EraseCustomerResponse.customer:type_name -> covergate.insurance.v1.Customer
-	33, // 13: covergate.insurance.v1.SubmitKycRequest.payload:type_name -> google.protobuf.Struct
-	6,  // 14: covergate.insurance.v1.SubmitKycResponse.customer:type_name -> covergate.insurance.v1.Customer
-	32, // 15: covergate.insurance.v1.WalletSession.expire_time:type_name -> google.protobuf.Timestamp
-	32, // 16: covergate.insurance.v1.WalletSession.create_time:type_name -> google.protobuf.Timestamp
-	32, // 17: covergate.insurance.v1.StartWalletSignInResponse.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 18: covergate.insurance.v1.CompleteWalletSignInResponse.session:type_name -> covergate.insurance.v1.WalletSession
-	21, // 19: covergate.insurance.v1.GetWalletSessionResponse.session:type_name -> covergate.insurance.v1.WalletSession
-	7,  // 20: covergate.insurance.v1.CustomerService.GetCustomer:input_type -> covergate.insurance.v1.GetCustomerRequest
-	9,  // 21: covergate.insurance.v1.CustomerService.VerifyPortalToken:input_type -> covergate.insurance.v1.VerifyPortalTokenRequest
-	11, // 22: covergate.insurance.v1.CustomerService.EraseCustomer:input_type -> covergate.insurance.v1.EraseCustomerRequest
-	13, // 23: covergate.insurance.v1.CustomerService.SubmitKyc:input_type -> covergate.insurance.v1.SubmitKycRequest
-	15, // 24: covergate.insurance.v1.CustomerService.GetExternalData:input_type -> covergate.insurance.v1.GetExternalDataRequest
-	17, // 25: covergate.insurance.v1.CustomerService.PutExternalData:input_type -> covergate.insurance.v1.PutExternalDataRequest
-	19, // 26: covergate.insurance.v1.CustomerService.DeleteExternalData:input_type -> covergate.insurance.v1.DeleteExternalDataRequest
-	22, // 27: covergate.insurance.v1.CustomerService.StartWalletSignIn:input_type -> covergate.insurance.v1.StartWalletSignInRequest
-	24, // 28: covergate.insurance.v1.CustomerService.CompleteWalletSignIn:input_type -> covergate.insurance.v1.CompleteWalletSignInRequest
-	26, // 29: covergate.insurance.v1.CustomerService.GetWalletSession:input_type -> covergate.insurance.v1.GetWalletSessionRequest
-	28, // 30: covergate.insurance.v1.CustomerService.DeleteWalletSession:input_type -> covergate.insurance.v1.DeleteWalletSessionRequest
-	30, // 31: covergate.insurance.v1.CustomerService.NotifyCustomer:input_type -> covergate.insurance.v1.NotifyCustomerRequest
-	8,  // 32: covergate.insurance.v1.CustomerService.GetCustomer:output_type -> covergate.insurance.v1.GetCustomerResponse
-	10, // 33: covergate.insurance.v1.CustomerService.VerifyPortalToken:output_type -> covergate.insurance.v1.VerifyPortalTokenResponse
-	12, // 34: covergate.insurance.v1.CustomerService.EraseCustomer:output_type -> covergate.insurance.v1.EraseCustomerResponse
-	14, // 35: covergate.insurance.v1.CustomerService.SubmitKyc:output_type -> covergate.insurance.v1.SubmitKycResponse
-	16, // 36: covergate.insurance.v1.CustomerService.GetExternalData:output_type -> covergate.insurance.v1.GetExternalDataResponse
-	18, // 37: covergate.insurance.v1.CustomerService.PutExternalData:output_type -> covergate.insurance.v1.PutExternalDataResponse
-	20, // 38: covergate.insurance.v1.CustomerService.DeleteExternalData:output_type -> covergate.insurance.v1.DeleteExternalDataResponse
-	23, // 39: covergate.insurance.v1.CustomerService.StartWalletSignIn:output_type -> covergate.insurance.v1.StartWalletSignInResponse
-	25, // 40: covergate.insurance.v1.CustomerService.CompleteWalletSignIn:output_type -> covergate.insurance.v1.CompleteWalletSignInResponse
-	27, // 41: covergate.insurance.v1.CustomerService.GetWalletSession:output_type -> covergate.insurance.v1.GetWalletSessionResponse
-	29, // 42: covergate.insurance.v1.CustomerService.DeleteWalletSession:output_type -> covergate.insurance.v1.DeleteWalletSessionResponse
-	31, // 43: covergate.insurance.v1.CustomerService.NotifyCustomer:output_type -> covergate.insurance.v1.NotifyCustomerResponse
-	32, // [32:44] is the sub-list for method output_type
-	20, // [20:32] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	3,  // 3: covergate.insurance.v1.Customer.profile:type_name -> covergate.insurance.v1.CustomerProfile
+	4,  // 4: covergate.insurance.v1.Customer.identity_verification:type_name -> covergate.insurance.v1.IdentityVerification
+	5,  // 5: covergate.insurance.v1.Customer.partner_refs:type_name -> covergate.insurance.v1.CustomerPartnerRefs
+	6,  // 6: covergate.insurance.v1.Customer.kyc:type_name -> covergate.insurance.v1.KycStatus
+	33, // 7: covergate.insurance.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
+	33, // 8: covergate.insurance.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
+	33, // 9: covergate.insurance.v1.Customer.erase_time:type_name -> google.protobuf.Timestamp
+	7,  // 10: covergate.insurance.v1.GetCustomerResponse.customer:type_name -> covergate.insurance.v1.Customer
+	7,  // 11: covergate.insurance.v1.VerifyPortalTokenResponse.customer:type_name -> covergate.insurance.v1.Customer
+	1,  // 12: covergate.insurance.v1.EraseCustomerRequest.reason_code:type_name -> covergate.insurance.v1.ErasureReason
+	7,  // 13: covergate.insurance.v1.EraseCustomerResponse.customer:type_name -> covergate.insurance.v1.Customer
+	34, // 14: covergate.insurance.v1.SubmitKycRequest.payload:type_name -> google.protobuf.Struct
+	7,  // 15: covergate.insurance.v1.SubmitKycResponse.customer:type_name -> covergate.insurance.v1.Customer
+	33, // 16: covergate.insurance.v1.WalletSession.expire_time:type_name -> google.protobuf.Timestamp
+	33, // 17: covergate.insurance.v1.WalletSession.create_time:type_name -> google.protobuf.Timestamp
+	33, // 18: covergate.insurance.v1.StartWalletSignInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 19: covergate.insurance.v1.CompleteWalletSignInResponse.session:type_name -> covergate.insurance.v1.WalletSession
+	22, // 20: covergate.insurance.v1.GetWalletSessionResponse.session:type_name -> covergate.insurance.v1.WalletSession
+	8,  // 21: covergate.insurance.v1.CustomerService.GetCustomer:input_type -> covergate.insurance.v1.GetCustomerRequest
+	10, // 22: covergate.insurance.v1.CustomerService.VerifyPortalToken:input_type -> covergate.insurance.v1.VerifyPortalTokenRequest
+	12, // 23: covergate.insurance.v1.CustomerService.EraseCustomer:input_type -> covergate.insurance.v1.EraseCustomerRequest
+	14, // 24: covergate.insurance.v1.CustomerService.SubmitKyc:input_type -> covergate.insurance.v1.SubmitKycRequest
+	16, // 25: covergate.insurance.v1.CustomerService.GetExternalData:input_type -> covergate.insurance.v1.GetExternalDataRequest
+	18, // 26: covergate.insurance.v1.CustomerService.PutExternalData:input_type -> covergate.insurance.v1.PutExternalDataRequest
+	20, // 27: covergate.insurance.v1.CustomerService.DeleteExternalData:input_type -> covergate.insurance.v1.DeleteExternalDataRequest
+	23, // 28: covergate.insurance.v1.CustomerService.StartWalletSignIn:input_type -> covergate.insurance.v1.StartWalletSignInRequest
+	25, // 29: covergate.insurance.v1.CustomerService.CompleteWalletSignIn:input_type -> covergate.insurance.v1.CompleteWalletSignInRequest
+	27, // 30: covergate.insurance.v1.CustomerService.GetWalletSession:input_type -> covergate.insurance.v1.GetWalletSessionRequest
+	29, // 31: covergate.insurance.v1.CustomerService.DeleteWalletSession:input_type -> covergate.insurance.v1.DeleteWalletSessionRequest
+	31, // 32: covergate.insurance.v1.CustomerService.NotifyCustomer:input_type -> covergate.insurance.v1.NotifyCustomerRequest
+	9,  // 33: covergate.insurance.v1.CustomerService.GetCustomer:output_type -> covergate.insurance.v1.GetCustomerResponse
+	11, // 34: covergate.insurance.v1.CustomerService.VerifyPortalToken:output_type -> covergate.insurance.v1.VerifyPortalTokenResponse
+	13, // 35: covergate.insurance.v1.CustomerService.EraseCustomer:output_type -> covergate.insurance.v1.EraseCustomerResponse
+	15, // 36: covergate.insurance.v1.CustomerService.SubmitKyc:output_type -> covergate.insurance.v1.SubmitKycResponse
+	17, // 37: covergate.insurance.v1.CustomerService.GetExternalData:output_type -> covergate.insurance.v1.GetExternalDataResponse
+	19, // 38: covergate.insurance.v1.CustomerService.PutExternalData:output_type -> covergate.insurance.v1.PutExternalDataResponse
+	21, // 39: covergate.insurance.v1.CustomerService.DeleteExternalData:output_type -> covergate.insurance.v1.DeleteExternalDataResponse
+	24, // 40: covergate.insurance.v1.CustomerService.StartWalletSignIn:output_type -> covergate.insurance.v1.StartWalletSignInResponse
+	26, // 41: covergate.insurance.v1.CustomerService.CompleteWalletSignIn:output_type -> covergate.insurance.v1.CompleteWalletSignInResponse
+	28, // 42: covergate.insurance.v1.CustomerService.GetWalletSession:output_type -> covergate.insurance.v1.GetWalletSessionResponse
+	30, // 43: covergate.insurance.v1.CustomerService.DeleteWalletSession:output_type -> covergate.insurance.v1.DeleteWalletSessionResponse
+	32, // 44: covergate.insurance.v1.CustomerService.NotifyCustomer:output_type -> covergate.insurance.v1.NotifyCustomerResponse
+	33, // [33:45] is the sub-list for method output_type
+	21, // [21:33] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_covergate_insurance_v1_customer_proto_init() }
@@ -2301,7 +2403,7 @@ func file_covergate_insurance_v1_customer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_covergate_insurance_v1_customer_proto_rawDesc), len(file_covergate_insurance_v1_customer_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,

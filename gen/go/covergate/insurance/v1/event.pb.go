@@ -526,16 +526,20 @@ type Publication struct {
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
 	// The last delivery error, including the partner's message.
 	LastError string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	// Scalepoint's id for the delivered event (`_id`).
+	// Scalepoint's id for the delivered event (`_id`) when it is an integer; 0 otherwise.
+	// Prefer `partner_event_ref`, which keeps the id whatever its type.
 	PartnerEventId int64 `protobuf:"varint,11,opt,name=partner_event_id,json=partnerEventId,proto3" json:"partner_event_id,omitempty"`
 	// When it was queued.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// When Scalepoint accepted it.
-	DeliverTime   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=deliver_time,json=deliverTime,proto3" json:"deliver_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DeliverTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=deliver_time,json=deliverTime,proto3" json:"deliver_time,omitempty"`
+	// Scalepoint's id for the delivered event (`_id`) as text, whatever its JSON type in
+	// Scalepoint's answer (`1`, `"_122047"`); empty when the answer carried none.
+	PartnerEventRef string `protobuf:"bytes,15,opt,name=partner_event_ref,json=partnerEventRef,proto3" json:"partner_event_ref,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Publication) Reset() {
@@ -664,6 +668,13 @@ func (x *Publication) GetDeliverTime() *timestamppb.Timestamp {
 		return x.DeliverTime
 	}
 	return nil
+}
+
+func (x *Publication) GetPartnerEventRef() string {
+	if x != nil {
+		return x.PartnerEventRef
+	}
+	return ""
 }
 
 // PublishEventRequest queues one Scalepoint event.
@@ -1014,6 +1025,98 @@ func (x *ListPublicationsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// RetryPublicationRequest names the FAILED publication to send again.
+type RetryPublicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The publication id (UUID).
+	PublicationId string `protobuf:"bytes,1,opt,name=publication_id,json=publicationId,proto3" json:"publication_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryPublicationRequest) Reset() {
+	*x = RetryPublicationRequest{}
+	mi := &file_covergate_insurance_v1_event_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryPublicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryPublicationRequest) ProtoMessage() {}
+
+func (x *RetryPublicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_event_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryPublicationRequest.ProtoReflect.Descriptor instead.
+func (*RetryPublicationRequest) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_event_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RetryPublicationRequest) GetPublicationId() string {
+	if x != nil {
+		return x.PublicationId
+	}
+	return ""
+}
+
+// RetryPublicationResponse carries the requeued publication.
+type RetryPublicationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The publication, status PENDING again.
+	Publication   *Publication `protobuf:"bytes,1,opt,name=publication,proto3" json:"publication,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryPublicationResponse) Reset() {
+	*x = RetryPublicationResponse{}
+	mi := &file_covergate_insurance_v1_event_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryPublicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryPublicationResponse) ProtoMessage() {}
+
+func (x *RetryPublicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_covergate_insurance_v1_event_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryPublicationResponse.ProtoReflect.Descriptor instead.
+func (*RetryPublicationResponse) Descriptor() ([]byte, []int) {
+	return file_covergate_insurance_v1_event_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RetryPublicationResponse) GetPublication() *Publication {
+	if x != nil {
+		return x.Publication
+	}
+	return nil
+}
+
 var File_covergate_insurance_v1_event_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_event_proto_rawDesc = "" +
@@ -1049,7 +1152,7 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"\vDestination\x12/\n" +
 	"\acountry\x18\x01 \x01(\tB\x15\xe2A\x01\x02\xbaH\x0er\f2\n" +
 	"^[a-z]{2}$R\acountry\x12=\n" +
-	"\x06tenant\x18\x02 \x01(\tB%\xe2A\x01\x02\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\x9a\x06\n" +
+	"\x06tenant\x18\x02 \x01(\tB%\xe2A\x01\x02\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xcc\x06\n" +
 	"\vPublication\x12+\n" +
 	"\x0epublication_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\rpublicationId\x12K\n" +
 	"\vdestination\x18\x02 \x01(\v2#.covergate.insurance.v1.DestinationB\x04\xe2A\x01\x03R\vdestination\x12#\n" +
@@ -1069,7 +1172,8 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"updateTime\x12C\n" +
-	"\fdeliver_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vdeliverTime\"\xde\x02\n" +
+	"\fdeliver_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vdeliverTime\x120\n" +
+	"\x11partner_event_ref\x18\x0f \x01(\tB\x04\xe2A\x01\x03R\x0fpartnerEventRef\"\xde\x02\n" +
 	"\x13PublishEventRequest\x12@\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tB!\xe2A\x01\x02\xbaH\x1ar\x182\x16^[a-z][a-z0-9_]{0,63}$R\teventType\x12E\n" +
@@ -1093,12 +1197,16 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"event_type\x18\x04 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x182\x16^[a-z][a-z0-9_]{0,63}$R\teventType\"\x8b\x01\n" +
 	"\x18ListPublicationsResponse\x12G\n" +
 	"\fpublications\x18\x01 \x03(\v2#.covergate.insurance.v1.PublicationR\fpublications\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x98\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
+	"\x17RetryPublicationRequest\x123\n" +
+	"\x0epublication_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"a\n" +
+	"\x18RetryPublicationResponse\x12E\n" +
+	"\vpublication\x18\x01 \x01(\v2#.covergate.insurance.v1.PublicationR\vpublication*\x98\x01\n" +
 	"\x11PublicationStatus\x12\"\n" +
 	"\x1ePUBLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aPUBLICATION_STATUS_PENDING\x10\x01\x12 \n" +
 	"\x1cPUBLICATION_STATUS_DELIVERED\x10\x02\x12\x1d\n" +
-	"\x19PUBLICATION_STATUS_FAILED\x10\x032\xa3\x06\n" +
+	"\x19PUBLICATION_STATUS_FAILED\x10\x032\xe5\a\n" +
 	"\fEventService\x12\x86\x01\n" +
 	"\n" +
 	"ListEvents\x12).covergate.insurance.v1.ListEventsRequest\x1a*.covergate.insurance.v1.ListEventsResponse\"!\x8a\xb5\x18\vevents.read\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -1106,7 +1214,8 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"\vWatchEvents\x12*.covergate.insurance.v1.WatchEventsRequest\x1a+.covergate.insurance.v1.WatchEventsResponse\"'\x8a\xb5\x18\vevents.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/events:watch0\x01\x12\x9c\x01\n" +
 	"\fPublishEvent\x12+.covergate.insurance.v1.PublishEventRequest\x1a,.covergate.insurance.v1.PublishEventResponse\"1\x8a\xb5\x18\x12publications.write\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/publications\x12\xaf\x01\n" +
 	"\x0eGetPublication\x12-.covergate.insurance.v1.GetPublicationRequest\x1a..covergate.insurance.v1.GetPublicationResponse\">\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02#\x12!/v1/publications/{publication_id}\x12\xa4\x01\n" +
-	"\x10ListPublications\x12/.covergate.insurance.v1.ListPublicationsRequest\x1a0.covergate.insurance.v1.ListPublicationsResponse\"-\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/publicationsBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
+	"\x10ListPublications\x12/.covergate.insurance.v1.ListPublicationsRequest\x1a0.covergate.insurance.v1.ListPublicationsResponse\"-\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/publications\x12\xbf\x01\n" +
+	"\x10RetryPublication\x12/.covergate.insurance.v1.RetryPublicationRequest\x1a0.covergate.insurance.v1.RetryPublicationResponse\"H\x8a\xb5\x18\x12publications.write\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/publications/{publication_id}:retryBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3"
 
 var (
 	file_covergate_insurance_v1_event_proto_rawDescOnce sync.Once
@@ -1121,7 +1230,7 @@ func file_covergate_insurance_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_covergate_insurance_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_covergate_insurance_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_covergate_insurance_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_covergate_insurance_v1_event_proto_goTypes = []any{
 	(PublicationStatus)(0),           // 0: covergate.insurance.v1.PublicationStatus
 	(*Event)(nil),                    // 1: covergate.insurance.v1.Event
@@ -1137,46 +1246,51 @@ var file_covergate_insurance_v1_event_proto_goTypes = []any{
 	(*GetPublicationResponse)(nil),   // 11: covergate.insurance.v1.GetPublicationResponse
 	(*ListPublicationsRequest)(nil),  // 12: covergate.insurance.v1.ListPublicationsRequest
 	(*ListPublicationsResponse)(nil), // 13: covergate.insurance.v1.ListPublicationsResponse
-	(Partner)(0),                     // 14: covergate.insurance.v1.Partner
-	(*structpb.Struct)(nil),          // 15: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*RetryPublicationRequest)(nil),  // 14: covergate.insurance.v1.RetryPublicationRequest
+	(*RetryPublicationResponse)(nil), // 15: covergate.insurance.v1.RetryPublicationResponse
+	(Partner)(0),                     // 16: covergate.insurance.v1.Partner
+	(*structpb.Struct)(nil),          // 17: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
 }
 var file_covergate_insurance_v1_event_proto_depIdxs = []int32{
-	14, // 0: covergate.insurance.v1.Event.partner:type_name -> covergate.insurance.v1.Partner
-	15, // 1: covergate.insurance.v1.Event.data:type_name -> google.protobuf.Struct
-	16, // 2: covergate.insurance.v1.Event.time:type_name -> google.protobuf.Timestamp
-	14, // 3: covergate.insurance.v1.ListEventsRequest.partner:type_name -> covergate.insurance.v1.Partner
+	16, // 0: covergate.insurance.v1.Event.partner:type_name -> covergate.insurance.v1.Partner
+	17, // 1: covergate.insurance.v1.Event.data:type_name -> google.protobuf.Struct
+	18, // 2: covergate.insurance.v1.Event.time:type_name -> google.protobuf.Timestamp
+	16, // 3: covergate.insurance.v1.ListEventsRequest.partner:type_name -> covergate.insurance.v1.Partner
 	1,  // 4: covergate.insurance.v1.ListEventsResponse.events:type_name -> covergate.insurance.v1.Event
-	14, // 5: covergate.insurance.v1.WatchEventsRequest.partner:type_name -> covergate.insurance.v1.Partner
+	16, // 5: covergate.insurance.v1.WatchEventsRequest.partner:type_name -> covergate.insurance.v1.Partner
 	1,  // 6: covergate.insurance.v1.WatchEventsResponse.event:type_name -> covergate.insurance.v1.Event
 	6,  // 7: covergate.insurance.v1.Publication.destination:type_name -> covergate.insurance.v1.Destination
-	15, // 8: covergate.insurance.v1.Publication.payload:type_name -> google.protobuf.Struct
+	17, // 8: covergate.insurance.v1.Publication.payload:type_name -> google.protobuf.Struct
 	0,  // 9: covergate.insurance.v1.Publication.status:type_name -> covergate.insurance.v1.PublicationStatus
-	16, // 10: covergate.insurance.v1.Publication.next_attempt_time:type_name -> google.protobuf.Timestamp
-	16, // 11: covergate.insurance.v1.Publication.create_time:type_name -> google.protobuf.Timestamp
-	16, // 12: covergate.insurance.v1.Publication.update_time:type_name -> google.protobuf.Timestamp
-	16, // 13: covergate.insurance.v1.Publication.deliver_time:type_name -> google.protobuf.Timestamp
+	18, // 10: covergate.insurance.v1.Publication.next_attempt_time:type_name -> google.protobuf.Timestamp
+	18, // 11: covergate.insurance.v1.Publication.create_time:type_name -> google.protobuf.Timestamp
+	18, // 12: covergate.insurance.v1.Publication.update_time:type_name -> google.protobuf.Timestamp
+	18, // 13: covergate.insurance.v1.Publication.deliver_time:type_name -> google.protobuf.Timestamp
 	6,  // 14: covergate.insurance.v1.PublishEventRequest.destination:type_name -> covergate.insurance.v1.Destination
-	15, // 15: covergate.insurance.v1.PublishEventRequest.payload:type_name -> google.protobuf.Struct
+	17, // 15: covergate.insurance.v1.PublishEventRequest.payload:type_name -> google.protobuf.Struct
 	7,  // 16: covergate.insurance.v1.PublishEventResponse.publication:type_name -> covergate.insurance.v1.Publication
 	7,  // 17: covergate.insurance.v1.GetPublicationResponse.publication:type_name -> covergate.insurance.v1.Publication
 	0,  // 18: covergate.insurance.v1.ListPublicationsRequest.status:type_name -> covergate.insurance.v1.PublicationStatus
 	7,  // 19: covergate.insurance.v1.ListPublicationsResponse.publications:type_name -> covergate.insurance.v1.Publication
-	2,  // 20: covergate.insurance.v1.EventService.ListEvents:input_type -> covergate.insurance.v1.ListEventsRequest
-	4,  // 21: covergate.insurance.v1.EventService.WatchEvents:input_type -> covergate.insurance.v1.WatchEventsRequest
-	8,  // 22: covergate.insurance.v1.EventService.PublishEvent:input_type -> covergate.insurance.v1.PublishEventRequest
-	10, // 23: covergate.insurance.v1.EventService.GetPublication:input_type -> covergate.insurance.v1.GetPublicationRequest
-	12, // 24: covergate.insurance.v1.EventService.ListPublications:input_type -> covergate.insurance.v1.ListPublicationsRequest
-	3,  // 25: covergate.insurance.v1.EventService.ListEvents:output_type -> covergate.insurance.v1.ListEventsResponse
-	5,  // 26: covergate.insurance.v1.EventService.WatchEvents:output_type -> covergate.insurance.v1.WatchEventsResponse
-	9,  // 27: covergate.insurance.v1.EventService.PublishEvent:output_type -> covergate.insurance.v1.PublishEventResponse
-	11, // 28: covergate.insurance.v1.EventService.GetPublication:output_type -> covergate.insurance.v1.GetPublicationResponse
-	13, // 29: covergate.insurance.v1.EventService.ListPublications:output_type -> covergate.insurance.v1.ListPublicationsResponse
-	25, // [25:30] is the sub-list for method output_type
-	20, // [20:25] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	7,  // 20: covergate.insurance.v1.RetryPublicationResponse.publication:type_name -> covergate.insurance.v1.Publication
+	2,  // 21: covergate.insurance.v1.EventService.ListEvents:input_type -> covergate.insurance.v1.ListEventsRequest
+	4,  // 22: covergate.insurance.v1.EventService.WatchEvents:input_type -> covergate.insurance.v1.WatchEventsRequest
+	8,  // 23: covergate.insurance.v1.EventService.PublishEvent:input_type -> covergate.insurance.v1.PublishEventRequest
+	10, // 24: covergate.insurance.v1.EventService.GetPublication:input_type -> covergate.insurance.v1.GetPublicationRequest
+	12, // 25: covergate.insurance.v1.EventService.ListPublications:input_type -> covergate.insurance.v1.ListPublicationsRequest
+	14, // 26: covergate.insurance.v1.EventService.RetryPublication:input_type -> covergate.insurance.v1.RetryPublicationRequest
+	3,  // 27: covergate.insurance.v1.EventService.ListEvents:output_type -> covergate.insurance.v1.ListEventsResponse
+	5,  // 28: covergate.insurance.v1.EventService.WatchEvents:output_type -> covergate.insurance.v1.WatchEventsResponse
+	9,  // 29: covergate.insurance.v1.EventService.PublishEvent:output_type -> covergate.insurance.v1.PublishEventResponse
+	11, // 30: covergate.insurance.v1.EventService.GetPublication:output_type -> covergate.insurance.v1.GetPublicationResponse
+	13, // 31: covergate.insurance.v1.EventService.ListPublications:output_type -> covergate.insurance.v1.ListPublicationsResponse
+	15, // 32: covergate.insurance.v1.EventService.RetryPublication:output_type -> covergate.insurance.v1.RetryPublicationResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_covergate_insurance_v1_event_proto_init() }
@@ -1192,7 +1306,7 @@ func file_covergate_insurance_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_covergate_insurance_v1_event_proto_rawDesc), len(file_covergate_insurance_v1_event_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	EventService_PublishEvent_FullMethodName     = "/covergate.insurance.v1.EventService/PublishEvent"
 	EventService_GetPublication_FullMethodName   = "/covergate.insurance.v1.EventService/GetPublication"
 	EventService_ListPublications_FullMethodName = "/covergate.insurance.v1.EventService/ListPublications"
+	EventService_RetryPublication_FullMethodName = "/covergate.insurance.v1.EventService/RetryPublication"
 )
 
 // EventServiceClient is the client API for EventService service.
@@ -46,8 +47,16 @@ type EventServiceClient interface {
 	// Returns one publication with its delivery status, attempts and last error.
 	GetPublication(ctx context.Context, in *GetPublicationRequest, opts ...grpc.CallOption) (*GetPublicationResponse, error)
 	// Lists publications in creation order (oldest first), filtered by status and event type;
-	// stable paging.
+	// stable paging. `status=PUBLICATION_STATUS_FAILED` lists the dead letters, each with its
+	// `last_error`.
 	ListPublications(ctx context.Context, in *ListPublicationsRequest, opts ...grpc.CallOption) (*ListPublicationsResponse, error)
+	// Sends a FAILED publication again (the dead-letter retry, after the cause was fixed): it goes
+	// back to PENDING, due now, with a fresh attempt budget, the same payload and the same
+	// `correlation_id`; the retry is recorded in the event log as `publication.retried`. A
+	// publication that is not FAILED is refused with FAILED_PRECONDITION (`INVALID_STATE`).
+	// Honours `Idempotency-Key`. `covergate publications retry --failed` requeues every FAILED
+	// publication at once.
+	RetryPublication(ctx context.Context, in *RetryPublicationRequest, opts ...grpc.CallOption) (*RetryPublicationResponse, error)
 }
 
 type eventServiceClient struct {
@@ -117,6 +126,16 @@ func (c *eventServiceClient) ListPublications(ctx context.Context, in *ListPubli
 	return out, nil
 }
 
+func (c *eventServiceClient) RetryPublication(ctx context.Context, in *RetryPublicationRequest, opts ...grpc.CallOption) (*RetryPublicationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryPublicationResponse)
+	err := c.cc.Invoke(ctx, EventService_RetryPublication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
 // for forward compatibility.
@@ -137,8 +156,16 @@ type EventServiceServer interface {
 	// Returns one publication with its delivery status, attempts and last error.
 	GetPublication(context.Context, *GetPublicationRequest) (*GetPublicationResponse, error)
 	// Lists publications in creation order (oldest first), filtered by status and event type;
-	// stable paging.
+	// stable paging. `status=PUBLICATION_STATUS_FAILED` lists the dead letters, each with its
+	// `last_error`.
 	ListPublications(context.Context, *ListPublicationsRequest) (*ListPublicationsResponse, error)
+	// Sends a FAILED publication again (the dead-letter retry, after the cause was fixed): it goes
+	// back to PENDING, due now, with a fresh attempt budget, the same payload and the same
+	// `correlation_id`; the retry is recorded in the event log as `publication.retried`. A
+	// publication that is not FAILED is refused with FAILED_PRECONDITION (`INVALID_STATE`).
+	// Honours `Idempotency-Key`. `covergate publications retry --failed` requeues every FAILED
+	// publication at once.
+	RetryPublication(context.Context, *RetryPublicationRequest) (*RetryPublicationResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -163,6 +190,9 @@ func (UnimplementedEventServiceServer) GetPublication(context.Context, *GetPubli
 }
 func (UnimplementedEventServiceServer) ListPublications(context.Context, *ListPublicationsRequest) (*ListPublicationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPublications not implemented")
+}
+func (UnimplementedEventServiceServer) RetryPublication(context.Context, *RetryPublicationRequest) (*RetryPublicationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryPublication not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
 func (UnimplementedEventServiceServer) testEmbeddedByValue()                      {}
@@ -268,6 +298,24 @@ func _EventService_ListPublications_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventService_RetryPublication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryPublicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventServiceServer).RetryPublication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventService_RetryPublication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventServiceServer).RetryPublication(ctx, req.(*RetryPublicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -290,6 +338,10 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPublications",
 			Handler:    _EventService_ListPublications_Handler,
+		},
+		{
+			MethodName: "RetryPublication",
+			Handler:    _EventService_RetryPublication_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,6 +1,7 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from covergate.insurance.v1 import auth_pb2 as _auth_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -88,16 +89,20 @@ class CreateClaimResponse(_message.Message):
     def __init__(self, claim: _Optional[_Union[Claim, _Mapping]] = ...) -> None: ...
 
 class GetClaimPortalLinkRequest(_message.Message):
-    __slots__ = ["claim_id"]
+    __slots__ = ["claim_id", "owner_signature"]
     CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     claim_id: str
-    def __init__(self, claim_id: _Optional[str] = ...) -> None: ...
+    owner_signature: str
+    def __init__(self, claim_id: _Optional[str] = ..., owner_signature: _Optional[str] = ...) -> None: ...
 
 class GetClaimPortalLinkResponse(_message.Message):
-    __slots__ = ["uri"]
+    __slots__ = ["signer_wallet_address", "uri"]
+    SIGNER_WALLET_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     URI_FIELD_NUMBER: _ClassVar[int]
+    signer_wallet_address: str
     uri: str
-    def __init__(self, uri: _Optional[str] = ...) -> None: ...
+    def __init__(self, uri: _Optional[str] = ..., signer_wallet_address: _Optional[str] = ...) -> None: ...
 
 class GetClaimRequest(_message.Message):
     __slots__ = ["claim_id"]

@@ -79,8 +79,13 @@ class ClaimServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetClaimPortalLink(self, request, context):
-        """Returns the carrier's claim-portal link for the claim's policy, signed with our merchant
-        wallet, to send the customer to.
+        """Returns the carrier's claim-portal link for the claim's policy, to send the customer to. The
+        link carries a signature of the Avata policy uuid by the policy owner's wallet: for policies
+        bought to our merchant wallet (custodial) Covergate signs it; for policies bought to the
+        customer's own wallet the frontend has the customer's wallet sign the policy uuid (ethers
+        `signMessage(policyUuid)`, the uuid in `policy.partner_refs.avata_policy_uuid`) and passes the
+        signature as `owner_signature`; Covergate checks it recovers to the owner's wallet (else 400
+        `WALLET_SIGNATURE_INVALID`) before building the link.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,6 +1,7 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from covergate.insurance.v1 import auth_pb2 as _auth_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -13,6 +14,29 @@ CUSTOMER_STATE_ACTIVE: CustomerState
 CUSTOMER_STATE_ERASED: CustomerState
 CUSTOMER_STATE_UNSPECIFIED: CustomerState
 DESCRIPTOR: _descriptor.FileDescriptor
+ERASURE_REASON_CREATED_IN_ERROR: ErasureReason
+ERASURE_REASON_DATA_SUBJECT_REQUEST: ErasureReason
+ERASURE_REASON_LEGAL_OBLIGATION: ErasureReason
+ERASURE_REASON_OTHER: ErasureReason
+ERASURE_REASON_PARTNER_DELETION: ErasureReason
+ERASURE_REASON_RETENTION_EXPIRED: ErasureReason
+ERASURE_REASON_UNSPECIFIED: ErasureReason
+
+class CompleteWalletSignInRequest(_message.Message):
+    __slots__ = ["customer_id", "signature", "wallet_address"]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    WALLET_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    signature: str
+    wallet_address: str
+    def __init__(self, customer_id: _Optional[str] = ..., wallet_address: _Optional[str] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class CompleteWalletSignInResponse(_message.Message):
+    __slots__ = ["session"]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: WalletSession
+    def __init__(self, session: _Optional[_Union[WalletSession, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
     __slots__ = ["create_time", "customer_id", "erase_time", "identity_verification", "kyc", "partner_refs", "profile", "pseudonym_id", "state", "update_time"]
@@ -80,13 +104,25 @@ class DeleteExternalDataResponse(_message.Message):
     key: str
     def __init__(self, key: _Optional[str] = ...) -> None: ...
 
-class EraseCustomerRequest(_message.Message):
-    __slots__ = ["customer_id", "reason"]
+class DeleteWalletSessionRequest(_message.Message):
+    __slots__ = ["customer_id"]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class DeleteWalletSessionResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class EraseCustomerRequest(_message.Message):
+    __slots__ = ["customer_id", "reason", "reason_code"]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     reason: str
-    def __init__(self, customer_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    reason_code: ErasureReason
+    def __init__(self, customer_id: _Optional[str] = ..., reason: _Optional[str] = ..., reason_code: _Optional[_Union[ErasureReason, str]] = ...) -> None: ...
 
 class EraseCustomerResponse(_message.Message):
     __slots__ = ["customer"]
@@ -124,6 +160,18 @@ class GetExternalDataResponse(_message.Message):
     key: str
     def __init__(self, key: _Optional[str] = ..., found: bool = ..., data: _Optional[str] = ...) -> None: ...
 
+class GetWalletSessionRequest(_message.Message):
+    __slots__ = ["customer_id"]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class GetWalletSessionResponse(_message.Message):
+    __slots__ = ["session"]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: WalletSession
+    def __init__(self, session: _Optional[_Union[WalletSession, _Mapping]] = ...) -> None: ...
+
 class IdentityVerification(_message.Message):
     __slots__ = ["status", "verification_id"]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -142,21 +190,49 @@ class KycStatus(_message.Message):
     submit_time: _timestamp_pb2.Timestamp
     def __init__(self, provider: _Optional[str] = ..., policy_id: _Optional[str] = ..., submit_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class NotifyCustomerRequest(_message.Message):
+    __slots__ = ["context_id", "customer_id", "locale", "message", "subject"]
+    CONTEXT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    context_id: str
+    customer_id: str
+    locale: str
+    message: str
+    subject: str
+    def __init__(self, customer_id: _Optional[str] = ..., context_id: _Optional[str] = ..., locale: _Optional[str] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class NotifyCustomerResponse(_message.Message):
+    __slots__ = ["context_id"]
+    CONTEXT_ID_FIELD_NUMBER: _ClassVar[int]
+    context_id: str
+    def __init__(self, context_id: _Optional[str] = ...) -> None: ...
+
 class PostalAddress(_message.Message):
-    __slots__ = ["city", "country", "line1", "line2", "postal_code", "region"]
+    __slots__ = ["city", "country", "country_code", "house_number", "house_number_suffix", "line1", "line2", "postal_code", "region", "street"]
     CITY_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_CODE_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    HOUSE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HOUSE_NUMBER_SUFFIX_FIELD_NUMBER: _ClassVar[int]
     LINE1_FIELD_NUMBER: _ClassVar[int]
     LINE2_FIELD_NUMBER: _ClassVar[int]
     POSTAL_CODE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
+    STREET_FIELD_NUMBER: _ClassVar[int]
     city: str
     country: str
+    country_code: str
+    house_number: str
+    house_number_suffix: str
     line1: str
     line2: str
     postal_code: str
     region: str
-    def __init__(self, line1: _Optional[str] = ..., line2: _Optional[str] = ..., city: _Optional[str] = ..., region: _Optional[str] = ..., country: _Optional[str] = ..., postal_code: _Optional[str] = ...) -> None: ...
+    street: str
+    def __init__(self, line1: _Optional[str] = ..., line2: _Optional[str] = ..., city: _Optional[str] = ..., region: _Optional[str] = ..., country: _Optional[str] = ..., postal_code: _Optional[str] = ..., street: _Optional[str] = ..., house_number: _Optional[str] = ..., house_number_suffix: _Optional[str] = ..., country_code: _Optional[str] = ...) -> None: ...
 
 class PutExternalDataRequest(_message.Message):
     __slots__ = ["context_id", "data", "key"]
@@ -173,6 +249,28 @@ class PutExternalDataResponse(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     key: str
     def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class StartWalletSignInRequest(_message.Message):
+    __slots__ = ["chain_id", "customer_id", "wallet_address"]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    WALLET_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    customer_id: str
+    wallet_address: str
+    def __init__(self, customer_id: _Optional[str] = ..., wallet_address: _Optional[str] = ..., chain_id: _Optional[int] = ...) -> None: ...
+
+class StartWalletSignInResponse(_message.Message):
+    __slots__ = ["chain_id", "expire_time", "message", "wallet_address"]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WALLET_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    expire_time: _timestamp_pb2.Timestamp
+    message: str
+    wallet_address: str
+    def __init__(self, wallet_address: _Optional[str] = ..., chain_id: _Optional[int] = ..., message: _Optional[str] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SubmitKycRequest(_message.Message):
     __slots__ = ["customer_id", "payload", "policy_id", "provider"]
@@ -208,5 +306,24 @@ class VerifyPortalTokenResponse(_message.Message):
     customer: Customer
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ..., context_id: _Optional[str] = ..., created: bool = ...) -> None: ...
 
+class WalletSession(_message.Message):
+    __slots__ = ["chain_id", "create_time", "customer_id", "expire_time", "expired", "wallet_address"]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    WALLET_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    create_time: _timestamp_pb2.Timestamp
+    customer_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    expired: bool
+    wallet_address: str
+    def __init__(self, customer_id: _Optional[str] = ..., wallet_address: _Optional[str] = ..., chain_id: _Optional[int] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expired: bool = ...) -> None: ...
+
 class CustomerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ErasureReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

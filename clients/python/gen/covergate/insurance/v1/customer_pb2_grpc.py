@@ -51,6 +51,31 @@ class CustomerServiceStub(object):
                 request_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteExternalDataRequest.SerializeToString,
                 response_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteExternalDataResponse.FromString,
                 )
+        self.StartWalletSignIn = channel.unary_unary(
+                '/covergate.insurance.v1.CustomerService/StartWalletSignIn',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.StartWalletSignInRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.StartWalletSignInResponse.FromString,
+                )
+        self.CompleteWalletSignIn = channel.unary_unary(
+                '/covergate.insurance.v1.CustomerService/CompleteWalletSignIn',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.CompleteWalletSignInRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.CompleteWalletSignInResponse.FromString,
+                )
+        self.GetWalletSession = channel.unary_unary(
+                '/covergate.insurance.v1.CustomerService/GetWalletSession',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.GetWalletSessionRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.GetWalletSessionResponse.FromString,
+                )
+        self.DeleteWalletSession = channel.unary_unary(
+                '/covergate.insurance.v1.CustomerService/DeleteWalletSession',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteWalletSessionRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteWalletSessionResponse.FromString,
+                )
+        self.NotifyCustomer = channel.unary_unary(
+                '/covergate.insurance.v1.CustomerService/NotifyCustomer',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.NotifyCustomerRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.NotifyCustomerResponse.FromString,
+                )
 
 
 class CustomerServiceServicer(object):
@@ -91,20 +116,76 @@ class CustomerServiceServicer(object):
     def GetExternalData(self, request, context):
         """Reads a value from the Etvas key-value store of a purchase context. A missing key is not an
         error: `found` is false.
+
+        Key budget (all three external-data RPCs): Covergate stores the key at Etvas as
+        `<context_id>:<key>`, and Etvas keys are at most 64 characters, so the key may have at most
+        63 - len(context_id) characters: 27 for a 36-character Etvas context id. A longer key is
+        INVALID_ARGUMENT (HTTP 400) with a BadRequest field violation on `key` (reason
+        `key.scoped_too_long`) naming the maximum for this context; nothing is sent to Etvas.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PutExternalData(self, request, context):
-        """Writes a value (at most 100 KB once JSON-encoded) to the Etvas key-value store.
+        """Writes a value to the Etvas key-value store (with POST, as the Etvas App document says, or PUT
+        when so configured). The value may have at most 102400 bytes (100 KB) once JSON-encoded,
+        quotes and escapes included: a larger one is INVALID_ARGUMENT (HTTP 400), reason
+        PARTNER_INPUT_TOO_LARGE, with a BadRequest field violation on `data` giving the encoded size.
+        The key budget of GetExternalData applies.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteExternalData(self, request, context):
-        """Clears a value in the Etvas key-value store.
+        """Clears a value in the Etvas key-value store, by writing `{"data": null}` (or with DELETE when
+        so configured); clearing a key that holds nothing succeeds. The key budget of
+        GetExternalData applies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartWalletSignIn(self, request, context):
+        """Starts the customer's wallet sign-in with Avata: returns the one-time message (Avata's
+        nonce) the customer's wallet must sign with ethers `signMessage` (EIP-191). The wallet must be
+        the customer's wallet, or the customer must not have one yet (it is linked on completion).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteWalletSignIn(self, request, context):
+        """Completes the wallet sign-in: checks the signature recovers to the wallet over the message
+        from StartWalletSignIn (else 400 `WALLET_SIGNATURE_INVALID`), exchanges it with Avata for an
+        access token and keeps that token server-side, encrypted and bound to the customer and the
+        wallet. The token is never returned. Until it expires, document uploads, claims and claim
+        status on the customer's non-custodial policies use it; after that they fail with
+        FAILED_PRECONDITION `WALLET_SESSION_EXPIRED` and the customer signs in again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWalletSession(self, request, context):
+        """Returns the customer's wallet session (never the token): which wallet, until when.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWalletSession(self, request, context):
+        """Ends the customer's wallet session (signs out): the token is deleted. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NotifyCustomer(self, request, context):
+        """Sends a notification to the customer through Etvas (`POST /user/notify`), in the Etvas
+        purchase context given, or the customer's most recent one. Not retried: a retry could notify
+        twice (use an `Idempotency-Key`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -147,6 +228,31 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.DeleteExternalData,
                     request_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteExternalDataRequest.FromString,
                     response_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteExternalDataResponse.SerializeToString,
+            ),
+            'StartWalletSignIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartWalletSignIn,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.StartWalletSignInRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.StartWalletSignInResponse.SerializeToString,
+            ),
+            'CompleteWalletSignIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteWalletSignIn,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.CompleteWalletSignInRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.CompleteWalletSignInResponse.SerializeToString,
+            ),
+            'GetWalletSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWalletSession,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.GetWalletSessionRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.GetWalletSessionResponse.SerializeToString,
+            ),
+            'DeleteWalletSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWalletSession,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteWalletSessionRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteWalletSessionResponse.SerializeToString,
+            ),
+            'NotifyCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.NotifyCustomer,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.NotifyCustomerRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_customer__pb2.NotifyCustomerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -276,5 +382,90 @@ class CustomerService(object):
         return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.CustomerService/DeleteExternalData',
             covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteExternalDataRequest.SerializeToString,
             covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteExternalDataResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def StartWalletSignIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.CustomerService/StartWalletSignIn',
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.StartWalletSignInRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.StartWalletSignInResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CompleteWalletSignIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.CustomerService/CompleteWalletSignIn',
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.CompleteWalletSignInRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.CompleteWalletSignInResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetWalletSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.CustomerService/GetWalletSession',
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.GetWalletSessionRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.GetWalletSessionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteWalletSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.CustomerService/DeleteWalletSession',
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteWalletSessionRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.DeleteWalletSessionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def NotifyCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.CustomerService/NotifyCustomer',
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.NotifyCustomerRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_customer__pb2.NotifyCustomerResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

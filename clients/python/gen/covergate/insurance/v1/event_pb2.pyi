@@ -2,6 +2,7 @@ from buf.validate import validate_pb2 as _validate_pb2
 from covergate.insurance.v1 import auth_pb2 as _auth_pb2
 from covergate.insurance.v1 import common_pb2 as _common_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -99,7 +100,7 @@ class ListPublicationsResponse(_message.Message):
     def __init__(self, publications: _Optional[_Iterable[_Union[Publication, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Publication(_message.Message):
-    __slots__ = ["attempts", "correlation_id", "create_time", "deliver_time", "destination", "event_type", "last_error", "next_attempt_time", "partner_event_id", "payload", "payload_version", "publication_id", "status", "update_time"]
+    __slots__ = ["attempts", "correlation_id", "create_time", "deliver_time", "destination", "event_type", "last_error", "next_attempt_time", "partner_event_id", "partner_event_ref", "payload", "payload_version", "publication_id", "status", "update_time"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +110,7 @@ class Publication(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     NEXT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
     PARTNER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_EVENT_REF_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_VERSION_FIELD_NUMBER: _ClassVar[int]
     PUBLICATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -123,12 +125,13 @@ class Publication(_message.Message):
     last_error: str
     next_attempt_time: _timestamp_pb2.Timestamp
     partner_event_id: int
+    partner_event_ref: str
     payload: _struct_pb2.Struct
     payload_version: str
     publication_id: str
     status: PublicationStatus
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, publication_id: _Optional[str] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., event_type: _Optional[str] = ..., correlation_id: _Optional[str] = ..., payload_version: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[PublicationStatus, str]] = ..., attempts: _Optional[int] = ..., next_attempt_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., partner_event_id: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., deliver_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, publication_id: _Optional[str] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., event_type: _Optional[str] = ..., correlation_id: _Optional[str] = ..., payload_version: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[PublicationStatus, str]] = ..., attempts: _Optional[int] = ..., next_attempt_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., partner_event_id: _Optional[int] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., deliver_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., partner_event_ref: _Optional[str] = ...) -> None: ...
 
 class PublishEventRequest(_message.Message):
     __slots__ = ["correlation_id", "destination", "event_type", "payload", "payload_version"]
@@ -145,6 +148,18 @@ class PublishEventRequest(_message.Message):
     def __init__(self, event_type: _Optional[str] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., payload_version: _Optional[str] = ..., correlation_id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class PublishEventResponse(_message.Message):
+    __slots__ = ["publication"]
+    PUBLICATION_FIELD_NUMBER: _ClassVar[int]
+    publication: Publication
+    def __init__(self, publication: _Optional[_Union[Publication, _Mapping]] = ...) -> None: ...
+
+class RetryPublicationRequest(_message.Message):
+    __slots__ = ["publication_id"]
+    PUBLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    publication_id: str
+    def __init__(self, publication_id: _Optional[str] = ...) -> None: ...
+
+class RetryPublicationResponse(_message.Message):
     __slots__ = ["publication"]
     PUBLICATION_FIELD_NUMBER: _ClassVar[int]
     publication: Publication

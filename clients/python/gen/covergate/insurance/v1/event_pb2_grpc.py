@@ -41,6 +41,11 @@ class EventServiceStub(object):
                 request_serializer=covergate_dot_insurance_dot_v1_dot_event__pb2.ListPublicationsRequest.SerializeToString,
                 response_deserializer=covergate_dot_insurance_dot_v1_dot_event__pb2.ListPublicationsResponse.FromString,
                 )
+        self.RetryPublication = channel.unary_unary(
+                '/covergate.insurance.v1.EventService/RetryPublication',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_event__pb2.RetryPublicationRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_event__pb2.RetryPublicationResponse.FromString,
+                )
 
 
 class EventServiceServicer(object):
@@ -82,7 +87,20 @@ class EventServiceServicer(object):
 
     def ListPublications(self, request, context):
         """Lists publications in creation order (oldest first), filtered by status and event type;
-        stable paging.
+        stable paging. `status=PUBLICATION_STATUS_FAILED` lists the dead letters, each with its
+        `last_error`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryPublication(self, request, context):
+        """Sends a FAILED publication again (the dead-letter retry, after the cause was fixed): it goes
+        back to PENDING, due now, with a fresh attempt budget, the same payload and the same
+        `correlation_id`; the retry is recorded in the event log as `publication.retried`. A
+        publication that is not FAILED is refused with FAILED_PRECONDITION (`INVALID_STATE`).
+        Honours `Idempotency-Key`. `covergate publications retry --failed` requeues every FAILED
+        publication at once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,6 +133,11 @@ def add_EventServiceServicer_to_server(servicer, server):
                     servicer.ListPublications,
                     request_deserializer=covergate_dot_insurance_dot_v1_dot_event__pb2.ListPublicationsRequest.FromString,
                     response_serializer=covergate_dot_insurance_dot_v1_dot_event__pb2.ListPublicationsResponse.SerializeToString,
+            ),
+            'RetryPublication': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryPublication,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_event__pb2.RetryPublicationRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_event__pb2.RetryPublicationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -210,5 +233,22 @@ class EventService(object):
         return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.EventService/ListPublications',
             covergate_dot_insurance_dot_v1_dot_event__pb2.ListPublicationsRequest.SerializeToString,
             covergate_dot_insurance_dot_v1_dot_event__pb2.ListPublicationsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RetryPublication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.EventService/RetryPublication',
+            covergate_dot_insurance_dot_v1_dot_event__pb2.RetryPublicationRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_event__pb2.RetryPublicationResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -46,6 +46,16 @@ class PolicyServiceStub(object):
                 request_serializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.RefreshPolicyRequest.SerializeToString,
                 response_deserializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.RefreshPolicyResponse.FromString,
                 )
+        self.GetPolicyRequestStatus = channel.unary_unary(
+                '/covergate.insurance.v1.PolicyService/GetPolicyRequestStatus',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.GetPolicyRequestStatusRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.GetPolicyRequestStatusResponse.FromString,
+                )
+        self.ListWalletPolicies = channel.unary_unary(
+                '/covergate.insurance.v1.PolicyService/ListWalletPolicies',
+                request_serializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.ListWalletPoliciesRequest.SerializeToString,
+                response_deserializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.ListWalletPoliciesResponse.FromString,
+                )
 
 
 class PolicyServiceServicer(object):
@@ -100,6 +110,24 @@ class PolicyServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPolicyRequestStatus(self, request, context):
+        """Asks the carrier where the policy request stands (Avata's "policy request status"). Read
+        only: the answer is returned as the carrier gives it and changes nothing here (`:refresh`
+        applies the carrier's status). Avata policies only (else 400 `INVALID_STATE`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWalletPolicies(self, request, context):
+        """Lists the policies Avata holds for the customer's wallet (Avata's "policies for a wallet"),
+        with the wallet's access token from the customer's wallet sign-in. Each carrier policy names
+        the Covergate policy it belongs to, when there is one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PolicyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +160,16 @@ def add_PolicyServiceServicer_to_server(servicer, server):
                     servicer.RefreshPolicy,
                     request_deserializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.RefreshPolicyRequest.FromString,
                     response_serializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.RefreshPolicyResponse.SerializeToString,
+            ),
+            'GetPolicyRequestStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicyRequestStatus,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.GetPolicyRequestStatusRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.GetPolicyRequestStatusResponse.SerializeToString,
+            ),
+            'ListWalletPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWalletPolicies,
+                    request_deserializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.ListWalletPoliciesRequest.FromString,
+                    response_serializer=covergate_dot_insurance_dot_v1_dot_policy__pb2.ListWalletPoliciesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -244,5 +282,39 @@ class PolicyService(object):
         return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.PolicyService/RefreshPolicy',
             covergate_dot_insurance_dot_v1_dot_policy__pb2.RefreshPolicyRequest.SerializeToString,
             covergate_dot_insurance_dot_v1_dot_policy__pb2.RefreshPolicyResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetPolicyRequestStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.PolicyService/GetPolicyRequestStatus',
+            covergate_dot_insurance_dot_v1_dot_policy__pb2.GetPolicyRequestStatusRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_policy__pb2.GetPolicyRequestStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListWalletPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/covergate.insurance.v1.PolicyService/ListWalletPolicies',
+            covergate_dot_insurance_dot_v1_dot_policy__pb2.ListWalletPoliciesRequest.SerializeToString,
+            covergate_dot_insurance_dot_v1_dot_policy__pb2.ListWalletPoliciesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -7,6 +7,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import { file_covergate_insurance_v1_auth } from "./auth_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
+import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -15,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file covergate/insurance/v1/customer.proto.
  */
 export const file_covergate_insurance_v1_customer: GenFile = /*@__PURE__*/
-  fileDesc("CiVjb3ZlcmdhdGUvaW5zdXJhbmNlL3YxL2N1c3RvbWVyLnByb3RvEhZjb3ZlcmdhdGUuaW5zdXJhbmNlLnYxIqkBCg1Qb3N0YWxBZGRyZXNzEhcKBWxpbmUxGAEgASgJQgi6SAVyAxjIARIXCgVsaW5lMhgCIAEoCUIIukgFcgMYyAESFQoEY2l0eRgDIAEoCUIHukgEcgIYZBIXCgZyZWdpb24YBCABKAlCB7pIBHICGGQSGAoHY291bnRyeRgFIAEoCUIHukgEcgIYZBIcCgtwb3N0YWxfY29kZRgGIAEoCUIHukgEcgIYFCLCAgoPQ3VzdG9tZXJQcm9maWxlEhsKCnNhbHV0YXRpb24YASABKAlCB7pIBHICGBQSGwoKZmlyc3RfbmFtZRgCIAEoCUIHukgEcgIYZBIaCglsYXN0X25hbWUYAyABKAlCB7pIBHICGGQSHAoFZW1haWwYBCABKAlCDbpICtgBAXIFGP4BYAESLQoFcGhvbmUYBSABKAlCHrpIG9gBAXIWMhReXCtbMS05XVswLTldezYsMTR9JBJUCg1kYXRlX29mX2JpcnRoGAYgASgJQj26SDrYAQFyNTIzXlswLTldezR9LSgwWzEtOV18MVswLTJdKS0oMFsxLTldfFsxMl1bMC05XXwzWzAxXSkkEjYKB2FkZHJlc3MYByABKAsyJS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvc3RhbEFkZHJlc3MiPwoUSWRlbnRpdHlWZXJpZmljYXRpb24SDgoGc3RhdHVzGAEgASgJEhcKD3ZlcmlmaWNhdGlvbl9pZBgCIAEoCSJlChNDdXN0b21lclBhcnRuZXJSZWZzEhUKDWV0dmFzX3VzZXJfaWQYASABKAkSGQoRZXR2YXNfY29udGV4dF9pZHMYAiADKAkSHAoUYXZhdGFfd2FsbGV0X2FkZHJlc3MYAyABKAkiYQoJS3ljU3RhdHVzEhAKCHByb3ZpZGVyGAEgASgJEhEKCXBvbGljeV9pZBgCIAEoCRIvCgtzdWJtaXRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi9wMKCEN1c3RvbWVyEhMKC2N1c3RvbWVyX2lkGAEgASgJEhQKDHBzZXVkb255bV9pZBgCIAEoCRI0CgVzdGF0ZRgDIAEoDjIlLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQ3VzdG9tZXJTdGF0ZRI4Cgdwcm9maWxlGAQgASgLMicuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lclByb2ZpbGUSSwoVaWRlbnRpdHlfdmVyaWZpY2F0aW9uGAUgASgLMiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5JZGVudGl0eVZlcmlmaWNhdGlvbhJBCgxwYXJ0bmVyX3JlZnMYBiABKAsyKy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkN1c3RvbWVyUGFydG5lclJlZnMSLgoDa3ljGAcgASgLMiEuY292ZXJnYXRlLmluc3VyYW5jZS52MS5LeWNTdGF0dXMSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgplcmFzZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIzChJHZXRDdXN0b21lclJlcXVlc3QSHQoLY3VzdG9tZXJfaWQYASABKAlCCLpIBXIDsAEBIkkKE0dldEN1c3RvbWVyUmVzcG9uc2USMgoIY3VzdG9tZXIYASABKAsyIC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkN1c3RvbWVyIjUKGFZlcmlmeVBvcnRhbFRva2VuUmVxdWVzdBIZCgV0b2tlbhgBIAEoCUIKukgHcgUQARiAICJ0ChlWZXJpZnlQb3J0YWxUb2tlblJlc3BvbnNlEjIKCGN1c3RvbWVyGAEgASgLMiAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lchISCgpjb250ZXh0X2lkGAIgASgJEg8KB2NyZWF0ZWQYAyABKAgiTwoURXJhc2VDdXN0b21lclJlcXVlc3QSHQoLY3VzdG9tZXJfaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiSwoVRXJhc2VDdXN0b21lclJlc3BvbnNlEjIKCGN1c3RvbWVyGAEgASgLMiAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lciKVAQoQU3VibWl0S3ljUmVxdWVzdBIdCgtjdXN0b21lcl9pZBgBIAEoCUIIukgFcgOwAQESGwoJcG9saWN5X2lkGAIgASgJQgi6SAVyA7ABARIbCghwcm92aWRlchgDIAEoCUIJukgGcgQQARhkEigKB3BheWxvYWQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkcKEVN1Ym1pdEt5Y1Jlc3BvbnNlEjIKCGN1c3RvbWVyGAEgASgLMiAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lciJrChZHZXRFeHRlcm5hbERhdGFSZXF1ZXN0EjIKA2tleRgBIAEoCUIlukgiciAyF15bQS1aYS16MC05Ll86LV17MSw2NH0kWgEuWgIuLhIdCgpjb250ZXh0X2lkGAIgASgJQgm6SAZyBBABGEAiQwoXR2V0RXh0ZXJuYWxEYXRhUmVzcG9uc2USCwoDa2V5GAEgASgJEg0KBWZvdW5kGAIgASgIEgwKBGRhdGEYAyABKAkihAEKFlB1dEV4dGVybmFsRGF0YVJlcXVlc3QSMgoDa2V5GAEgASgJQiW6SCJyIDIXXltBLVphLXowLTkuXzotXXsxLDY0fSRaAS5aAi4uEh0KCmNvbnRleHRfaWQYAiABKAlCCbpIBnIEEAEYQBIXCgRkYXRhGAMgASgJQgm6SAZyBCiAoAYiJgoXUHV0RXh0ZXJuYWxEYXRhUmVzcG9uc2USCwoDa2V5GAEgASgJIm4KGURlbGV0ZUV4dGVybmFsRGF0YVJlcXVlc3QSMgoDa2V5GAEgASgJQiW6SCJyIDIXXltBLVphLXowLTkuXzotXXsxLDY0fSRaAS5aAi4uEh0KCmNvbnRleHRfaWQYAiABKAlCCbpIBnIEEAEYQCIpChpEZWxldGVFeHRlcm5hbERhdGFSZXNwb25zZRILCgNrZXkYASABKAkqZQoNQ3VzdG9tZXJTdGF0ZRIeChpDVVNUT01FUl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFUNVU1RPTUVSX1NUQVRFX0FDVElWRRABEhkKFUNVU1RPTUVSX1NUQVRFX0VSQVNFRBACMs8JCg9DdXN0b21lclNlcnZpY2USnQEKC0dldEN1c3RvbWVyEiouY292ZXJnYXRlLmluc3VyYW5jZS52MS5HZXRDdXN0b21lclJlcXVlc3QaKy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkdldEN1c3RvbWVyUmVzcG9uc2UiNYq1GA5jdXN0b21lcnMucmVhZILT5JMCHRIbL3YxL2N1c3RvbWVycy97Y3VzdG9tZXJfaWR9ErcBChFWZXJpZnlQb3J0YWxUb2tlbhIwLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuVmVyaWZ5UG9ydGFsVG9rZW5SZXF1ZXN0GjEuY292ZXJnYXRlLmluc3VyYW5jZS52MS5WZXJpZnlQb3J0YWxUb2tlblJlc3BvbnNlIj2KtRgPY3VzdG9tZXJzLndyaXRlgtPkkwIkOgEqIh8vdjEvY3VzdG9tZXJzOnZlcmlmeVBvcnRhbFRva2VuEq0BCg1FcmFzZUN1c3RvbWVyEiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5FcmFzZUN1c3RvbWVyUmVxdWVzdBotLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRXJhc2VDdXN0b21lclJlc3BvbnNlIj+KtRgPY3VzdG9tZXJzLmVyYXNlgtPkkwImOgEqIiEvdjEvY3VzdG9tZXJzL3tjdXN0b21lcl9pZH06ZXJhc2USnwEKCVN1Ym1pdEt5YxIoLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuU3VibWl0S3ljUmVxdWVzdBopLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuU3VibWl0S3ljUmVzcG9uc2UiPYq1GA9jdXN0b21lcnMud3JpdGWC0+STAiQ6ASoiHy92MS9jdXN0b21lcnMve2N1c3RvbWVyX2lkfS9reWMSqQEKD0dldEV4dGVybmFsRGF0YRIuLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuR2V0RXh0ZXJuYWxEYXRhUmVxdWVzdBovLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuR2V0RXh0ZXJuYWxEYXRhUmVzcG9uc2UiNYq1GBJleHRlcm5hbF9kYXRhLnJlYWSC0+STAhkSFy92MS9leHRlcm5hbC1kYXRhL3trZXl9Eq0BCg9QdXRFeHRlcm5hbERhdGESLi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlB1dEV4dGVybmFsRGF0YVJlcXVlc3QaLy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlB1dEV4dGVybmFsRGF0YVJlc3BvbnNlIjmKtRgTZXh0ZXJuYWxfZGF0YS53cml0ZYLT5JMCHDoBKhoXL3YxL2V4dGVybmFsLWRhdGEve2tleX0SswEKEkRlbGV0ZUV4dGVybmFsRGF0YRIxLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRGVsZXRlRXh0ZXJuYWxEYXRhUmVxdWVzdBoyLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRGVsZXRlRXh0ZXJuYWxEYXRhUmVzcG9uc2UiNoq1GBNleHRlcm5hbF9kYXRhLndyaXRlgtPkkwIZKhcvdjEvZXh0ZXJuYWwtZGF0YS97a2V5fUJKWkhnaXRodWIuY29tL2NvdmVyZ2F0ZS9jb3ZlcmdhdGUvZ2VuL2dvL2NvdmVyZ2F0ZS9pbnN1cmFuY2UvdjE7aW5zdXJhbmNldjFiBnByb3RvMw", [file_buf_validate_validate, file_covergate_insurance_v1_auth, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiVjb3ZlcmdhdGUvaW5zdXJhbmNlL3YxL2N1c3RvbWVyLnByb3RvEhZjb3ZlcmdhdGUuaW5zdXJhbmNlLnYxIrcCCg1Qb3N0YWxBZGRyZXNzEhcKBWxpbmUxGAEgASgJQgi6SAVyAxjIARIXCgVsaW5lMhgCIAEoCUIIukgFcgMYyAESFQoEY2l0eRgDIAEoCUIHukgEcgIYZBIXCgZyZWdpb24YBCABKAlCB7pIBHICGGQSGAoHY291bnRyeRgFIAEoCUIHukgEcgIYZBIcCgtwb3N0YWxfY29kZRgGIAEoCUIHukgEcgIYFBIYCgZzdHJlZXQYByABKAlCCLpIBXIDGMgBEh0KDGhvdXNlX251bWJlchgIIAEoCUIHukgEcgIYFBIkChNob3VzZV9udW1iZXJfc3VmZml4GAkgASgJQge6SARyAhgUEi0KDGNvdW50cnlfY29kZRgKIAEoCUIXukgU2AEBcg8yDV5bQS1aYS16XXsyfSQiwgIKD0N1c3RvbWVyUHJvZmlsZRIbCgpzYWx1dGF0aW9uGAEgASgJQge6SARyAhgUEhsKCmZpcnN0X25hbWUYAiABKAlCB7pIBHICGGQSGgoJbGFzdF9uYW1lGAMgASgJQge6SARyAhhkEhwKBWVtYWlsGAQgASgJQg26SArYAQFyBRj+AWABEi0KBXBob25lGAUgASgJQh66SBvYAQFyFjIUXlwrWzEtOV1bMC05XXs2LDE0fSQSVAoNZGF0ZV9vZl9iaXJ0aBgGIAEoCUI9ukg62AEBcjUyM15bMC05XXs0fS0oMFsxLTldfDFbMC0yXSktKDBbMS05XXxbMTJdWzAtOV18M1swMV0pJBI2CgdhZGRyZXNzGAcgASgLMiUuY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb3N0YWxBZGRyZXNzIksKFElkZW50aXR5VmVyaWZpY2F0aW9uEhQKBnN0YXR1cxgBIAEoCUIE4kEBAxIdCg92ZXJpZmljYXRpb25faWQYAiABKAlCBOJBAQMidwoTQ3VzdG9tZXJQYXJ0bmVyUmVmcxIbCg1ldHZhc191c2VyX2lkGAEgASgJQgTiQQEDEh8KEWV0dmFzX2NvbnRleHRfaWRzGAIgAygJQgTiQQEDEiIKFGF2YXRhX3dhbGxldF9hZGRyZXNzGAMgASgJQgTiQQEDInMKCUt5Y1N0YXR1cxIWCghwcm92aWRlchgBIAEoCUIE4kEBAxIXCglwb2xpY3lfaWQYAiABKAlCBOJBAQMSNQoLc3VibWl0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIrMECghDdXN0b21lchIZCgtjdXN0b21lcl9pZBgBIAEoCUIE4kEBAxIaCgxwc2V1ZG9ueW1faWQYAiABKAlCBOJBAQMSOgoFc3RhdGUYAyABKA4yJS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkN1c3RvbWVyU3RhdGVCBOJBAQMSPgoHcHJvZmlsZRgEIAEoCzInLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQ3VzdG9tZXJQcm9maWxlQgTiQQEDElEKFWlkZW50aXR5X3ZlcmlmaWNhdGlvbhgFIAEoCzIsLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuSWRlbnRpdHlWZXJpZmljYXRpb25CBOJBAQMSRwoMcGFydG5lcl9yZWZzGAYgASgLMisuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lclBhcnRuZXJSZWZzQgTiQQEDEjQKA2t5YxgHIAEoCzIhLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuS3ljU3RhdHVzQgTiQQEDEjUKC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoKZXJhc2VfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiNwoSR2V0Q3VzdG9tZXJSZXF1ZXN0EiEKC2N1c3RvbWVyX2lkGAEgASgJQgziQQECukgFcgOwAQEiSQoTR2V0Q3VzdG9tZXJSZXNwb25zZRIyCghjdXN0b21lchgBIAEoCzIgLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQ3VzdG9tZXIiOQoYVmVyaWZ5UG9ydGFsVG9rZW5SZXF1ZXN0Eh0KBXRva2VuGAEgASgJQg7iQQECukgHcgUQARiAICJ0ChlWZXJpZnlQb3J0YWxUb2tlblJlc3BvbnNlEjIKCGN1c3RvbWVyGAEgASgLMiAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lchISCgpjb250ZXh0X2lkGAIgASgJEg8KB2NyZWF0ZWQYAyABKAgimQEKFEVyYXNlQ3VzdG9tZXJSZXF1ZXN0EiEKC2N1c3RvbWVyX2lkGAEgASgJQgziQQECukgFcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxJECgtyZWFzb25fY29kZRgDIAEoDjIlLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRXJhc3VyZVJlYXNvbkIIukgFggECEAEiSwoVRXJhc2VDdXN0b21lclJlc3BvbnNlEjIKCGN1c3RvbWVyGAEgASgLMiAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lciKhAQoQU3VibWl0S3ljUmVxdWVzdBIhCgtjdXN0b21lcl9pZBgBIAEoCUIM4kEBArpIBXIDsAEBEh8KCXBvbGljeV9pZBgCIAEoCUIM4kEBArpIBXIDsAEBEh8KCHByb3ZpZGVyGAMgASgJQg3iQQECukgGcgQQARhkEigKB3BheWxvYWQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkcKEVN1Ym1pdEt5Y1Jlc3BvbnNlEjIKCGN1c3RvbWVyGAEgASgLMiAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DdXN0b21lciJzChZHZXRFeHRlcm5hbERhdGFSZXF1ZXN0EjYKA2tleRgBIAEoCUIp4kEBArpIInIgMhdeW0EtWmEtejAtOS5fOi1dezEsNjR9JFoBLloCLi4SIQoKY29udGV4dF9pZBgCIAEoCUIN4kEBArpIBnIEEAEYQCJDChdHZXRFeHRlcm5hbERhdGFSZXNwb25zZRILCgNrZXkYASABKAkSDQoFZm91bmQYAiABKAgSDAoEZGF0YRgDIAEoCSKMAQoWUHV0RXh0ZXJuYWxEYXRhUmVxdWVzdBI2CgNrZXkYASABKAlCKeJBAQK6SCJyIDIXXltBLVphLXowLTkuXzotXXsxLDY0fSRaAS5aAi4uEiEKCmNvbnRleHRfaWQYAiABKAlCDeJBAQK6SAZyBBABGEASFwoEZGF0YRgDIAEoCUIJukgGcgQogKAGIiYKF1B1dEV4dGVybmFsRGF0YVJlc3BvbnNlEgsKA2tleRgBIAEoCSJ2ChlEZWxldGVFeHRlcm5hbERhdGFSZXF1ZXN0EjYKA2tleRgBIAEoCUIp4kEBArpIInIgMhdeW0EtWmEtejAtOS5fOi1dezEsNjR9JFoBLloCLi4SIQoKY29udGV4dF9pZBgCIAEoCUIN4kEBArpIBnIEEAEYQCIpChpEZWxldGVFeHRlcm5hbERhdGFSZXNwb25zZRILCgNrZXkYASABKAki5QEKDVdhbGxldFNlc3Npb24SGQoLY3VzdG9tZXJfaWQYASABKAlCBOJBAQMSHAoOd2FsbGV0X2FkZHJlc3MYAiABKAlCBOJBAQMSFgoIY2hhaW5faWQYAyABKANCBOJBAQMSNQoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjUKC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIVCgdleHBpcmVkGAYgASgIQgTiQQEDIpYBChhTdGFydFdhbGxldFNpZ25JblJlcXVlc3QSIQoLY3VzdG9tZXJfaWQYASABKAlCDOJBAQK6SAVyA7ABARI2Cg53YWxsZXRfYWRkcmVzcxgCIAEoCUIe4kEBArpIF3IVMhNeMHhbMC05YS1mQS1GXXs0MH0kEh8KCGNoYWluX2lkGAMgASgDQg26SAoiCBj/////DygAIocBChlTdGFydFdhbGxldFNpZ25JblJlc3BvbnNlEhYKDndhbGxldF9hZGRyZXNzGAEgASgJEhAKCGNoYWluX2lkGAIgASgDEg8KB21lc3NhZ2UYAyABKAkSLwoLZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqwBChtDb21wbGV0ZVdhbGxldFNpZ25JblJlcXVlc3QSIQoLY3VzdG9tZXJfaWQYASABKAlCDOJBAQK6SAVyA7ABARI2Cg53YWxsZXRfYWRkcmVzcxgCIAEoCUIe4kEBArpIF3IVMhNeMHhbMC05YS1mQS1GXXs0MH0kEjIKCXNpZ25hdHVyZRgDIAEoCUIf4kEBArpIGHIWMhReMHhbMC05YS1mQS1GXXsxMzB9JCJWChxDb21wbGV0ZVdhbGxldFNpZ25JblJlc3BvbnNlEjYKB3Nlc3Npb24YASABKAsyJS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLldhbGxldFNlc3Npb24iPAoXR2V0V2FsbGV0U2Vzc2lvblJlcXVlc3QSIQoLY3VzdG9tZXJfaWQYASABKAlCDOJBAQK6SAVyA7ABASJSChhHZXRXYWxsZXRTZXNzaW9uUmVzcG9uc2USNgoHc2Vzc2lvbhgBIAEoCzIlLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuV2FsbGV0U2Vzc2lvbiI/ChpEZWxldGVXYWxsZXRTZXNzaW9uUmVxdWVzdBIhCgtjdXN0b21lcl9pZBgBIAEoCUIM4kEBArpIBXIDsAEBIh0KG0RlbGV0ZVdhbGxldFNlc3Npb25SZXNwb25zZSLcAQoVTm90aWZ5Q3VzdG9tZXJSZXF1ZXN0EiEKC2N1c3RvbWVyX2lkGAEgASgJQgziQQECukgFcgOwAQESGwoKY29udGV4dF9pZBgCIAEoCUIHukgEcgIYQBJBCgZsb2NhbGUYAyABKAlCMeJBAQK6SCpyKDImXltBLVphLXpdezIsM30oW18tXVtBLVphLXowLTldezIsOH0pKiQSHwoHc3ViamVjdBgEIAEoCUIO4kEBArpIB3IFEAEYyAESHwoHbWVzc2FnZRgFIAEoCUIO4kEBArpIB3IFEAEYiCciLAoWTm90aWZ5Q3VzdG9tZXJSZXNwb25zZRISCgpjb250ZXh0X2lkGAEgASgJKmUKDUN1c3RvbWVyU3RhdGUSHgoaQ1VTVE9NRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVDVVNUT01FUl9TVEFURV9BQ1RJVkUQARIZChVDVVNUT01FUl9TVEFURV9FUkFTRUQQAiqHAgoNRXJhc3VyZVJlYXNvbhIeChpFUkFTVVJFX1JFQVNPTl9VTlNQRUNJRklFRBAAEicKI0VSQVNVUkVfUkVBU09OX0RBVEFfU1VCSkVDVF9SRVFVRVNUEAESIwofRVJBU1VSRV9SRUFTT05fUEFSVE5FUl9ERUxFVElPThACEiQKIEVSQVNVUkVfUkVBU09OX1JFVEVOVElPTl9FWFBJUkVEEAMSIwofRVJBU1VSRV9SRUFTT05fTEVHQUxfT0JMSUdBVElPThAEEiMKH0VSQVNVUkVfUkVBU09OX0NSRUFURURfSU5fRVJST1IQBRIYChRFUkFTVVJFX1JFQVNPTl9PVEhFUhAGMqsRCg9DdXN0b21lclNlcnZpY2USnQEKC0dldEN1c3RvbWVyEiouY292ZXJnYXRlLmluc3VyYW5jZS52MS5HZXRDdXN0b21lclJlcXVlc3QaKy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkdldEN1c3RvbWVyUmVzcG9uc2UiNYq1GA5jdXN0b21lcnMucmVhZILT5JMCHRIbL3YxL2N1c3RvbWVycy97Y3VzdG9tZXJfaWR9ErcBChFWZXJpZnlQb3J0YWxUb2tlbhIwLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuVmVyaWZ5UG9ydGFsVG9rZW5SZXF1ZXN0GjEuY292ZXJnYXRlLmluc3VyYW5jZS52MS5WZXJpZnlQb3J0YWxUb2tlblJlc3BvbnNlIj2KtRgPY3VzdG9tZXJzLndyaXRlgtPkkwIkOgEqIh8vdjEvY3VzdG9tZXJzOnZlcmlmeVBvcnRhbFRva2VuEq0BCg1FcmFzZUN1c3RvbWVyEiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5FcmFzZUN1c3RvbWVyUmVxdWVzdBotLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRXJhc2VDdXN0b21lclJlc3BvbnNlIj+KtRgPY3VzdG9tZXJzLmVyYXNlgtPkkwImOgEqIiEvdjEvY3VzdG9tZXJzL3tjdXN0b21lcl9pZH06ZXJhc2USnwEKCVN1Ym1pdEt5YxIoLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuU3VibWl0S3ljUmVxdWVzdBopLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuU3VibWl0S3ljUmVzcG9uc2UiPYq1GA9jdXN0b21lcnMud3JpdGWC0+STAiQ6ASoiHy92MS9jdXN0b21lcnMve2N1c3RvbWVyX2lkfS9reWMSqQEKD0dldEV4dGVybmFsRGF0YRIuLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuR2V0RXh0ZXJuYWxEYXRhUmVxdWVzdBovLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuR2V0RXh0ZXJuYWxEYXRhUmVzcG9uc2UiNYq1GBJleHRlcm5hbF9kYXRhLnJlYWSC0+STAhkSFy92MS9leHRlcm5hbC1kYXRhL3trZXl9Eq0BCg9QdXRFeHRlcm5hbERhdGESLi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlB1dEV4dGVybmFsRGF0YVJlcXVlc3QaLy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlB1dEV4dGVybmFsRGF0YVJlc3BvbnNlIjmKtRgTZXh0ZXJuYWxfZGF0YS53cml0ZYLT5JMCHDoBKhoXL3YxL2V4dGVybmFsLWRhdGEve2tleX0SswEKEkRlbGV0ZUV4dGVybmFsRGF0YRIxLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRGVsZXRlRXh0ZXJuYWxEYXRhUmVxdWVzdBoyLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRGVsZXRlRXh0ZXJuYWxEYXRhUmVzcG9uc2UiNoq1GBNleHRlcm5hbF9kYXRhLndyaXRlgtPkkwIZKhcvdjEvZXh0ZXJuYWwtZGF0YS97a2V5fRLIAQoRU3RhcnRXYWxsZXRTaWduSW4SMC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlN0YXJ0V2FsbGV0U2lnbkluUmVxdWVzdBoxLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuU3RhcnRXYWxsZXRTaWduSW5SZXNwb25zZSJOirUYD2N1c3RvbWVycy53cml0ZYLT5JMCNToBKiIwL3YxL2N1c3RvbWVycy97Y3VzdG9tZXJfaWR9L3dhbGxldC1zZXNzaW9uOnN0YXJ0EtQBChRDb21wbGV0ZVdhbGxldFNpZ25JbhIzLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQ29tcGxldGVXYWxsZXRTaWduSW5SZXF1ZXN0GjQuY292ZXJnYXRlLmluc3VyYW5jZS52MS5Db21wbGV0ZVdhbGxldFNpZ25JblJlc3BvbnNlIlGKtRgPY3VzdG9tZXJzLndyaXRlgtPkkwI4OgEqIjMvdjEvY3VzdG9tZXJzL3tjdXN0b21lcl9pZH0vd2FsbGV0LXNlc3Npb246Y29tcGxldGUSuwEKEEdldFdhbGxldFNlc3Npb24SLy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkdldFdhbGxldFNlc3Npb25SZXF1ZXN0GjAuY292ZXJnYXRlLmluc3VyYW5jZS52MS5HZXRXYWxsZXRTZXNzaW9uUmVzcG9uc2UiRIq1GA5jdXN0b21lcnMucmVhZILT5JMCLBIqL3YxL2N1c3RvbWVycy97Y3VzdG9tZXJfaWR9L3dhbGxldC1zZXNzaW9uEsUBChNEZWxldGVXYWxsZXRTZXNzaW9uEjIuY292ZXJnYXRlLmluc3VyYW5jZS52MS5EZWxldGVXYWxsZXRTZXNzaW9uUmVxdWVzdBozLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuRGVsZXRlV2FsbGV0U2Vzc2lvblJlc3BvbnNlIkWKtRgPY3VzdG9tZXJzLndyaXRlgtPkkwIsKiovdjEvY3VzdG9tZXJzL3tjdXN0b21lcl9pZH0vd2FsbGV0LXNlc3Npb24SsQEKDk5vdGlmeUN1c3RvbWVyEi0uY292ZXJnYXRlLmluc3VyYW5jZS52MS5Ob3RpZnlDdXN0b21lclJlcXVlc3QaLi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLk5vdGlmeUN1c3RvbWVyUmVzcG9uc2UiQIq1GA9jdXN0b21lcnMud3JpdGWC0+STAic6ASoiIi92MS9jdXN0b21lcnMve2N1c3RvbWVyX2lkfTpub3RpZnlCSlpIZ2l0aHViLmNvbS9jb3ZlcmdhdGUvY292ZXJnYXRlL2dlbi9nby9jb3ZlcmdhdGUvaW5zdXJhbmNlL3YxO2luc3VyYW5jZXYxYgZwcm90bzM", [file_buf_validate_validate, file_covergate_insurance_v1_auth, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * PostalAddress is a customer's address.
@@ -64,6 +65,36 @@ export type PostalAddress = Message<"covergate.insurance.v1.PostalAddress"> & {
    * @generated from field: string postal_code = 6;
    */
   postalCode: string;
+
+  /**
+   * Street name without the house number (Avata `street`). When set, it is sent to carriers
+   * instead of `line1`/`line2`.
+   *
+   * @generated from field: string street = 7;
+   */
+  street: string;
+
+  /**
+   * House number (Avata `houseNumber`), for example `12`.
+   *
+   * @generated from field: string house_number = 8;
+   */
+  houseNumber: string;
+
+  /**
+   * House-number suffix (Avata `houseNumberSuffix`), for example `A` or `bis`.
+   *
+   * @generated from field: string house_number_suffix = 9;
+   */
+  houseNumberSuffix: string;
+
+  /**
+   * ISO 3166-1 alpha-2 country code (`NL`, `DE`, ...), upper or lower case. Preferred over
+   * `country` for carriers: Avata receives it lower-case as `countryCode`.
+   *
+   * @generated from field: string country_code = 10;
+   */
+  countryCode: string;
 };
 
 /**
@@ -419,6 +450,16 @@ export const VerifyPortalTokenResponseSchema: GenMessage<VerifyPortalTokenRespon
 /**
  * EraseCustomerRequest erases one customer's personal data.
  *
+ * What erasure keeps: the customer id, its pseudonym id and state ERASED, the erase time, the
+ * customer's policies and claims (amounts, statuses, dates, partner references) under that
+ * pseudonym, and in the event log `customer.erased` with the reason code and the code's fixed
+ * description. Everything that can hold personal data is cleared or redacted: the profile and
+ * partner identifiers, claimant e-mails and claim reasons, document file names, the raw payloads,
+ * headers and answers of partner deliveries, event data, quote requests, publication payloads,
+ * stored idempotent answers — also those records that name the customer without being filed
+ * under them (a partner event about the same partner user id or context, a publication whose
+ * payload names the customer, a claim on a custodial policy filed with the customer's e-mail).
+ *
  * @generated from message covergate.insurance.v1.EraseCustomerRequest
  */
 export type EraseCustomerRequest = Message<"covergate.insurance.v1.EraseCustomerRequest"> & {
@@ -430,11 +471,19 @@ export type EraseCustomerRequest = Message<"covergate.insurance.v1.EraseCustomer
   customerId: string;
 
   /**
-   * Why (kept, without personal data, in the event log).
+   * Free text for the caller's own records. It is NOT stored anywhere (it may well hold the
+   * personal data being erased): only reason_code is kept.
    *
    * @generated from field: string reason = 2;
    */
   reason: string;
+
+  /**
+   * Why; kept in the event log with the code's fixed description.
+   *
+   * @generated from field: covergate.insurance.v1.ErasureReason reason_code = 3;
+   */
+  reasonCode: ErasureReason;
 };
 
 /**
@@ -535,7 +584,8 @@ export const SubmitKycResponseSchema: GenMessage<SubmitKycResponse> = /*@__PURE_
  */
 export type GetExternalDataRequest = Message<"covergate.insurance.v1.GetExternalDataRequest"> & {
   /**
-   * The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`.
+   * The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+   * 63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
    *
    * @generated from field: string key = 1;
    */
@@ -598,7 +648,8 @@ export const GetExternalDataResponseSchema: GenMessage<GetExternalDataResponse> 
  */
 export type PutExternalDataRequest = Message<"covergate.insurance.v1.PutExternalDataRequest"> & {
   /**
-   * The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`.
+   * The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+   * 63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
    *
    * @generated from field: string key = 1;
    */
@@ -654,7 +705,8 @@ export const PutExternalDataResponseSchema: GenMessage<PutExternalDataResponse> 
  */
 export type DeleteExternalDataRequest = Message<"covergate.insurance.v1.DeleteExternalDataRequest"> & {
   /**
-   * The key: 1–64 characters of letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`.
+   * The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
+   * 63 - len(context_id) characters (stored at Etvas as `<context_id>:<key>`, 64 at most).
    *
    * @generated from field: string key = 1;
    */
@@ -697,6 +749,346 @@ export const DeleteExternalDataResponseSchema: GenMessage<DeleteExternalDataResp
   messageDesc(file_covergate_insurance_v1_customer, 19);
 
 /**
+ * WalletSession is a customer's wallet sign-in with Avata. The access token itself stays in
+ * Covergate (encrypted) and is never returned.
+ *
+ * @generated from message covergate.insurance.v1.WalletSession
+ */
+export type WalletSession = Message<"covergate.insurance.v1.WalletSession"> & {
+  /**
+   * The customer.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The wallet signed in with (EIP-55 checksummed).
+   *
+   * @generated from field: string wallet_address = 2;
+   */
+  walletAddress: string;
+
+  /**
+   * The chain id the wallet signed in on.
+   *
+   * @generated from field: int64 chain_id = 3;
+   */
+  chainId: bigint;
+
+  /**
+   * When the access token expires (from the token's `exp`, else the configured TTL).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * When the sign-in completed.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 5;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Whether the token has expired (or Avata stopped accepting it): sign in again.
+   *
+   * @generated from field: bool expired = 6;
+   */
+  expired: boolean;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.WalletSession.
+ * Use `create(WalletSessionSchema)` to create a new message.
+ */
+export const WalletSessionSchema: GenMessage<WalletSession> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 20);
+
+/**
+ * StartWalletSignInRequest asks for the message a customer's wallet signs to sign in.
+ *
+ * @generated from message covergate.insurance.v1.StartWalletSignInRequest
+ */
+export type StartWalletSignInRequest = Message<"covergate.insurance.v1.StartWalletSignInRequest"> & {
+  /**
+   * The customer (UUID).
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The customer's wallet (0x address).
+   *
+   * @generated from field: string wallet_address = 2;
+   */
+  walletAddress: string;
+
+  /**
+   * The chain id the wallet is connected to (1 Ethereum, 137 Polygon, ...); 0 = the configured
+   * default (`--avata-chain-id`).
+   *
+   * @generated from field: int64 chain_id = 3;
+   */
+  chainId: bigint;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.StartWalletSignInRequest.
+ * Use `create(StartWalletSignInRequestSchema)` to create a new message.
+ */
+export const StartWalletSignInRequestSchema: GenMessage<StartWalletSignInRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 21);
+
+/**
+ * StartWalletSignInResponse carries the message to sign.
+ *
+ * @generated from message covergate.insurance.v1.StartWalletSignInResponse
+ */
+export type StartWalletSignInResponse = Message<"covergate.insurance.v1.StartWalletSignInResponse"> & {
+  /**
+   * The wallet (EIP-55 checksummed).
+   *
+   * @generated from field: string wallet_address = 1;
+   */
+  walletAddress: string;
+
+  /**
+   * The chain id used.
+   *
+   * @generated from field: int64 chain_id = 2;
+   */
+  chainId: bigint;
+
+  /**
+   * The exact text to sign with ethers `signMessage(message)` (Avata's nonce).
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * Until when Covergate accepts the signature for this message.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 4;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.StartWalletSignInResponse.
+ * Use `create(StartWalletSignInResponseSchema)` to create a new message.
+ */
+export const StartWalletSignInResponseSchema: GenMessage<StartWalletSignInResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 22);
+
+/**
+ * CompleteWalletSignInRequest carries the wallet's signature of the sign-in message.
+ *
+ * @generated from message covergate.insurance.v1.CompleteWalletSignInRequest
+ */
+export type CompleteWalletSignInRequest = Message<"covergate.insurance.v1.CompleteWalletSignInRequest"> & {
+  /**
+   * The customer (UUID).
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The wallet that signed (0x address); must be the one sign-in was started for.
+   *
+   * @generated from field: string wallet_address = 2;
+   */
+  walletAddress: string;
+
+  /**
+   * The signature (`0x` + 130 hex digits) of the message from StartWalletSignIn.
+   *
+   * @generated from field: string signature = 3;
+   */
+  signature: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.CompleteWalletSignInRequest.
+ * Use `create(CompleteWalletSignInRequestSchema)` to create a new message.
+ */
+export const CompleteWalletSignInRequestSchema: GenMessage<CompleteWalletSignInRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 23);
+
+/**
+ * CompleteWalletSignInResponse confirms the sign-in.
+ *
+ * @generated from message covergate.insurance.v1.CompleteWalletSignInResponse
+ */
+export type CompleteWalletSignInResponse = Message<"covergate.insurance.v1.CompleteWalletSignInResponse"> & {
+  /**
+   * The session (without the token).
+   *
+   * @generated from field: covergate.insurance.v1.WalletSession session = 1;
+   */
+  session?: WalletSession | undefined;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.CompleteWalletSignInResponse.
+ * Use `create(CompleteWalletSignInResponseSchema)` to create a new message.
+ */
+export const CompleteWalletSignInResponseSchema: GenMessage<CompleteWalletSignInResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 24);
+
+/**
+ * GetWalletSessionRequest names the customer.
+ *
+ * @generated from message covergate.insurance.v1.GetWalletSessionRequest
+ */
+export type GetWalletSessionRequest = Message<"covergate.insurance.v1.GetWalletSessionRequest"> & {
+  /**
+   * The customer (UUID).
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.GetWalletSessionRequest.
+ * Use `create(GetWalletSessionRequestSchema)` to create a new message.
+ */
+export const GetWalletSessionRequestSchema: GenMessage<GetWalletSessionRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 25);
+
+/**
+ * GetWalletSessionResponse carries the session.
+ *
+ * @generated from message covergate.insurance.v1.GetWalletSessionResponse
+ */
+export type GetWalletSessionResponse = Message<"covergate.insurance.v1.GetWalletSessionResponse"> & {
+  /**
+   * The session; NOT_FOUND when the customer never signed in (or signed out).
+   *
+   * @generated from field: covergate.insurance.v1.WalletSession session = 1;
+   */
+  session?: WalletSession | undefined;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.GetWalletSessionResponse.
+ * Use `create(GetWalletSessionResponseSchema)` to create a new message.
+ */
+export const GetWalletSessionResponseSchema: GenMessage<GetWalletSessionResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 26);
+
+/**
+ * DeleteWalletSessionRequest names the customer.
+ *
+ * @generated from message covergate.insurance.v1.DeleteWalletSessionRequest
+ */
+export type DeleteWalletSessionRequest = Message<"covergate.insurance.v1.DeleteWalletSessionRequest"> & {
+  /**
+   * The customer (UUID).
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.DeleteWalletSessionRequest.
+ * Use `create(DeleteWalletSessionRequestSchema)` to create a new message.
+ */
+export const DeleteWalletSessionRequestSchema: GenMessage<DeleteWalletSessionRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 27);
+
+/**
+ * DeleteWalletSessionResponse confirms the sign-out.
+ *
+ * @generated from message covergate.insurance.v1.DeleteWalletSessionResponse
+ */
+export type DeleteWalletSessionResponse = Message<"covergate.insurance.v1.DeleteWalletSessionResponse"> & {
+};
+
+/**
+ * Describes the message covergate.insurance.v1.DeleteWalletSessionResponse.
+ * Use `create(DeleteWalletSessionResponseSchema)` to create a new message.
+ */
+export const DeleteWalletSessionResponseSchema: GenMessage<DeleteWalletSessionResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 28);
+
+/**
+ * NotifyCustomerRequest is a notification for a customer of the Etvas portal.
+ *
+ * @generated from message covergate.insurance.v1.NotifyCustomerRequest
+ */
+export type NotifyCustomerRequest = Message<"covergate.insurance.v1.NotifyCustomerRequest"> & {
+  /**
+   * The customer (UUID); it must have an Etvas purchase context.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * The Etvas purchase context to notify in; one of the customer's contexts. Empty = the
+   * customer's most recent context.
+   *
+   * @generated from field: string context_id = 2;
+   */
+  contextId: string;
+
+  /**
+   * Locale of the text, for example `en` or `de-DE`.
+   *
+   * @generated from field: string locale = 3;
+   */
+  locale: string;
+
+  /**
+   * Subject line, 1–200 characters.
+   *
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * Message text, 1–5000 characters.
+   *
+   * @generated from field: string message = 5;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.NotifyCustomerRequest.
+ * Use `create(NotifyCustomerRequestSchema)` to create a new message.
+ */
+export const NotifyCustomerRequestSchema: GenMessage<NotifyCustomerRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 29);
+
+/**
+ * NotifyCustomerResponse confirms Etvas accepted the notification.
+ *
+ * @generated from message covergate.insurance.v1.NotifyCustomerResponse
+ */
+export type NotifyCustomerResponse = Message<"covergate.insurance.v1.NotifyCustomerResponse"> & {
+  /**
+   * The Etvas purchase context the notification was sent in.
+   *
+   * @generated from field: string context_id = 1;
+   */
+  contextId: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.NotifyCustomerResponse.
+ * Use `create(NotifyCustomerResponseSchema)` to create a new message.
+ */
+export const NotifyCustomerResponseSchema: GenMessage<NotifyCustomerResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_customer, 30);
+
+/**
  * CustomerState says whether a customer's personal data is still held.
  *
  * @generated from enum covergate.insurance.v1.CustomerState
@@ -729,6 +1121,69 @@ export enum CustomerState {
  */
 export const CustomerStateSchema: GenEnum<CustomerState> = /*@__PURE__*/
   enumDesc(file_covergate_insurance_v1_customer, 0);
+
+/**
+ * Why a customer's personal data is erased. The code, and a fixed description of it, are what
+ * the event log keeps of the reason (event `customer.erased`, fields `reason_code` and `reason`).
+ *
+ * @generated from enum covergate.insurance.v1.ErasureReason
+ */
+export enum ErasureReason {
+  /**
+   * Not given.
+   *
+   * @generated from enum value: ERASURE_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The customer asked for erasure (GDPR Art. 17 request received by us).
+   *
+   * @generated from enum value: ERASURE_REASON_DATA_SUBJECT_REQUEST = 1;
+   */
+  DATA_SUBJECT_REQUEST = 1,
+
+  /**
+   * The partner deleted the customer's account (Etvas `user.deleted`).
+   *
+   * @generated from enum value: ERASURE_REASON_PARTNER_DELETION = 2;
+   */
+  PARTNER_DELETION = 2,
+
+  /**
+   * The retention period of the data ended.
+   *
+   * @generated from enum value: ERASURE_REASON_RETENTION_EXPIRED = 3;
+   */
+  RETENTION_EXPIRED = 3,
+
+  /**
+   * A court, regulator or other legal obligation requires it.
+   *
+   * @generated from enum value: ERASURE_REASON_LEGAL_OBLIGATION = 4;
+   */
+  LEGAL_OBLIGATION = 4,
+
+  /**
+   * The account was a duplicate, created in error or by a test.
+   *
+   * @generated from enum value: ERASURE_REASON_CREATED_IN_ERROR = 5;
+   */
+  CREATED_IN_ERROR = 5,
+
+  /**
+   * Anything else.
+   *
+   * @generated from enum value: ERASURE_REASON_OTHER = 6;
+   */
+  OTHER = 6,
+}
+
+/**
+ * Describes the enum covergate.insurance.v1.ErasureReason.
+ */
+export const ErasureReasonSchema: GenEnum<ErasureReason> = /*@__PURE__*/
+  enumDesc(file_covergate_insurance_v1_customer, 1);
 
 /**
  * CustomerService owns the people behind policies: their profile, identity verification,
@@ -783,6 +1238,12 @@ export const CustomerService: GenService<{
    * Reads a value from the Etvas key-value store of a purchase context. A missing key is not an
    * error: `found` is false.
    *
+   * Key budget (all three external-data RPCs): Covergate stores the key at Etvas as
+   * `<context_id>:<key>`, and Etvas keys are at most 64 characters, so the key may have at most
+   * 63 - len(context_id) characters: 27 for a 36-character Etvas context id. A longer key is
+   * INVALID_ARGUMENT (HTTP 400) with a BadRequest field violation on `key` (reason
+   * `key.scoped_too_long`) naming the maximum for this context; nothing is sent to Etvas.
+   *
    * @generated from rpc covergate.insurance.v1.CustomerService.GetExternalData
    */
   getExternalData: {
@@ -791,7 +1252,11 @@ export const CustomerService: GenService<{
     output: typeof GetExternalDataResponseSchema;
   },
   /**
-   * Writes a value (at most 100 KB once JSON-encoded) to the Etvas key-value store.
+   * Writes a value to the Etvas key-value store (with POST, as the Etvas App document says, or PUT
+   * when so configured). The value may have at most 102400 bytes (100 KB) once JSON-encoded,
+   * quotes and escapes included: a larger one is INVALID_ARGUMENT (HTTP 400), reason
+   * PARTNER_INPUT_TOO_LARGE, with a BadRequest field violation on `data` giving the encoded size.
+   * The key budget of GetExternalData applies.
    *
    * @generated from rpc covergate.insurance.v1.CustomerService.PutExternalData
    */
@@ -801,7 +1266,9 @@ export const CustomerService: GenService<{
     output: typeof PutExternalDataResponseSchema;
   },
   /**
-   * Clears a value in the Etvas key-value store.
+   * Clears a value in the Etvas key-value store, by writing `{"data": null}` (or with DELETE when
+   * so configured); clearing a key that holds nothing succeeds. The key budget of
+   * GetExternalData applies.
    *
    * @generated from rpc covergate.insurance.v1.CustomerService.DeleteExternalData
    */
@@ -809,6 +1276,65 @@ export const CustomerService: GenService<{
     methodKind: "unary";
     input: typeof DeleteExternalDataRequestSchema;
     output: typeof DeleteExternalDataResponseSchema;
+  },
+  /**
+   * Starts the customer's wallet sign-in with Avata: returns the one-time message (Avata's
+   * nonce) the customer's wallet must sign with ethers `signMessage` (EIP-191). The wallet must be
+   * the customer's wallet, or the customer must not have one yet (it is linked on completion).
+   *
+   * @generated from rpc covergate.insurance.v1.CustomerService.StartWalletSignIn
+   */
+  startWalletSignIn: {
+    methodKind: "unary";
+    input: typeof StartWalletSignInRequestSchema;
+    output: typeof StartWalletSignInResponseSchema;
+  },
+  /**
+   * Completes the wallet sign-in: checks the signature recovers to the wallet over the message
+   * from StartWalletSignIn (else 400 `WALLET_SIGNATURE_INVALID`), exchanges it with Avata for an
+   * access token and keeps that token server-side, encrypted and bound to the customer and the
+   * wallet. The token is never returned. Until it expires, document uploads, claims and claim
+   * status on the customer's non-custodial policies use it; after that they fail with
+   * FAILED_PRECONDITION `WALLET_SESSION_EXPIRED` and the customer signs in again.
+   *
+   * @generated from rpc covergate.insurance.v1.CustomerService.CompleteWalletSignIn
+   */
+  completeWalletSignIn: {
+    methodKind: "unary";
+    input: typeof CompleteWalletSignInRequestSchema;
+    output: typeof CompleteWalletSignInResponseSchema;
+  },
+  /**
+   * Returns the customer's wallet session (never the token): which wallet, until when.
+   *
+   * @generated from rpc covergate.insurance.v1.CustomerService.GetWalletSession
+   */
+  getWalletSession: {
+    methodKind: "unary";
+    input: typeof GetWalletSessionRequestSchema;
+    output: typeof GetWalletSessionResponseSchema;
+  },
+  /**
+   * Ends the customer's wallet session (signs out): the token is deleted. Idempotent.
+   *
+   * @generated from rpc covergate.insurance.v1.CustomerService.DeleteWalletSession
+   */
+  deleteWalletSession: {
+    methodKind: "unary";
+    input: typeof DeleteWalletSessionRequestSchema;
+    output: typeof DeleteWalletSessionResponseSchema;
+  },
+  /**
+   * Sends a notification to the customer through Etvas (`POST /user/notify`), in the Etvas
+   * purchase context given, or the customer's most recent one. Not retried: a retry could notify
+   * twice (use an `Idempotency-Key`).
+   *
+   * @generated from rpc covergate.insurance.v1.CustomerService.NotifyCustomer
+   */
+  notifyCustomer: {
+    methodKind: "unary";
+    input: typeof NotifyCustomerRequestSchema;
+    output: typeof NotifyCustomerResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_covergate_insurance_v1_customer, 0);

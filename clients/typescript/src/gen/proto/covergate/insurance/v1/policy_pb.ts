@@ -11,6 +11,7 @@ import { file_covergate_insurance_v1_common } from "./common_pb.js";
 import type { CustomerProfile } from "./customer_pb.js";
 import { file_covergate_insurance_v1_customer } from "./customer_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
+import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -19,7 +20,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file covergate/insurance/v1/policy.proto.
  */
 export const file_covergate_insurance_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("CiNjb3ZlcmdhdGUvaW5zdXJhbmNlL3YxL3BvbGljeS5wcm90bxIWY292ZXJnYXRlLmluc3VyYW5jZS52MSI1CgdCaWxsaW5nEhIKCnByaWNlX3R5cGUYASABKAkSFgoOcHJpY2VfaW50ZXJ2YWwYAiABKAkikgEKEVBvbGljeVBhcnRuZXJSZWZzEhgKEGV0dmFzX2NvbnRleHRfaWQYASABKAkSGAoQZXR2YXNfcHJvZHVjdF9pZBgCIAEoCRIVCg1ldHZhc191c2VyX2lkGAMgASgJEhkKEWF2YXRhX3BvbGljeV91dWlkGAQgASgJEhcKD2F2YXRhX3JlZmVyZW5jZRgFIAEoCSKUBQoGUG9saWN5EhEKCXBvbGljeV9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIQCghxdW90ZV9pZBgDIAEoCRIwCgdwYXJ0bmVyGAQgASgOMh8uY292ZXJnYXRlLmluc3VyYW5jZS52MS5QYXJ0bmVyEjAKBGtpbmQYBSABKA4yIi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeUtpbmQSFAoMcHJvZHVjdF9uYW1lGAYgASgJEjQKBnN0YXR1cxgHIAEoDjIkLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5U3RhdHVzEi4KB3ByZW1pdW0YCCABKAsyHS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLk1vbmV5EjAKB2JpbGxpbmcYCSABKAsyHy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkJpbGxpbmcSPwoMcGFydG5lcl9yZWZzGAogASgLMikuY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb2xpY3lQYXJ0bmVyUmVmcxIuCgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc3RhdHVzX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYDiABKAkSLwoLY3JlYXRlX3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKZAgoLTmZ0UHVyY2hhc2USKQoFdHhfaWQYASABKAlCGrpIF3IVMhNeMHhbMC05YS1mQS1GXXs2NH0kEisKDWN1cnJlbnRfYmxvY2sYAiABKAlCFLpIEXIPMg1eWzAtOV17MSwyMH0kEjIKDnNvdXJjZV9hZGRyZXNzGAMgASgJQhq6SBdyFTITXjB4WzAtOWEtZkEtRl17NDB9JBIyCg50YXJnZXRfYWRkcmVzcxgEIAEoCUIaukgXchUyE14weFswLTlhLWZBLUZdezQwfSQSHwoMbmZ0X3Rva2VuX2lkGAUgASgJQgm6SAZyBBABGFASKQoIbWV0YWRhdGEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IpECCg9Cb29raW5nUHVyY2hhc2USOgoWYm9va2luZ193YWxsZXRfYWRkcmVzcxgBIAEoCUIaukgXchUyE14weFswLTlhLWZBLUZdezQwfSQSMgoOd2FsbGV0X2FkZHJlc3MYAiABKAlCGrpIF3IVMhNeMHhbMC05YS1mQS1GXXs0MH0kEikKBXR4X2lkGAMgASgJQhq6SBdyFTITXjB4WzAtOWEtZkEtRl17NjR9JBI4Cgxib29raW5nX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQga6SAPIAQESKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjYKFERpZ2l0YWxBc3NldFB1cmNoYXNlEh4KCmludm9pY2VfaWQYASABKAlCCrpIB3IFEAEYgAEirwMKE0NyZWF0ZVBvbGljeVJlcXVlc3QSGgoIcXVvdGVfaWQYASABKAlCCLpIBXIDsAEBEjIKA25mdBgCIAEoCzIjLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuTmZ0UHVyY2hhc2VIABI6Cgdib29raW5nGAMgASgLMicuY292ZXJnYXRlLmluc3VyYW5jZS52MS5Cb29raW5nUHVyY2hhc2VIABJFCg1kaWdpdGFsX2Fzc2V0GAQgASgLMiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5EaWdpdGFsQXNzZXRQdXJjaGFzZUgAEjoKC3RvdGFsX3ZhbHVlGAUgASgLMh0uY292ZXJnYXRlLmluc3VyYW5jZS52MS5Nb25leUIGukgDyAEBEiAKC2N1c3RvbWVyX2lkGAYgASgJQgu6SAjYAQFyA7ABARI3CgZob2xkZXIYByABKAsyJy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkN1c3RvbWVyUHJvZmlsZRIbCglyZWZlcmVuY2UYCCABKAlCCLpIBXIDGIABQhEKCHB1cmNoYXNlEgW6SAIIASJGChRDcmVhdGVQb2xpY3lSZXNwb25zZRIuCgZwb2xpY3kYASABKAsyHi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeSIvChBHZXRQb2xpY3lSZXF1ZXN0EhsKCXBvbGljeV9pZBgBIAEoCUIIukgFcgOwAQEiQwoRR2V0UG9saWN5UmVzcG9uc2USLgoGcG9saWN5GAEgASgLMh4uY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb2xpY3ki7wEKE0xpc3RQb2xpY2llc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAQSIAoLY3VzdG9tZXJfaWQYAyABKAlCC7pICNgBAXIDsAEBEjoKB3BhcnRuZXIYBCABKA4yHy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBhcnRuZXJCCLpIBYIBAhABEj4KBnN0YXR1cxgFIAEoDjIkLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5U3RhdHVzQgi6SAWCAQIQASJhChRMaXN0UG9saWNpZXNSZXNwb25zZRIwCghwb2xpY2llcxgBIAMoCzIeLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJjChNDYW5jZWxQb2xpY3lSZXF1ZXN0EhsKCXBvbGljeV9pZBgBIAEoCUIIukgFcgOwAQESFQoEZXRhZxgCIAEoCUIHukgEcgIYQBIYCgZyZWFzb24YAyABKAlCCLpIBXIDGPQDIkYKFENhbmNlbFBvbGljeVJlc3BvbnNlEi4KBnBvbGljeRgBIAEoCzIeLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5IqkCChVBY3RpdmF0ZVBvbGljeVJlcXVlc3QSGwoJcG9saWN5X2lkGAEgASgJQgi6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAEjgKBWNoYWluGAMgASgOMh0uY292ZXJnYXRlLmluc3VyYW5jZS52MS5DaGFpbkIKukgHggEEEAEgABI0CgduZnRfaWRzGAQgAygJQiO6SCCSAR0IARAyIhdyFTITXjB4WzAtOWEtZkEtRl17NjR9JBIyCg53YWxsZXRfYWRkcmVzcxgFIAEoCUIaukgXchUyE14weFswLTlhLWZBLUZdezQwfSQSOAoFdG9rZW4YBiABKA4yHS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlRva2VuQgq6SAeCAQQQASAAIkgKFkFjdGl2YXRlUG9saWN5UmVzcG9uc2USLgoGcG9saWN5GAEgASgLMh4uY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb2xpY3kiMwoUUmVmcmVzaFBvbGljeVJlcXVlc3QSGwoJcG9saWN5X2lkGAEgASgJQgi6SAVyA7ABASJYChVSZWZyZXNoUG9saWN5UmVzcG9uc2USLgoGcG9saWN5GAEgASgLMh4uY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb2xpY3kSDwoHY2hhbmdlZBgCIAEoCCrsAQoMUG9saWN5U3RhdHVzEh0KGVBPTElDWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVQT0xJQ1lfU1RBVFVTX1BFTkRJTkcQARIYChRQT0xJQ1lfU1RBVFVTX0FDVElWRRACEhsKF1BPTElDWV9TVEFUVVNfU1VTUEVOREVEEAMSGgoWUE9MSUNZX1NUQVRVU19DQU5DRUxFRBAEEhkKFVBPTElDWV9TVEFUVVNfRVhQSVJFRBAFEhoKFlBPTElDWV9TVEFUVVNfUkVKRUNURUQQBhIYChRQT0xJQ1lfU1RBVFVTX0ZBSUxFRBAHKpUBCgpQb2xpY3lLaW5kEhsKF1BPTElDWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPUE9MSUNZX0tJTkRfTkZUEAESFwoTUE9MSUNZX0tJTkRfQk9PS0lORxACEh0KGVBPTElDWV9LSU5EX0RJR0lUQUxfQVNTRVQQAxIdChlQT0xJQ1lfS0lORF9FVFZBU19QUk9EVUNUEAQy2QcKDVBvbGljeVNlcnZpY2USlAEKDENyZWF0ZVBvbGljeRIrLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQ3JlYXRlUG9saWN5UmVxdWVzdBosLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQ3JlYXRlUG9saWN5UmVzcG9uc2UiKYq1GA5wb2xpY2llcy53cml0ZYLT5JMCEToBKiIML3YxL3BvbGljaWVzEpMBCglHZXRQb2xpY3kSKC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkdldFBvbGljeVJlcXVlc3QaKS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkdldFBvbGljeVJlc3BvbnNlIjGKtRgNcG9saWNpZXMucmVhZILT5JMCGhIYL3YxL3BvbGljaWVzL3twb2xpY3lfaWR9EpABCgxMaXN0UG9saWNpZXMSKy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkxpc3RQb2xpY2llc1JlcXVlc3QaLC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlIiWKtRgNcG9saWNpZXMucmVhZILT5JMCDhIML3YxL3BvbGljaWVzEqcBCgxDYW5jZWxQb2xpY3kSKy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkNhbmNlbFBvbGljeVJlcXVlc3QaLC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkNhbmNlbFBvbGljeVJlc3BvbnNlIjyKtRgOcG9saWNpZXMud3JpdGWC0+STAiQ6ASoiHy92MS9wb2xpY2llcy97cG9saWN5X2lkfTpjYW5jZWwSrwEKDkFjdGl2YXRlUG9saWN5Ei0uY292ZXJnYXRlLmluc3VyYW5jZS52MS5BY3RpdmF0ZVBvbGljeVJlcXVlc3QaLi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkFjdGl2YXRlUG9saWN5UmVzcG9uc2UiPoq1GA5wb2xpY2llcy53cml0ZYLT5JMCJjoBKiIhL3YxL3BvbGljaWVzL3twb2xpY3lfaWR9OmFjdGl2YXRlEqsBCg1SZWZyZXNoUG9saWN5EiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5SZWZyZXNoUG9saWN5UmVxdWVzdBotLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUmVmcmVzaFBvbGljeVJlc3BvbnNlIj2KtRgOcG9saWNpZXMud3JpdGWC0+STAiU6ASoiIC92MS9wb2xpY2llcy97cG9saWN5X2lkfTpyZWZyZXNoQkpaSGdpdGh1Yi5jb20vY292ZXJnYXRlL2NvdmVyZ2F0ZS9nZW4vZ28vY292ZXJnYXRlL2luc3VyYW5jZS92MTtpbnN1cmFuY2V2MWIGcHJvdG8z", [file_buf_validate_validate, file_covergate_insurance_v1_auth, file_covergate_insurance_v1_common, file_covergate_insurance_v1_customer, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiNjb3ZlcmdhdGUvaW5zdXJhbmNlL3YxL3BvbGljeS5wcm90bxIWY292ZXJnYXRlLmluc3VyYW5jZS52MSJBCgdCaWxsaW5nEhgKCnByaWNlX3R5cGUYASABKAlCBOJBAQMSHAoOcHJpY2VfaW50ZXJ2YWwYAiABKAlCBOJBAQMisAEKEVBvbGljeVBhcnRuZXJSZWZzEh4KEGV0dmFzX2NvbnRleHRfaWQYASABKAlCBOJBAQMSHgoQZXR2YXNfcHJvZHVjdF9pZBgCIAEoCUIE4kEBAxIbCg1ldHZhc191c2VyX2lkGAMgASgJQgTiQQEDEh8KEWF2YXRhX3BvbGljeV91dWlkGAQgASgJQgTiQQEDEh0KD2F2YXRhX3JlZmVyZW5jZRgFIAEoCUIE4kEBAyKyBgoGUG9saWN5EhcKCXBvbGljeV9pZBgBIAEoCUIE4kEBAxIZCgtjdXN0b21lcl9pZBgCIAEoCUIE4kEBAxIWCghxdW90ZV9pZBgDIAEoCUIE4kEBAxI2CgdwYXJ0bmVyGAQgASgOMh8uY292ZXJnYXRlLmluc3VyYW5jZS52MS5QYXJ0bmVyQgTiQQEDEjYKBGtpbmQYBSABKA4yIi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeUtpbmRCBOJBAQMSGgoMcHJvZHVjdF9uYW1lGAYgASgJQgTiQQEDEjoKBnN0YXR1cxgHIAEoDjIkLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5U3RhdHVzQgTiQQEDEjQKB3ByZW1pdW0YCCABKAsyHS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLk1vbmV5QgTiQQEDEjYKB2JpbGxpbmcYCSABKAsyHy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkJpbGxpbmdCBOJBAQMSRQoMcGFydG5lcl9yZWZzGAogASgLMikuY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb2xpY3lQYXJ0bmVyUmVmc0IE4kEBAxI0CgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIyCghlbmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNQoLc3RhdHVzX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEhIKBGV0YWcYDiABKAlCBOJBAQMSNQoLY3JlYXRlX3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjUKC3VwZGF0ZV90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI8CgVhdmF0YRgRIAEoCzInLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQXZhdGFQb2xpY3lEYXRhQgTiQQEDIqcCCg9BdmF0YVBvbGljeURhdGESFwoJcG9saWN5X2lkGAEgASgJQgTiQQEDEhkKC3BvbGljeV9oYXNoGAIgASgJQgTiQQEDEhkKC3BvbGljeV90eXBlGAMgASgJQgTiQQEDEhwKDnBhcnRuZXJfc3RhdHVzGAQgASgJQgTiQQEDEhcKCXJlZmVyZW5jZRgFIAEoCUIE4kEBAxI1CgtmaW5pc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSIgoUb3duZXJfd2FsbGV0X2FkZHJlc3MYByABKAlCBOJBAQMSMwoJc3luY190aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAyKtAgoLTmZ0UHVyY2hhc2USLQoFdHhfaWQYASABKAlCHuJBAQK6SBdyFTITXjB4WzAtOWEtZkEtRl17NjR9JBIvCg1jdXJyZW50X2Jsb2NrGAIgASgJQhjiQQECukgRcg8yDV5bMC05XXsxLDIwfSQSNgoOc291cmNlX2FkZHJlc3MYAyABKAlCHuJBAQK6SBdyFTITXjB4WzAtOWEtZkEtRl17NDB9JBI2Cg50YXJnZXRfYWRkcmVzcxgEIAEoCUIe4kEBArpIF3IVMhNeMHhbMC05YS1mQS1GXXs0MH0kEiMKDG5mdF90b2tlbl9pZBgFIAEoCUIN4kEBArpIBnIEEAEYUBIpCghtZXRhZGF0YRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QioQIKD0Jvb2tpbmdQdXJjaGFzZRI+ChZib29raW5nX3dhbGxldF9hZGRyZXNzGAEgASgJQh7iQQECukgXchUyE14weFswLTlhLWZBLUZdezQwfSQSNgoOd2FsbGV0X2FkZHJlc3MYAiABKAlCHuJBAQK6SBdyFTITXjB4WzAtOWEtZkEtRl17NDB9JBItCgV0eF9pZBgDIAEoCUIe4kEBArpIF3IVMhNeMHhbMC05YS1mQS1GXXs2NH0kEjwKDGJvb2tpbmdfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCuJBAQK6SAPIAQESKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjoKFERpZ2l0YWxBc3NldFB1cmNoYXNlEiIKCmludm9pY2VfaWQYASABKAlCDuJBAQK6SAdyBRABGIABIrcDChNDcmVhdGVQb2xpY3lSZXF1ZXN0Eh4KCHF1b3RlX2lkGAEgASgJQgziQQECukgFcgOwAQESMgoDbmZ0GAIgASgLMiMuY292ZXJnYXRlLmluc3VyYW5jZS52MS5OZnRQdXJjaGFzZUgAEjoKB2Jvb2tpbmcYAyABKAsyJy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkJvb2tpbmdQdXJjaGFzZUgAEkUKDWRpZ2l0YWxfYXNzZXQYBCABKAsyLC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkRpZ2l0YWxBc3NldFB1cmNoYXNlSAASPgoLdG90YWxfdmFsdWUYBSABKAsyHS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLk1vbmV5QgriQQECukgDyAEBEiAKC2N1c3RvbWVyX2lkGAYgASgJQgu6SAjYAQFyA7ABARI3CgZob2xkZXIYByABKAsyJy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkN1c3RvbWVyUHJvZmlsZRIbCglyZWZlcmVuY2UYCCABKAlCCLpIBXIDGIABQhEKCHB1cmNoYXNlEgW6SAIIASJGChRDcmVhdGVQb2xpY3lSZXNwb25zZRIuCgZwb2xpY3kYASABKAsyHi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeSIzChBHZXRQb2xpY3lSZXF1ZXN0Eh8KCXBvbGljeV9pZBgBIAEoCUIM4kEBArpIBXIDsAEBIkMKEUdldFBvbGljeVJlc3BvbnNlEi4KBnBvbGljeRgBIAEoCzIeLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5Iu8BChNMaXN0UG9saWNpZXNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIAEEiAKC2N1c3RvbWVyX2lkGAMgASgJQgu6SAjYAQFyA7ABARI6CgdwYXJ0bmVyGAQgASgOMh8uY292ZXJnYXRlLmluc3VyYW5jZS52MS5QYXJ0bmVyQgi6SAWCAQIQARI+CgZzdGF0dXMYBSABKA4yJC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeVN0YXR1c0IIukgFggECEAEiYQoUTGlzdFBvbGljaWVzUmVzcG9uc2USMAoIcG9saWNpZXMYASADKAsyHi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZwoTQ2FuY2VsUG9saWN5UmVxdWVzdBIfCglwb2xpY3lfaWQYASABKAlCDOJBAQK6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAEhgKBnJlYXNvbhgDIAEoCUIIukgFcgMY9AMiRgoUQ2FuY2VsUG9saWN5UmVzcG9uc2USLgoGcG9saWN5GAEgASgLMh4uY292ZXJnYXRlLmluc3VyYW5jZS52MS5Qb2xpY3kivQIKFUFjdGl2YXRlUG9saWN5UmVxdWVzdBIfCglwb2xpY3lfaWQYASABKAlCDOJBAQK6SAVyA7ABARIVCgRldGFnGAIgASgJQge6SARyAhhAEjwKBWNoYWluGAMgASgOMh0uY292ZXJnYXRlLmluc3VyYW5jZS52MS5DaGFpbkIO4kEBArpIB4IBBBABIAASOAoHbmZ0X2lkcxgEIAMoCUIn4kEBArpIIJIBHQgBEDIiF3IVMhNeMHhbMC05YS1mQS1GXXs2NH0kEjYKDndhbGxldF9hZGRyZXNzGAUgASgJQh7iQQECukgXchUyE14weFswLTlhLWZBLUZdezQwfSQSPAoFdG9rZW4YBiABKA4yHS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlRva2VuQg7iQQECukgHggEEEAEgACJIChZBY3RpdmF0ZVBvbGljeVJlc3BvbnNlEi4KBnBvbGljeRgBIAEoCzIeLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUG9saWN5IjcKFFJlZnJlc2hQb2xpY3lSZXF1ZXN0Eh8KCXBvbGljeV9pZBgBIAEoCUIM4kEBArpIBXIDsAEBIlgKFVJlZnJlc2hQb2xpY3lSZXNwb25zZRIuCgZwb2xpY3kYASABKAsyHi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeRIPCgdjaGFuZ2VkGAIgASgIIkAKHUdldFBvbGljeVJlcXVlc3RTdGF0dXNSZXF1ZXN0Eh8KCXBvbGljeV9pZBgBIAEoCUIM4kEBArpIBXIDsAEBIsoBCh5HZXRQb2xpY3lSZXF1ZXN0U3RhdHVzUmVzcG9uc2USEQoJcG9saWN5X2lkGAEgASgJEhkKEWF2YXRhX3BvbGljeV91dWlkGAIgASgJEhIKCmV2ZW50X3R5cGUYAyABKAkSFgoOcGFydG5lcl9zdGF0dXMYBCABKAkSEQoJcmVmZXJlbmNlGAUgASgJEjsKDW1hcHBlZF9zdGF0dXMYBiABKA4yJC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlBvbGljeVN0YXR1cyI+ChlMaXN0V2FsbGV0UG9saWNpZXNSZXF1ZXN0EiEKC2N1c3RvbWVyX2lkGAEgASgJQgziQQECukgFcgOwAQEi7QEKEENhcnJpZXJQb2xpY3lOZnQSEwoFdHhfaWQYASABKAlCBOJBAQMSFAoGc291cmNlGAIgASgJQgTiQQEDEhQKBnRhcmdldBgDIAEoCUIE4kEBAxITCgV0b2tlbhgEIAEoCUIE4kEBAxITCgVvd25lchgFIAEoCUIE4kEBAxITCgVjaGFpbhgGIAEoCUIE4kEBAxIWCgh0b2tlbl9pZBgHIAEoCUIE4kEBAxIZCgtjb250cmFjdF9pZBgIIAEoCUIE4kEBAxITCgV0aXRsZRgJIAEoCUIE4kEBAxIRCgN1cmkYCiABKAlCBOJBAQMivAMKDUNhcnJpZXJQb2xpY3kSHwoRYXZhdGFfcG9saWN5X3V1aWQYASABKAlCBOJBAQMSFwoJcG9saWN5X2lkGAIgASgJQgTiQQEDEjwKBWF2YXRhGAMgASgLMicuY292ZXJnYXRlLmluc3VyYW5jZS52MS5BdmF0YVBvbGljeURhdGFCBOJBAQMSNAoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSMgoIZW5kX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEhkKC3RvdGFsX3ZhbHVlGAYgASgJQgTiQQEDEhYKCGR1cmF0aW9uGAcgASgJQgTiQQEDEiEKE2NvdmVyYWdlX3BlcmNlbnRhZ2UYCCABKAlCBOJBAQMSNgoMY29uZmlybV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI7CgNuZnQYCiABKAsyKC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkNhcnJpZXJQb2xpY3lOZnRCBOJBAQMifwoaTGlzdFdhbGxldFBvbGljaWVzUmVzcG9uc2USFgoOd2FsbGV0X2FkZHJlc3MYASABKAkSEAoIY2hhaW5faWQYAiABKAMSNwoIcG9saWNpZXMYAyADKAsyJS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkNhcnJpZXJQb2xpY3kq7AEKDFBvbGljeVN0YXR1cxIdChlQT0xJQ1lfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUE9MSUNZX1NUQVRVU19QRU5ESU5HEAESGAoUUE9MSUNZX1NUQVRVU19BQ1RJVkUQAhIbChdQT0xJQ1lfU1RBVFVTX1NVU1BFTkRFRBADEhoKFlBPTElDWV9TVEFUVVNfQ0FOQ0VMRUQQBBIZChVQT0xJQ1lfU1RBVFVTX0VYUElSRUQQBRIaChZQT0xJQ1lfU1RBVFVTX1JFSkVDVEVEEAYSGAoUUE9MSUNZX1NUQVRVU19GQUlMRUQQByqVAQoKUG9saWN5S2luZBIbChdQT0xJQ1lfS0lORF9VTlNQRUNJRklFRBAAEhMKD1BPTElDWV9LSU5EX05GVBABEhcKE1BPTElDWV9LSU5EX0JPT0tJTkcQAhIdChlQT0xJQ1lfS0lORF9ESUdJVEFMX0FTU0VUEAMSHQoZUE9MSUNZX0tJTkRfRVRWQVNfUFJPRFVDVBAEMukKCg1Qb2xpY3lTZXJ2aWNlEpQBCgxDcmVhdGVQb2xpY3kSKy5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkNyZWF0ZVBvbGljeVJlcXVlc3QaLC5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkNyZWF0ZVBvbGljeVJlc3BvbnNlIimKtRgOcG9saWNpZXMud3JpdGWC0+STAhE6ASoiDC92MS9wb2xpY2llcxKTAQoJR2V0UG9saWN5EiguY292ZXJnYXRlLmluc3VyYW5jZS52MS5HZXRQb2xpY3lSZXF1ZXN0GikuY292ZXJnYXRlLmluc3VyYW5jZS52MS5HZXRQb2xpY3lSZXNwb25zZSIxirUYDXBvbGljaWVzLnJlYWSC0+STAhoSGC92MS9wb2xpY2llcy97cG9saWN5X2lkfRKQAQoMTGlzdFBvbGljaWVzEisuY292ZXJnYXRlLmluc3VyYW5jZS52MS5MaXN0UG9saWNpZXNSZXF1ZXN0GiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5MaXN0UG9saWNpZXNSZXNwb25zZSIlirUYDXBvbGljaWVzLnJlYWSC0+STAg4SDC92MS9wb2xpY2llcxKnAQoMQ2FuY2VsUG9saWN5EisuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DYW5jZWxQb2xpY3lSZXF1ZXN0GiwuY292ZXJnYXRlLmluc3VyYW5jZS52MS5DYW5jZWxQb2xpY3lSZXNwb25zZSI8irUYDnBvbGljaWVzLndyaXRlgtPkkwIkOgEqIh8vdjEvcG9saWNpZXMve3BvbGljeV9pZH06Y2FuY2VsEq8BCg5BY3RpdmF0ZVBvbGljeRItLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuQWN0aXZhdGVQb2xpY3lSZXF1ZXN0Gi4uY292ZXJnYXRlLmluc3VyYW5jZS52MS5BY3RpdmF0ZVBvbGljeVJlc3BvbnNlIj6KtRgOcG9saWNpZXMud3JpdGWC0+STAiY6ASoiIS92MS9wb2xpY2llcy97cG9saWN5X2lkfTphY3RpdmF0ZRKrAQoNUmVmcmVzaFBvbGljeRIsLmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuUmVmcmVzaFBvbGljeVJlcXVlc3QaLS5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLlJlZnJlc2hQb2xpY3lSZXNwb25zZSI9irUYDnBvbGljaWVzLndyaXRlgtPkkwIlOgEqIiAvdjEvcG9saWNpZXMve3BvbGljeV9pZH06cmVmcmVzaBLJAQoWR2V0UG9saWN5UmVxdWVzdFN0YXR1cxI1LmNvdmVyZ2F0ZS5pbnN1cmFuY2UudjEuR2V0UG9saWN5UmVxdWVzdFN0YXR1c1JlcXVlc3QaNi5jb3ZlcmdhdGUuaW5zdXJhbmNlLnYxLkdldFBvbGljeVJlcXVlc3RTdGF0dXNSZXNwb25zZSJAirUYDXBvbGljaWVzLnJlYWSC0+STAikSJy92MS9wb2xpY2llcy97cG9saWN5X2lkfS9yZXF1ZXN0LXN0YXR1cxLBAQoSTGlzdFdhbGxldFBvbGljaWVzEjEuY292ZXJnYXRlLmluc3VyYW5jZS52MS5MaXN0V2FsbGV0UG9saWNpZXNSZXF1ZXN0GjIuY292ZXJnYXRlLmluc3VyYW5jZS52MS5MaXN0V2FsbGV0UG9saWNpZXNSZXNwb25zZSJEirUYDXBvbGljaWVzLnJlYWSC0+STAi0SKy92MS9jdXN0b21lcnMve2N1c3RvbWVyX2lkfS93YWxsZXQtcG9saWNpZXNCSlpIZ2l0aHViLmNvbS9jb3ZlcmdhdGUvY292ZXJnYXRlL2dlbi9nby9jb3ZlcmdhdGUvaW5zdXJhbmNlL3YxO2luc3VyYW5jZXYxYgZwcm90bzM", [file_buf_validate_validate, file_covergate_insurance_v1_auth, file_covergate_insurance_v1_common, file_covergate_insurance_v1_customer, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Billing says how the premium is charged.
@@ -215,6 +216,14 @@ export type Policy = Message<"covergate.insurance.v1.Policy"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 16;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * What the carrier reported about the policy (Avata policies; empty until Avata answered a
+   * refresh or sent a policy-update).
+   *
+   * @generated from field: covergate.insurance.v1.AvataPolicyData avata = 17;
+   */
+  avata?: AvataPolicyData | undefined;
 };
 
 /**
@@ -223,6 +232,80 @@ export type Policy = Message<"covergate.insurance.v1.Policy"> & {
  */
 export const PolicySchema: GenMessage<Policy> = /*@__PURE__*/
   messageDesc(file_covergate_insurance_v1_policy, 2);
+
+/**
+ * AvataPolicyData is what Avata returns about a policy (policy details, the wallet's policies)
+ * and what its policy-update callbacks carry, kept as reported.
+ *
+ * @generated from message covergate.insurance.v1.AvataPolicyData
+ */
+export type AvataPolicyData = Message<"covergate.insurance.v1.AvataPolicyData"> & {
+  /**
+   * Avata's policy id (`policyId`), for example its certificate number.
+   *
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * Avata's policy hash (`policyHash`).
+   *
+   * @generated from field: string policy_hash = 2;
+   */
+  policyHash: string;
+
+  /**
+   * Avata's policy type (`policyType`), for example `NFT` or `DIGITAL_ASSET`.
+   *
+   * @generated from field: string policy_type = 3;
+   */
+  policyType: string;
+
+  /**
+   * Avata's status name as last reported (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, ...).
+   *
+   * @generated from field: string partner_status = 4;
+   */
+  partnerStatus: string;
+
+  /**
+   * The reference Avata reports for the policy (the callback's `reference`, the details'
+   * `purchaseData.reference`); normally the reference we sent.
+   *
+   * @generated from field: string reference = 5;
+   */
+  reference: string;
+
+  /**
+   * When the policy finished at Avata (`finishedAt`), if it has.
+   *
+   * @generated from field: google.protobuf.Timestamp finish_time = 6;
+   */
+  finishTime?: Timestamp | undefined;
+
+  /**
+   * The wallet the policy was bought to, when it is the customer's own wallet (non-custodial);
+   * empty for policies held by our merchant wallet. Claims on such policies need the customer's
+   * wallet sign-in.
+   *
+   * @generated from field: string owner_wallet_address = 7;
+   */
+  ownerWalletAddress: string;
+
+  /**
+   * When Covergate last recorded a change of this data reported by Avata.
+   *
+   * @generated from field: google.protobuf.Timestamp sync_time = 8;
+   */
+  syncTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.AvataPolicyData.
+ * Use `create(AvataPolicyDataSchema)` to create a new message.
+ */
+export const AvataPolicyDataSchema: GenMessage<AvataPolicyData> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 3);
 
 /**
  * NftPurchase is the on-chain purchase an NFT policy covers; it must match the quote.
@@ -278,7 +361,7 @@ export type NftPurchase = Message<"covergate.insurance.v1.NftPurchase"> & {
  * Use `create(NftPurchaseSchema)` to create a new message.
  */
 export const NftPurchaseSchema: GenMessage<NftPurchase> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 3);
+  messageDesc(file_covergate_insurance_v1_policy, 4);
 
 /**
  * BookingPurchase is the booking a booking policy covers; it must match the quote.
@@ -327,7 +410,7 @@ export type BookingPurchase = Message<"covergate.insurance.v1.BookingPurchase"> 
  * Use `create(BookingPurchaseSchema)` to create a new message.
  */
 export const BookingPurchaseSchema: GenMessage<BookingPurchase> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 4);
+  messageDesc(file_covergate_insurance_v1_policy, 5);
 
 /**
  * DigitalAssetPurchase is the fiat purchase a digital-asset policy covers.
@@ -348,7 +431,7 @@ export type DigitalAssetPurchase = Message<"covergate.insurance.v1.DigitalAssetP
  * Use `create(DigitalAssetPurchaseSchema)` to create a new message.
  */
 export const DigitalAssetPurchaseSchema: GenMessage<DigitalAssetPurchase> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 5);
+  messageDesc(file_covergate_insurance_v1_policy, 6);
 
 /**
  * CreatePolicyRequest buys the cover of a quote.
@@ -431,7 +514,7 @@ export type CreatePolicyRequest = Message<"covergate.insurance.v1.CreatePolicyRe
  * Use `create(CreatePolicyRequestSchema)` to create a new message.
  */
 export const CreatePolicyRequestSchema: GenMessage<CreatePolicyRequest> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 6);
+  messageDesc(file_covergate_insurance_v1_policy, 7);
 
 /**
  * CreatePolicyResponse carries the new policy (status PENDING until the carrier accepts).
@@ -452,7 +535,7 @@ export type CreatePolicyResponse = Message<"covergate.insurance.v1.CreatePolicyR
  * Use `create(CreatePolicyResponseSchema)` to create a new message.
  */
 export const CreatePolicyResponseSchema: GenMessage<CreatePolicyResponse> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 7);
+  messageDesc(file_covergate_insurance_v1_policy, 8);
 
 /**
  * GetPolicyRequest names one policy.
@@ -473,7 +556,7 @@ export type GetPolicyRequest = Message<"covergate.insurance.v1.GetPolicyRequest"
  * Use `create(GetPolicyRequestSchema)` to create a new message.
  */
 export const GetPolicyRequestSchema: GenMessage<GetPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 8);
+  messageDesc(file_covergate_insurance_v1_policy, 9);
 
 /**
  * GetPolicyResponse carries the policy.
@@ -494,7 +577,7 @@ export type GetPolicyResponse = Message<"covergate.insurance.v1.GetPolicyRespons
  * Use `create(GetPolicyResponseSchema)` to create a new message.
  */
 export const GetPolicyResponseSchema: GenMessage<GetPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 9);
+  messageDesc(file_covergate_insurance_v1_policy, 10);
 
 /**
  * ListPoliciesRequest filters and pages policies.
@@ -543,7 +626,7 @@ export type ListPoliciesRequest = Message<"covergate.insurance.v1.ListPoliciesRe
  * Use `create(ListPoliciesRequestSchema)` to create a new message.
  */
 export const ListPoliciesRequestSchema: GenMessage<ListPoliciesRequest> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 10);
+  messageDesc(file_covergate_insurance_v1_policy, 11);
 
 /**
  * ListPoliciesResponse is one page of policies.
@@ -571,7 +654,7 @@ export type ListPoliciesResponse = Message<"covergate.insurance.v1.ListPoliciesR
  * Use `create(ListPoliciesResponseSchema)` to create a new message.
  */
 export const ListPoliciesResponseSchema: GenMessage<ListPoliciesResponse> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 11);
+  messageDesc(file_covergate_insurance_v1_policy, 12);
 
 /**
  * CancelPolicyRequest cancels one policy.
@@ -606,7 +689,7 @@ export type CancelPolicyRequest = Message<"covergate.insurance.v1.CancelPolicyRe
  * Use `create(CancelPolicyRequestSchema)` to create a new message.
  */
 export const CancelPolicyRequestSchema: GenMessage<CancelPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 12);
+  messageDesc(file_covergate_insurance_v1_policy, 13);
 
 /**
  * CancelPolicyResponse carries the canceled policy.
@@ -627,7 +710,7 @@ export type CancelPolicyResponse = Message<"covergate.insurance.v1.CancelPolicyR
  * Use `create(CancelPolicyResponseSchema)` to create a new message.
  */
 export const CancelPolicyResponseSchema: GenMessage<CancelPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 13);
+  messageDesc(file_covergate_insurance_v1_policy, 14);
 
 /**
  * ActivatePolicyRequest activates a booking policy with the carrier.
@@ -683,7 +766,7 @@ export type ActivatePolicyRequest = Message<"covergate.insurance.v1.ActivatePoli
  * Use `create(ActivatePolicyRequestSchema)` to create a new message.
  */
 export const ActivatePolicyRequestSchema: GenMessage<ActivatePolicyRequest> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 14);
+  messageDesc(file_covergate_insurance_v1_policy, 15);
 
 /**
  * ActivatePolicyResponse carries the policy after activation.
@@ -704,7 +787,7 @@ export type ActivatePolicyResponse = Message<"covergate.insurance.v1.ActivatePol
  * Use `create(ActivatePolicyResponseSchema)` to create a new message.
  */
 export const ActivatePolicyResponseSchema: GenMessage<ActivatePolicyResponse> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 15);
+  messageDesc(file_covergate_insurance_v1_policy, 16);
 
 /**
  * RefreshPolicyRequest re-reads a policy's status from its carrier.
@@ -725,7 +808,7 @@ export type RefreshPolicyRequest = Message<"covergate.insurance.v1.RefreshPolicy
  * Use `create(RefreshPolicyRequestSchema)` to create a new message.
  */
 export const RefreshPolicyRequestSchema: GenMessage<RefreshPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 16);
+  messageDesc(file_covergate_insurance_v1_policy, 17);
 
 /**
  * RefreshPolicyResponse carries the policy after the refresh.
@@ -753,7 +836,309 @@ export type RefreshPolicyResponse = Message<"covergate.insurance.v1.RefreshPolic
  * Use `create(RefreshPolicyResponseSchema)` to create a new message.
  */
 export const RefreshPolicyResponseSchema: GenMessage<RefreshPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_covergate_insurance_v1_policy, 17);
+  messageDesc(file_covergate_insurance_v1_policy, 18);
+
+/**
+ * GetPolicyRequestStatusRequest names the policy whose carrier request status is wanted.
+ *
+ * @generated from message covergate.insurance.v1.GetPolicyRequestStatusRequest
+ */
+export type GetPolicyRequestStatusRequest = Message<"covergate.insurance.v1.GetPolicyRequestStatusRequest"> & {
+  /**
+   * The policy id (UUID).
+   *
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.GetPolicyRequestStatusRequest.
+ * Use `create(GetPolicyRequestStatusRequestSchema)` to create a new message.
+ */
+export const GetPolicyRequestStatusRequestSchema: GenMessage<GetPolicyRequestStatusRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 19);
+
+/**
+ * GetPolicyRequestStatusResponse is the carrier's answer, as given.
+ *
+ * @generated from message covergate.insurance.v1.GetPolicyRequestStatusResponse
+ */
+export type GetPolicyRequestStatusResponse = Message<"covergate.insurance.v1.GetPolicyRequestStatusResponse"> & {
+  /**
+   * The policy id.
+   *
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * Avata's policy uuid the request was made for.
+   *
+   * @generated from field: string avata_policy_uuid = 2;
+   */
+  avataPolicyUuid: string;
+
+  /**
+   * Avata's `eventType` of the answer (for example `policy-update`).
+   *
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * Avata's status name (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, `REJECTED`, ...).
+   *
+   * @generated from field: string partner_status = 4;
+   */
+  partnerStatus: string;
+
+  /**
+   * The reference Avata reports.
+   *
+   * @generated from field: string reference = 5;
+   */
+  reference: string;
+
+  /**
+   * The status Covergate would map it to; UNSPECIFIED while the request is still in progress at
+   * Avata (`CREATED`, `PENDING`, `SEND`, `RETRYING`) or for a status Avata does not document.
+   *
+   * @generated from field: covergate.insurance.v1.PolicyStatus mapped_status = 6;
+   */
+  mappedStatus: PolicyStatus;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.GetPolicyRequestStatusResponse.
+ * Use `create(GetPolicyRequestStatusResponseSchema)` to create a new message.
+ */
+export const GetPolicyRequestStatusResponseSchema: GenMessage<GetPolicyRequestStatusResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 20);
+
+/**
+ * ListWalletPoliciesRequest names the customer whose wallet's policies are wanted.
+ *
+ * @generated from message covergate.insurance.v1.ListWalletPoliciesRequest
+ */
+export type ListWalletPoliciesRequest = Message<"covergate.insurance.v1.ListWalletPoliciesRequest"> & {
+  /**
+   * The customer (UUID); it needs a live wallet session.
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.ListWalletPoliciesRequest.
+ * Use `create(ListWalletPoliciesRequestSchema)` to create a new message.
+ */
+export const ListWalletPoliciesRequestSchema: GenMessage<ListWalletPoliciesRequest> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 21);
+
+/**
+ * CarrierPolicyNft is the insured NFT as Avata describes it.
+ *
+ * @generated from message covergate.insurance.v1.CarrierPolicyNft
+ */
+export type CarrierPolicyNft = Message<"covergate.insurance.v1.CarrierPolicyNft"> & {
+  /**
+   * Purchase transaction id.
+   *
+   * @generated from field: string tx_id = 1;
+   */
+  txId: string;
+
+  /**
+   * Seller address.
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * Buyer address.
+   *
+   * @generated from field: string target = 3;
+   */
+  target: string;
+
+  /**
+   * Payment token.
+   *
+   * @generated from field: string token = 4;
+   */
+  token: string;
+
+  /**
+   * Owner of the asset.
+   *
+   * @generated from field: string owner = 5;
+   */
+  owner: string;
+
+  /**
+   * Chain of the asset.
+   *
+   * @generated from field: string chain = 6;
+   */
+  chain: string;
+
+  /**
+   * Token id of the NFT.
+   *
+   * @generated from field: string token_id = 7;
+   */
+  tokenId: string;
+
+  /**
+   * Contract address of the NFT.
+   *
+   * @generated from field: string contract_id = 8;
+   */
+  contractId: string;
+
+  /**
+   * Title of the NFT.
+   *
+   * @generated from field: string title = 9;
+   */
+  title: string;
+
+  /**
+   * URI of the NFT.
+   *
+   * @generated from field: string uri = 10;
+   */
+  uri: string;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.CarrierPolicyNft.
+ * Use `create(CarrierPolicyNftSchema)` to create a new message.
+ */
+export const CarrierPolicyNftSchema: GenMessage<CarrierPolicyNft> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 22);
+
+/**
+ * CarrierPolicy is one policy as Avata lists it for a wallet.
+ *
+ * @generated from message covergate.insurance.v1.CarrierPolicy
+ */
+export type CarrierPolicy = Message<"covergate.insurance.v1.CarrierPolicy"> & {
+  /**
+   * Avata's policy uuid.
+   *
+   * @generated from field: string avata_policy_uuid = 1;
+   */
+  avataPolicyUuid: string;
+
+  /**
+   * The Covergate policy with that uuid; empty when Covergate does not know it.
+   *
+   * @generated from field: string policy_id = 2;
+   */
+  policyId: string;
+
+  /**
+   * What Avata reports (policy id, hash, type, status, reference, finish time).
+   *
+   * @generated from field: covergate.insurance.v1.AvataPolicyData avata = 3;
+   */
+  avata?: AvataPolicyData | undefined;
+
+  /**
+   * Start of cover.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 4;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * End of cover.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 5;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Total value of the purchase, a decimal string as Avata sends it.
+   *
+   * @generated from field: string total_value = 6;
+   */
+  totalValue: string;
+
+  /**
+   * Duration as Avata sends it (days).
+   *
+   * @generated from field: string duration = 7;
+   */
+  duration: string;
+
+  /**
+   * Coverage percentage as Avata sends it.
+   *
+   * @generated from field: string coverage_percentage = 8;
+   */
+  coveragePercentage: string;
+
+  /**
+   * When the purchase was confirmed.
+   *
+   * @generated from field: google.protobuf.Timestamp confirm_time = 9;
+   */
+  confirmTime?: Timestamp | undefined;
+
+  /**
+   * The insured NFT, for NFT cover.
+   *
+   * @generated from field: covergate.insurance.v1.CarrierPolicyNft nft = 10;
+   */
+  nft?: CarrierPolicyNft | undefined;
+};
+
+/**
+ * Describes the message covergate.insurance.v1.CarrierPolicy.
+ * Use `create(CarrierPolicySchema)` to create a new message.
+ */
+export const CarrierPolicySchema: GenMessage<CarrierPolicy> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 23);
+
+/**
+ * ListWalletPoliciesResponse lists the wallet's policies at Avata.
+ *
+ * @generated from message covergate.insurance.v1.ListWalletPoliciesResponse
+ */
+export type ListWalletPoliciesResponse = Message<"covergate.insurance.v1.ListWalletPoliciesResponse"> & {
+  /**
+   * The wallet asked for.
+   *
+   * @generated from field: string wallet_address = 1;
+   */
+  walletAddress: string;
+
+  /**
+   * The chain id asked for.
+   *
+   * @generated from field: int64 chain_id = 2;
+   */
+  chainId: bigint;
+
+  /**
+   * The policies, in Avata's order.
+   *
+   * @generated from field: repeated covergate.insurance.v1.CarrierPolicy policies = 3;
+   */
+  policies: CarrierPolicy[];
+};
+
+/**
+ * Describes the message covergate.insurance.v1.ListWalletPoliciesResponse.
+ * Use `create(ListWalletPoliciesResponseSchema)` to create a new message.
+ */
+export const ListWalletPoliciesResponseSchema: GenMessage<ListWalletPoliciesResponse> = /*@__PURE__*/
+  messageDesc(file_covergate_insurance_v1_policy, 24);
 
 /**
  * PolicyStatus is the lifecycle state of a policy:
@@ -944,6 +1329,30 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof RefreshPolicyRequestSchema;
     output: typeof RefreshPolicyResponseSchema;
+  },
+  /**
+   * Asks the carrier where the policy request stands (Avata's "policy request status"). Read
+   * only: the answer is returned as the carrier gives it and changes nothing here (`:refresh`
+   * applies the carrier's status). Avata policies only (else 400 `INVALID_STATE`).
+   *
+   * @generated from rpc covergate.insurance.v1.PolicyService.GetPolicyRequestStatus
+   */
+  getPolicyRequestStatus: {
+    methodKind: "unary";
+    input: typeof GetPolicyRequestStatusRequestSchema;
+    output: typeof GetPolicyRequestStatusResponseSchema;
+  },
+  /**
+   * Lists the policies Avata holds for the customer's wallet (Avata's "policies for a wallet"),
+   * with the wallet's access token from the customer's wallet sign-in. Each carrier policy names
+   * the Covergate policy it belongs to, when there is one.
+   *
+   * @generated from rpc covergate.insurance.v1.PolicyService.ListWalletPolicies
+   */
+  listWalletPolicies: {
+    methodKind: "unary";
+    input: typeof ListWalletPoliciesRequestSchema;
+    output: typeof ListWalletPoliciesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_covergate_insurance_v1_policy, 0);
