@@ -77,7 +77,7 @@ func TestMalformedIdempotencyKeyOverREST(t *testing.T) {
 			if st.Code() != codes.InvalidArgument || apptest.ErrorInfo(t, st).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED) {
 				t.Fatalf("status %v", st.Proto())
 			}
-			if v := apptest.Violations(st); len(v) != 1 || v[0] != "Idempotency-Key|idempotency_key.format" {
+			if v := apptest.Violations(st); len(v) != 1 || v[0] != "Idempotency-Key|IDEMPOTENCY_KEY_FORMAT" {
 				t.Fatalf("violations %v", v)
 			}
 			if after := quoteCount(t, s.App.Store()); after != before {
