@@ -265,11 +265,11 @@ func ClaimToProto(c domain.Claim) *insurancev1.Claim {
 		Status:         ClaimStatusToProto(c.Status),
 		Reason:         c.Reason,
 		DocumentKeys:   c.DocumentKeys,
-		PartnerClaimId: c.AvataClaimUUID,
-		StatusTime:     ts(c.StatusTime),
-		Etag:           Etag(c.Version),
-		CreateTime:     ts(c.CreateTime),
-		UpdateTime:     ts(c.UpdateTime),
+		PartnerClaimId: c.AvataClaimUUID, PartnerClaimNumber: c.AvataClaimID,
+		StatusTime: ts(c.StatusTime),
+		Etag:       Etag(c.Version),
+		CreateTime: ts(c.CreateTime),
+		UpdateTime: ts(c.UpdateTime),
 	}
 }
 
@@ -362,7 +362,7 @@ func PublicationToProto(p domain.Publication) *insurancev1.Publication {
 	var payload structpb.Struct
 	if err := protojson.Unmarshal(p.Payload, &payload); err == nil {
 		out.Payload = &payload
-		if v, ok := payload.GetFields()["payloadVersion"]; ok {
+		if v, ok := payload.GetFields()[domain.EnvelopePayloadVersion]; ok {
 			out.PayloadVersion = v.GetStringValue()
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 	"github.com/covergate/covergate/server/webhook"
@@ -45,6 +46,8 @@ type Config struct {
 	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
 	OutboxLease         time.Duration // how long a publication being delivered is reserved
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	PartnerCallTimeout  time.Duration // budget of one partner call with a side effect, detached from the caller
+	ReconcileInterval   time.Duration // how often unknown partner-call outcomes are looked for
 	// Etvas webhook flows (wire_etvas.go).
 	EtvasTimestampWindow time.Duration // accepted age of an Etvas event timestamp (≥ the retry horizon)
 	JobRetryInitial      time.Duration // first retry delay of a failed background job (doubling)
@@ -82,6 +85,8 @@ func Defaults() Config {
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
 		JobMaxAttempts:       jobs.DefaultMaxAttempts,
+		PartnerCallTimeout:   partnerops.DefaultCallTimeout,
+		ReconcileInterval:    partnerops.DefaultReconcileInterval,
 		Limits:               DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,

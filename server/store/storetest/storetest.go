@@ -53,6 +53,9 @@ func Run(t *testing.T, open OpenFunc) {
 		{"WalletSessions", testWalletSessions},
 		{"WalletErasure", testWalletErasure},
 		{"ErasureReachesRecordsNamingTheCustomer", testErasureNamed},
+		{"PartnerCalls", testPartnerCalls},
+		{"AvataReferences", testAvataReferences},
+		{"PartnerCallErasure", testPartnerCallErasure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -892,8 +892,13 @@ export interface components {
             readonly documentKeys?: string[];
             /** @description Opaque version tag. */
             readonly etag?: string;
-            /** @description The carrier's claim id. */
+            /**
+             * @description The carrier's claim uuid (Avata's `uuid`). Empty until the carrier reveals it: Avata's
+             *     create-claim answer carries none, its first `claim-update` callback does.
+             */
             readonly partnerClaimId?: string;
+            /** @description The carrier's claim number (Avata's `details.claimId` of `claim-update` callbacks), when known. */
+            readonly partnerClaimNumber?: string;
             /** @description The policy claimed on. */
             readonly policyId?: string;
             /** @description What happened. */
