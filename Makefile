@@ -9,6 +9,7 @@ BUF       := $(TOOL) buf
 BIN       := bin/covergate
 GOFLAGS_TEST ?= -race -count=1
 DESCRIPTORS := $(shell mktemp -u /tmp/covergate-descriptors.XXXXXX).binpb
+JSONSCHEMA  := $(shell mktemp -u /tmp/covergate-jsonschema.XXXXXX)
 
 .PHONY: help
 help: ## List the targets.
@@ -23,8 +24,9 @@ generate: third_party ## Regenerate gen/ (Go, grpc-gateway, OpenAPI v2 and 3.1) 
 	$(BUF) format -w proto
 	$(BUF) generate
 	$(BUF) build -o $(DESCRIPTORS)
-	cd tools && $(GO) run ./openapimerge -v3-parts ../gen/openapiv3 -v2 ../gen/openapiv2/covergate.swagger.json -out ../gen/openapi -descriptors $(DESCRIPTORS)
-	@rm -f $(DESCRIPTORS)
+	$(BUF) generate --template buf.gen.jsonschema.yaml -o $(JSONSCHEMA)
+	cd tools && $(GO) run ./openapimerge -v3-parts ../gen/openapiv3 -v2 ../gen/openapiv2/covergate.swagger.json -out ../gen/openapi -descriptors $(DESCRIPTORS) -jsonschema $(JSONSCHEMA)/jsonschema
+	@rm -rf $(DESCRIPTORS) $(JSONSCHEMA)
 
 .PHONY: check-generate
 check-generate: generate ## Fail if gen/ or proto formatting differs from what is committed.
@@ -46,6 +48,10 @@ lint: third_party ## buf lint, buf format check, gofmt, go vet, staticcheck and 
 	cd tools && $(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
 	cd tools && $(GO) mod tidy -diff
+
+.PHONY: lint-openapi
+lint-openapi: ## Redocly CLI and Spectral (pinned npm versions, tools/openapi-lint) on the served OpenAPI 3.1 and v2 documents.
+	@tools/scripts/lint-openapi.sh
 
 .PHONY: breaking
 breaking: third_party ## buf breaking (WIRE_JSON) against the last released contract (tools/contract/released.binpb).
@@ -123,4 +129,4 @@ fuzz: ## Every fuzz target for FUZZTIME each (default 20s; FUZZ_SET=ci for the C
 	reliability/fuzz.sh
 
 .PHONY: ci
-ci: check-generate check-clients lint breaking check-docs test test-clients reliability-ci bench-smoke ## Everything CI runs.
+ci: check-generate check-clients lint lint-openapi breaking check-docs test test-clients reliability-ci bench-smoke ## Everything CI runs.

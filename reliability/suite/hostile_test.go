@@ -23,6 +23,7 @@ import (
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
 	"github.com/covergate/covergate/reliability/figures"
 	"github.com/covergate/covergate/reliability/partnersend"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
@@ -417,7 +418,7 @@ func checkREST(t *testing.T, s *apptest.Server, tc hostileCase) {
 	var reason string
 	for _, d := range status.FromProto(&st).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			if info.GetDomain() != "covergate" {
+			if info.GetDomain() != apierror.Domain {
 				t.Errorf("ErrorInfo domain %q", info.GetDomain())
 			}
 			reason = info.GetReason()
@@ -426,7 +427,7 @@ func checkREST(t *testing.T, s *apptest.Server, tc hostileCase) {
 	if reason == "" {
 		t.Fatalf("no ErrorInfo reason in %.300s", res.Body)
 	}
-	if tc.reason != insurancev1.ErrorReason_ERROR_REASON_UNSPECIFIED && reason != tc.reason.String() {
+	if tc.reason != insurancev1.ErrorReason_ERROR_REASON_UNSPECIFIED && reason != apierror.Reason(tc.reason) {
 		t.Fatalf("reason %s, want %s (%.300s)", reason, tc.reason, res.Body)
 	}
 }
@@ -444,7 +445,7 @@ func checkGRPC(t *testing.T, s *apptest.Server, tc hostileCase) {
 		t.Errorf("empty error message")
 	}
 	if tc.reason != insurancev1.ErrorReason_ERROR_REASON_UNSPECIFIED {
-		if got := reason(st); got != tc.reason.String() {
+		if got := reason(st); got != apierror.Reason(tc.reason) {
 			t.Fatalf("reason %q, want %s (%v)", got, tc.reason, err)
 		}
 	}

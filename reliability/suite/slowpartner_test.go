@@ -17,6 +17,7 @@ import (
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/reliability/figures"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
@@ -89,7 +90,7 @@ func runSlowPartner(t *testing.T) {
 			slowest = max(slowest, took)
 			continue
 		}
-		if reason(st) != insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN.String() {
+		if reason(st) != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN) {
 			t.Fatalf("call %d: %v (reason %q), want DEADLINE_EXCEEDED or PARTNER_CIRCUIT_OPEN", i, err, reason(st))
 		}
 		opened, fastFail = true, took

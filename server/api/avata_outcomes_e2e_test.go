@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
@@ -298,7 +299,7 @@ func TestLateAvataConfirmEndsWithOnePolicy(t *testing.T) {
 			flowWait(t, "the retry with the same key", func() bool {
 				pr, err = policies.CreatePolicy(keyed, flowNFTPurchase(q2.GetQuoteId(), "3"))
 				if st := status.Convert(err); st.Code() == codes.Aborted &&
-					apptest.ErrorInfo(t, st).GetReason() == insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE.String() {
+					apptest.ErrorInfo(t, st).GetReason() == apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE) {
 					return false
 				}
 				if err != nil {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"unicode"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
@@ -288,12 +287,9 @@ func (s *ClaimService) GetClaimPortalLink(ctx context.Context, req *insurancev1.
 		st := apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
 			"owner_signature is required: the policy belongs to wallet "+ownerAddr+", which must sign the policy uuid "+p.AvataPolicyUUID+
 				" (ethers signMessage)", "wallet_address", ownerAddr, "message", p.AvataPolicyUUID)
-		if withBR, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+		return nil, apierror.WithViolations(st, apierror.FieldViolation{
 			Field: "owner_signature", Reason: "required", Description: "the policy owner's signature of the Avata policy uuid",
-		}}}); err == nil {
-			return nil, withBR.Err()
-		}
-		return nil, st.Err()
+		})
 	}
 	if err := ethsign.VerifyMessage(p.AvataPolicyUUID, req.GetOwnerSignature(), ownerAddr); err != nil {
 		return nil, signatureInvalid("owner_signature", ownerAddr,

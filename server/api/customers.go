@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"unicode/utf8"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -177,13 +176,7 @@ func checkExternalValue(value string) error {
 	}
 	msg := fmt.Sprintf("data is %d bytes once JSON-encoded; Etvas stores at most %d (100 KB)", n, etvas.MaxExternalDataValue)
 	st := apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE, msg, "partner", etvas.Partner)
-	withBR, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: "data", Description: msg, Reason: "data.encoded_too_large"},
-	}})
-	if err != nil {
-		return st.Err()
-	}
-	return withBR.Err()
+	return apierror.WithViolations(st, apierror.FieldViolation{Field: "data", Description: msg, Reason: "data.encoded_too_large"})
 }
 
 // GetExternalData reads a value of the Etvas key-value store; a missing key is found=false.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 )
@@ -63,7 +64,7 @@ func TestExternalDataKeyBudget(t *testing.T) {
 			r := s.JSON(t, tc.method, tc.path, apptest.AllKey, tc.body)
 			flowWantREST(t, r, http.StatusBadRequest, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED)
 			v := violation(t, apptest.RESTStatus(t, r), "key")
-			if v.GetReason() != "key.scoped_too_long" || !strings.Contains(v.GetDescription(), "at most 27") || !strings.Contains(v.GetDescription(), "64") {
+			if v.GetReason() != "KEY_SCOPED_TOO_LONG" || !strings.Contains(v.GetDescription(), "at most 27") || !strings.Contains(v.GetDescription(), "64") {
 				t.Fatalf("violation %v", v)
 			}
 		})
@@ -91,7 +92,7 @@ func TestExternalDataValueLimit(t *testing.T) {
 	escaped := strings.Repeat("\n", 60<<10) // 60 KB raw, 120 KB once encoded
 	_, err := client.PutExternalData(apptest.WithToken(apptest.AllKey), &insurancev1.PutExternalDataRequest{Key: "big", ContextId: ctxID, Data: escaped})
 	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument || apptest.ErrorInfo(t, st).GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE.String() {
+	if st.Code() != codes.InvalidArgument || apptest.ErrorInfo(t, st).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE) {
 		t.Fatalf("oversize value: %v", err)
 	}
 	if v := violation(t, st, "data"); !strings.Contains(v.GetDescription(), "122882 bytes") || !strings.Contains(v.GetDescription(), "102400") {

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
@@ -555,7 +556,7 @@ func TestFlowAvataDownOnPurchaseWritesNothing(t *testing.T) {
 		t.Fatalf("CreatePolicy with Avata down = %v, want UNAVAILABLE", err)
 	}
 	info := apptest.ErrorInfo(t, st)
-	if info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE.String() || info.GetMetadata()["partner"] != "avata" || info.GetMetadata()["http_status"] != "503" {
+	if info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE) || info.GetMetadata()["partner"] != "avata" || info.GetMetadata()["http_status"] != "503" {
 		t.Fatalf("ErrorInfo = %v", info)
 	}
 	// REST gets the same error as HTTP 503.
@@ -600,7 +601,7 @@ func TestFlowIdempotentPurchase(t *testing.T) {
 		t.Fatal(err)
 	}
 	second, err := policies.CreatePolicy(keyed, flowNFTPurchase(q.GetQuoteId(), "3.50"))
-	if status.Code(err) != codes.InvalidArgument || apptest.ErrorInfo(t, status.Convert(err)).GetReason() != insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED.String() {
+	if status.Code(err) != codes.InvalidArgument || apptest.ErrorInfo(t, status.Convert(err)).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED) {
 		t.Fatalf("same key, different request = %v, %v; want INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED", second, err)
 	}
 	again, err := policies.CreatePolicy(keyed, flowNFTPurchase(q.GetQuoteId(), "3.5"))
@@ -629,7 +630,7 @@ func TestFlowIdempotentPurchase(t *testing.T) {
 	other := flowNFTPurchase(q.GetQuoteId(), "3.5")
 	other.GetNft().NftTokenId = "8"
 	_, err = policies.CreatePolicy(apptest.WithToken(apptest.AllKey), other)
-	if st := status.Convert(err); st.Code() != codes.AlreadyExists || apptest.ErrorInfo(t, st).GetReason() != insurancev1.ErrorReason_ERROR_REASON_ALREADY_EXISTS.String() {
+	if st := status.Convert(err); st.Code() != codes.AlreadyExists || apptest.ErrorInfo(t, st).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_ALREADY_EXISTS) {
 		t.Fatalf("another purchase of a bought quote = %v, want ALREADY_EXISTS", err)
 	}
 	if n := flowRequests(s.App.Sandbox().Avata.Kit(), "POST", "/v1/nft/confirm"); n != 1 {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
@@ -33,7 +34,7 @@ func flowWantREST(t *testing.T, r apptest.Result, httpStatus int, reason insuran
 		t.Fatalf("HTTP %d, want %d: %s", r.Code, httpStatus, r.Body)
 	}
 	info := apptest.ErrorInfo(t, apptest.RESTStatus(t, r))
-	if info.GetReason() != reason.String() {
+	if info.GetReason() != apierror.Reason(reason) {
 		t.Fatalf("reason %s, want %s: %s", info.GetReason(), reason, r.Body)
 	}
 	for _, kv := range meta {
@@ -452,7 +453,7 @@ func TestFlowExternalData(t *testing.T) {
 	_, err := insurancev1.NewCustomerServiceClient(s.Conn).PutExternalData(apptest.WithToken(apptest.AllKey),
 		&insurancev1.PutExternalDataRequest{Key: "big", ContextId: ctxA, Data: quotes})
 	if info := apptest.ErrorInfo(t, status.Convert(err)); status.Code(err) != codes.InvalidArgument ||
-		info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE.String() {
+		info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE) {
 		t.Fatalf("oversize value = %v", err)
 	}
 	long := strings.Repeat("k", 40) // 36-character context + ':' + 40 > 64
@@ -497,7 +498,7 @@ func TestFlowPublicationChecks(t *testing.T) {
 	big, _ := structpb.NewStruct(map[string]any{"blob": strings.Repeat("x", 1100<<10)})
 	_, err = insurancev1.NewEventServiceClient(large.Conn).PublishEvent(apptest.WithToken(apptest.AllKey),
 		&insurancev1.PublishEventRequest{EventType: "attachments_updated", Payload: big})
-	if apptest.ErrorInfo(t, status.Convert(err)).GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE.String() {
+	if apptest.ErrorInfo(t, status.Convert(err)).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE) {
 		t.Fatalf("oversize event = %v", err)
 	}
 	if page, err := large.App.Store().ListPublications(context.Background(), store.PublicationFilter{}, store.PageRequest{}); err != nil || len(page.Items) != 0 {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/partners/avata"
@@ -135,7 +136,7 @@ func TestPolicyRequestStatus(t *testing.T) {
 	defer s.App.Sandbox().Avata.Kit().SetFaults(sandboxkit.Faults{})
 	_, err = insurancev1.NewPolicyServiceClient(s.Conn).GetPolicyRequestStatus(ctx, &insurancev1.GetPolicyRequestStatusRequest{PolicyId: p.GetPolicyId()})
 	if info := apptest.ErrorInfo(t, status.Convert(err)); status.Code(err) != codes.Unavailable || info.GetMetadata()["partner"] != "avata" ||
-		info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE.String() {
+		info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE) {
 		t.Fatalf("Avata down = %v", err)
 	}
 }
@@ -182,7 +183,7 @@ func TestWalletPolicies(t *testing.T) {
 	s.App.Sandbox().Avata.RevokeTokens()
 	_, err = insurancev1.NewPolicyServiceClient(s.Conn).ListWalletPolicies(ctx, &insurancev1.ListWalletPoliciesRequest{CustomerId: cid})
 	if info := apptest.ErrorInfo(t, status.Convert(err)); status.Code(err) != codes.FailedPrecondition ||
-		info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED.String() {
+		info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED) {
 		t.Fatalf("with a revoked token = %v", err)
 	}
 	flowWantREST(t, s.JSON(t, "GET", "/v1/customers/01900000-0000-7000-8000-0000000000c1/wallet-policies", apptest.AllKey, ""),

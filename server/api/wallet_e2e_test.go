@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/ethsign"
@@ -226,7 +227,7 @@ func TestWalletSessionExpiry(t *testing.T) {
 		t.Helper()
 		st := status.Convert(err)
 		info := apptest.ErrorInfo(t, st)
-		if st.Code() != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED.String() ||
+		if st.Code() != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED) ||
 			info.GetMetadata()["wallet_address"] != w.Address() || !strings.Contains(st.Message(), "sign in") {
 			t.Fatalf("error = %v, want FAILED_PRECONDITION WALLET_SESSION_EXPIRED telling to sign in again", err)
 		}
@@ -279,7 +280,7 @@ func TestWalletSessionExpiry(t *testing.T) {
 	if _, err := customers.DeleteWalletSession(ctx, &insurancev1.DeleteWalletSessionRequest{CustomerId: p.GetCustomerId()}); err != nil {
 		t.Fatal(err)
 	}
-	if info := apptest.ErrorInfo(t, status.Convert(upload())); info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED.String() {
+	if info := apptest.ErrorInfo(t, status.Convert(upload())); info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED) {
 		t.Fatalf("after sign-out: %v", info)
 	}
 	_, err = customers.GetWalletSession(ctx, &insurancev1.GetWalletSessionRequest{CustomerId: p.GetCustomerId()})
@@ -307,7 +308,7 @@ func TestWalletSignInRefusals(t *testing.T) {
 	// Completing before starting.
 	_, err = customers.CompleteWalletSignIn(ctx, &insurancev1.CompleteWalletSignInRequest{CustomerId: cid, WalletAddress: hh.Address(), Signature: mustSign(t, hh, "x")})
 	if info := apptest.ErrorInfo(t, status.Convert(err)); status.Code(err) != codes.FailedPrecondition ||
-		info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED.String() {
+		info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED) {
 		t.Fatalf("complete without start = %v", err)
 	}
 	start, err := customers.StartWalletSignIn(ctx, &insurancev1.StartWalletSignInRequest{CustomerId: cid, WalletAddress: hh.Address(), ChainId: 137})
@@ -325,7 +326,7 @@ func TestWalletSignInRefusals(t *testing.T) {
 			_, err := customers.CompleteWalletSignIn(ctx, &insurancev1.CompleteWalletSignInRequest{CustomerId: cid, WalletAddress: hh.Address(), Signature: sig})
 			st := status.Convert(err)
 			if info := apptest.ErrorInfo(t, st); st.Code() != codes.InvalidArgument ||
-				info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID.String() ||
+				info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID) ||
 				info.GetMetadata()["wallet_address"] != hh.Address() || len(apptest.Violations(st)) != 1 {
 				t.Fatalf("complete with %s = %v", name, st.Proto())
 			}

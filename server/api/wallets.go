@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
@@ -72,13 +71,7 @@ func walletAddress(field, addr string) (string, error) {
 func signatureInvalid(field, wallet, msg string) error {
 	st := apierror.Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID, msg,
 		"wallet_address", wallet, "field", field)
-	withBR, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-		Field: field, Description: msg, Reason: "signature.signer",
-	}}})
-	if err != nil {
-		return st.Err()
-	}
-	return withBR.Err()
+	return apierror.WithViolations(st, apierror.FieldViolation{Field: field, Description: msg, Reason: "signature.signer"})
 }
 
 func signInRequired(customerID, wallet, msg string) error {
@@ -187,7 +180,7 @@ func (s *CustomerService) CompleteWalletSignIn(ctx context.Context, req *insuran
 	}
 	token, err := s.d.Avata.ExchangeSignature(ctx, wallet, req.GetSignature(), pending.ChainID)
 	if err != nil {
-		if apierror.ReasonOf(err) == insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID.String() {
+		if apierror.ReasonOf(err) == apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID) {
 			// Avata refused a signature that is correct here: its nonce is spent or expired.
 			s.clearPending(ctx, c.ID, pending)
 		}
@@ -323,7 +316,7 @@ func (d Deps) CustomerWallet(ctx context.Context, customerID, wallet string) (av
 // revoked), so the session reads as expired, and returns err unchanged.
 func (d Deps) walletCallFailed(ctx context.Context, customerID string, w avata.Wallet, err error) error {
 	if _, customer := w.(avata.AccessToken); !customer || err == nil ||
-		apierror.ReasonOf(err) != insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED.String() {
+		apierror.ReasonOf(err) != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED) {
 		return err
 	}
 	now := d.now()

@@ -1,5 +1,6 @@
 // Package apierror builds the errors Covergate returns: a gRPC status whose details carry a
-// google.rpc.ErrorInfo (reason from the contract's ErrorReason enum, domain "covergate") and,
+// google.rpc.ErrorInfo (reason from the contract's ErrorReason enum in AIP-193 form, domain
+// Domain) and,
 // for invalid input, a google.rpc.BadRequest. The same status becomes the JSON body of REST
 // errors, so clients see one error model on both transports.
 package apierror
@@ -8,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -17,8 +19,59 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 )
 
-// Domain is the ErrorInfo domain of every Covergate error.
-const Domain = "covergate"
+// Domain is the ErrorInfo domain of every Covergate error (AIP-193: a stable service name). It
+// is the proto package that defines ErrorReason, so a reason is unique within its domain.
+const Domain = "covergate.insurance.v1"
+
+// reasonPrefix is the enum-value prefix buf lint requires in proto and AIP-193 leaves off the wire.
+const reasonPrefix = "ERROR_REASON_"
+
+// Reason is the ErrorInfo.reason string of r on the wire (AIP-193: UPPER_SNAKE_CASE without the
+// enum prefix, e.g. "PARTNER_TIMEOUT"). Every ErrorInfo Covergate builds gets its reason here, and
+// every comparison with a reason read from the wire uses it too.
+func Reason(r insurancev1.ErrorReason) string {
+	return strings.TrimPrefix(r.String(), reasonPrefix)
+}
+
+// Info is the ErrorInfo for reason r: the one place an ErrorInfo is built, so its reason and
+// domain follow the contract wherever the error starts (API, partner adapters, webhooks).
+func Info(r insurancev1.ErrorReason, metadata map[string]string) *errdetails.ErrorInfo {
+	return &errdetails.ErrorInfo{Reason: Reason(r), Domain: Domain, Metadata: metadata}
+}
+
+// ParseReason is the inverse of Reason; ok is false for a string that names no ErrorReason.
+func ParseReason(s string) (insurancev1.ErrorReason, bool) {
+	v, ok := insurancev1.ErrorReason_value[reasonPrefix+s]
+	if !ok || v == 0 {
+		return insurancev1.ErrorReason_ERROR_REASON_UNSPECIFIED, false
+	}
+	return insurancev1.ErrorReason(v), true
+}
+
+// FieldViolationReason is the BadRequest.FieldViolation.reason of a protovalidate rule id:
+// UPPER_SNAKE_CASE like ErrorInfo reasons (AIP-193), e.g. "string.uuid" -> "STRING_UUID",
+// "string.min_len" -> "STRING_MIN_LEN", a CEL rule "quote.expiry_after_start" ->
+// "QUOTE_EXPIRY_AFTER_START".
+func FieldViolationReason(ruleID string) string {
+	var b strings.Builder
+	prevUnderscore := true
+	for _, r := range ruleID {
+		switch {
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+			prevUnderscore = false
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+			prevUnderscore = false
+		default:
+			if !prevUnderscore {
+				b.WriteByte('_')
+				prevUnderscore = true
+			}
+		}
+	}
+	return strings.TrimSuffix(b.String(), "_")
+}
 
 // New returns a status error with an ErrorInfo. kv are metadata key/value pairs; an odd trailing
 // key is ignored. Metadata must never hold secrets or personal data.
@@ -29,8 +82,7 @@ func New(code codes.Code, reason insurancev1.ErrorReason, msg string, kv ...stri
 // Status is New without converting to error, for callers that add more details.
 func Status(code codes.Code, reason insurancev1.ErrorReason, msg string, kv ...string) *status.Status {
 	st := status.New(code, msg)
-	info := &errdetails.ErrorInfo{Reason: reason.String(), Domain: Domain, Metadata: pairs(kv)}
-	withInfo, err := st.WithDetails(info)
+	withInfo, err := st.WithDetails(Info(reason, pairs(kv)))
 	if err != nil {
 		// WithDetails only fails for an OK status or an unmarshalable detail; neither can
 		// happen here, but a plain status is still a correct answer.
@@ -43,17 +95,23 @@ func Status(code codes.Code, reason insurancev1.ErrorReason, msg string, kv ...s
 type FieldViolation struct {
 	Field       string // field path, e.g. "total_value.amount"
 	Description string // what is wrong, in words
-	Reason      string // the validation rule id, e.g. "string.uuid"
+	Reason      string // the rule, e.g. protovalidate's "string.uuid"; sent as "STRING_UUID"
 }
 
 // Invalid returns INVALID_ARGUMENT with reason VALIDATION_FAILED and a BadRequest listing every
 // violation.
 func Invalid(msg string, violations []FieldViolation) error {
-	st := Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, msg)
+	return WithViolations(Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, msg), violations...)
+}
+
+// WithViolations adds a google.rpc.BadRequest listing violations to st. It is the one place a
+// BadRequest is built: each violation's reason goes through FieldViolationReason, so every
+// BadRequest carries UPPER_SNAKE_CASE reasons whatever spelling the caller used.
+func WithViolations(st *status.Status, violations ...FieldViolation) error {
 	br := &errdetails.BadRequest{}
 	for _, v := range violations {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
-			Field: v.Field, Description: v.Description, Reason: v.Reason,
+			Field: v.Field, Description: v.Description, Reason: FieldViolationReason(v.Reason),
 		})
 	}
 	withBR, err := st.WithDetails(br)
@@ -113,8 +171,7 @@ func Normalize(err error, kv ...string) *status.Status {
 			return status.FromProto(p)
 		}
 	}
-	info := &errdetails.ErrorInfo{Reason: reasonFor(st.Code()).String(), Domain: Domain, Metadata: extra}
-	packed, err := anypb.New(info)
+	packed, err := anypb.New(Info(reasonFor(st.Code()), extra))
 	if err != nil {
 		return st
 	}
@@ -180,17 +237,17 @@ func reasonFor(c codes.Code) insurancev1.ErrorReason {
 func HTTPStatus(st *status.Status) int {
 	if info := InfoOf(st); info != nil {
 		switch info.GetReason() {
-		case insurancev1.ErrorReason_ERROR_REASON_ETAG_MISMATCH.String():
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_ETAG_MISMATCH):
 			return http.StatusPreconditionFailed
-		case insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE.String():
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE):
 			return http.StatusRequestEntityTooLarge
-		case insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED.String():
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED):
 			return http.StatusUnprocessableEntity
-		case insurancev1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED.String():
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_METHOD_NOT_ALLOWED):
 			return http.StatusMethodNotAllowed
-		case insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_INVALID.String():
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_INVALID):
 			return http.StatusForbidden
-		case insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String():
+		case Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE):
 			// The partner answered something we cannot use: a gateway's 502, not our 500.
 			return http.StatusBadGateway
 		}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	etvasbox "github.com/covergate/covergate/server/sandbox/etvas"
@@ -96,7 +97,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 			method: http.MethodGet, path: "/v1/policies/abc", token: apptest.ReaderKey,
 			wantCode: codes.InvalidArgument, wantHTTP: http.StatusBadRequest,
 			wantReason:     insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
-			wantViolations: []string{"policy_id|string.uuid"},
+			wantViolations: []string{"policy_id|STRING_UUID"},
 		},
 		{
 			name: "invalid body, several violations",
@@ -114,9 +115,9 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 			wantCode: codes.InvalidArgument, wantHTTP: http.StatusBadRequest,
 			wantReason: insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
 			wantViolations: []string{
-				"|total_value.positive",
-				"nft.nft_contract_address|string.pattern",
-				"total_value.currency_code|string.pattern",
+				"|TOTAL_VALUE_POSITIVE",
+				"nft.nft_contract_address|STRING_PATTERN",
+				"total_value.currency_code|STRING_PATTERN",
 			},
 		},
 		{
@@ -129,7 +130,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 			body:     `{"totalValue":{"currencyCode":"EUR","amount":"10"}}`,
 			wantCode: codes.InvalidArgument, wantHTTP: http.StatusBadRequest,
 			wantReason:     insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
-			wantViolations: []string{"cover|required"},
+			wantViolations: []string{"cover|REQUIRED"},
 		},
 		{
 			name: "valid request reaches an unbuilt method",
@@ -155,7 +156,7 @@ func TestSameErrorsOnBothTransports(t *testing.T) {
 				if st.Code() != tc.wantCode {
 					t.Errorf("%s: code = %v (%s), want %v", transport, st.Code(), st.Message(), tc.wantCode)
 				}
-				if got := apptest.ErrorInfo(t, st).GetReason(); got != tc.wantReason.String() {
+				if got := apptest.ErrorInfo(t, st).GetReason(); got != apierror.Reason(tc.wantReason) {
 					t.Errorf("%s: reason = %s, want %s", transport, got, tc.wantReason)
 				}
 				if got := apptest.Violations(st); strings.Join(got, ",") != strings.Join(tc.wantViolations, ",") {
@@ -208,7 +209,7 @@ func TestHTTPOnlyErrors(t *testing.T) {
 				t.Errorf("HTTP status = %d, want %d; body %s", r.Code, tc.wantHTTP, r.Body)
 			}
 			st := apptest.RESTStatus(t, r)
-			if got := apptest.ErrorInfo(t, st).GetReason(); got != tc.wantReason.String() {
+			if got := apptest.ErrorInfo(t, st).GetReason(); got != apierror.Reason(tc.wantReason) {
 				t.Errorf("reason = %s, want %s (message %q)", got, tc.wantReason, st.Message())
 			}
 			if got, want := apptest.ErrorInfo(t, st).GetMetadata()["request_id"], r.Header.Get("X-Request-Id"); got != want {

@@ -23,6 +23,7 @@ import (
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	webhooksv1 "github.com/covergate/covergate/gen/go/covergate/webhooks/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 )
@@ -156,7 +157,7 @@ func TestConnectAndGRPCWebContract(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					code, info, br := connectError(t, tc.call())
-					if code != tc.code || info.GetReason() != tc.reason.String() || info.GetDomain() != "covergate" {
+					if code != tc.code || info.GetReason() != apierror.Reason(tc.reason) || info.GetDomain() != apierror.Domain {
 						t.Errorf("code %v reason %s domain %s, want %v %s", code, info.GetReason(), info.GetDomain(), tc.code, tc.reason)
 					}
 					if info.GetMetadata()["request_id"] == "" {
@@ -287,7 +288,7 @@ func TestBufCurlConnect(t *testing.T) {
 	}
 	// Auth is enforced the same way: buf curl prints the Connect error and exits non-zero.
 	out, err = run("not-a-key", string(body))
-	if err == nil || !strings.Contains(out, "unauthenticated") || !strings.Contains(out, insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED.String()) {
+	if err == nil || !strings.Contains(out, "unauthenticated") || !strings.Contains(out, apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED)) {
 		t.Fatalf("buf curl with a bad key: %v\n%s", err, out)
 	}
 }

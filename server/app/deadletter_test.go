@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
@@ -121,7 +122,7 @@ func TestDeadLetterWorkflow(t *testing.T) {
 	waitFor(t, func() bool { return len(sp.acceptedIDs()) == 2 })
 	// Not FAILED any more (delivered): refused on both transports.
 	r = s.JSON(t, http.MethodPost, "/v1/publications/"+failed[0]+":retry", apptest.AllKey, "{}")
-	if r.Code != http.StatusBadRequest || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE.String() {
+	if r.Code != http.StatusBadRequest || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE) {
 		t.Fatalf("REST retry of a delivered publication: %d %s", r.Code, r.Body)
 	}
 	_, err = events.RetryPublication(apptest.WithToken(apptest.AllKey), &insurancev1.RetryPublicationRequest{PublicationId: failed[1]})

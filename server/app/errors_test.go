@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 )
@@ -44,7 +45,7 @@ func TestWatchErrorsAreTopLevelStatus(t *testing.T) {
 				t.Fatalf("error wrapped as a stream chunk: %s", r.Body)
 			}
 			st := apptest.RESTStatus(t, r)
-			if got := apptest.ErrorInfo(t, st).GetReason(); got != tc.reason.String() {
+			if got := apptest.ErrorInfo(t, st).GetReason(); got != apierror.Reason(tc.reason) {
 				t.Fatalf("reason %s, want %s: %s", got, tc.reason, r.Body)
 			}
 		})
@@ -96,7 +97,7 @@ func TestBadPartnerAnswerIs502(t *testing.T) {
 	}
 	info := apptest.ErrorInfo(t, apptest.RESTStatus(t, r))
 	u, _ := url.Parse(thief.URL)
-	if info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String() || info.GetMetadata()["refused_redirect_host"] != u.Host {
+	if info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE) || info.GetMetadata()["refused_redirect_host"] != u.Host {
 		t.Fatalf("ErrorInfo %v", info)
 	}
 	_, err := insurancev1.NewQuoteServiceClient(s.Conn).CreateQuote(apptest.WithToken(apptest.AllKey), &insurancev1.CreateQuoteRequest{
@@ -105,7 +106,7 @@ func TestBadPartnerAnswerIs502(t *testing.T) {
 		}},
 		TotalValue: &insurancev1.Money{CurrencyCode: "ETH", Amount: "1.5"},
 	})
-	if status.Code(err) != codes.Internal || apptest.ErrorInfo(t, status.Convert(err)).GetReason() != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String() {
+	if status.Code(err) != codes.Internal || apptest.ErrorInfo(t, status.Convert(err)).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE) {
 		t.Fatalf("gRPC: %v", err)
 	}
 	if stolen.Load() != 0 {
@@ -134,7 +135,7 @@ func TestEveryErrorBodyIsAStatus(t *testing.T) {
 			if r.Code != tc.http {
 				t.Fatalf("HTTP %d, want %d: %s", r.Code, tc.http, r.Body)
 			}
-			if got := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason(); got != tc.reason.String() {
+			if got := apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason(); got != apierror.Reason(tc.reason) {
 				t.Fatalf("reason %s, want %s", got, tc.reason)
 			}
 			if tc.header != "" && r.Header.Get(tc.header) == "" {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 )
@@ -87,7 +88,7 @@ func TestUploadDecoding(t *testing.T) {
 		t.Fatalf("mismatched upload = %d %s", r.Code, r.Body)
 	}
 	r = s.JSON(t, http.MethodPost, uploadPath, apptest.AllKey, `{"documents":[{"fileName":"a.pdf","unknown":1}]}`)
-	if r.Code != http.StatusBadRequest || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != "ERROR_REASON_MALFORMED_REQUEST" {
+	if r.Code != http.StatusBadRequest || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != "MALFORMED_REQUEST" {
 		t.Fatalf("unknown member = %d %s", r.Code, r.Body)
 	}
 	// Chunked: no Content-Length, so the limit is found while reading.
@@ -239,7 +240,7 @@ func TestRateLimitPerKey(t *testing.T) {
 
 func checkQuotaDetails(t *testing.T, st *status.Status) {
 	t.Helper()
-	if apptest.ErrorInfo(t, st).GetReason() != insurancev1.ErrorReason_ERROR_REASON_RATE_LIMITED.String() {
+	if apptest.ErrorInfo(t, st).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_RATE_LIMITED) {
 		t.Errorf("reason: %v", apptest.ErrorInfo(t, st))
 	}
 	var retry, quota bool

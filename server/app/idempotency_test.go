@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 	"github.com/covergate/covergate/server/domain"
@@ -73,10 +74,10 @@ func TestMalformedIdempotencyKeyOverREST(t *testing.T) {
 				t.Fatalf("status %d, want 400: %s", r.Code, r.Body)
 			}
 			st := apptest.RESTStatus(t, r)
-			if st.Code() != codes.InvalidArgument || apptest.ErrorInfo(t, st).GetReason() != insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED.String() {
+			if st.Code() != codes.InvalidArgument || apptest.ErrorInfo(t, st).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED) {
 				t.Fatalf("status %v", st.Proto())
 			}
-			if v := apptest.Violations(st); len(v) != 1 || v[0] != "Idempotency-Key|idempotency_key.format" {
+			if v := apptest.Violations(st); len(v) != 1 || v[0] != "Idempotency-Key|IDEMPOTENCY_KEY_FORMAT" {
 				t.Fatalf("violations %v", v)
 			}
 			if after := quoteCount(t, s.App.Store()); after != before {
@@ -152,7 +153,7 @@ func TestIdempotencyKeyOfKilledProcess(t *testing.T) {
 				return s.Do(t, http.MethodPost, "/v1/quotes", apptest.AllKey, strings.NewReader(quoteBody), map[string]string{"Idempotency-Key": key})
 			}
 			r := send("killed-just-now")
-			if r.Code != http.StatusConflict || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE.String() {
+			if r.Code != http.StatusConflict || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE) {
 				t.Fatalf("retry within the lease: %d %s, want 409 IDEMPOTENCY_KEY_IN_USE", r.Code, r.Body)
 			}
 			r = send("killed-long-ago")

@@ -67,9 +67,9 @@ func TestRESTCallWritesOneLogLineWithBothViews(t *testing.T) {
 		level             string
 	}{
 		{"found", "/v1/policies/" + id, apptest.AllKey, 200, "OK", "", true, "INFO"},
-		{"not found", "/v1/policies/0190a0a0-0000-7000-8000-000000000000", apptest.AllKey, 404, "NotFound", "ERROR_REASON_NOT_FOUND", true, "INFO"},
-		{"no key", "/v1/policies/" + id, "", 401, "Unauthenticated", "ERROR_REASON_UNAUTHENTICATED", false, "INFO"},
-		{"invalid id", "/v1/policies/not-a-uuid", apptest.AllKey, 400, "InvalidArgument", "ERROR_REASON_VALIDATION_FAILED", true, "INFO"},
+		{"not found", "/v1/policies/0190a0a0-0000-7000-8000-000000000000", apptest.AllKey, 404, "NotFound", "NOT_FOUND", true, "INFO"},
+		{"no key", "/v1/policies/" + id, "", 401, "Unauthenticated", "UNAUTHENTICATED", false, "INFO"},
+		{"invalid id", "/v1/policies/not-a-uuid", apptest.AllKey, 400, "InvalidArgument", "VALIDATION_FAILED", true, "INFO"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
 )
@@ -283,7 +284,7 @@ func checkStatusBody(t *testing.T, resp *http.Response, want int, reason insuran
 		t.Fatalf("status %d %s, want %d JSON: %s", r.Code, r.Header.Get("Content-Type"), want, body)
 	}
 	st := apptest.RESTStatus(t, r)
-	if got := apptest.ErrorInfo(t, st).GetReason(); got != reason.String() {
+	if got := apptest.ErrorInfo(t, st).GetReason(); got != apierror.Reason(reason) {
 		t.Errorf("reason %s, want %s (%s)", got, reason, body)
 	}
 }

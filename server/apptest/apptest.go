@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/app"
 )
 
@@ -189,7 +190,7 @@ func ErrorInfo(t testing.TB, st *status.Status) *errdetails.ErrorInfo {
 	t.Helper()
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			if info.GetDomain() != "covergate" {
+			if info.GetDomain() != apierror.Domain {
 				t.Errorf("ErrorInfo domain = %q", info.GetDomain())
 			}
 			if info.GetMetadata()["request_id"] == "" {

@@ -170,7 +170,7 @@ func TestKeyScopes(t *testing.T) {
 		wantCode  codes.Code
 		wantWhy   string
 	}{
-		{"different request", callCtx("a", "k"), callCtx("a", "k"), "other", 1, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED.String()},
+		{"different request", callCtx("a", "k"), callCtx("a", "k"), "other", 1, codes.InvalidArgument, apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED)},
 		{"other principal, same key", callCtx("a", "k"), callCtx("b", "k"), "r", 2, codes.OK, ""},
 		{"other key", callCtx("a", "k"), callCtx("a", "k2"), "r", 2, codes.OK, ""},
 		{"no key runs every time", callCtx("a"), callCtx("a"), "r", 2, codes.OK, ""},
@@ -259,7 +259,7 @@ func testConcurrentSameKey(t *testing.T, f *fixture) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		if status.Code(err) != codes.Aborted || reason(err) != insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE.String() {
+		if status.Code(err) != codes.Aborted || reason(err) != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE) {
 			t.Fatalf("concurrent call = %v, want ABORTED IDEMPOTENCY_KEY_IN_USE", err)
 		}
 	}
@@ -282,7 +282,7 @@ func TestKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Add(23 * time.Hour)
-	if _, err := f.call(ctx, "other", nil); reason(err) != insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED.String() {
+	if _, err := f.call(ctx, "other", nil); reason(err) != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED) {
 		t.Fatalf("reuse within 24 h = %v", err)
 	}
 	f.clock.Add(2 * time.Hour)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/store"
@@ -72,7 +73,7 @@ func TestAbandonedKeyTakenOverAfterLease(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if _, err := f.call(ctx, "r", nil); status.Code(err) != codes.Aborted || reason(err) != insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE.String() {
+			if _, err := f.call(ctx, "r", nil); status.Code(err) != codes.Aborted || reason(err) != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_IN_USE) {
 				t.Fatalf("retry within the lease = %v, want ABORTED IDEMPOTENCY_KEY_IN_USE", err)
 			}
 			f.clock.Add(lease + time.Second)

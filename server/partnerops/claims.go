@@ -123,7 +123,7 @@ func (o *Ops) sendClaim(ctx context.Context, in ClaimFiling) (*avata.Claim, erro
 
 // sessionRefused reports Avata refusing a customer's wallet token (expired early or revoked).
 func sessionRefused(err error) bool {
-	return apierror.ReasonOf(err) == insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED.String()
+	return apierror.ReasonOf(err) == apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED)
 }
 
 func (o *Ops) afterClaim(ctx context.Context, call domain.PartnerCall, in ClaimFiling, remote *avata.Claim, err error) (domain.Claim, error) {

@@ -113,7 +113,7 @@ func TestMiddleware(t *testing.T) {
 				t.Error("the delivery outlived the request")
 			}
 			if tt.code != 200 {
-				if !strings.Contains(rec.Body.String(), `"domain":"covergate"`) || strings.Contains(rec.Body.String(), eventSecret) {
+				if !strings.Contains(rec.Body.String(), `"domain":"covergate.insurance.v1"`) || strings.Contains(rec.Body.String(), eventSecret) {
 					t.Errorf("error body = %s", rec.Body)
 				}
 				return

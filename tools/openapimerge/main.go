@@ -1,8 +1,11 @@
 // Command openapimerge turns the per-file OpenAPI documents that protoc-gen-openapiv3 writes into
 // the single OpenAPI 3.1 document the gateway serves at /openapi.json, and decorates both that
 // document and the merged OpenAPI v2 document with what protoc plugins cannot know: the API
-// title, the bearer-token security scheme, and that partner webhooks are not authenticated by
-// API keys. It is run by `make generate`; its output is committed under gen/.
+// title, license and contact, servers, the typed error responses of each operation, the
+// Idempotency-Key and X-Request-Id headers and each route's security (API keys, partner webhook
+// schemes). Field validation keywords come from Buf's protoc-gen-jsonschema (-jsonschema), CEL
+// rules and scopes from the descriptors. It is run by `make generate`; its output is committed
+// under gen/.
 package main
 
 import (
@@ -25,8 +28,8 @@ const (
 	description = "One internal API for quotes, policies, claims, customers and partner events.\n\n" +
 		"**Authentication**: send `Authorization: Bearer <API key>`; each operation needs the scope named in its description. " +
 		"Partner webhooks (`/etvas-events`, `/etvas/events`, `/webhooks/avata`, `/webhooks/scalepoint`) are authenticated by the partner's own scheme instead.\n\n" +
-		"**Errors** are `google.rpc.Status` JSON: `code`, `message` and `details` with a `google.rpc.ErrorInfo` (`reason` from the ErrorReason enum, domain `covergate`) " +
-		"and, for invalid input, a `google.rpc.BadRequest` listing every field violation.\n\n" +
+		"**Errors** are `google.rpc.Status` JSON: `code`, `message` and `details` with a `google.rpc.ErrorInfo` (`reason` is an ErrorReason value without its `ERROR_REASON_` prefix, " +
+		"e.g. `PARTNER_TIMEOUT`; domain `covergate.insurance.v1`, AIP-193) and, for invalid input, a `google.rpc.BadRequest` listing every field violation (UPPER_SNAKE_CASE reasons such as `STRING_UUID`).\n\n" +
 		"**Idempotency**: mutating operations accept an `Idempotency-Key` header; a retry with the same key returns the first result."
 )
 
@@ -34,27 +37,32 @@ func main() {
 	v3Dir := flag.String("v3-parts", "gen/openapiv3", "directory of per-file OpenAPI 3.1 documents")
 	v2File := flag.String("v2", "gen/openapiv2/covergate.swagger.json", "OpenAPI v2 document merged by protoc-gen-openapiv2")
 	outDir := flag.String("out", "gen/openapi", "directory for the served documents and their embed.go")
-	descriptors := flag.String("descriptors", "", "FileDescriptorSet (buf build -o x.binpb) to read required scopes from")
+	descriptors := flag.String("descriptors", "", "FileDescriptorSet (buf build -o x.binpb) to read scopes, request types, CEL rules and error reasons from")
+	jsonSchemaDir := flag.String("jsonschema", "", "directory of protoc-gen-jsonschema output (target=json) to take validation keywords from")
 	flag.Parse()
-	if err := run(*v3Dir, *v2File, *outDir, *descriptors); err != nil {
+	if err := run(*v3Dir, *v2File, *outDir, *descriptors, *jsonSchemaDir); err != nil {
 		fmt.Fprintln(os.Stderr, "openapimerge:", err)
 		os.Exit(1)
 	}
 }
 
-func run(v3Dir, v2File, outDir, descriptors string) error {
-	scopes := map[string]string{}
-	if descriptors != "" {
-		var err error
-		if scopes, err = readScopes(descriptors); err != nil {
-			return err
-		}
+func run(v3Dir, v2File, outDir, descriptors, jsonSchemaDir string) error {
+	c, err := readContract(descriptors)
+	if err != nil {
+		return err
+	}
+	js, err := jsonSchemas(jsonSchemaDir)
+	if err != nil {
+		return err
 	}
 	merged, err := mergeV3(v3Dir)
 	if err != nil {
 		return err
 	}
-	decorate(merged, scopes, "3")
+	applyConstraints(merged, js, c.requestTypes)
+	celDescriptions(merged, c.cel, c.requestTypes)
+	decorate(merged, c.scopes, "3")
+	decorateHTTPV3(merged, c)
 	declareStreams(merged, "3")
 	if err := writeJSON(filepath.Join(outDir, "openapi.json"), merged); err != nil {
 		return err
@@ -63,7 +71,8 @@ func run(v3Dir, v2File, outDir, descriptors string) error {
 	if err != nil {
 		return err
 	}
-	decorate(v2, scopes, "2")
+	decorate(v2, c.scopes, "2")
+	decorateHTTPV2(v2, c)
 	declareStreams(v2, "2")
 	if err := writeJSON(filepath.Join(outDir, "swagger.json"), v2); err != nil {
 		return err
@@ -173,19 +182,9 @@ func decorate(d doc, scopes map[string]string, version string) {
 		info = doc{}
 	}
 	info["title"], info["version"], info["description"] = title, apiVersion, description
+	info["contact"] = doc{"name": "Covergate API team", "url": "https://github.com/covergate/covergate"}
+	info["license"] = doc{"name": "Proprietary", "url": "https://github.com/covergate/covergate/blob/main/README.md"}
 	d["info"] = info
-	if version == "3" {
-		comps, _ := d["components"].(doc)
-		comps["securitySchemes"] = doc{"bearerAuth": doc{
-			"type": "http", "scheme": "bearer",
-			"description": "An API key from COVERGATE_API_KEYS, sent as `Authorization: Bearer <key>`.",
-		}}
-	} else {
-		d["securityDefinitions"] = doc{"bearerAuth": doc{
-			"type": "apiKey", "name": "Authorization", "in": "header",
-			"description": "`Bearer <API key>` with a key from COVERGATE_API_KEYS.",
-		}}
-	}
 	d["security"] = []any{doc{"bearerAuth": []any{}}}
 	paths, _ := d["paths"].(doc)
 	for p, item := range paths {
@@ -194,9 +193,8 @@ func decorate(d doc, scopes map[string]string, version string) {
 			if !ok {
 				continue
 			}
-			if !strings.HasPrefix(p, "/v1/") {
-				o["security"] = []any{}
-				continue
+			if isWebhook(p) {
+				continue // decorateHTTP sets each webhook's own scheme
 			}
 			if scope, ok := scopes[fmt.Sprint(o["operationId"])]; ok {
 				o["description"] = strings.TrimSpace(fmt.Sprint(orEmpty(o["description"])) + "\n\nRequired scope: `" + scope + "`.")

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -14,8 +16,22 @@ import (
 // from the raw option bytes so it does not depend on the generated Go code it helps produce.
 const requiredScopeField = 50001
 
-// readScopes maps grpc-gateway operation ids (`Service_Method`) to required scopes.
-func readScopes(path string) (map[string]string, error) {
+// contract is what the tool reads from the FileDescriptorSet: per grpc-gateway operation id
+// (`Service_Method`) the required scope and the request message; per message its CEL rules; and
+// the ErrorReason values.
+type contract struct {
+	scopes       map[string]string
+	requestTypes map[string]string
+	cel          map[string][]string
+	reasons      []string
+}
+
+// readContract parses a FileDescriptorSet (buf build -o x.binpb).
+func readContract(path string) (*contract, error) {
+	c := &contract{scopes: map[string]string{}, requestTypes: map[string]string{}, cel: map[string][]string{}}
+	if path == "" {
+		return c, nil
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read descriptors: %w", err)
@@ -24,17 +40,54 @@ func readScopes(path string) (map[string]string, error) {
 	if err := proto.Unmarshal(raw, &set); err != nil {
 		return nil, fmt.Errorf("parse descriptors: %w", err)
 	}
-	scopes := map[string]string{}
 	for _, f := range set.GetFile() {
+		if !strings.HasPrefix(f.GetPackage(), "covergate.") {
+			continue
+		}
 		for _, svc := range f.GetService() {
 			for _, m := range svc.GetMethod() {
+				id := svc.GetName() + "_" + m.GetName()
 				if scope := scopeOf(m.GetOptions()); scope != "" {
-					scopes[svc.GetName()+"_"+m.GetName()] = scope
+					c.scopes[id] = scope
+				}
+				c.requestTypes[id] = strings.TrimPrefix(m.GetInputType(), ".")
+			}
+		}
+		for _, msg := range f.GetMessageType() {
+			name := f.GetPackage() + "." + msg.GetName()
+			if rules, ok := proto.GetExtension(msg.GetOptions(), validate.E_Message).(*validate.MessageRules); ok && rules != nil {
+				for _, r := range rules.GetCel() {
+					c.cel[name] = append(c.cel[name], celText(r))
+				}
+			}
+			for _, fld := range msg.GetField() {
+				if rules, ok := proto.GetExtension(fld.GetOptions(), validate.E_Field).(*validate.FieldRules); ok && rules != nil {
+					for _, r := range rules.GetCel() {
+						c.cel[name] = append(c.cel[name], "`"+fld.GetJsonName()+"`: "+celText(r))
+					}
+				}
+			}
+		}
+		for _, e := range f.GetEnumType() {
+			if e.GetName() != "ErrorReason" {
+				continue
+			}
+			for _, v := range e.GetValue() {
+				if v.GetNumber() != 0 {
+					c.reasons = append(c.reasons, strings.TrimPrefix(v.GetName(), "ERROR_REASON_"))
 				}
 			}
 		}
 	}
-	return scopes, nil
+	return c, nil
+}
+
+func celText(r *validate.Rule) string {
+	msg := r.GetMessage()
+	if msg == "" {
+		msg = "`" + r.GetExpression() + "`"
+	}
+	return "`" + r.GetId() + "`: " + msg
 }
 
 func scopeOf(opts *descriptorpb.MethodOptions) string {

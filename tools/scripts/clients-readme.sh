@@ -26,7 +26,8 @@ as they are (dev key `covergate-dev-key`, gRPC on 9090, HTTP on 8080).
 - Writes take `withIdempotencyKey(key)` (REST: spread into the options; gRPC: the call options);
   `newIdempotencyKey()` makes one. Keep one key per logical write and resend it on retries.
 - `CovergateError` (`toCovergateError(err)` for gRPC): `code` (`INVALID_ARGUMENT`, …), `httpStatus`
-  (REST), `reason` (`ERROR_REASON_…`), `metadata`, `violations` (`field`, `description`, `reason`).
+  (REST), `reason` (the ErrorReason value without `ERROR_REASON_`, e.g. `VALIDATION_FAILED`), `metadata`,
+  `violations` (`field`, `description`, `reason` such as `STRING_UUID`).
 - Messages and enums (`Chain`, `Token`, `PolicyStatus`, …) are exported from the package root.
 - In browsers (`@covergate/client/web`): `createCovergateWebClient({ baseUrl, token, protocol?,
   useBinaryFormat? })` is the same five service clients over `@connectrpc/connect-web` — Connect

@@ -6,6 +6,9 @@ set -euo pipefail
 
 PROTOVALIDATE="github.com/bufbuild/protovalidate@v1.2.2"
 GOOGLEAPIS="github.com/grpc-ecosystem/grpc-gateway@v1.16.0"
+# google/api/field_behavior.proto is not in v1.16.0's copy of googleapis; grpc-gateway v2.2.0 is
+# the newest release whose module still ships it (later ones take googleapis from the Buf registry).
+FIELD_BEHAVIOR="github.com/grpc-ecosystem/grpc-gateway/v2@v2.2.0"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest="$root/third_party"
@@ -22,6 +25,7 @@ moddir() {
 
 pv=$(moddir "$PROTOVALIDATE")
 ga=$(moddir "$GOOGLEAPIS")
+fb=$(moddir "$FIELD_BEHAVIOR")
 
 rm -rf "$dest"
 mkdir -p "$dest/protovalidate/buf/validate" "$dest/googleapis/google/api" "$dest/googleapis/google/rpc"
@@ -29,7 +33,8 @@ install -m 0644 "$pv/proto/protovalidate/buf/validate/validate.proto" "$dest/pro
 for f in annotations http httpbody; do
   install -m 0644 "$ga/third_party/googleapis/google/api/$f.proto" "$dest/googleapis/google/api/"
 done
+install -m 0644 "$fb/third_party/googleapis/google/api/field_behavior.proto" "$dest/googleapis/google/api/"
 for f in code error_details status; do
   install -m 0644 "$ga/third_party/googleapis/google/rpc/$f.proto" "$dest/googleapis/google/rpc/"
 done
-echo "third_party: protovalidate from $PROTOVALIDATE, googleapis from $GOOGLEAPIS"
+echo "third_party: protovalidate from $PROTOVALIDATE, googleapis from $GOOGLEAPIS (field_behavior from $FIELD_BEHAVIOR)"

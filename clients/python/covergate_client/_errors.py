@@ -1,8 +1,8 @@
 """CovergateError: a failed call with its machine-readable reason and field violations.
 
 Covergate puts a google.rpc.Status in the ``grpc-status-details-bin`` trailer of every error; its
-details carry an ErrorInfo (``reason`` is an ErrorReason name such as
-``ERROR_REASON_VALIDATION_FAILED``) and, for invalid requests, a BadRequest listing every field.
+details carry an ErrorInfo (``reason`` is an ErrorReason value without its
+``ERROR_REASON_`` prefix, such as ``VALIDATION_FAILED``) and, for invalid requests, a BadRequest listing every field.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class FieldViolation:
     description: str
     """Human-readable explanation."""
     reason: str = ""
-    """Machine-readable rule id such as ``string.uuid``, when the server sends one."""
+    """Machine-readable rule such as ``STRING_UUID`` (UPPER_SNAKE_CASE), when the server sends one."""
 
 
 @dataclass(eq=False)

@@ -30,7 +30,7 @@ class QuickstartTest(unittest.TestCase):
         self.assertEqual(res.returncode, 0, f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
         self.assertRegex(res.stdout, r"(?m)^quote [0-9a-f-]{36}: premium [0-9.]+ ETH$")
         self.assertRegex(res.stdout, r"(?m)^policy [0-9a-f-]{36}: POLICY_STATUS_[A-Z]+$")
-        self.assertRegex(res.stdout, r"(?m)^ERROR_REASON_VALIDATION_FAILED: policy_id string\.uuid \(.+\)$")
+        self.assertRegex(res.stdout, r"(?m)^VALIDATION_FAILED: policy_id STRING_UUID \(.+\)$")
         self.assertRegex(res.stdout, r"(?m)^[1-9][0-9]* event\(s\) listed$")
         self.assertRegex(res.stdout, r"(?m)^watched event [0-9]+: [a-z_.]+$")
 

@@ -32,14 +32,15 @@ const { quote } = await unwrap(
     },
   }),
 );
-console.log(`quote ${quote?.quoteId}: premium ${quote?.premium?.amount} ${quote?.premium?.currencyCode}`);
+if (!quote?.quoteId) throw new Error("the gateway answered without a quote");
+console.log(`quote ${quote.quoteId}: premium ${quote?.premium?.amount} ${quote?.premium?.currencyCode}`);
 
 // One idempotency key per purchase: retrying with the same key can never buy twice.
 const purchaseKey = newIdempotencyKey();
 const { policy } = await unwrap(
   rest.POST("/v1/policies", {
     body: {
-      quoteId: quote?.quoteId,
+      quoteId: quote.quoteId,
       nft: {
         txId: hex(32),
         currentBlock: "123",

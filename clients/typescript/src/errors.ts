@@ -1,4 +1,4 @@
-// One error type for both transports, so callers switch on `reason` (the ErrorReason name, see
+// One error type for both transports, so callers switch on `reason` (the ErrorReason value without its `ERROR_REASON_` prefix, see
 // proto/covergate/insurance/v1/errors.proto) and read `violations` the same way whether the
 // failure came from REST (google.rpc.Status as JSON) or gRPC (grpc-status-details-bin).
 import { ConnectError } from "@connectrpc/connect";
@@ -10,7 +10,7 @@ export interface FieldViolation {
   field: string;
   /** Human-readable explanation. */
   description: string;
-  /** Machine-readable rule id (for example `string.uuid`), when the server sends one. */
+  /** Machine-readable rule id (UPPER_SNAKE_CASE, for example `STRING_UUID`), when the server sends one. */
   reason: string;
 }
 
@@ -55,7 +55,7 @@ export class CovergateError extends Error {
   readonly code: StatusCodeName;
   /** HTTP status of a REST call; undefined for gRPC. */
   readonly httpStatus: number | undefined;
-  /** `google.rpc.ErrorInfo.reason`, for example `ERROR_REASON_VALIDATION_FAILED`; "" if absent. */
+  /** `google.rpc.ErrorInfo.reason`, for example `VALIDATION_FAILED` (AIP-193: the ErrorReason value without its `ERROR_REASON_` prefix); "" if absent. */
   readonly reason: string;
   /** `google.rpc.ErrorInfo.metadata` (for example `request_id`, `resource`, `field`). */
   readonly metadata: Readonly<Record<string, string>>;

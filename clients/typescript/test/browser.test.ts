@@ -124,8 +124,8 @@ describe("connect-web and Server-Sent Events in headless Chromium", () => {
       assert.equal(p.gotPolicyId, p.policyId, `${p.protocol}: GetPolicy reads the policy back`);
       assert.equal(p.gotQuoteId, p.quoteId, `${p.protocol}: the policy is the quote's`);
       assert.equal(p.retryPolicyId, p.policyId, `${p.protocol}: same idempotency key, same policy`);
-      assert.deepEqual(p.invalid, { code: "INVALID_ARGUMENT", reason: "ERROR_REASON_VALIDATION_FAILED", field: "policy_id" }, p.protocol);
-      assert.deepEqual(p.unauthenticated, { code: "UNAUTHENTICATED", reason: "ERROR_REASON_UNAUTHENTICATED" }, p.protocol);
+      assert.deepEqual(p.invalid, { code: "INVALID_ARGUMENT", reason: "VALIDATION_FAILED", field: "policy_id" }, p.protocol);
+      assert.deepEqual(p.unauthenticated, { code: "UNAUTHENTICATED", reason: "UNAUTHENTICATED" }, p.protocol);
     }
 
     const sse = r.sse;
@@ -136,7 +136,7 @@ describe("connect-web and Server-Sent Events in headless Chromium", () => {
     assert.ok(sse.listed.length >= 7, `replayed and live events (${sse.listed.length})`);
     assert.deepEqual(sse.received, sse.listed, "every event exactly once, in cursor order, across the reconnect");
     assert.deepEqual(sse.refused, {
-      code: "UNAUTHENTICATED", httpStatus: 401, reason: "ERROR_REASON_UNAUTHENTICATED", willRetry: false,
+      code: "UNAUTHENTICATED", httpStatus: 401, reason: "UNAUTHENTICATED", willRetry: false,
     });
     await page.close();
   });

@@ -19,14 +19,14 @@ it("decodes REST error bodies", () => {
         details: [
           {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-            reason: "ERROR_REASON_VALIDATION_FAILED",
-            domain: "covergate",
+            reason: "VALIDATION_FAILED",
+            domain: "covergate.insurance.v1",
             metadata: { request_id: "r-1" },
           },
           {
             "@type": "type.googleapis.com/google.rpc.BadRequest",
             fieldViolations: [
-              { field: "policy_id", description: "must be a valid UUID", reason: "string.uuid" },
+              { field: "policy_id", description: "must be a valid UUID", reason: "STRING_UUID" },
               { field: "page_size", description: "must be at most 100" },
             ],
           },
@@ -36,10 +36,10 @@ it("decodes REST error bodies", () => {
       want: {
         code: "INVALID_ARGUMENT",
         message: "invalid request",
-        reason: "ERROR_REASON_VALIDATION_FAILED",
+        reason: "VALIDATION_FAILED",
         metadata: { request_id: "r-1" },
         violations: [
-          { field: "policy_id", description: "must be a valid UUID", reason: "string.uuid" },
+          { field: "policy_id", description: "must be a valid UUID", reason: "STRING_UUID" },
           { field: "page_size", description: "must be at most 100", reason: "" },
         ],
       },

@@ -34,7 +34,7 @@ describe("against a live gateway", () => {
     });
     assert.match(stdout, /^quote [0-9a-f-]{36}: premium [0-9.]+ ETH$/m);
     assert.match(stdout, /^policy [0-9a-f-]{36}: POLICY_STATUS_[A-Z]+$/m);
-    assert.match(stdout, /^ERROR_REASON_VALIDATION_FAILED: policy_id string\.uuid \(.+\)$/m);
+    assert.match(stdout, /^VALIDATION_FAILED: policy_id STRING_UUID \(.+\)$/m);
     assert.match(stdout, /^[1-9][0-9]* event\(s\) listed$/m);
     assert.match(stdout, /^watched event [0-9]+: [a-z_.]+$/m);
   });

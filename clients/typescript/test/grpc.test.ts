@@ -102,20 +102,20 @@ describe("gRPC client", () => {
       }),
     );
     assert.equal(err.code, "INVALID_ARGUMENT");
-    assert.equal(err.reason, "ERROR_REASON_VALIDATION_FAILED");
+    assert.equal(err.reason, "VALIDATION_FAILED");
     assert.deepEqual(
       err.violations.map((v) => [v.field, v.reason]),
-      [["nft.nft_contract_address", "string.pattern"]],
+      [["nft.nft_contract_address", "STRING_PATTERN"]],
     );
   });
 
   it("rejects a malformed id with its violation", async () => {
     const err = await rejection(client.policies.getPolicy({ policyId: "not-a-uuid" }));
     assert.equal(err.code, "INVALID_ARGUMENT");
-    assert.equal(err.reason, "ERROR_REASON_VALIDATION_FAILED");
+    assert.equal(err.reason, "VALIDATION_FAILED");
     assert.deepEqual(
       err.violations.map((v) => [v.field, v.reason]),
-      [["policy_id", "string.uuid"]],
+      [["policy_id", "STRING_UUID"]],
     );
   });
 
@@ -124,7 +124,7 @@ describe("gRPC client", () => {
     try {
       const err = await rejection(stranger.events.listEvents({}));
       assert.equal(err.code, "UNAUTHENTICATED");
-      assert.equal(err.reason, "ERROR_REASON_UNAUTHENTICATED");
+      assert.equal(err.reason, "UNAUTHENTICATED");
     } finally {
       stranger.close();
     }

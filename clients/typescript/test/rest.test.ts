@@ -87,10 +87,10 @@ describe("REST client", () => {
     );
     assert.equal(err.httpStatus, 400);
     assert.equal(err.code, "INVALID_ARGUMENT");
-    assert.equal(err.reason, "ERROR_REASON_VALIDATION_FAILED");
+    assert.equal(err.reason, "VALIDATION_FAILED");
     assert.deepEqual(
       err.violations.map((v) => [v.field, v.reason]),
-      [["nft.nft_contract_address", "string.pattern"]],
+      [["nft.nft_contract_address", "STRING_PATTERN"]],
     );
   });
 
@@ -99,10 +99,10 @@ describe("REST client", () => {
       unwrap(client.GET("/v1/policies/{policy_id}", { params: { path: { policy_id: "not-a-uuid" } } })),
     );
     assert.equal(err.httpStatus, 400);
-    assert.equal(err.reason, "ERROR_REASON_VALIDATION_FAILED");
+    assert.equal(err.reason, "VALIDATION_FAILED");
     assert.deepEqual(
       err.violations.map((v) => [v.field, v.reason]),
-      [["policy_id", "string.uuid"]],
+      [["policy_id", "STRING_UUID"]],
     );
     assert.ok(err.violations[0]?.description, "violation explains itself");
   });
@@ -112,7 +112,7 @@ describe("REST client", () => {
     const err = await rejection(unwrap(stranger.GET("/v1/events", {})));
     assert.equal(err.httpStatus, 401);
     assert.equal(err.code, "UNAUTHENTICATED");
-    assert.equal(err.reason, "ERROR_REASON_UNAUTHENTICATED");
+    assert.equal(err.reason, "UNAUTHENTICATED");
   });
 
   it("refuses bad options before any request is made", () => {

@@ -255,7 +255,7 @@ func TestDocumentedExamples(t *testing.T) {
 	}
 	// With the event secret (the sandbox's), the signature carries the timestamp check: the
 	// documented 19786584376 is refused as stale, the same event at now gets the documented answer.
-	stale := portalConfig{verbatimCode: http.StatusBadRequest, verbatimReason: "ERROR_REASON_WEBHOOK_TIMESTAMP_STALE"}
+	stale := portalConfig{verbatimCode: http.StatusBadRequest, verbatimReason: "WEBHOOK_TIMESTAMP_STALE"}
 	t.Run("etvas portal, x-api-key required, signed", func(t *testing.T) {
 		cfg := stale
 		cfg.headers = func(body []byte) map[string]string { return etvasHeaders(string(body)) }
@@ -279,8 +279,8 @@ func TestDocumentedExamples(t *testing.T) {
 	t.Run("etvas portal, x-api-key not required, no event secret (verify-token)", func(t *testing.T) {
 		s, _ := liveGateway(t, func(p *app.PartnersConfig) { p.EtvasPortalAPIKeyRequired = false })
 		documentedPortal(t, s, portal, portalConfig{headers: func([]byte) map[string]string { return nil },
-			verbatimCode: http.StatusUnauthorized, verbatimReason: "ERROR_REASON_WEBHOOK_UNAUTHENTICATED",
-			nowCode: http.StatusUnauthorized, nowReason: "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"})
+			verbatimCode: http.StatusUnauthorized, verbatimReason: "WEBHOOK_UNAUTHENTICATED",
+			nowCode: http.StatusUnauthorized, nowReason: "WEBHOOK_UNAUTHENTICATED"})
 	})
 	t.Run("etvas app", func(t *testing.T) { documentedApp(t, appEvents) })
 	t.Run("avata, signed callbacks", func(t *testing.T) {
@@ -488,14 +488,14 @@ func documentedAvata(t *testing.T, s *apptest.Server, examples []docExample, sig
 		}
 		before := countAll(t, s.App.Store())
 		r := post(t, s, "/webhooks/avata", string(e.body), h)
-		wantRefused(t, s, e.key(), r, http.StatusNotFound, "ERROR_REASON_PARTNER_NOT_FOUND", before)
+		wantRefused(t, s, e.key(), r, http.StatusNotFound, "PARTNER_NOT_FOUND", before)
 	}
 	if signed {
 		// Signature required: the same examples unsigned are refused before any fetch.
 		for _, e := range examples {
 			before := countAll(t, s.App.Store())
 			r := post(t, s, "/webhooks/avata", string(e.body), nil)
-			wantRefused(t, s, e.key()+" unsigned, signature required", r, http.StatusUnauthorized, "ERROR_REASON_WEBHOOK_SIGNATURE_MISSING", before)
+			wantRefused(t, s, e.key()+" unsigned, signature required", r, http.StatusUnauthorized, "WEBHOOK_SIGNATURE_MISSING", before)
 		}
 	}
 }

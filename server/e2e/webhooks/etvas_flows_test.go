@@ -100,7 +100,7 @@ func testEtvasRetryHoursLater(t *testing.T, s *apptest.Server, clk *testClock) {
 	clk.advance(3 * time.Hour)
 	for path, body := range map[string]string{"/etvas-events": portal, "/etvas/events": app} {
 		r := postEtvas(t, s, path, body)
-		if r.Code != http.StatusBadRequest || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != "ERROR_REASON_WEBHOOK_TIMESTAMP_STALE" {
+		if r.Code != http.StatusBadRequest || apptest.ErrorInfo(t, apptest.RESTStatus(t, r)).GetReason() != "WEBHOOK_TIMESTAMP_STALE" {
 			t.Fatalf("%s 27 h later: %d %s", path, r.Code, r.Body)
 		}
 	}
@@ -279,7 +279,7 @@ func testPortalPriceBounds(t *testing.T, s *apptest.Server) {
 				t.Fatalf("price %s: %d %s", price, r.Code, r.Body)
 			}
 			status := apptest.RESTStatus(t, r)
-			if reason := apptest.ErrorInfo(t, status).GetReason(); reason != "ERROR_REASON_VALIDATION_FAILED" || !slices.Contains(apptest.Violations(status), "data.product.price|decimal") {
+			if reason := apptest.ErrorInfo(t, status).GetReason(); reason != "VALIDATION_FAILED" || !slices.Contains(apptest.Violations(status), "data.product.price|DECIMAL") {
 				t.Fatalf("price %s: %s %v: %s", price, reason, apptest.Violations(status), r.Body)
 			}
 			if after := countAll(t, s.App.Store()); after != before {

@@ -94,18 +94,18 @@ func TestWebhookCredentialsCheckedBeforeBody(t *testing.T) {
 		want   int
 		reason string
 	}{
-		{"etvas app, no x-api-key", strict, "/etvas/events", nil, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
-		{"etvas app, wrong x-api-key", strict, "/etvas/events", map[string]string{"x-api-key": "nope"}, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
-		{"etvas app, key but no signature", strict, "/etvas/events", map[string]string{"x-api-key": etvasbox.DefaultAPIKey}, 400, "ERROR_REASON_WEBHOOK_SIGNATURE_MISSING"},
-		{"etvas portal, no x-api-key", strict, "/etvas-events", nil, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
-		{"avata, no signature", strict, "/webhooks/avata", nil, 401, "ERROR_REASON_WEBHOOK_SIGNATURE_MISSING"},
-		{"scalepoint, no bearer", strict, "/webhooks/scalepoint", nil, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
-		{"scalepoint, wrong bearer", strict, "/webhooks/scalepoint", map[string]string{"Authorization": "Bearer nope"}, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
+		{"etvas app, no x-api-key", strict, "/etvas/events", nil, 401, "WEBHOOK_UNAUTHENTICATED"},
+		{"etvas app, wrong x-api-key", strict, "/etvas/events", map[string]string{"x-api-key": "nope"}, 401, "WEBHOOK_UNAUTHENTICATED"},
+		{"etvas app, key but no signature", strict, "/etvas/events", map[string]string{"x-api-key": etvasbox.DefaultAPIKey}, 400, "WEBHOOK_SIGNATURE_MISSING"},
+		{"etvas portal, no x-api-key", strict, "/etvas-events", nil, 401, "WEBHOOK_UNAUTHENTICATED"},
+		{"avata, no signature", strict, "/webhooks/avata", nil, 401, "WEBHOOK_SIGNATURE_MISSING"},
+		{"scalepoint, no bearer", strict, "/webhooks/scalepoint", nil, 401, "WEBHOOK_UNAUTHENTICATED"},
+		{"scalepoint, wrong bearer", strict, "/webhooks/scalepoint", map[string]string{"Authorization": "Bearer nope"}, 401, "WEBHOOK_UNAUTHENTICATED"},
 		// Switched off, a wrong credential is still refused and a missing signature still required.
-		{"lenient etvas app, no x-api-key (documented: always required)", lenient, "/etvas/events", nil, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
-		{"lenient etvas portal, wrong x-api-key", lenient, "/etvas-events", map[string]string{"x-api-key": "nope"}, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
-		{"lenient etvas portal, no key and no signature", lenient, "/etvas-events", nil, 400, "ERROR_REASON_WEBHOOK_SIGNATURE_MISSING"},
-		{"lenient scalepoint, wrong bearer", lenient, "/webhooks/scalepoint", map[string]string{"Authorization": "Bearer nope"}, 401, "ERROR_REASON_WEBHOOK_UNAUTHENTICATED"},
+		{"lenient etvas app, no x-api-key (documented: always required)", lenient, "/etvas/events", nil, 401, "WEBHOOK_UNAUTHENTICATED"},
+		{"lenient etvas portal, wrong x-api-key", lenient, "/etvas-events", map[string]string{"x-api-key": "nope"}, 401, "WEBHOOK_UNAUTHENTICATED"},
+		{"lenient etvas portal, no key and no signature", lenient, "/etvas-events", nil, 400, "WEBHOOK_SIGNATURE_MISSING"},
+		{"lenient scalepoint, wrong bearer", lenient, "/webhooks/scalepoint", map[string]string{"Authorization": "Bearer nope"}, 401, "WEBHOOK_UNAUTHENTICATED"},
 		// A push without the token is left to the long poll: answered without reading it.
 		{"lenient scalepoint, no bearer", lenient, "/webhooks/scalepoint", nil, 202, ""},
 	}

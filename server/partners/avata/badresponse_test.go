@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
 )
@@ -44,7 +45,7 @@ func TestUnusableSuccessAnswers(t *testing.T) {
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			code, info := errorInfo(t, call())
-			if code != codes.Internal || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String() {
+			if code != codes.Internal || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE) {
 				t.Fatalf("code %v info %+v", code, info)
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
 	sandbox "github.com/covergate/covergate/server/sandbox/avata"
@@ -207,7 +208,7 @@ func TestConfirmErrors(t *testing.T) {
 				t.Fatalf("err = %v (http %d, code %q)", err, aerr.HTTP.HTTPStatus, aerr.Code)
 			}
 			code, info := errorInfo(t, err)
-			if code != tc.wantCode || info.Reason != tc.wantReason.String() || info.Domain != "covergate" ||
+			if code != tc.wantCode || info.Reason != apierror.Reason(tc.wantReason) || info.Domain != apierror.Domain ||
 				info.Metadata["partner"] != "avata" || info.Metadata["partner_code"] != tc.wantAvata ||
 				!strings.Contains(info.Metadata["partner_message"], tc.wantField) {
 				t.Fatalf("status %v, info %+v", code, info)
@@ -221,7 +222,7 @@ func TestConfirmErrors(t *testing.T) {
 	e.gw.next(t)
 	_, err := e.client.ConfirmNFT(ctx(t), e.nftConfirmRequest(p, e.user.Address()))
 	code, info := errorInfo(t, err)
-	if code != codes.Aborted || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT.String() ||
+	if code != codes.Aborted || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT) ||
 		info.Metadata["partner_code"] != avata.CodeAlreadyConfirmed || info.Metadata["http_status"] != "409" {
 		t.Fatalf("second confirm: %v %+v", code, info)
 	}
@@ -269,7 +270,7 @@ func TestWrongAPIKey(t *testing.T) {
 	e := newEnv(t, func(_ *sandbox.Config, c *avata.Config) { c.APIKey = "wrong" })
 	_, err := e.client.PolicyDetails(ctx(t), "x")
 	code, info := errorInfo(t, err)
-	if code != codes.Unavailable || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED.String() {
+	if code != codes.Unavailable || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED) {
 		t.Fatalf("code %v info %+v", code, info)
 	}
 	if strings.Contains(err.Error(), "wrong") {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	sandbox "github.com/covergate/covergate/server/sandbox/avata"
@@ -23,7 +24,7 @@ func TestTimeoutBoundedByCallerDeadline(t *testing.T) {
 	defer cancel()
 	_, err := e.client.PolicyDetails(c, policyUUID)
 	code, info := errorInfo(t, err)
-	if code != codes.DeadlineExceeded || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT.String() {
+	if code != codes.DeadlineExceeded || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT) {
 		t.Fatalf("code %v info %+v", code, info)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -107,7 +108,7 @@ func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 	defer cancel()
 	_, err = e.client.PolicyDetails(c, conf.ID)
 	code, info := errorInfo(t, err)
-	if code != codes.ResourceExhausted || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED.String() {
+	if code != codes.ResourceExhausted || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED) {
 		t.Fatalf("code %v info %+v", code, info)
 	}
 	if aerr := asAvataError(t, err); aerr.HTTP.RetryAfter != 30*time.Second {
@@ -126,7 +127,7 @@ func TestOutageOpensBreakerThenRecovers(t *testing.T) {
 
 	for i := range 3 {
 		_, err := e.client.PolicyDetails(ctx(t), policyUUID)
-		if code, info := errorInfo(t, err); code != codes.Unavailable || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE.String() {
+		if code, info := errorInfo(t, err); code != codes.Unavailable || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE) {
 			t.Fatalf("call %d during outage: %v %+v", i, code, info)
 		}
 	}
@@ -135,7 +136,7 @@ func TestOutageOpensBreakerThenRecovers(t *testing.T) {
 	}
 	before := len(e.sb.Kit().Requests())
 	_, err := e.client.PolicyDetails(ctx(t), policyUUID)
-	if code, info := errorInfo(t, err); code != codes.Unavailable || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN.String() {
+	if code, info := errorInfo(t, err); code != codes.Unavailable || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN) {
 		t.Fatalf("open breaker: %v %+v", code, info)
 	}
 	if after := len(e.sb.Kit().Requests()); after != before {
@@ -153,7 +154,7 @@ func TestOutageOpensBreakerThenRecovers(t *testing.T) {
 			}
 			break
 		}
-		if code, info := errorInfo(t, err); info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN.String() {
+		if code, info := errorInfo(t, err); info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN) {
 			t.Fatalf("while recovering: %v %+v", code, info)
 		}
 		if time.Now().After(deadline) {

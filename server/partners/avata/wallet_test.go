@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
 	sandbox "github.com/covergate/covergate/server/sandbox/avata"
@@ -178,7 +179,7 @@ func TestUploadValidatedBeforeCall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.client.UploadClaimDocuments(ctx(t), e.user, policy, tc.files)
 			code, info := errorInfo(t, err)
-			if code != codes.InvalidArgument || info.Reason != tc.reason.String() {
+			if code != codes.InvalidArgument || info.Reason != apierror.Reason(tc.reason) {
 				t.Fatalf("code %v info %+v", code, info)
 			}
 		})
@@ -258,7 +259,7 @@ func TestSignInFailsForForeignSigner(t *testing.T) {
 	// A signer that claims one address but signs with another key.
 	_, err := e.client.SignIn(ctx(t), liar{e})
 	code, info := errorInfo(t, err)
-	if code != codes.Unavailable || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED.String() || info.Metadata["http_status"] != "401" {
+	if code != codes.Unavailable || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED) || info.Metadata["http_status"] != "401" {
 		t.Fatalf("code %v info %+v", code, info)
 	}
 }
@@ -279,7 +280,7 @@ func TestForeignPolicyIsPermissionDenied(t *testing.T) {
 	}
 	_, err = e.client.ClaimStatus(ctx(t), stranger, policyUUID)
 	code, info := errorInfo(t, err)
-	if code != codes.PermissionDenied || info.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED.String() ||
+	if code != codes.PermissionDenied || info.Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED) ||
 		info.Metadata["http_status"] != "403" || info.Metadata["partner_code"] != avata.CodeForbidden {
 		t.Fatalf("code %v info %+v", code, info)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	etvassandbox "github.com/covergate/covergate/server/sandbox/etvas"
@@ -117,7 +118,7 @@ func wantErr(t *testing.T, err error, code codes.Code, reason insurancev1.ErrorR
 			info = ei
 		}
 	}
-	if info == nil || info.Reason != reason.String() || info.Domain != "covergate" || info.Metadata["partner"] != "etvas" {
+	if info == nil || info.Reason != apierror.Reason(reason) || info.Domain != apierror.Domain || info.Metadata["partner"] != "etvas" {
 		t.Fatalf("ErrorInfo = %v, want reason %v", info, reason)
 	}
 	if partnerMessage != "" && info.Metadata["partner_message"] != partnerMessage {

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
-	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/apierror"
 )
 
 // DefaultWebhookWindow is the accepted distance between an event's timestamp and now
@@ -42,13 +41,10 @@ func (e *WebhookError) Error() string { return e.msg }
 // HTTPStatus is the status to answer the partner with.
 func (e *WebhookError) HTTPStatus() int { return e.httpStatus }
 
-// GRPCStatus carries ErrorInfo{reason, domain "covergate", metadata partner}.
+// GRPCStatus carries ErrorInfo{reason, domain apierror.Domain, metadata partner}.
 func (e *WebhookError) GRPCStatus() *status.Status {
 	st := status.New(e.code, e.msg)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{
-		Reason: e.reason.String(), Domain: partnerhttp.ErrorDomain,
-		Metadata: map[string]string{"partner": Partner},
-	}); err == nil {
+	if d, err := st.WithDetails(apierror.Info(e.reason, map[string]string{"partner": Partner})); err == nil {
 		return d
 	}
 	return st

@@ -10,15 +10,15 @@ import (
 	"time"
 	"unicode"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 )
 
 // ErrorDomain is the ErrorInfo domain of every error this gateway returns.
-const ErrorDomain = "covergate"
+const ErrorDomain = apierror.Domain
 
 // maxPartnerMessage bounds PartnerMessage (in runes): enough for a useful hint, too
 // short to smuggle a payload into logs or API errors.
@@ -65,7 +65,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // GRPCStatus lets status.FromError / status.Convert turn the error into a gRPC status with
-// ErrorInfo{reason, domain "covergate", metadata partner, operation, http_status,
+// ErrorInfo{reason, domain apierror.Domain, metadata partner, operation, http_status,
 // partner_message}. The status message is generic on purpose: the cause may hold
 // transport details that are not the caller's business.
 func (e *Error) GRPCStatus() *status.Status {
@@ -85,11 +85,7 @@ func (e *Error) GRPCStatus() *status.Status {
 	if e.RetryAfter > 0 {
 		md["retry_after_seconds"] = strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10)
 	}
-	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{
-		Reason:   e.Reason.String(),
-		Domain:   ErrorDomain,
-		Metadata: md,
-	})
+	withInfo, err := st.WithDetails(apierror.Info(e.Reason, md))
 	if err != nil {
 		// WithDetails fails only for an OK status or an unmarshalable detail; neither
 		// can happen here, but a status without details is still a correct answer.

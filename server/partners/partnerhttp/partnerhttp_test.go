@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
@@ -572,7 +573,7 @@ func TestErrorInfoAndRedaction(t *testing.T) {
 			if info == nil {
 				t.Fatal("no ErrorInfo in status")
 			}
-			if info.Domain != "covergate" || info.Reason != perr.Reason.String() {
+			if info.Domain != apierror.Domain || info.Reason != apierror.Reason(perr.Reason) {
 				t.Fatalf("ErrorInfo = %v", info)
 			}
 			md := info.Metadata

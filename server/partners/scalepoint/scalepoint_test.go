@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/partners/scalepoint"
 	"github.com/covergate/covergate/server/sandbox/sandboxkit"
@@ -249,7 +250,7 @@ func TestToken_Refused(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Operation != "token" || pe.HTTPStatus != tc.wantStatus || !strings.Contains(pe.PartnerMessage, tc.wantMsg) {
 				t.Fatalf("err %v (%#v)", err, pe)
 			}
-			if status.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED.String() {
+			if status.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED) {
 				t.Fatalf("status %v", status.Convert(err))
 			}
 			if strings.Contains(err.Error(), "wrong-secret-value") || strings.Contains(err.Error(), sandbox.DefaultClientSecret) {
@@ -528,7 +529,7 @@ func TestTypedErrors(t *testing.T) {
 				t.Fatalf("partnerhttp.Error: %#v", pe)
 			}
 			info := errorInfo(t, err)
-			if status.Code(err) != tc.code || info.Reason != tc.reason.String() || info.Domain != "covergate" ||
+			if status.Code(err) != tc.code || info.Reason != apierror.Reason(tc.reason) || info.Domain != apierror.Domain ||
 				info.Metadata["partner"] != "scalepoint" || info.Metadata["http_status"] != fmt.Sprint(tc.httpCode) {
 				t.Fatalf("status %v info %v", status.Convert(err), info)
 			}
@@ -554,7 +555,7 @@ func TestPublish_RefusedLocally(t *testing.T) {
 		{"missing envelope", "case_created", `{"eventType":"case_created","timestamp":"2017-07-25T10:31:28Z"}`, "payload.payloadVersion", ""},
 		{"type mismatch", "case_settled", string(payload("case_created")), "event_type", ""},
 		{"header injection", "case\r\nX-Evil: 1", string(payload("case_created")), "event_type", ""},
-		{"too large", "case_created", strings.Replace(string(payload("case_created")), "canceled", strings.Repeat("x", 600), 1), "", "ERROR_REASON_PARTNER_INPUT_TOO_LARGE"},
+		{"too large", "case_created", strings.Replace(string(payload("case_created")), "canceled", strings.Repeat("x", 600), 1), "", "PARTNER_INPUT_TOO_LARGE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -654,7 +655,7 @@ func TestReceive_LongPoll(t *testing.T) {
 		e := startSandbox(t, func(c *sandbox.Config) { c.HoldTimeout = time.Hour })
 		c := newClient(t, e, func(c *scalepoint.Config) { c.ReceiveTimeout = 50 * time.Millisecond; c.MaxAttempts = 2 })
 		_, err := c.Receive(ctx, "")
-		if status.Code(err) != codes.DeadlineExceeded || errorInfo(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT.String() {
+		if status.Code(err) != codes.DeadlineExceeded || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT) {
 			t.Fatalf("%v", err)
 		}
 	})
@@ -764,7 +765,7 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("breaker %s", c.BreakerState())
 		}
 		_, err := c.Publish(ctx, "case_created", payload("case_created"))
-		if errorInfo(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN.String() {
+		if errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN) {
 			t.Fatalf("open breaker: %v", err)
 		}
 		if n := countRequests(e, sendPath); n != 3 {
@@ -795,7 +796,7 @@ func TestFaults(t *testing.T) {
 		c := newClient(t, e, nil)
 		e.sb.Kit().SetFaults(sandboxkit.Faults{OutageSeconds: 3600, Paths: []string{"/connect/token"}})
 		_, err := c.Publish(ctx, "case_created", payload("case_created"))
-		if status.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE.String() {
+		if status.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE) {
 			t.Fatalf("%v", err)
 		}
 		if n := countRequests(e, "/connect/token"); n != 3 {

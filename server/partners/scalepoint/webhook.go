@@ -5,12 +5,11 @@ import (
 	"crypto/subtle"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
-	"github.com/covergate/covergate/server/partners/partnerhttp"
+	"github.com/covergate/covergate/server/apierror"
 )
 
 // WebhookAuthError is a webhook delivery without valid credentials. Scalepoint's webhook
@@ -34,9 +33,7 @@ func (e *WebhookAuthError) GRPCStatus() *status.Status {
 		reason = insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_MISSING
 	}
 	st := status.New(codes.Unauthenticated, e.Error())
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{
-		Reason: reason.String(), Domain: partnerhttp.ErrorDomain, Metadata: map[string]string{"partner": partnerName},
-	}); err == nil {
+	if d, err := st.WithDetails(apierror.Info(reason, map[string]string{"partner": partnerName})); err == nil {
 		return d
 	}
 	return st

@@ -17,6 +17,7 @@ export interface paths {
          * Developer-portal format (`{"event":{...},"user":{...},"data":{...}}`): user.create,
          *     product.purchase, product.cancel, product.suspend, product.resume, user.update, user.delete.
          *     Answers with Etvas's documented echo, carrying our ids as `partnerId`.
+         * @description Etvas portal events (called by Etvas). Authenticated by `x-api-key` and, when the gateway has an Etvas event secret, `x-etvas-signature` (HMAC-SHA256 of the raw body).
          */
         post: operations["EtvasWebhookService_HandlePortalEvent"];
         delete?: never;
@@ -37,6 +38,7 @@ export interface paths {
         /**
          * Etvas App format (`{"name":...,"payload":{...}}`). `product.purchased` is formal: a 2xx
          *     answer means the policy exists durably. Unknown event names are recorded and acknowledged.
+         * @description Etvas App events (called by Etvas). Authenticated by `x-api-key` and, when the gateway has an Etvas event secret, `x-etvas-signature` (HMAC-SHA256 of the raw body).
          */
         post: operations["EtvasWebhookService_HandleAppEvent"];
         delete?: never;
@@ -689,7 +691,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A `policy-update` or `claim-update` callback. */
+        /**
+         * A `policy-update` or `claim-update` callback.
+         * @description Avata callbacks (called by Avata). Authenticated by `X-Avata-Signature` (HMAC-SHA256 of the raw body).
+         */
         post: operations["AvataWebhookService_HandleCallback"];
         delete?: never;
         options?: never;
@@ -710,6 +715,7 @@ export interface paths {
          * One Scalepoint event, either as a receive-API data item (`{"id","type","timestamp",
          *     "attributes":{...}}`) or as a bare envelope (`{"eventType","payloadVersion","correlationId",
          *     "timestamp",...}`).
+         * @description Scalepoint events (called by Scalepoint). Authenticated by `Authorization: Bearer <token>`.
          */
         post: operations["ScalepointWebhookService_HandleEvent"];
         delete?: never;
@@ -736,51 +742,57 @@ export interface components {
              * Format: date-time
              * @description When the policy finished at Avata (`finishedAt`), if it has.
              */
-            finishTime?: string;
+            readonly finishTime?: string;
             /**
              * @description The wallet the policy was bought to, when it is the customer's own wallet (non-custodial);
              *     empty for policies held by our merchant wallet. Claims on such policies need the customer's
              *     wallet sign-in.
              */
-            ownerWalletAddress?: string;
+            readonly ownerWalletAddress?: string;
             /** @description Avata's status name as last reported (`CREATED`, `PENDING`, `SEND`, `ACCEPTED`, ...). */
-            partnerStatus?: string;
+            readonly partnerStatus?: string;
             /** @description Avata's policy hash (`policyHash`). */
-            policyHash?: string;
+            readonly policyHash?: string;
             /** @description Avata's policy id (`policyId`), for example its certificate number. */
-            policyId?: string;
+            readonly policyId?: string;
             /** @description Avata's policy type (`policyType`), for example `NFT` or `DIGITAL_ASSET`. */
-            policyType?: string;
+            readonly policyType?: string;
             /**
              * @description The reference Avata reports for the policy (the callback's `reference`, the details'
              *     `purchaseData.reference`); normally the reference we sent.
              */
-            reference?: string;
+            readonly reference?: string;
             /**
              * Format: date-time
              * @description When Covergate last recorded a change of this data reported by Avata.
              */
-            syncTime?: string;
+            readonly syncTime?: string;
         };
         /** @description Billing says how the premium is charged. */
         "covergate.insurance.v1.Billing": {
             /** @description For subscriptions, `MONTHLY`, `YEARLY`, ... (Etvas `priceInterval`). */
-            priceInterval?: string;
+            readonly priceInterval?: string;
             /** @description `ONE_TIME` or `SUBSCRIPTION` (Etvas `priceType`). */
-            priceType?: string;
+            readonly priceType?: string;
         };
         /** @description BookingCover describes a booking to be covered. */
         "covergate.insurance.v1.BookingCover": {
-            /** @description The chain the booking was paid on. */
-            chain?: components["schemas"]["covergate.insurance.v1.Chain"];
+            /**
+             * @description The chain the booking was paid on.
+             * @enum {unknown}
+             */
+            chain: components["schemas"]["covergate.insurance.v1.Chain"];
             /** @description Check-in date, `YYYY-MM-DD`. */
-            checkInDate?: string;
+            checkInDate: string;
             /** @description The buyer's country. */
             country?: components["schemas"]["covergate.insurance.v1.CoverCountry"];
             /** @description Ids of the booking NFTs (0x followed by 64 hex digits). */
-            nftIds?: string[];
-            /** @description The token the booking was paid with; must equal `total_value.currency_code`. */
-            token?: components["schemas"]["covergate.insurance.v1.Token"];
+            nftIds: string[];
+            /**
+             * @description The token the booking was paid with; must equal `total_value.currency_code`.
+             * @enum {unknown}
+             */
+            token: components["schemas"]["covergate.insurance.v1.Token"];
         };
         /** @description BookingPurchase is the booking a booking policy covers; it must match the quote. */
         "covergate.insurance.v1.BookingPurchase": {
@@ -788,15 +800,17 @@ export interface components {
              * Format: date-time
              * @description When the booking was made.
              */
-            bookingTime?: string;
+            bookingTime: string;
             /** @description Wallet address of the booking (the merchant's). */
-            bookingWalletAddress?: string;
+            bookingWalletAddress: string;
             /** @description Free-form purchase metadata passed to the carrier. */
-            metadata?: Record<string, never>;
+            metadata?: {
+                [key: string]: unknown;
+            };
             /** @description Transaction id (hash) of the payment. */
-            txId?: string;
+            txId: string;
             /** @description Wallet address of the buyer, used for payout. */
-            walletAddress?: string;
+            walletAddress: string;
         };
         /** @description CancelPolicyResponse carries the canceled policy. */
         "covergate.insurance.v1.CancelPolicyResponse": {
@@ -806,57 +820,57 @@ export interface components {
         /** @description CarrierPolicy is one policy as Avata lists it for a wallet. */
         "covergate.insurance.v1.CarrierPolicy": {
             /** @description What Avata reports (policy id, hash, type, status, reference, finish time). */
-            avata?: components["schemas"]["covergate.insurance.v1.AvataPolicyData"];
+            readonly avata?: components["schemas"]["covergate.insurance.v1.AvataPolicyData"];
             /** @description Avata's policy uuid. */
-            avataPolicyUuid?: string;
+            readonly avataPolicyUuid?: string;
             /**
              * Format: date-time
              * @description When the purchase was confirmed.
              */
-            confirmTime?: string;
+            readonly confirmTime?: string;
             /** @description Coverage percentage as Avata sends it. */
-            coveragePercentage?: string;
+            readonly coveragePercentage?: string;
             /** @description Duration as Avata sends it (days). */
-            duration?: string;
+            readonly duration?: string;
             /**
              * Format: date-time
              * @description End of cover.
              */
-            endTime?: string;
+            readonly endTime?: string;
             /** @description The insured NFT, for NFT cover. */
-            nft?: components["schemas"]["covergate.insurance.v1.CarrierPolicyNft"];
+            readonly nft?: components["schemas"]["covergate.insurance.v1.CarrierPolicyNft"];
             /** @description The Covergate policy with that uuid; empty when Covergate does not know it. */
-            policyId?: string;
+            readonly policyId?: string;
             /**
              * Format: date-time
              * @description Start of cover.
              */
-            startTime?: string;
+            readonly startTime?: string;
             /** @description Total value of the purchase, a decimal string as Avata sends it. */
-            totalValue?: string;
+            readonly totalValue?: string;
         };
         /** @description CarrierPolicyNft is the insured NFT as Avata describes it. */
         "covergate.insurance.v1.CarrierPolicyNft": {
             /** @description Chain of the asset. */
-            chain?: string;
+            readonly chain?: string;
             /** @description Contract address of the NFT. */
-            contractId?: string;
+            readonly contractId?: string;
             /** @description Owner of the asset. */
-            owner?: string;
+            readonly owner?: string;
             /** @description Seller address. */
-            source?: string;
+            readonly source?: string;
             /** @description Buyer address. */
-            target?: string;
+            readonly target?: string;
             /** @description Title of the NFT. */
-            title?: string;
+            readonly title?: string;
             /** @description Payment token. */
-            token?: string;
+            readonly token?: string;
             /** @description Token id of the NFT. */
-            tokenId?: string;
+            readonly tokenId?: string;
             /** @description Purchase transaction id. */
-            txId?: string;
+            readonly txId?: string;
             /** @description URI of the NFT. */
-            uri?: string;
+            readonly uri?: string;
         };
         /**
          * @description Chain is the blockchain a cover's purchase happened on.
@@ -866,62 +880,62 @@ export interface components {
         /** @description Claim is a claim on a policy. */
         "covergate.insurance.v1.Claim": {
             /** @description Server-assigned id (UUID). */
-            claimId?: string;
+            readonly claimId?: string;
             /**
              * Format: date-time
              * @description When the claim was filed.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /** @description The policy holder. */
-            customerId?: string;
+            readonly customerId?: string;
             /** @description Keys of the documents attached. */
-            documentKeys?: string[];
+            readonly documentKeys?: string[];
             /** @description Opaque version tag. */
-            etag?: string;
+            readonly etag?: string;
             /**
              * @description The carrier's claim uuid (Avata's `uuid`). Empty until the carrier reveals it: Avata's
              *     create-claim answer carries none, its first `claim-update` callback does.
              */
-            partnerClaimId?: string;
+            readonly partnerClaimId?: string;
             /** @description The carrier's claim number (Avata's `details.claimId` of `claim-update` callbacks), when known. */
-            partnerClaimNumber?: string;
+            readonly partnerClaimNumber?: string;
             /** @description The policy claimed on. */
-            policyId?: string;
+            readonly policyId?: string;
             /** @description What happened. */
-            reason?: string;
+            readonly reason?: string;
             /** @description Current status as reported by the carrier. */
-            status?: components["schemas"]["covergate.insurance.v1.ClaimStatus"];
+            readonly status?: components["schemas"]["covergate.insurance.v1.ClaimStatus"];
             /**
              * Format: date-time
              * @description Time of the partner event that set the current status.
              */
-            statusTime?: string;
+            readonly statusTime?: string;
             /**
              * Format: date-time
              * @description When the claim last changed.
              */
-            updateTime?: string;
+            readonly updateTime?: string;
         };
         /** @description ClaimDocument is an uploaded document. */
         "covergate.insurance.v1.ClaimDocument": {
             /** @description The media type. */
-            contentType?: string;
+            readonly contentType?: string;
             /**
              * Format: date-time
              * @description When it was uploaded.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /** @description The key to name in CreateClaim, as returned by the carrier. */
-            documentKey?: string;
+            readonly documentKey?: string;
             /** @description The file name. */
-            fileName?: string;
+            readonly fileName?: string;
             /** @description Hex SHA-256 of the content, for integrity checks. */
-            sha256?: string;
+            readonly sha256?: string;
             /**
              * Format: int64
              * @description Size in bytes.
              */
-            sizeBytes?: string;
+            readonly sizeBytes?: string;
         };
         /** @description ClaimDocumentUpload is one file to upload. */
         "covergate.insurance.v1.ClaimDocumentUpload": {
@@ -929,11 +943,11 @@ export interface components {
              * Format: byte
              * @description File bytes (base64 in JSON); 1 byte to 8 MiB.
              */
-            content?: string;
+            content: string;
             /** @description Media type of the file. */
-            contentType?: string;
+            contentType: string;
             /** @description File name without directories: letters, digits, space, `.`, `_`, `-`, `(`, `)`; 1–255 characters. */
-            fileName?: string;
+            fileName: string;
         };
         /**
          * @description ClaimStatus is the lifecycle of a claim:
@@ -972,55 +986,55 @@ export interface components {
              * Format: date-time
              * @description When the customer was created.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /** @description Server-assigned id (UUID). */
-            customerId?: string;
+            readonly customerId?: string;
             /**
              * Format: date-time
              * @description When the customer's personal data was erased.
              */
-            eraseTime?: string;
+            readonly eraseTime?: string;
             /** @description Identity verification reported by a partner. */
-            identityVerification?: components["schemas"]["covergate.insurance.v1.IdentityVerification"];
+            readonly identityVerification?: components["schemas"]["covergate.insurance.v1.IdentityVerification"];
             /** @description Last KYC submission, if any. */
-            kyc?: components["schemas"]["covergate.insurance.v1.KycStatus"];
+            readonly kyc?: components["schemas"]["covergate.insurance.v1.KycStatus"];
             /** @description Partner identifiers. */
-            partnerRefs?: components["schemas"]["covergate.insurance.v1.CustomerPartnerRefs"];
+            readonly partnerRefs?: components["schemas"]["covergate.insurance.v1.CustomerPartnerRefs"];
             /** @description Personal data; empty after erasure. */
-            profile?: components["schemas"]["covergate.insurance.v1.CustomerProfile"];
+            readonly profile?: components["schemas"]["covergate.insurance.v1.CustomerProfile"];
             /** @description Pseudonymous id that survives erasure; safe to use in analytics. */
-            pseudonymId?: string;
+            readonly pseudonymId?: string;
             /** @description Whether personal data is held. */
-            state?: components["schemas"]["covergate.insurance.v1.CustomerState"];
+            readonly state?: components["schemas"]["covergate.insurance.v1.CustomerState"];
             /**
              * Format: date-time
              * @description When the customer last changed.
              */
-            updateTime?: string;
+            readonly updateTime?: string;
         };
         /** @description CustomerPartnerRefs holds the partners' identifiers for a customer. */
         "covergate.insurance.v1.CustomerPartnerRefs": {
             /** @description The customer's wallet address at Avata. */
-            avataWalletAddress?: string;
+            readonly avataWalletAddress?: string;
             /** @description Etvas purchase context ids seen for this customer. */
-            etvasContextIds?: string[];
+            readonly etvasContextIds?: string[];
             /** @description Etvas user id. */
-            etvasUserId?: string;
+            readonly etvasUserId?: string;
         };
         /** @description CustomerProfile is the personal data of a customer. All of it is erased on request. */
         "covergate.insurance.v1.CustomerProfile": {
             /** @description Postal address. */
             address?: components["schemas"]["covergate.insurance.v1.PostalAddress"];
             /** @description Date of birth, `YYYY-MM-DD`. */
-            dateOfBirth?: string;
+            dateOfBirth?: string | "" | unknown;
             /** @description E-mail address. */
-            email?: string;
+            email?: string | "" | unknown;
             /** @description First name. */
             firstName?: string;
             /** @description Last name. */
             lastName?: string;
             /** @description Phone number in E.164 form (`+4930123456`). */
-            phone?: string;
+            phone?: string | "" | unknown;
             /** @description Salutation such as `Mr.` or `Ms.`. */
             salutation?: string;
         };
@@ -1035,23 +1049,28 @@ export interface components {
             key?: string;
         };
         /** @description DeleteWalletSessionResponse confirms the sign-out. */
-        "covergate.insurance.v1.DeleteWalletSessionResponse": Record<string, never>;
+        "covergate.insurance.v1.DeleteWalletSessionResponse": {
+            [key: string]: unknown;
+        };
         /** @description Destination is where a publication goes: a Scalepoint country and tenant. */
         "covergate.insurance.v1.Destination": {
             /** @description Two-letter country of the Scalepoint tenant, lower case (`dk`). */
-            country?: string;
+            country: string;
             /** @description Scalepoint tenant name. */
-            tenant?: string;
+            tenant: string;
         };
         /** @description DigitalAssetCover describes a digital asset bought with fiat money (Avata accepts EUR only). */
         "covergate.insurance.v1.DigitalAssetCover": {
-            /** @description The buyer's country; required for digital-asset cover. */
-            country?: components["schemas"]["covergate.insurance.v1.CoverCountry"];
+            /**
+             * @description The buyer's country; required for digital-asset cover.
+             * @enum {unknown}
+             */
+            country: components["schemas"]["covergate.insurance.v1.CoverCountry"];
         };
         /** @description DigitalAssetPurchase is the fiat purchase a digital-asset policy covers. */
         "covergate.insurance.v1.DigitalAssetPurchase": {
             /** @description The merchant's invoice id. */
-            invoiceId?: string;
+            invoiceId: string;
         };
         /** @description EraseCustomerResponse carries the erased customer. */
         "covergate.insurance.v1.EraseCustomerResponse": {
@@ -1070,25 +1089,27 @@ export interface components {
              * Format: int64
              * @description Position in the log: strictly increasing in commit order. Decimal string in JSON.
              */
-            cursor?: string;
+            readonly cursor?: string;
             /** @description Event-specific data. Personal data is removed when the customer is erased. */
-            data?: Record<string, never>;
+            readonly data?: {
+                [key: string]: unknown;
+            };
             /** @description Unique id of the event (UUID). */
-            eventId?: string;
+            readonly eventId?: string;
             /** @description The partner the change came from, if any. */
-            partner?: components["schemas"]["covergate.insurance.v1.Partner"];
+            readonly partner?: components["schemas"]["covergate.insurance.v1.Partner"];
             /** @description The resource the event is about, for example `policies/{policy_id}`. */
-            subject?: string;
+            readonly subject?: string;
             /**
              * Format: date-time
              * @description When the change happened.
              */
-            time?: string;
+            readonly time?: string;
             /**
              * @description Event type, for example `policy.activated`, `claim.status_changed`, `customer.erased`,
              *     `partner_event.unrecognized`.
              */
-            type?: string;
+            readonly type?: string;
         };
         /** @description GetClaimPortalLinkResponse carries the signed link. */
         "covergate.insurance.v1.GetClaimPortalLinkResponse": {
@@ -1157,21 +1178,21 @@ export interface components {
         /** @description IdentityVerification is the result of a partner's identity check (Etvas `webIdentity`). */
         "covergate.insurance.v1.IdentityVerification": {
             /** @description Status as reported by the partner, for example `verified`. */
-            status?: string;
+            readonly status?: string;
             /** @description The partner's verification id. */
-            verificationId?: string;
+            readonly verificationId?: string;
         };
         /** @description KycStatus is the state of know-your-customer data sent to the carrier. */
         "covergate.insurance.v1.KycStatus": {
             /** @description Policy the KYC data was sent for. */
-            policyId?: string;
+            readonly policyId?: string;
             /** @description KYC provider name. */
-            provider?: string;
+            readonly provider?: string;
             /**
              * Format: date-time
              * @description When the data was sent.
              */
-            submitTime?: string;
+            readonly submitTime?: string;
         };
         /** @description ListClaimsResponse is one page of claims. */
         "covergate.insurance.v1.ListClaimsResponse": {
@@ -1222,37 +1243,45 @@ export interface components {
              * @description Decimal amount such as `"123.45"` or `"0.000000000000000001"`: optional sign, digits, at most
              *     18 fractional digits, no exponent, at most 40 characters.
              */
-            amount?: string;
+            amount: string;
             /** @description ISO 4217 code (`EUR`, `USD`, `GBP`, `AED`) or a token symbol (`ETH`, `MATIC`, `USDC`, `USDT`). */
-            currencyCode?: string;
+            currencyCode: string;
         };
         /** @description NftCover describes an NFT purchase to be covered. */
         "covergate.insurance.v1.NftCover": {
-            /** @description The chain the NFT was bought on. */
-            chain?: components["schemas"]["covergate.insurance.v1.Chain"];
+            /**
+             * @description The chain the NFT was bought on.
+             * @enum {unknown}
+             */
+            chain: components["schemas"]["covergate.insurance.v1.Chain"];
             /** @description The buyer's country. Required when the NFT is the receipt for a physical product. */
             country?: components["schemas"]["covergate.insurance.v1.CoverCountry"];
             /** @description Contract address of the marketplace, if the purchase went through one. */
-            marketplaceContractAddress?: string;
+            marketplaceContractAddress?: string | "" | unknown;
             /** @description Contract address of the NFT (0x followed by 40 hex digits). */
-            nftContractAddress?: string;
-            /** @description The token the purchase was paid with; must equal `total_value.currency_code`. */
-            token?: components["schemas"]["covergate.insurance.v1.Token"];
+            nftContractAddress: string;
+            /**
+             * @description The token the purchase was paid with; must equal `total_value.currency_code`.
+             * @enum {unknown}
+             */
+            token: components["schemas"]["covergate.insurance.v1.Token"];
         };
         /** @description NftPurchase is the on-chain purchase an NFT policy covers; it must match the quote. */
         "covergate.insurance.v1.NftPurchase": {
             /** @description Block number at purchase time, as a decimal string. */
-            currentBlock?: string;
+            currentBlock: string;
             /** @description Free-form purchase metadata passed to the carrier. */
-            metadata?: Record<string, never>;
+            metadata?: {
+                [key: string]: unknown;
+            };
             /** @description Token id of the NFT. */
-            nftTokenId?: string;
+            nftTokenId: string;
             /** @description Seller address. */
-            sourceAddress?: string;
+            sourceAddress: string;
             /** @description Buyer address. */
-            targetAddress?: string;
+            targetAddress: string;
             /** @description Transaction id (hash) of the purchase. */
-            txId?: string;
+            txId: string;
         };
         /** @description NotifyCustomerResponse confirms Etvas accepted the notification. */
         "covergate.insurance.v1.NotifyCustomerResponse": {
@@ -1270,54 +1299,54 @@ export interface components {
              * @description What the carrier reported about the policy (Avata policies; empty until Avata answered a
              *     refresh or sent a policy-update).
              */
-            avata?: components["schemas"]["covergate.insurance.v1.AvataPolicyData"];
+            readonly avata?: components["schemas"]["covergate.insurance.v1.AvataPolicyData"];
             /** @description How the premium is charged. */
-            billing?: components["schemas"]["covergate.insurance.v1.Billing"];
+            readonly billing?: components["schemas"]["covergate.insurance.v1.Billing"];
             /**
              * Format: date-time
              * @description When the policy was created.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /** @description The policy holder, if known (a customer that may since have been erased). */
-            customerId?: string;
+            readonly customerId?: string;
             /**
              * Format: date-time
              * @description End of cover, when known.
              */
-            endTime?: string;
+            readonly endTime?: string;
             /** @description Opaque version tag; send it back on writes to avoid lost updates (HTTP 412 on mismatch). */
-            etag?: string;
+            readonly etag?: string;
             /** @description What the policy covers. */
-            kind?: components["schemas"]["covergate.insurance.v1.PolicyKind"];
+            readonly kind?: components["schemas"]["covergate.insurance.v1.PolicyKind"];
             /** @description The partner that owns the policy. */
-            partner?: components["schemas"]["covergate.insurance.v1.Partner"];
+            readonly partner?: components["schemas"]["covergate.insurance.v1.Partner"];
             /** @description Partner identifiers. */
-            partnerRefs?: components["schemas"]["covergate.insurance.v1.PolicyPartnerRefs"];
+            readonly partnerRefs?: components["schemas"]["covergate.insurance.v1.PolicyPartnerRefs"];
             /** @description Server-assigned id (UUID). */
-            policyId?: string;
+            readonly policyId?: string;
             /** @description Premium charged. */
-            premium?: components["schemas"]["covergate.insurance.v1.Money"];
+            readonly premium?: components["schemas"]["covergate.insurance.v1.Money"];
             /** @description Product name shown to customers. */
-            productName?: string;
+            readonly productName?: string;
             /** @description The quote the policy was bought from (Avata policies). */
-            quoteId?: string;
+            readonly quoteId?: string;
             /**
              * Format: date-time
              * @description Start of cover, when known.
              */
-            startTime?: string;
+            readonly startTime?: string;
             /** @description Current lifecycle state. */
-            status?: components["schemas"]["covergate.insurance.v1.PolicyStatus"];
+            readonly status?: components["schemas"]["covergate.insurance.v1.PolicyStatus"];
             /**
              * Format: date-time
              * @description Time of the partner event that set the current status; older events never undo it.
              */
-            statusTime?: string;
+            readonly statusTime?: string;
             /**
              * Format: date-time
              * @description When the policy last changed.
              */
-            updateTime?: string;
+            readonly updateTime?: string;
         };
         /**
          * @description PolicyKind is what a policy covers.
@@ -1327,15 +1356,15 @@ export interface components {
         /** @description PolicyPartnerRefs holds the partners' identifiers for a policy. */
         "covergate.insurance.v1.PolicyPartnerRefs": {
             /** @description Avata policy uuid. */
-            avataPolicyUuid?: string;
+            readonly avataPolicyUuid?: string;
             /** @description Our reference as sent to Avata. */
-            avataReference?: string;
+            readonly avataReference?: string;
             /** @description Etvas purchase context id (stable per purchase). */
-            etvasContextId?: string;
+            readonly etvasContextId?: string;
             /** @description Etvas product id. */
-            etvasProductId?: string;
+            readonly etvasProductId?: string;
             /** @description Etvas user id of the buyer. */
-            etvasUserId?: string;
+            readonly etvasUserId?: string;
         };
         /**
          * @description PolicyStatus is the lifecycle state of a policy:
@@ -1353,7 +1382,7 @@ export interface components {
              * @description ISO 3166-1 alpha-2 country code (`NL`, `DE`, ...), upper or lower case. Preferred over
              *     `country` for carriers: Avata receives it lower-case as `countryCode`.
              */
-            countryCode?: string;
+            countryCode?: string | "" | unknown;
             /** @description House number (Avata `houseNumber`), for example `12`. */
             houseNumber?: string;
             /** @description House-number suffix (Avata `houseNumberSuffix`), for example `A` or `bis`. */
@@ -1378,54 +1407,56 @@ export interface components {
              * Format: int32
              * @description Delivery attempts so far.
              */
-            attempts?: number;
+            readonly attempts?: number;
             /** @description Correlation id sent in the envelope. */
-            correlationId?: string;
+            readonly correlationId?: string;
             /**
              * Format: date-time
              * @description When it was queued.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /**
              * Format: date-time
              * @description When Scalepoint accepted it.
              */
-            deliverTime?: string;
+            readonly deliverTime?: string;
             /** @description Where it goes. */
-            destination?: components["schemas"]["covergate.insurance.v1.Destination"];
+            readonly destination?: components["schemas"]["covergate.insurance.v1.Destination"];
             /** @description Scalepoint event type, for example `payment_status_updated`. */
-            eventType?: string;
+            readonly eventType?: string;
             /** @description The last delivery error, including the partner's message. */
-            lastError?: string;
+            readonly lastError?: string;
             /**
              * Format: date-time
              * @description When the next attempt is due (PENDING only).
              */
-            nextAttemptTime?: string;
+            readonly nextAttemptTime?: string;
             /**
              * Format: int64
              * @description Scalepoint's id for the delivered event (`_id`) when it is an integer; 0 otherwise.
              *     Prefer `partner_event_ref`, which keeps the id whatever its type.
              */
-            partnerEventId?: string;
+            readonly partnerEventId?: string;
             /**
              * @description Scalepoint's id for the delivered event (`_id`) as text, whatever its JSON type in
              *     Scalepoint's answer (`1`, `"_122047"`); empty when the answer carried none.
              */
-            partnerEventRef?: string;
+            readonly partnerEventRef?: string;
             /** @description The event body as sent (envelope fields included). */
-            payload?: Record<string, never>;
+            readonly payload?: {
+                [key: string]: unknown;
+            };
             /** @description The payload version sent in the envelope. */
-            payloadVersion?: string;
+            readonly payloadVersion?: string;
             /** @description Server-assigned id (UUID). */
-            publicationId?: string;
+            readonly publicationId?: string;
             /** @description Delivery state. */
-            status?: components["schemas"]["covergate.insurance.v1.PublicationStatus"];
+            readonly status?: components["schemas"]["covergate.insurance.v1.PublicationStatus"];
             /**
              * Format: date-time
              * @description When it last changed.
              */
-            updateTime?: string;
+            readonly updateTime?: string;
         };
         /**
          * @description PublicationStatus is the delivery state of an outbound event.
@@ -1445,51 +1476,53 @@ export interface components {
         /** @description Quote is a priced offer of cover, valid until `expire_time`. */
         "covergate.insurance.v1.Quote": {
             /** @description Booking cover details. */
-            booking?: components["schemas"]["covergate.insurance.v1.BookingCover"];
+            readonly booking?: components["schemas"]["covergate.insurance.v1.BookingCover"];
             /** @description Share of the total value that is covered, as a decimal percentage string. */
-            coveragePercentage?: string;
+            readonly coveragePercentage?: string;
             /**
              * Format: date-time
              * @description When the quote was created.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /** @description The customer the quote was made for, if known. */
-            customerId?: string;
+            readonly customerId?: string;
             /** @description Digital-asset cover details. */
-            digitalAsset?: components["schemas"]["covergate.insurance.v1.DigitalAssetCover"];
+            readonly digitalAsset?: components["schemas"]["covergate.insurance.v1.DigitalAssetCover"];
             /**
              * Format: int32
              * @description Cover duration in days (0 when the carrier does not state one).
              */
-            durationDays?: number;
+            readonly durationDays?: number;
             /**
              * Format: date-time
              * @description After this time the quote can no longer be purchased.
              */
-            expireTime?: string;
+            readonly expireTime?: string;
             /** @description The kind of cover. */
-            kind?: components["schemas"]["covergate.insurance.v1.QuoteKind"];
+            readonly kind?: components["schemas"]["covergate.insurance.v1.QuoteKind"];
             /** @description NFT cover details. */
-            nft?: components["schemas"]["covergate.insurance.v1.NftCover"];
+            readonly nft?: components["schemas"]["covergate.insurance.v1.NftCover"];
             /** @description The carrier that priced the cover. */
-            partner?: components["schemas"]["covergate.insurance.v1.Partner"];
+            readonly partner?: components["schemas"]["covergate.insurance.v1.Partner"];
             /** @description Logo of the carrier, for display. */
-            partnerLogoUri?: string;
+            readonly partnerLogoUri?: string;
             /** @description The carrier's proposal id. */
-            partnerProposalId?: string;
+            readonly partnerProposalId?: string;
             /** @description Logo of the policy, for display. */
-            policyLogoUri?: string;
+            readonly policyLogoUri?: string;
             /** @description Premium as a percentage of the total value, as a decimal string (for example `"2.5"`). */
-            policyPercentage?: string;
+            readonly policyPercentage?: string;
             /** @description The premium the customer pays for the cover. */
-            premium?: components["schemas"]["covergate.insurance.v1.Money"];
+            readonly premium?: components["schemas"]["covergate.insurance.v1.Money"];
             /** @description Server-assigned id (UUID). */
-            quoteId?: string;
+            readonly quoteId?: string;
             /** @description Link to the policy terms. */
-            termsUri?: string;
+            readonly termsUri?: string;
             /** @description The value of the purchase being covered. */
-            totalValue?: components["schemas"]["covergate.insurance.v1.Money"];
-        } & (Record<string, never> | {
+            readonly totalValue?: components["schemas"]["covergate.insurance.v1.Money"];
+        } & ({
+            [key: string]: unknown;
+        } | {
             nft: components["schemas"]["covergate.insurance.v1.NftCover"];
         } | {
             booking: components["schemas"]["covergate.insurance.v1.BookingCover"];
@@ -1563,23 +1596,23 @@ export interface components {
              * Format: int64
              * @description The chain id the wallet signed in on.
              */
-            chainId?: string;
+            readonly chainId?: string;
             /**
              * Format: date-time
              * @description When the sign-in completed.
              */
-            createTime?: string;
+            readonly createTime?: string;
             /** @description The customer. */
-            customerId?: string;
+            readonly customerId?: string;
             /**
              * Format: date-time
              * @description When the access token expires (from the token's `exp`, else the configured TTL).
              */
-            expireTime?: string;
+            readonly expireTime?: string;
             /** @description Whether the token has expired (or Avata stopped accepting it): sign in again. */
-            expired?: boolean;
+            readonly expired?: boolean;
             /** @description The wallet signed in with (EIP-55 checksummed). */
-            walletAddress?: string;
+            readonly walletAddress?: string;
         };
         /** @description WatchEventsResponse carries one event of the stream. */
         "covergate.insurance.v1.WatchEventsResponse": {
@@ -1597,7 +1630,7 @@ export interface components {
             /** @description New status as Avata names it (ACCEPTED, APPROVED, REJECTED, ...); verified by fetch. */
             status?: string;
             /** @description The policy uuid (policy-update) or claim uuid (claim-update). */
-            uuid?: string;
+            uuid: string;
         };
         /** @description AvataCallbackDetails holds the details of a policy or claim update. */
         "covergate.webhooks.v1.AvataCallbackDetails": {
@@ -1615,9 +1648,9 @@ export interface components {
         /** @description EtvasAckData is the `data` object of our answer. */
         "covergate.webhooks.v1.EtvasAckData": {
             /** @description The product with our policy id (product.* events). */
-            product?: components["schemas"]["covergate.webhooks.v1.EtvasPartnerRef"];
+            readonly product?: components["schemas"]["covergate.webhooks.v1.EtvasPartnerRef"];
             /** @description The user with our customer id (user.* events). */
-            user?: components["schemas"]["covergate.webhooks.v1.EtvasPartnerRef"];
+            readonly user?: components["schemas"]["covergate.webhooks.v1.EtvasPartnerRef"];
         };
         /** @description EtvasAppPayload names the product and purchase an App event is about. */
         "covergate.webhooks.v1.EtvasAppPayload": {
@@ -1652,7 +1685,7 @@ export interface components {
         /** @description EtvasEvent identifies one developer-portal event. */
         "covergate.webhooks.v1.EtvasEvent": {
             /** @description Etvas's event id; the deduplication key. */
-            id?: string;
+            id: string;
             /**
              * Format: int64
              * @description When the event happened, in seconds or milliseconds since the Unix epoch (decided by
@@ -1661,12 +1694,12 @@ export interface components {
              */
             timestamp?: string;
             /** @description Event type, for example `product.purchase`. */
-            type?: string;
+            type: string;
         };
         /** @description EtvasEventAck echoes the event id. */
         "covergate.webhooks.v1.EtvasEventAck": {
             /** @description The event id received. */
-            id?: string;
+            readonly id?: string;
         };
         /** @description EtvasEventData is the `data` object of a developer-portal event. */
         "covergate.webhooks.v1.EtvasEventData": {
@@ -1680,9 +1713,9 @@ export interface components {
         /** @description EtvasPartnerRef pairs an Etvas id with our id for the same thing. */
         "covergate.webhooks.v1.EtvasPartnerRef": {
             /** @description Etvas's id. */
-            id?: string;
+            readonly id?: string;
             /** @description Our id (customer id for a user, policy id for a product). */
-            partnerId?: string;
+            readonly partnerId?: string;
         };
         /** @description EtvasProduct is the product a purchase event is about. */
         "covergate.webhooks.v1.EtvasProduct": {
@@ -1786,27 +1819,282 @@ export interface components {
             /** @description The user with our customer id (product.* events). */
             user?: components["schemas"]["covergate.webhooks.v1.EtvasPartnerRef"];
         };
-        /** @description The Status type defines a logical error model suitable for different programming environments. */
+        /** @description Every invalid field of the request. */
+        "google.rpc.BadRequest": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.BadRequest";
+            fieldViolations?: components["schemas"]["google.rpc.BadRequest.FieldViolation"][];
+        };
+        /** @description One invalid field. */
+        "google.rpc.BadRequest.FieldViolation": {
+            /** @description What is wrong, in words. */
+            description?: string;
+            /** @description Path of the field in proto names, e.g. `total_value.amount`; empty for a rule on the whole message. */
+            field?: string;
+            /** @description The rule in UPPER_SNAKE_CASE, e.g. `STRING_UUID`, `REQUIRED`. */
+            reason?: string;
+        };
+        /** @description Why the call failed, for machines (AIP-193). */
+        "google.rpc.ErrorInfo": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo";
+            /**
+             * @description The service that defines the reasons.
+             * @constant
+             */
+            domain: "covergate.insurance.v1";
+            /** @description Context such as `request_id`, `trace_id`, `partner`, `resource`. */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * @description The ErrorReason value without its `ERROR_REASON_` prefix; clients switch on it.
+             * @enum {string}
+             */
+            reason: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "PERMISSION_DENIED" | "NOT_FOUND" | "ALREADY_EXISTS" | "ETAG_MISMATCH" | "INVALID_STATE" | "QUOTE_MISMATCH" | "QUOTE_EXPIRED" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "MALFORMED_REQUEST" | "RATE_LIMITED" | "NOT_IMPLEMENTED" | "UNAVAILABLE" | "INTERNAL" | "PARTNER_UNAVAILABLE" | "PARTNER_TIMEOUT" | "PARTNER_RATE_LIMITED" | "PARTNER_REJECTED" | "PARTNER_AUTH_FAILED" | "PARTNER_NOT_FOUND" | "PARTNER_CONFLICT" | "PARTNER_CIRCUIT_OPEN" | "PARTNER_BAD_RESPONSE" | "PARTNER_INPUT_TOO_LARGE" | "WEBHOOK_SIGNATURE_INVALID" | "WEBHOOK_SIGNATURE_MISSING" | "WEBHOOK_TIMESTAMP_STALE" | "WEBHOOK_UNAUTHENTICATED" | "WALLET_SIGNATURE_INVALID" | "WALLET_SIGN_IN_REQUIRED" | "WALLET_SESSION_EXPIRED";
+        };
+        /** @description Links to documentation. */
+        "google.rpc.Help": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.Help";
+            links?: {
+                /** @description What the link explains. */
+                description?: string;
+                /** Format: uri */
+                url?: string;
+            }[];
+        };
+        /** @description A message for the end user. */
+        "google.rpc.LocalizedMessage": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.LocalizedMessage";
+            /** @description BCP-47 locale. */
+            locale?: string;
+            /** @description The message. */
+            message?: string;
+        };
+        /** @description Which preconditions failed. */
+        "google.rpc.PreconditionFailure": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.PreconditionFailure";
+            violations?: {
+                /** @description How. */
+                description?: string;
+                /** @description What failed. */
+                subject?: string;
+                /** @description Kind of precondition. */
+                type?: string;
+            }[];
+        };
+        /** @description Which quota was exceeded. */
+        "google.rpc.QuotaFailure": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure";
+            violations?: {
+                /** @description How it was exceeded. */
+                description?: string;
+                /** @description What the quota applies to. */
+                subject?: string;
+            }[];
+        };
+        /** @description The resource the error is about. */
+        "google.rpc.ResourceInfo": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.ResourceInfo";
+            /** @description What is wrong with it. */
+            description?: string;
+            /** @description Its owner. */
+            owner?: string;
+            /** @description Its name. */
+            resourceName?: string;
+            /** @description Type of the resource. */
+            resourceType?: string;
+        };
+        /** @description When to retry. */
+        "google.rpc.RetryInfo": {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            "@type": "type.googleapis.com/google.rpc.RetryInfo";
+            /** @description A google.protobuf.Duration such as `1.5s`. */
+            retryDelay?: string;
+        };
+        /** @description Every error: the gRPC status as JSON. `details` always holds one `google.rpc.ErrorInfo` (switch on its `reason`); invalid input adds a `google.rpc.BadRequest`. */
         "google.rpc.Status": {
             /**
              * Format: int32
-             * @description The status code, which should be an enum value of google.rpc.Code.
+             * @description The gRPC status code (google.rpc.Code).
              */
-            code?: number;
-            /** @description A list of messages that carry the error details. */
-            details?: ({
-                "@type"?: string;
-            } & {
-                [key: string]: unknown;
-            })[];
-            /** @description A developer-facing error message. */
-            message?: string;
+            code: number;
+            /** @description Typed error details. */
+            details?: (components["schemas"]["google.rpc.ErrorInfo"] | components["schemas"]["google.rpc.BadRequest"] | components["schemas"]["google.rpc.RetryInfo"] | components["schemas"]["google.rpc.QuotaFailure"] | components["schemas"]["google.rpc.PreconditionFailure"] | components["schemas"]["google.rpc.ResourceInfo"] | components["schemas"]["google.rpc.Help"] | components["schemas"]["google.rpc.LocalizedMessage"])[];
+            /** @description A developer-facing message in English; not for display, not to parse. */
+            message: string;
         };
     };
-    responses: never;
-    parameters: never;
+    responses: {
+        /** @description A partner answered something the gateway cannot use (`PARTNER_BAD_RESPONSE`, metadata `partner`). */
+        BadGateway: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description Invalid request: `VALIDATION_FAILED` (with a `google.rpc.BadRequest`), `MALFORMED_REQUEST`, `INVALID_STATE`, or a partner's refusal. */
+        BadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The resource already exists or a request with the same Idempotency-Key is still running (`ALREADY_EXISTS`, `IDEMPOTENCY_KEY_IN_USE`, `PARTNER_CONFLICT`). */
+        Conflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The deadline passed before the gateway or the partner answered (`PARTNER_TIMEOUT`). */
+        GatewayTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The Idempotency-Key was used before with a different request (`IDEMPOTENCY_KEY_REUSED`). */
+        IdempotencyKeyReused: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description An unexpected fault (`INTERNAL`); the request and trace ids in the ErrorInfo metadata locate it in the logs. */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The resource does not exist (`NOT_FOUND`, `PARTNER_NOT_FOUND`). */
+        NotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The body exceeds the route's limit (`PAYLOAD_TOO_LARGE`, metadata `limit_bytes`). */
+        PayloadTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The credentials lack the scope the operation needs (`PERMISSION_DENIED`) or a webhook signature does not match (`WEBHOOK_SIGNATURE_INVALID`). */
+        PermissionDenied: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The resource changed in between (`ETAG_MISMATCH`): read it again and retry. */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description Too many requests (`RATE_LIMITED`, `PARTNER_RATE_LIMITED`): retry after the delay in `google.rpc.RetryInfo` or `Retry-After`. */
+        TooManyRequests: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description No or unknown credentials (`UNAUTHENTICATED`, `WEBHOOK_UNAUTHENTICATED`, `WEBHOOK_SIGNATURE_MISSING`). */
+        Unauthenticated: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+        /** @description The gateway or a partner is unavailable (`UNAVAILABLE`, `PARTNER_UNAVAILABLE`, `PARTNER_CIRCUIT_OPEN`): retry later. */
+        Unavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["google.rpc.Status"];
+            };
+        };
+    };
+    parameters: {
+        /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The request id (the caller's `X-Request-Id` when it sent a valid one, else generated); it is in every log line and error of the request. */
+        "X-Request-Id": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1824,7 +2112,7 @@ export interface operations {
                     /** @description Event data. */
                     data?: components["schemas"]["covergate.webhooks.v1.EtvasEventData"];
                     /** @description Which event. */
-                    event?: components["schemas"]["covergate.webhooks.v1.EtvasEvent"];
+                    event: components["schemas"]["covergate.webhooks.v1.EtvasEvent"];
                     /** @description The user concerned. */
                     user?: components["schemas"]["covergate.webhooks.v1.EtvasUser"];
                 };
@@ -1837,21 +2125,20 @@ export interface operations {
              */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.webhooks.v1.HandlePortalEventResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     EtvasWebhookService_HandleAppEvent: {
@@ -1865,11 +2152,13 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description Extra data some event versions send. */
-                    metadata?: Record<string, never>;
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
                     /** @description Event name, for example `product.purchased`. */
-                    name?: string;
+                    name: string;
                     /** @description What the event is about. */
-                    payload?: components["schemas"]["covergate.webhooks.v1.EtvasAppPayload"];
+                    payload: components["schemas"]["covergate.webhooks.v1.EtvasAppPayload"];
                     /** @description The user's profile (some `user.deleted` versions). */
                     profile?: components["schemas"]["covergate.webhooks.v1.EtvasAppProfile"];
                     /**
@@ -1886,21 +2175,20 @@ export interface operations {
             /** @description HandleAppEventResponse acknowledges an App event. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.webhooks.v1.HandleAppEventResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     ClaimService_ListClaims: {
@@ -1911,9 +2199,9 @@ export interface operations {
                 /** @description `next_page_token` from a previous response; the other filters must be unchanged. */
                 pageToken?: string;
                 /** @description Only claims on this policy (UUID). */
-                policyId?: string;
+                policyId?: string | "" | unknown;
                 /** @description Only claims of this customer (UUID). */
-                customerId?: string;
+                customerId?: string | "" | unknown;
                 /** @description Only claims in this status. */
                 status?: components["schemas"]["covergate.insurance.v1.ClaimStatus"];
             };
@@ -1926,21 +2214,21 @@ export interface operations {
             /** @description ListClaimsResponse is one page of claims. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.ListClaimsResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     ClaimService_GetClaim: {
@@ -1958,21 +2246,22 @@ export interface operations {
             /** @description GetClaimResponse carries the claim. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetClaimResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     ClaimService_GetClaimPortalLink: {
@@ -1982,7 +2271,7 @@ export interface operations {
                  * @description The policy owner's signature of the Avata policy uuid (EIP-191 personal message, `0x` + 130
                  *     hex digits). Required when the policy was bought to the customer's own wallet.
                  */
-                ownerSignature?: string;
+                ownerSignature?: string | "" | unknown;
             };
             header?: never;
             path: {
@@ -1996,21 +2285,22 @@ export interface operations {
             /** @description GetClaimPortalLinkResponse carries the signed link. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetClaimPortalLinkResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_GetCustomer: {
@@ -2028,27 +2318,31 @@ export interface operations {
             /** @description GetCustomerResponse carries the customer. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetCustomerResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_SubmitKyc: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The customer id (UUID). */
                 customer_id: string;
@@ -2059,11 +2353,16 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description Provider-specific KYC payload. */
-                    payload?: Record<string, never>;
-                    /** @description The customer's policy the KYC data is for (UUID). */
-                    policyId?: string;
+                    payload?: {
+                        [key: string]: unknown;
+                    };
+                    /**
+                     * Format: uuid
+                     * @description The customer's policy the KYC data is for (UUID).
+                     */
+                    policyId: string;
                     /** @description KYC provider name. */
-                    provider?: string;
+                    provider: string;
                 };
             };
         };
@@ -2071,21 +2370,26 @@ export interface operations {
             /** @description SubmitKycResponse confirms the submission. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.SubmitKycResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_ListWalletPolicies: {
@@ -2103,21 +2407,22 @@ export interface operations {
             /** @description ListWalletPoliciesResponse lists the wallet's policies at Avata. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.ListWalletPoliciesResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_GetWalletSession: {
@@ -2135,27 +2440,31 @@ export interface operations {
             /** @description GetWalletSessionResponse carries the session. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetWalletSessionResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_DeleteWalletSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The customer (UUID). */
                 customer_id: string;
@@ -2167,27 +2476,34 @@ export interface operations {
             /** @description DeleteWalletSessionResponse confirms the sign-out. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.DeleteWalletSessionResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_CompleteWalletSignIn: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The customer (UUID). */
                 customer_id: string;
@@ -2198,9 +2514,9 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description The signature (`0x` + 130 hex digits) of the message from StartWalletSignIn. */
-                    signature?: string;
+                    signature: string;
                     /** @description The wallet that signed (0x address); must be the one sign-in was started for. */
-                    walletAddress?: string;
+                    walletAddress: string;
                 };
             };
         };
@@ -2208,27 +2524,35 @@ export interface operations {
             /** @description CompleteWalletSignInResponse confirms the sign-in. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.CompleteWalletSignInResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_StartWalletSignIn: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The customer (UUID). */
                 customer_id: string;
@@ -2245,7 +2569,7 @@ export interface operations {
                      */
                     chainId?: string;
                     /** @description The customer's wallet (0x address). */
-                    walletAddress?: string;
+                    walletAddress: string;
                 };
             };
         };
@@ -2253,27 +2577,35 @@ export interface operations {
             /** @description StartWalletSignInResponse carries the message to sign. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.StartWalletSignInResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_EraseCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The customer id (UUID). */
                 customer_id: string;
@@ -2297,27 +2629,35 @@ export interface operations {
             /** @description EraseCustomerResponse carries the erased customer. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.EraseCustomerResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_NotifyCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The customer (UUID); it must have an Etvas purchase context. */
                 customer_id: string;
@@ -2333,11 +2673,11 @@ export interface operations {
                      */
                     contextId?: string;
                     /** @description Locale of the text, for example `en` or `de-DE`. */
-                    locale?: string;
+                    locale: string;
                     /** @description Message text, 1–5000 characters. */
-                    message?: string;
+                    message: string;
                     /** @description Subject line, 1–200 characters. */
-                    subject?: string;
+                    subject: string;
                 };
             };
         };
@@ -2345,27 +2685,35 @@ export interface operations {
             /** @description NotifyCustomerResponse confirms Etvas accepted the notification. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.NotifyCustomerResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_VerifyPortalToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2373,7 +2721,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description The Etvas portal token, exactly as received. */
-                    token?: string;
+                    token: string;
                 };
             };
         };
@@ -2381,21 +2729,24 @@ export interface operations {
             /** @description VerifyPortalTokenResponse identifies the customer behind a portal token. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.VerifyPortalTokenResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     EventService_ListEvents: {
@@ -2423,21 +2774,21 @@ export interface operations {
             /** @description ListEventsResponse is one page of events. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.ListEventsResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     EventService_WatchEvents: {
@@ -2464,6 +2815,7 @@ export interface operations {
             /** @description WatchEventsResponse carries one event of the stream. A stream: NDJSON by default, Server-Sent Events with `Accept: text/event-stream`. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2474,22 +2826,21 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_GetExternalData: {
         parameters: {
-            query?: {
+            query: {
                 /** @description The Etvas purchase context the data belongs to (36 characters). */
-                contextId?: string;
+                contextId: string;
             };
             header?: never;
             path: {
@@ -2506,27 +2857,31 @@ export interface operations {
             /** @description GetExternalDataResponse carries the stored value. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetExternalDataResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_PutExternalData: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
@@ -2540,7 +2895,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description The Etvas purchase context the data belongs to. */
-                    contextId?: string;
+                    contextId: string;
                     /** @description The value; at most 100 KB (102400 bytes) once JSON-encoded. */
                     data?: string;
                 };
@@ -2550,30 +2905,38 @@ export interface operations {
             /** @description PutExternalDataResponse confirms the write. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.PutExternalDataResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     CustomerService_DeleteExternalData: {
         parameters: {
-            query?: {
+            query: {
                 /** @description The Etvas purchase context the data belongs to. */
-                contextId?: string;
+                contextId: string;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The key: letters, digits, `.`, `_`, `:` or `-`, not `.` or `..`; at most
@@ -2588,21 +2951,25 @@ export interface operations {
             /** @description DeleteExternalDataResponse confirms the delete. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.DeleteExternalDataResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_ListPolicies: {
@@ -2613,7 +2980,7 @@ export interface operations {
                 /** @description `next_page_token` from a previous response; the other filters must be unchanged. */
                 pageToken?: string;
                 /** @description Only policies of this customer (UUID). */
-                customerId?: string;
+                customerId?: string | "" | unknown;
                 /** @description Only policies owned by this partner. */
                 partner?: components["schemas"]["covergate.insurance.v1.Partner"];
                 /** @description Only policies in this status. */
@@ -2628,27 +2995,30 @@ export interface operations {
             /** @description ListPoliciesResponse is one page of policies. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.ListPoliciesResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_CreatePolicy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2658,7 +3028,7 @@ export interface operations {
                     /** @description For a booking quote. */
                     booking?: components["schemas"]["covergate.insurance.v1.BookingPurchase"];
                     /** @description Existing customer (UUID) to own the policy. Either this or `holder` may be given. */
-                    customerId?: string;
+                    customerId?: string | "" | unknown;
                     /** @description For a digital-asset quote. */
                     digitalAsset?: components["schemas"]["covergate.insurance.v1.DigitalAssetPurchase"];
                     /**
@@ -2670,12 +3040,15 @@ export interface operations {
                     holder?: components["schemas"]["covergate.insurance.v1.CustomerProfile"];
                     /** @description For an NFT quote. */
                     nft?: components["schemas"]["covergate.insurance.v1.NftPurchase"];
-                    /** @description The quote to buy (UUID); it must not have expired. */
-                    quoteId?: string;
+                    /**
+                     * Format: uuid
+                     * @description The quote to buy (UUID); it must not have expired.
+                     */
+                    quoteId: string;
                     /** @description Our reference for the purchase, echoed by the carrier (defaults to the policy id). */
                     reference?: string;
                     /** @description The purchase's total value; must equal the quote's `total_value` exactly. */
-                    totalValue?: components["schemas"]["covergate.insurance.v1.Money"];
+                    totalValue: components["schemas"]["covergate.insurance.v1.Money"];
                 };
             };
         };
@@ -2683,21 +3056,24 @@ export interface operations {
             /** @description CreatePolicyResponse carries the new policy (status PENDING until the carrier accepts). */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.CreatePolicyResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_GetPolicy: {
@@ -2715,27 +3091,31 @@ export interface operations {
             /** @description GetPolicyResponse carries the policy. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetPolicyResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     ClaimService_UploadClaimDocuments: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The policy (UUID); it must be ACTIVE. */
                 policy_id: string;
@@ -2746,7 +3126,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description The documents, 1 to 10. */
-                    documents?: components["schemas"]["covergate.insurance.v1.ClaimDocumentUpload"][];
+                    documents: components["schemas"]["covergate.insurance.v1.ClaimDocumentUpload"][];
                 };
             };
         };
@@ -2754,27 +3134,35 @@ export interface operations {
             /** @description UploadClaimDocumentsResponse lists the stored documents, in request order. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.UploadClaimDocumentsResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     ClaimService_CreateClaim: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The policy (UUID); it must be ACTIVE. */
                 policy_id: string;
@@ -2784,12 +3172,15 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description E-mail address of the claimant, for the carrier to contact. */
-                    claimantEmail?: string;
+                    /**
+                     * Format: email
+                     * @description E-mail address of the claimant, for the carrier to contact.
+                     */
+                    claimantEmail: string;
                     /** @description Keys returned by UploadClaimDocuments for this policy; 1 to 10, no duplicates. */
-                    documentKeys?: string[];
+                    documentKeys: string[];
                     /** @description What happened: 10 to 4000 characters. */
-                    reason?: string;
+                    reason: string;
                 };
             };
         };
@@ -2797,21 +3188,26 @@ export interface operations {
             /** @description CreateClaimResponse carries the new claim. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.CreateClaimResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_GetPolicyRequestStatus: {
@@ -2829,27 +3225,31 @@ export interface operations {
             /** @description GetPolicyRequestStatusResponse is the carrier's answer, as given. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetPolicyRequestStatusResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_ActivatePolicy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The policy id (UUID). */
                 policy_id: string;
@@ -2859,16 +3259,22 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description The chain of the booking. */
-                    chain?: components["schemas"]["covergate.insurance.v1.Chain"];
+                    /**
+                     * @description The chain of the booking.
+                     * @enum {unknown}
+                     */
+                    chain: components["schemas"]["covergate.insurance.v1.Chain"];
                     /** @description The policy's current etag; when sent, a mismatch fails with HTTP 412 / ABORTED. */
                     etag?: string;
                     /** @description The NFT ids with capacity (0x followed by 64 hex digits). */
-                    nftIds?: string[];
-                    /** @description The token of the booking. */
-                    token?: components["schemas"]["covergate.insurance.v1.Token"];
+                    nftIds: string[];
+                    /**
+                     * @description The token of the booking.
+                     * @enum {unknown}
+                     */
+                    token: components["schemas"]["covergate.insurance.v1.Token"];
                     /** @description The buyer's wallet, used for payout. */
-                    walletAddress?: string;
+                    walletAddress: string;
                 };
             };
         };
@@ -2876,27 +3282,35 @@ export interface operations {
             /** @description ActivatePolicyResponse carries the policy after activation. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.ActivatePolicyResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_CancelPolicy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The policy id (UUID). */
                 policy_id: string;
@@ -2917,27 +3331,35 @@ export interface operations {
             /** @description CancelPolicyResponse carries the canceled policy. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.CancelPolicyResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     PolicyService_RefreshPolicy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The policy id (UUID). */
                 policy_id: string;
@@ -2946,28 +3368,35 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
             /** @description RefreshPolicyResponse carries the policy after the refresh. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.RefreshPolicyResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     EventService_ListPublications: {
@@ -2980,7 +3409,7 @@ export interface operations {
                 /** @description Only publications in this status. */
                 status?: components["schemas"]["covergate.insurance.v1.PublicationStatus"];
                 /** @description Only publications of this event type. */
-                eventType?: string;
+                eventType?: string | "" | unknown;
             };
             header?: never;
             path?: never;
@@ -2991,27 +3420,30 @@ export interface operations {
             /** @description ListPublicationsResponse is one page of publications. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.ListPublicationsResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     EventService_PublishEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3019,15 +3451,17 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description Envelope `correlationId` (UUID); generated when empty. */
-                    correlationId?: string;
+                    correlationId?: string | "" | unknown;
                     /** @description Where to publish; defaults to the configured country and tenant. */
                     destination?: components["schemas"]["covergate.insurance.v1.Destination"];
                     /** @description Scalepoint event type, for example `payment_status_updated`, `claim_updated`, `case_created`. */
-                    eventType?: string;
+                    eventType: string;
                     /** @description The event-specific body (for example `{"payment": {...}}`); envelope fields are added by us. */
-                    payload?: Record<string, never>;
+                    payload: {
+                        [key: string]: unknown;
+                    };
                     /** @description Envelope `payloadVersion` (default `1.0.0`). */
-                    payloadVersion?: string;
+                    payloadVersion?: string | "" | unknown;
                 };
             };
         };
@@ -3035,21 +3469,24 @@ export interface operations {
             /** @description PublishEventResponse carries the queued publication. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.PublishEventResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     EventService_GetPublication: {
@@ -3067,27 +3504,31 @@ export interface operations {
             /** @description GetPublicationResponse carries the publication. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetPublicationResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     EventService_RetryPublication: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The publication id (UUID). */
                 publication_id: string;
@@ -3096,34 +3537,44 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
             /** @description RetryPublicationResponse carries the requeued publication. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.RetryPublicationResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     QuoteService_CreateQuote: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the call safe to retry: a retry with the same key returns the first result; the same key with a different request is refused with 422. Printable ASCII, at most 255 characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3133,7 +3584,7 @@ export interface operations {
                     /** @description Booking cover. */
                     booking?: components["schemas"]["covergate.insurance.v1.BookingCover"];
                     /** @description Optional customer to attach the quote to (UUID). */
-                    customerId?: string;
+                    customerId?: string | "" | unknown;
                     /** @description Digital-asset cover. */
                     digitalAsset?: components["schemas"]["covergate.insurance.v1.DigitalAssetCover"];
                     /** @description NFT cover. */
@@ -3142,7 +3593,7 @@ export interface operations {
                      * @description Value of the purchase to cover; must be positive. For NFT and booking cover the currency is
                      *     the token symbol; for digital assets it is `EUR`.
                      */
-                    totalValue?: components["schemas"]["covergate.insurance.v1.Money"];
+                    totalValue: components["schemas"]["covergate.insurance.v1.Money"];
                 };
             };
         };
@@ -3150,21 +3601,24 @@ export interface operations {
             /** @description CreateQuoteResponse carries the new quote. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.CreateQuoteResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     QuoteService_GetQuote: {
@@ -3182,21 +3636,22 @@ export interface operations {
             /** @description GetQuoteResponse carries the quote. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.insurance.v1.GetQuoteResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     AvataWebhookService_HandleCallback: {
@@ -3210,9 +3665,9 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description The update. */
-                    body?: components["schemas"]["covergate.webhooks.v1.AvataCallbackBody"];
+                    body: components["schemas"]["covergate.webhooks.v1.AvataCallbackBody"];
                     /** @description `policy-update` or `claim-update`; other values are recorded and acknowledged. */
-                    eventType?: string;
+                    eventType: string;
                 };
             };
         };
@@ -3220,21 +3675,20 @@ export interface operations {
             /** @description HandleCallbackResponse acknowledges a callback. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.webhooks.v1.HandleCallbackResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     ScalepointWebhookService_HandleEvent: {
@@ -3251,7 +3705,9 @@ export interface operations {
                      * @description The event envelope and body (receive-API form): `eventType`, `payloadVersion`,
                      *     `correlationId`, `timestamp` and event-specific fields.
                      */
-                    attributes?: Record<string, never>;
+                    attributes?: {
+                        [key: string]: unknown;
+                    };
                     /** @description Correlation id (bare-envelope form); the deduplication key when `id` is absent. */
                     correlationId?: string;
                     /** @description Event type (bare-envelope form), for example `claim_updated`. */
@@ -3271,21 +3727,20 @@ export interface operations {
             /** @description HandleEventResponse acknowledges an event. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["covergate.webhooks.v1.HandleEventResponse"];
                 };
             };
-            /** @description An unexpected error response. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["google.rpc.Status"];
-                };
-            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }

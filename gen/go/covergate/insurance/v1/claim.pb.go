@@ -959,60 +959,57 @@ var File_covergate_insurance_v1_claim_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_claim_proto_rawDesc = "" +
 	"\n" +
-	"\"covergate/insurance/v1/claim.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x01\n" +
-	"\x13ClaimDocumentUpload\x12E\n" +
-	"\tfile_name\x18\x01 \x01(\tB(\xbaH%r#2\x1a^[A-Za-z0-9 ._()-]{1,255}$Z\x01.Z\x02..R\bfileName\x12\\\n" +
-	"\fcontent_type\x18\x02 \x01(\tB9\xbaH6r4R\x0fapplication/pdfR\n" +
+	"\"covergate/insurance/v1/claim.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x01\n" +
+	"\x13ClaimDocumentUpload\x12I\n" +
+	"\tfile_name\x18\x01 \x01(\tB,\xe2A\x01\x02\xbaH%r#2\x1a^[A-Za-z0-9 ._()-]{1,255}$Z\x01.Z\x02..R\bfileName\x12`\n" +
+	"\fcontent_type\x18\x02 \x01(\tB=\xe2A\x01\x02\xbaH6r4R\x0fapplication/pdfR\n" +
 	"image/jpegR\timage/pngR\n" +
-	"image/heicR\vcontentType\x12&\n" +
-	"\acontent\x18\x03 \x01(\fB\f\xbaH\tz\a\x10\x01\x18\x80\x80\x80\x04R\acontent\"\xe6\x01\n" +
-	"\rClaimDocument\x12!\n" +
-	"\fdocument_key\x18\x01 \x01(\tR\vdocumentKey\x12\x1b\n" +
-	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12!\n" +
-	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1d\n" +
+	"image/heicR\vcontentType\x12*\n" +
+	"\acontent\x18\x03 \x01(\fB\x10\xe2A\x01\x02\xbaH\tz\a\x10\x01\x18\x80\x80\x80\x04R\acontent\"\x8a\x02\n" +
+	"\rClaimDocument\x12'\n" +
+	"\fdocument_key\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\vdocumentKey\x12!\n" +
+	"\tfile_name\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bfileName\x12'\n" +
+	"\fcontent_type\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\vcontentType\x12#\n" +
 	"\n" +
-	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
-	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12;\n" +
-	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x81\x04\n" +
-	"\x05Claim\x12\x19\n" +
-	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\x12\x1b\n" +
-	"\tpolicy_id\x18\x02 \x01(\tR\bpolicyId\x12\x1f\n" +
-	"\vcustomer_id\x18\x03 \x01(\tR\n" +
-	"customerId\x12;\n" +
-	"\x06status\x18\x04 \x01(\x0e2#.covergate.insurance.v1.ClaimStatusR\x06status\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\x12#\n" +
-	"\rdocument_keys\x18\x06 \x03(\tR\fdocumentKeys\x12(\n" +
-	"\x10partner_claim_id\x18\a \x01(\tR\x0epartnerClaimId\x12;\n" +
-	"\vstatus_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"statusTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\x12;\n" +
+	"size_bytes\x18\x04 \x01(\x03B\x04\xe2A\x01\x03R\tsizeBytes\x12\x1c\n" +
+	"\x06sha256\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\x06sha256\x12A\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\"\xc9\x04\n" +
+	"\x05Claim\x12\x1f\n" +
+	"\bclaim_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\aclaimId\x12!\n" +
+	"\tpolicy_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bpolicyId\x12%\n" +
+	"\vcustomer_id\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"customerId\x12A\n" +
+	"\x06status\x18\x04 \x01(\x0e2#.covergate.insurance.v1.ClaimStatusB\x04\xe2A\x01\x03R\x06status\x12\x1c\n" +
+	"\x06reason\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\x06reason\x12)\n" +
+	"\rdocument_keys\x18\x06 \x03(\tB\x04\xe2A\x01\x03R\fdocumentKeys\x12.\n" +
+	"\x10partner_claim_id\x18\a \x01(\tB\x04\xe2A\x01\x03R\x0epartnerClaimId\x12A\n" +
+	"\vstatus_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"statusTime\x12\x18\n" +
+	"\x04etag\x18\t \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
 	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x120\n" +
-	"\x14partner_claim_number\x18\f \x01(\tR\x12partnerClaimNumber\"\x9b\x01\n" +
-	"\x1bUploadClaimDocumentsRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12U\n" +
-	"\tdocuments\x18\x02 \x03(\v2+.covergate.insurance.v1.ClaimDocumentUploadB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x126\n" +
+	"\x14partner_claim_number\x18\f \x01(\tB\x04\xe2A\x01\x03R\x12partnerClaimNumber\"\xa3\x01\n" +
+	"\x1bUploadClaimDocumentsRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12Y\n" +
+	"\tdocuments\x18\x02 \x03(\v2+.covergate.insurance.v1.ClaimDocumentUploadB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10\n" +
 	"R\tdocuments\"c\n" +
 	"\x1cUploadClaimDocumentsResponse\x12C\n" +
-	"\tdocuments\x18\x01 \x03(\v2%.covergate.insurance.v1.ClaimDocumentR\tdocuments\"\xce\x01\n" +
-	"\x12CreateClaimRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12\"\n" +
-	"\x06reason\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\n" +
-	"\x18\xa0\x1fR\x06reason\x121\n" +
-	"\x0eclaimant_email\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x18\xfe\x01`\x01R\rclaimantEmail\x12:\n" +
-	"\rdocument_keys\x18\x04 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\n" +
+	"\tdocuments\x18\x01 \x03(\v2%.covergate.insurance.v1.ClaimDocumentR\tdocuments\"\xde\x01\n" +
+	"\x12CreateClaimRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12&\n" +
+	"\x06reason\x18\x02 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\n" +
+	"\x18\xa0\x1fR\x06reason\x125\n" +
+	"\x0eclaimant_email\x18\x03 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x18\xfe\x01`\x01R\rclaimantEmail\x12>\n" +
+	"\rdocument_keys\x18\x04 \x03(\tB\x19\xe2A\x01\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\n" +
 	"\x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\fdocumentKeys\"J\n" +
 	"\x13CreateClaimResponse\x123\n" +
-	"\x05claim\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.ClaimR\x05claim\"6\n" +
-	"\x0fGetClaimRequest\x12#\n" +
-	"\bclaim_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aclaimId\"G\n" +
+	"\x05claim\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.ClaimR\x05claim\":\n" +
+	"\x0fGetClaimRequest\x12'\n" +
+	"\bclaim_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\aclaimId\"G\n" +
 	"\x10GetClaimResponse\x123\n" +
 	"\x05claim\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.ClaimR\x05claim\"\x83\x02\n" +
 	"\x11ListClaimsRequest\x12&\n" +
@@ -1025,9 +1022,9 @@ const file_covergate_insurance_v1_claim_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2#.covergate.insurance.v1.ClaimStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"s\n" +
 	"\x12ListClaimsResponse\x125\n" +
 	"\x06claims\x18\x01 \x03(\v2\x1d.covergate.insurance.v1.ClaimR\x06claims\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
-	"\x19GetClaimPortalLinkRequest\x12#\n" +
-	"\bclaim_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aclaimId\x12G\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8d\x01\n" +
+	"\x19GetClaimPortalLinkRequest\x12'\n" +
+	"\bclaim_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\aclaimId\x12G\n" +
 	"\x0fowner_signature\x18\x02 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^0x[0-9a-fA-F]{130}$R\x0eownerSignature\"b\n" +
 	"\x1aGetClaimPortalLinkResponse\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x122\n" +

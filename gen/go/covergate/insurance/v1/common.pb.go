@@ -8,6 +8,7 @@ package insurancev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -335,10 +336,10 @@ var File_covergate_insurance_v1_common_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"#covergate/insurance/v1/common.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\"\x8c\x01\n" +
-	"\x05Money\x128\n" +
-	"\rcurrency_code\x18\x01 \x01(\tB\x13\xbaH\x10r\x0e2\f^[A-Z]{3,5}$R\fcurrencyCode\x12I\n" +
-	"\x06amount\x18\x02 \x01(\tB1\xbaH.r,\x18(2(^-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,18})?$R\x06amount*`\n" +
+	"#covergate/insurance/v1/common.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\"\x94\x01\n" +
+	"\x05Money\x12<\n" +
+	"\rcurrency_code\x18\x01 \x01(\tB\x17\xe2A\x01\x02\xbaH\x10r\x0e2\f^[A-Z]{3,5}$R\fcurrencyCode\x12M\n" +
+	"\x06amount\x18\x02 \x01(\tB5\xe2A\x01\x02\xbaH.r,\x18(2(^-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,18})?$R\x06amount*`\n" +
 	"\aPartner\x12\x17\n" +
 	"\x13PARTNER_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPARTNER_ETVAS\x10\x01\x12\x11\n" +

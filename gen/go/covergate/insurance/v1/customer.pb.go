@@ -2110,7 +2110,7 @@ var File_covergate_insurance_v1_customer_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\n" +
-	"%covergate/insurance/v1/customer.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n" +
+	"%covergate/insurance/v1/customer.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n" +
 	"\rPostalAddress\x12\x1e\n" +
 	"\x05line1\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05line1\x12\x1e\n" +
 	"\x05line2\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05line2\x12\x1b\n" +
@@ -2135,99 +2135,98 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x124\n" +
 	"\x05phone\x18\x05 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^\\+[1-9][0-9]{6,14}$R\x05phone\x12a\n" +
 	"\rdate_of_birth\x18\x06 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\vdateOfBirth\x12?\n" +
-	"\aaddress\x18\a \x01(\v2%.covergate.insurance.v1.PostalAddressR\aaddress\"W\n" +
-	"\x14IdentityVerification\x12\x16\n" +
-	"\x06status\x18\x01 \x01(\tR\x06status\x12'\n" +
-	"\x0fverification_id\x18\x02 \x01(\tR\x0everificationId\"\x97\x01\n" +
-	"\x13CustomerPartnerRefs\x12\"\n" +
-	"\retvas_user_id\x18\x01 \x01(\tR\vetvasUserId\x12*\n" +
-	"\x11etvas_context_ids\x18\x02 \x03(\tR\x0fetvasContextIds\x120\n" +
-	"\x14avata_wallet_address\x18\x03 \x01(\tR\x12avataWalletAddress\"\x81\x01\n" +
-	"\tKycStatus\x12\x1a\n" +
-	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x1b\n" +
-	"\tpolicy_id\x18\x02 \x01(\tR\bpolicyId\x12;\n" +
-	"\vsubmit_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"submitTime\"\xeb\x04\n" +
-	"\bCustomer\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12!\n" +
-	"\fpseudonym_id\x18\x02 \x01(\tR\vpseudonymId\x12;\n" +
-	"\x05state\x18\x03 \x01(\x0e2%.covergate.insurance.v1.CustomerStateR\x05state\x12A\n" +
-	"\aprofile\x18\x04 \x01(\v2'.covergate.insurance.v1.CustomerProfileR\aprofile\x12a\n" +
-	"\x15identity_verification\x18\x05 \x01(\v2,.covergate.insurance.v1.IdentityVerificationR\x14identityVerification\x12N\n" +
-	"\fpartner_refs\x18\x06 \x01(\v2+.covergate.insurance.v1.CustomerPartnerRefsR\vpartnerRefs\x123\n" +
-	"\x03kyc\x18\a \x01(\v2!.covergate.insurance.v1.KycStatusR\x03kyc\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x129\n" +
+	"\aaddress\x18\a \x01(\v2%.covergate.insurance.v1.PostalAddressR\aaddress\"c\n" +
+	"\x14IdentityVerification\x12\x1c\n" +
+	"\x06status\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x06status\x12-\n" +
+	"\x0fverification_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x0everificationId\"\xa9\x01\n" +
+	"\x13CustomerPartnerRefs\x12(\n" +
+	"\retvas_user_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\vetvasUserId\x120\n" +
+	"\x11etvas_context_ids\x18\x02 \x03(\tB\x04\xe2A\x01\x03R\x0fetvasContextIds\x126\n" +
+	"\x14avata_wallet_address\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\x12avataWalletAddress\"\x93\x01\n" +
+	"\tKycStatus\x12 \n" +
+	"\bprovider\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\bprovider\x12!\n" +
+	"\tpolicy_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bpolicyId\x12A\n" +
+	"\vsubmit_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"submitTime\"\xa7\x05\n" +
+	"\bCustomer\x12%\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"customerId\x12'\n" +
+	"\fpseudonym_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\vpseudonymId\x12A\n" +
+	"\x05state\x18\x03 \x01(\x0e2%.covergate.insurance.v1.CustomerStateB\x04\xe2A\x01\x03R\x05state\x12G\n" +
+	"\aprofile\x18\x04 \x01(\v2'.covergate.insurance.v1.CustomerProfileB\x04\xe2A\x01\x03R\aprofile\x12g\n" +
+	"\x15identity_verification\x18\x05 \x01(\v2,.covergate.insurance.v1.IdentityVerificationB\x04\xe2A\x01\x03R\x14identityVerification\x12T\n" +
+	"\fpartner_refs\x18\x06 \x01(\v2+.covergate.insurance.v1.CustomerPartnerRefsB\x04\xe2A\x01\x03R\vpartnerRefs\x129\n" +
+	"\x03kyc\x18\a \x01(\v2!.covergate.insurance.v1.KycStatusB\x04\xe2A\x01\x03R\x03kyc\x12A\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12?\n" +
 	"\n" +
 	"erase_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\"?\n" +
-	"\x12GetCustomerRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\teraseTime\"C\n" +
+	"\x12GetCustomerRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"customerId\"S\n" +
 	"\x13GetCustomerResponse\x12<\n" +
-	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"<\n" +
-	"\x18VerifyPortalTokenRequest\x12 \n" +
-	"\x05token\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80 R\x05token\"\x92\x01\n" +
+	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"@\n" +
+	"\x18VerifyPortalTokenRequest\x12$\n" +
+	"\x05token\x18\x01 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\x80 R\x05token\"\x92\x01\n" +
 	"\x19VerifyPortalTokenResponse\x12<\n" +
 	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\x12\x1d\n" +
 	"\n" +
 	"context_id\x18\x02 \x01(\tR\tcontextId\x12\x18\n" +
-	"\acreated\x18\x03 \x01(\bR\acreated\"\xb5\x01\n" +
-	"\x14EraseCustomerRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"\xb9\x01\n" +
+	"\x14EraseCustomerRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"customerId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12P\n" +
 	"\vreason_code\x18\x03 \x01(\x0e2%.covergate.insurance.v1.ErasureReasonB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"reasonCode\"U\n" +
 	"\x15EraseCustomerResponse\x12<\n" +
-	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"\xbe\x01\n" +
-	"\x10SubmitKycRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
-	"customerId\x12%\n" +
-	"\tpolicy_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12%\n" +
-	"\bprovider\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\bprovider\x121\n" +
+	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"\xca\x01\n" +
+	"\x10SubmitKycRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\x12)\n" +
+	"\tpolicy_id\x18\x02 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12)\n" +
+	"\bprovider\x18\x03 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18dR\bprovider\x121\n" +
 	"\apayload\x18\x04 \x01(\v2\x17.google.protobuf.StructR\apayload\"Q\n" +
 	"\x11SubmitKycResponse\x12<\n" +
-	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"{\n" +
-	"\x16GetExternalDataRequest\x127\n" +
-	"\x03key\x18\x01 \x01(\tB%\xbaH\"r 2\x17^[A-Za-z0-9._:-]{1,64}$Z\x01.Z\x02..R\x03key\x12(\n" +
+	"\bcustomer\x18\x01 \x01(\v2 .covergate.insurance.v1.CustomerR\bcustomer\"\x83\x01\n" +
+	"\x16GetExternalDataRequest\x12;\n" +
+	"\x03key\x18\x01 \x01(\tB)\xe2A\x01\x02\xbaH\"r 2\x17^[A-Za-z0-9._:-]{1,64}$Z\x01.Z\x02..R\x03key\x12,\n" +
 	"\n" +
-	"context_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\"U\n" +
+	"context_id\x18\x02 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\"U\n" +
 	"\x17GetExternalDataResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\tR\x04data\"\x9a\x01\n" +
-	"\x16PutExternalDataRequest\x127\n" +
-	"\x03key\x18\x01 \x01(\tB%\xbaH\"r 2\x17^[A-Za-z0-9._:-]{1,64}$Z\x01.Z\x02..R\x03key\x12(\n" +
+	"\x04data\x18\x03 \x01(\tR\x04data\"\xa2\x01\n" +
+	"\x16PutExternalDataRequest\x12;\n" +
+	"\x03key\x18\x01 \x01(\tB)\xe2A\x01\x02\xbaH\"r 2\x17^[A-Za-z0-9._:-]{1,64}$Z\x01.Z\x02..R\x03key\x12,\n" +
 	"\n" +
-	"context_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\x12\x1d\n" +
+	"context_id\x18\x02 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\x12\x1d\n" +
 	"\x04data\x18\x03 \x01(\tB\t\xbaH\x06r\x04(\x80\xa0\x06R\x04data\"+\n" +
 	"\x17PutExternalDataResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"~\n" +
-	"\x19DeleteExternalDataRequest\x127\n" +
-	"\x03key\x18\x01 \x01(\tB%\xbaH\"r 2\x17^[A-Za-z0-9._:-]{1,64}$Z\x01.Z\x02..R\x03key\x12(\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\x86\x01\n" +
+	"\x19DeleteExternalDataRequest\x12;\n" +
+	"\x03key\x18\x01 \x01(\tB)\xe2A\x01\x02\xbaH\"r 2\x17^[A-Za-z0-9._:-]{1,64}$Z\x01.Z\x02..R\x03key\x12,\n" +
 	"\n" +
-	"context_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\".\n" +
+	"context_id\x18\x02 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18@R\tcontextId\".\n" +
 	"\x1aDeleteExternalDataResponse\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"\x86\x02\n" +
-	"\rWalletSession\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12%\n" +
-	"\x0ewallet_address\x18\x02 \x01(\tR\rwalletAddress\x12\x19\n" +
-	"\bchain_id\x18\x03 \x01(\x03R\achainId\x12;\n" +
-	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\x12;\n" +
-	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12\x18\n" +
-	"\aexpired\x18\x06 \x01(\bR\aexpired\"\xb2\x01\n" +
-	"\x18StartWalletSignInRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
-	"customerId\x12A\n" +
-	"\x0ewallet_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12(\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\xaa\x02\n" +
+	"\rWalletSession\x12%\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"customerId\x12+\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\rwalletAddress\x12\x1f\n" +
+	"\bchain_id\x18\x03 \x01(\x03B\x04\xe2A\x01\x03R\achainId\x12A\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"expireTime\x12A\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12\x1e\n" +
+	"\aexpired\x18\x06 \x01(\bB\x04\xe2A\x01\x03R\aexpired\"\xba\x01\n" +
+	"\x18StartWalletSignInRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\x12E\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12(\n" +
 	"\bchain_id\x18\x03 \x01(\x03B\r\xbaH\n" +
 	"\"\b\x18\xff\xff\xff\xff\x0f(\x00R\achainId\"\xb4\x01\n" +
 	"\x19StartWalletSignInResponse\x12%\n" +
@@ -2235,33 +2234,31 @@ const file_covergate_insurance_v1_customer_proto_rawDesc = "" +
 	"\bchain_id\x18\x02 \x01(\x03R\achainId\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xc6\x01\n" +
-	"\x1bCompleteWalletSignInRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
-	"customerId\x12A\n" +
-	"\x0ewallet_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x129\n" +
-	"\tsignature\x18\x03 \x01(\tB\x1b\xbaH\x18r\x162\x14^0x[0-9a-fA-F]{130}$R\tsignature\"_\n" +
+	"expireTime\"\xd2\x01\n" +
+	"\x1bCompleteWalletSignInRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\x12E\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12=\n" +
+	"\tsignature\x18\x03 \x01(\tB\x1f\xe2A\x01\x02\xbaH\x18r\x162\x14^0x[0-9a-fA-F]{130}$R\tsignature\"_\n" +
 	"\x1cCompleteWalletSignInResponse\x12?\n" +
-	"\asession\x18\x01 \x01(\v2%.covergate.insurance.v1.WalletSessionR\asession\"D\n" +
-	"\x17GetWalletSessionRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"\asession\x18\x01 \x01(\v2%.covergate.insurance.v1.WalletSessionR\asession\"H\n" +
+	"\x17GetWalletSessionRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"customerId\"[\n" +
 	"\x18GetWalletSessionResponse\x12?\n" +
-	"\asession\x18\x01 \x01(\v2%.covergate.insurance.v1.WalletSessionR\asession\"G\n" +
-	"\x1aDeleteWalletSessionRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"\asession\x18\x01 \x01(\v2%.covergate.insurance.v1.WalletSessionR\asession\"K\n" +
+	"\x1aDeleteWalletSessionRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"customerId\"\x1d\n" +
-	"\x1bDeleteWalletSessionResponse\"\xfd\x01\n" +
-	"\x15NotifyCustomerRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"\x1bDeleteWalletSessionResponse\"\x8d\x02\n" +
+	"\x15NotifyCustomerRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"customerId\x12&\n" +
 	"\n" +
-	"context_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\tcontextId\x12E\n" +
-	"\x06locale\x18\x03 \x01(\tB-\xbaH*r(2&^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$R\x06locale\x12$\n" +
-	"\asubject\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\asubject\x12$\n" +
-	"\amessage\x18\x05 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x88'R\amessage\"7\n" +
+	"context_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\tcontextId\x12I\n" +
+	"\x06locale\x18\x03 \x01(\tB1\xe2A\x01\x02\xbaH*r(2&^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$R\x06locale\x12(\n" +
+	"\asubject\x18\x04 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\asubject\x12(\n" +
+	"\amessage\x18\x05 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\x88'R\amessage\"7\n" +
 	"\x16NotifyCustomerResponse\x12\x1d\n" +
 	"\n" +
 	"context_id\x18\x01 \x01(\tR\tcontextId*e\n" +

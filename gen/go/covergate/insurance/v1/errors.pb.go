@@ -22,8 +22,10 @@ const (
 )
 
 // ErrorReason is the machine-readable cause of a failed call. Every error Covergate returns
-// carries a `google.rpc.ErrorInfo` whose `reason` is the name of one of these values and whose
-// `domain` is `covergate`; clients switch on the reason, never on the message text.
+// carries a `google.rpc.ErrorInfo` whose `domain` is `covergate.insurance.v1` and whose `reason`
+// is one of these values in AIP-193 form: UPPER_SNAKE_CASE without the `ERROR_REASON_` prefix
+// (e.g. `ERROR_REASON_PARTNER_TIMEOUT` is sent as `PARTNER_TIMEOUT`). Clients switch on the
+// reason, never on the message text.
 type ErrorReason int32
 
 const (

@@ -1121,15 +1121,15 @@ var File_covergate_insurance_v1_event_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\"covergate/insurance/v1/event.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x02\n" +
-	"\x05Event\x12\x16\n" +
-	"\x06cursor\x18\x01 \x01(\x03R\x06cursor\x12\x19\n" +
-	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x12\n" +
-	"\x04type\x18\x03 \x01(\tR\x04type\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject\x129\n" +
-	"\apartner\x18\x05 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerR\apartner\x12+\n" +
-	"\x04data\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x04data\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc7\x02\n" +
+	"\"covergate/insurance/v1/event.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n" +
+	"\x05Event\x12\x1c\n" +
+	"\x06cursor\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x06cursor\x12\x1f\n" +
+	"\bevent_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\aeventId\x12\x18\n" +
+	"\x04type\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\x04type\x12\x1e\n" +
+	"\asubject\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\asubject\x12?\n" +
+	"\apartner\x18\x05 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerB\x04\xe2A\x01\x03R\apartner\x121\n" +
+	"\x04data\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\x04data\x124\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\x04time\"\xc7\x02\n" +
 	"\x11ListEventsRequest\x12*\n" +
 	"\fafter_cursor\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vafterCursor\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -1148,43 +1148,44 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"\asubject\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\asubject\x12C\n" +
 	"\apartner\x18\x04 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerB\b\xbaH\x05\x82\x01\x02\x10\x01R\apartner\"J\n" +
 	"\x13WatchEventsResponse\x123\n" +
-	"\x05event\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.EventR\x05event\"u\n" +
-	"\vDestination\x12+\n" +
-	"\acountry\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
-	"^[a-z]{2}$R\acountry\x129\n" +
-	"\x06tenant\x18\x02 \x01(\tB!\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xf2\x05\n" +
-	"\vPublication\x12%\n" +
-	"\x0epublication_id\x18\x01 \x01(\tR\rpublicationId\x12E\n" +
-	"\vdestination\x18\x02 \x01(\v2#.covergate.insurance.v1.DestinationR\vdestination\x12\x1d\n" +
+	"\x05event\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.EventR\x05event\"}\n" +
+	"\vDestination\x12/\n" +
+	"\acountry\x18\x01 \x01(\tB\x15\xe2A\x01\x02\xbaH\x0er\f2\n" +
+	"^[a-z]{2}$R\acountry\x12=\n" +
+	"\x06tenant\x18\x02 \x01(\tB%\xe2A\x01\x02\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xcc\x06\n" +
+	"\vPublication\x12+\n" +
+	"\x0epublication_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\rpublicationId\x12K\n" +
+	"\vdestination\x18\x02 \x01(\v2#.covergate.insurance.v1.DestinationB\x04\xe2A\x01\x03R\vdestination\x12#\n" +
 	"\n" +
-	"event_type\x18\x03 \x01(\tR\teventType\x12%\n" +
-	"\x0ecorrelation_id\x18\x04 \x01(\tR\rcorrelationId\x12'\n" +
-	"\x0fpayload_version\x18\x05 \x01(\tR\x0epayloadVersion\x121\n" +
-	"\apayload\x18\x06 \x01(\v2\x17.google.protobuf.StructR\apayload\x12A\n" +
-	"\x06status\x18\a \x01(\x0e2).covergate.insurance.v1.PublicationStatusR\x06status\x12\x1a\n" +
-	"\battempts\x18\b \x01(\x05R\battempts\x12F\n" +
-	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12\x1d\n" +
+	"event_type\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\teventType\x12+\n" +
+	"\x0ecorrelation_id\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\rcorrelationId\x12-\n" +
+	"\x0fpayload_version\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\x0epayloadVersion\x127\n" +
+	"\apayload\x18\x06 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\apayload\x12G\n" +
+	"\x06status\x18\a \x01(\x0e2).covergate.insurance.v1.PublicationStatusB\x04\xe2A\x01\x03R\x06status\x12 \n" +
+	"\battempts\x18\b \x01(\x05B\x04\xe2A\x01\x03R\battempts\x12L\n" +
+	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\x0fnextAttemptTime\x12#\n" +
 	"\n" +
 	"last_error\x18\n" +
-	" \x01(\tR\tlastError\x12(\n" +
-	"\x10partner_event_id\x18\v \x01(\x03R\x0epartnerEventId\x12;\n" +
-	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12=\n" +
-	"\fdeliver_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vdeliverTime\x12*\n" +
-	"\x11partner_event_ref\x18\x0f \x01(\tR\x0fpartnerEventRef\"\xd6\x02\n" +
-	"\x13PublishEventRequest\x12<\n" +
+	" \x01(\tB\x04\xe2A\x01\x03R\tlastError\x12.\n" +
+	"\x10partner_event_id\x18\v \x01(\x03B\x04\xe2A\x01\x03R\x0epartnerEventId\x12A\n" +
+	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12C\n" +
+	"\fdeliver_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vdeliverTime\x120\n" +
+	"\x11partner_event_ref\x18\x0f \x01(\tB\x04\xe2A\x01\x03R\x0fpartnerEventRef\"\xde\x02\n" +
+	"\x13PublishEventRequest\x12@\n" +
 	"\n" +
-	"event_type\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9_]{0,63}$R\teventType\x12E\n" +
+	"event_type\x18\x01 \x01(\tB!\xe2A\x01\x02\xbaH\x1ar\x182\x16^[a-z][a-z0-9_]{0,63}$R\teventType\x12E\n" +
 	"\vdestination\x18\x02 \x01(\v2#.covergate.insurance.v1.DestinationR\vdestination\x12K\n" +
 	"\x0fpayload_version\x18\x03 \x01(\tB\"\xbaH\x1f\xd8\x01\x01r\x1a2\x18^[0-9]+\\.[0-9]+\\.[0-9]+$R\x0epayloadVersion\x122\n" +
-	"\x0ecorrelation_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\rcorrelationId\x129\n" +
-	"\apayload\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x06\xbaH\x03\xc8\x01\x01R\apayload\"]\n" +
+	"\x0ecorrelation_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\rcorrelationId\x12=\n" +
+	"\apayload\x18\x05 \x01(\v2\x17.google.protobuf.StructB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\apayload\"]\n" +
 	"\x14PublishEventResponse\x12E\n" +
-	"\vpublication\x18\x01 \x01(\v2#.covergate.insurance.v1.PublicationR\vpublication\"H\n" +
-	"\x15GetPublicationRequest\x12/\n" +
-	"\x0epublication_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"_\n" +
+	"\vpublication\x18\x01 \x01(\v2#.covergate.insurance.v1.PublicationR\vpublication\"L\n" +
+	"\x15GetPublicationRequest\x123\n" +
+	"\x0epublication_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"_\n" +
 	"\x16GetPublicationResponse\x12E\n" +
 	"\vpublication\x18\x01 \x01(\v2#.covergate.insurance.v1.PublicationR\vpublication\"\xf8\x01\n" +
 	"\x17ListPublicationsRequest\x12&\n" +
@@ -1196,9 +1197,9 @@ const file_covergate_insurance_v1_event_proto_rawDesc = "" +
 	"event_type\x18\x04 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x182\x16^[a-z][a-z0-9_]{0,63}$R\teventType\"\x8b\x01\n" +
 	"\x18ListPublicationsResponse\x12G\n" +
 	"\fpublications\x18\x01 \x03(\v2#.covergate.insurance.v1.PublicationR\fpublications\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"J\n" +
-	"\x17RetryPublicationRequest\x12/\n" +
-	"\x0epublication_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"a\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
+	"\x17RetryPublicationRequest\x123\n" +
+	"\x0epublication_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"a\n" +
 	"\x18RetryPublicationResponse\x12E\n" +
 	"\vpublication\x18\x01 \x01(\v2#.covergate.insurance.v1.PublicationR\vpublication*\x98\x01\n" +
 	"\x11PublicationStatus\x12\"\n" +

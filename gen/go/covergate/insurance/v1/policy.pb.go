@@ -2101,77 +2101,78 @@ var File_covergate_insurance_v1_policy_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\n" +
-	"#covergate/insurance/v1/policy.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a%covergate/insurance/v1/customer.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"O\n" +
-	"\aBilling\x12\x1d\n" +
+	"#covergate/insurance/v1/policy.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a%covergate/insurance/v1/customer.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"[\n" +
+	"\aBilling\x12#\n" +
 	"\n" +
-	"price_type\x18\x01 \x01(\tR\tpriceType\x12%\n" +
-	"\x0eprice_interval\x18\x02 \x01(\tR\rpriceInterval\"\xe0\x01\n" +
-	"\x11PolicyPartnerRefs\x12(\n" +
-	"\x10etvas_context_id\x18\x01 \x01(\tR\x0eetvasContextId\x12(\n" +
-	"\x10etvas_product_id\x18\x02 \x01(\tR\x0eetvasProductId\x12\"\n" +
-	"\retvas_user_id\x18\x03 \x01(\tR\vetvasUserId\x12*\n" +
-	"\x11avata_policy_uuid\x18\x04 \x01(\tR\x0favataPolicyUuid\x12'\n" +
-	"\x0favata_reference\x18\x05 \x01(\tR\x0eavataReference\"\xf3\x06\n" +
-	"\x06Policy\x12\x1b\n" +
-	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12\x1f\n" +
-	"\vcustomer_id\x18\x02 \x01(\tR\n" +
-	"customerId\x12\x19\n" +
-	"\bquote_id\x18\x03 \x01(\tR\aquoteId\x129\n" +
-	"\apartner\x18\x04 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerR\apartner\x126\n" +
-	"\x04kind\x18\x05 \x01(\x0e2\".covergate.insurance.v1.PolicyKindR\x04kind\x12!\n" +
-	"\fproduct_name\x18\x06 \x01(\tR\vproductName\x12<\n" +
-	"\x06status\x18\a \x01(\x0e2$.covergate.insurance.v1.PolicyStatusR\x06status\x127\n" +
-	"\apremium\x18\b \x01(\v2\x1d.covergate.insurance.v1.MoneyR\apremium\x129\n" +
-	"\abilling\x18\t \x01(\v2\x1f.covergate.insurance.v1.BillingR\abilling\x12L\n" +
+	"price_type\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\tpriceType\x12+\n" +
+	"\x0eprice_interval\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\rpriceInterval\"\xfe\x01\n" +
+	"\x11PolicyPartnerRefs\x12.\n" +
+	"\x10etvas_context_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x0eetvasContextId\x12.\n" +
+	"\x10etvas_product_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x0eetvasProductId\x12(\n" +
+	"\retvas_user_id\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\vetvasUserId\x120\n" +
+	"\x11avata_policy_uuid\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\x0favataPolicyUuid\x12-\n" +
+	"\x0favata_reference\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\x0eavataReference\"\xd9\a\n" +
+	"\x06Policy\x12!\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\bpolicyId\x12%\n" +
+	"\vcustomer_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"customerId\x12\x1f\n" +
+	"\bquote_id\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\aquoteId\x12?\n" +
+	"\apartner\x18\x04 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerB\x04\xe2A\x01\x03R\apartner\x12<\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\".covergate.insurance.v1.PolicyKindB\x04\xe2A\x01\x03R\x04kind\x12'\n" +
+	"\fproduct_name\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\vproductName\x12B\n" +
+	"\x06status\x18\a \x01(\x0e2$.covergate.insurance.v1.PolicyStatusB\x04\xe2A\x01\x03R\x06status\x12=\n" +
+	"\apremium\x18\b \x01(\v2\x1d.covergate.insurance.v1.MoneyB\x04\xe2A\x01\x03R\apremium\x12?\n" +
+	"\abilling\x18\t \x01(\v2\x1f.covergate.insurance.v1.BillingB\x04\xe2A\x01\x03R\abilling\x12R\n" +
 	"\fpartner_refs\x18\n" +
-	" \x01(\v2).covergate.insurance.v1.PolicyPartnerRefsR\vpartnerRefs\x129\n" +
+	" \x01(\v2).covergate.insurance.v1.PolicyPartnerRefsB\x04\xe2A\x01\x03R\vpartnerRefs\x12?\n" +
 	"\n" +
-	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12;\n" +
-	"\vstatus_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"statusTime\x12\x12\n" +
-	"\x04etag\x18\x0e \x01(\tR\x04etag\x12;\n" +
-	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12=\n" +
-	"\x05avata\x18\x11 \x01(\v2'.covergate.insurance.v1.AvataPolicyDataR\x05avata\"\xdd\x02\n" +
-	"\x0fAvataPolicyData\x12\x1b\n" +
-	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12\x1f\n" +
-	"\vpolicy_hash\x18\x02 \x01(\tR\n" +
-	"policyHash\x12\x1f\n" +
-	"\vpolicy_type\x18\x03 \x01(\tR\n" +
-	"policyType\x12%\n" +
-	"\x0epartner_status\x18\x04 \x01(\tR\rpartnerStatus\x12\x1c\n" +
-	"\treference\x18\x05 \x01(\tR\treference\x12;\n" +
-	"\vfinish_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\x120\n" +
-	"\x14owner_wallet_address\x18\a \x01(\tR\x12ownerWalletAddress\x127\n" +
-	"\tsync_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bsyncTime\"\xe1\x02\n" +
-	"\vNftPurchase\x12/\n" +
-	"\x05tx_id\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x04txId\x129\n" +
-	"\rcurrent_block\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,20}$R\fcurrentBlock\x12A\n" +
-	"\x0esource_address\x18\x03 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rsourceAddress\x12A\n" +
-	"\x0etarget_address\x18\x04 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rtargetAddress\x12+\n" +
-	"\fnft_token_id\x18\x05 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18PR\n" +
+	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
+	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x12A\n" +
+	"\vstatus_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"statusTime\x12\x18\n" +
+	"\x04etag\x18\x0e \x01(\tB\x04\xe2A\x01\x03R\x04etag\x12A\n" +
+	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\x12C\n" +
+	"\x05avata\x18\x11 \x01(\v2'.covergate.insurance.v1.AvataPolicyDataB\x04\xe2A\x01\x03R\x05avata\"\x8d\x03\n" +
+	"\x0fAvataPolicyData\x12!\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\bpolicyId\x12%\n" +
+	"\vpolicy_hash\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"policyHash\x12%\n" +
+	"\vpolicy_type\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"policyType\x12+\n" +
+	"\x0epartner_status\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\rpartnerStatus\x12\"\n" +
+	"\treference\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\treference\x12A\n" +
+	"\vfinish_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"finishTime\x126\n" +
+	"\x14owner_wallet_address\x18\a \x01(\tB\x04\xe2A\x01\x03R\x12ownerWalletAddress\x12=\n" +
+	"\tsync_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\bsyncTime\"\xf5\x02\n" +
+	"\vNftPurchase\x123\n" +
+	"\x05tx_id\x18\x01 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x04txId\x12=\n" +
+	"\rcurrent_block\x18\x02 \x01(\tB\x18\xe2A\x01\x02\xbaH\x11r\x0f2\r^[0-9]{1,20}$R\fcurrentBlock\x12E\n" +
+	"\x0esource_address\x18\x03 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rsourceAddress\x12E\n" +
+	"\x0etarget_address\x18\x04 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rtargetAddress\x12/\n" +
+	"\fnft_token_id\x18\x05 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18PR\n" +
 	"nftTokenId\x123\n" +
-	"\bmetadata\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bmetadata\"\xd3\x02\n" +
-	"\x0fBookingPurchase\x12P\n" +
-	"\x16booking_wallet_address\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\x14bookingWalletAddress\x12A\n" +
-	"\x0ewallet_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12/\n" +
-	"\x05tx_id\x18\x03 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x04txId\x12E\n" +
-	"\fbooking_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\vbookingTime\x123\n" +
-	"\bmetadata\x18\x05 \x01(\v2\x17.google.protobuf.StructR\bmetadata\"A\n" +
-	"\x14DigitalAssetPurchase\x12)\n" +
+	"\bmetadata\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bmetadata\"\xe3\x02\n" +
+	"\x0fBookingPurchase\x12T\n" +
+	"\x16booking_wallet_address\x18\x01 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\x14bookingWalletAddress\x12E\n" +
+	"\x0ewallet_address\x18\x02 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x123\n" +
+	"\x05tx_id\x18\x03 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x04txId\x12I\n" +
+	"\fbooking_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\vbookingTime\x123\n" +
+	"\bmetadata\x18\x05 \x01(\v2\x17.google.protobuf.StructR\bmetadata\"E\n" +
+	"\x14DigitalAssetPurchase\x12-\n" +
 	"\n" +
-	"invoice_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\tinvoiceId\"\xff\x03\n" +
-	"\x13CreatePolicyRequest\x12#\n" +
-	"\bquote_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aquoteId\x127\n" +
+	"invoice_id\x18\x01 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\tinvoiceId\"\x87\x04\n" +
+	"\x13CreatePolicyRequest\x12'\n" +
+	"\bquote_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\aquoteId\x127\n" +
 	"\x03nft\x18\x02 \x01(\v2#.covergate.insurance.v1.NftPurchaseH\x00R\x03nft\x12C\n" +
 	"\abooking\x18\x03 \x01(\v2'.covergate.insurance.v1.BookingPurchaseH\x00R\abooking\x12S\n" +
-	"\rdigital_asset\x18\x04 \x01(\v2,.covergate.insurance.v1.DigitalAssetPurchaseH\x00R\fdigitalAsset\x12F\n" +
-	"\vtotal_value\x18\x05 \x01(\v2\x1d.covergate.insurance.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\rdigital_asset\x18\x04 \x01(\v2,.covergate.insurance.v1.DigitalAssetPurchaseH\x00R\fdigitalAsset\x12J\n" +
+	"\vtotal_value\x18\x05 \x01(\v2\x1d.covergate.insurance.v1.MoneyB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\n" +
 	"totalValue\x12,\n" +
 	"\vcustomer_id\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\n" +
 	"customerId\x12?\n" +
@@ -2179,9 +2180,9 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\treference\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\treferenceB\x11\n" +
 	"\bpurchase\x12\x05\xbaH\x02\b\x01\"N\n" +
 	"\x14CreatePolicyResponse\x126\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"9\n" +
-	"\x10GetPolicyRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"K\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"=\n" +
+	"\x10GetPolicyRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"K\n" +
 	"\x11GetPolicyResponse\x126\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"\xa1\x02\n" +
 	"\x13ListPoliciesRequest\x12&\n" +
@@ -2194,31 +2195,29 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2$.covergate.insurance.v1.PolicyStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"z\n" +
 	"\x14ListPoliciesResponse\x12:\n" +
 	"\bpolicies\x18\x01 \x03(\v2\x1e.covergate.insurance.v1.PolicyR\bpolicies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"{\n" +
-	"\x13CancelPolicyRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12\x1b\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x7f\n" +
+	"\x13CancelPolicyRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12\x1b\n" +
 	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"N\n" +
 	"\x14CancelPolicyResponse\x126\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"\xde\x02\n" +
-	"\x15ActivatePolicyRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12\x1b\n" +
-	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12?\n" +
-	"\x05chain\x18\x03 \x01(\x0e2\x1d.covergate.insurance.v1.ChainB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05chain\x12<\n" +
-	"\anft_ids\x18\x04 \x03(\tB#\xbaH \x92\x01\x1d\b\x01\x102\"\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x06nftIds\x12A\n" +
-	"\x0ewallet_address\x18\x05 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12?\n" +
-	"\x05token\x18\x06 \x01(\x0e2\x1d.covergate.insurance.v1.TokenB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05token\"P\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"\xf2\x02\n" +
+	"\x15ActivatePolicyRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12\x1b\n" +
+	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\x12C\n" +
+	"\x05chain\x18\x03 \x01(\x0e2\x1d.covergate.insurance.v1.ChainB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05chain\x12@\n" +
+	"\anft_ids\x18\x04 \x03(\tB'\xe2A\x01\x02\xbaH \x92\x01\x1d\b\x01\x102\"\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x06nftIds\x12E\n" +
+	"\x0ewallet_address\x18\x05 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\rwalletAddress\x12C\n" +
+	"\x05token\x18\x06 \x01(\x0e2\x1d.covergate.insurance.v1.TokenB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05token\"P\n" +
 	"\x16ActivatePolicyResponse\x126\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"=\n" +
-	"\x14RefreshPolicyRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"i\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\"A\n" +
+	"\x14RefreshPolicyRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"i\n" +
 	"\x15RefreshPolicyResponse\x126\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1e.covergate.insurance.v1.PolicyR\x06policy\x12\x18\n" +
-	"\achanged\x18\x02 \x01(\bR\achanged\"F\n" +
-	"\x1dGetPolicyRequestStatusRequest\x12%\n" +
-	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"\x98\x02\n" +
+	"\achanged\x18\x02 \x01(\bR\achanged\"J\n" +
+	"\x1dGetPolicyRequestStatusRequest\x12)\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\"\x98\x02\n" +
 	"\x1eGetPolicyRequestStatusResponse\x12\x1b\n" +
 	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12*\n" +
 	"\x11avata_policy_uuid\x18\x02 \x01(\tR\x0favataPolicyUuid\x12\x1d\n" +
@@ -2226,37 +2225,37 @@ const file_covergate_insurance_v1_policy_proto_rawDesc = "" +
 	"event_type\x18\x03 \x01(\tR\teventType\x12%\n" +
 	"\x0epartner_status\x18\x04 \x01(\tR\rpartnerStatus\x12\x1c\n" +
 	"\treference\x18\x05 \x01(\tR\treference\x12I\n" +
-	"\rmapped_status\x18\x06 \x01(\x0e2$.covergate.insurance.v1.PolicyStatusR\fmappedStatus\"F\n" +
-	"\x19ListWalletPoliciesRequest\x12)\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
-	"customerId\"\xfd\x01\n" +
-	"\x10CarrierPolicyNft\x12\x13\n" +
-	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x12\x16\n" +
-	"\x06source\x18\x02 \x01(\tR\x06source\x12\x16\n" +
-	"\x06target\x18\x03 \x01(\tR\x06target\x12\x14\n" +
-	"\x05token\x18\x04 \x01(\tR\x05token\x12\x14\n" +
-	"\x05owner\x18\x05 \x01(\tR\x05owner\x12\x14\n" +
-	"\x05chain\x18\x06 \x01(\tR\x05chain\x12\x19\n" +
-	"\btoken_id\x18\a \x01(\tR\atokenId\x12\x1f\n" +
-	"\vcontract_id\x18\b \x01(\tR\n" +
-	"contractId\x12\x14\n" +
-	"\x05title\x18\t \x01(\tR\x05title\x12\x10\n" +
+	"\rmapped_status\x18\x06 \x01(\x0e2$.covergate.insurance.v1.PolicyStatusR\fmappedStatus\"J\n" +
+	"\x19ListWalletPoliciesRequest\x12-\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"customerId\"\xb9\x02\n" +
+	"\x10CarrierPolicyNft\x12\x19\n" +
+	"\x05tx_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04txId\x12\x1c\n" +
+	"\x06source\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x06source\x12\x1c\n" +
+	"\x06target\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\x06target\x12\x1a\n" +
+	"\x05token\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\x05token\x12\x1a\n" +
+	"\x05owner\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\x05owner\x12\x1a\n" +
+	"\x05chain\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\x05chain\x12\x1f\n" +
+	"\btoken_id\x18\a \x01(\tB\x04\xe2A\x01\x03R\atokenId\x12%\n" +
+	"\vcontract_id\x18\b \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"contractId\x12\x1a\n" +
+	"\x05title\x18\t \x01(\tB\x04\xe2A\x01\x03R\x05title\x12\x16\n" +
 	"\x03uri\x18\n" +
-	" \x01(\tR\x03uri\"\xf2\x03\n" +
-	"\rCarrierPolicy\x12*\n" +
-	"\x11avata_policy_uuid\x18\x01 \x01(\tR\x0favataPolicyUuid\x12\x1b\n" +
-	"\tpolicy_id\x18\x02 \x01(\tR\bpolicyId\x12=\n" +
-	"\x05avata\x18\x03 \x01(\v2'.covergate.insurance.v1.AvataPolicyDataR\x05avata\x129\n" +
+	" \x01(\tB\x04\xe2A\x01\x03R\x03uri\"\xae\x04\n" +
+	"\rCarrierPolicy\x120\n" +
+	"\x11avata_policy_uuid\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x0favataPolicyUuid\x12!\n" +
+	"\tpolicy_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\bpolicyId\x12C\n" +
+	"\x05avata\x18\x03 \x01(\v2'.covergate.insurance.v1.AvataPolicyDataB\x04\xe2A\x01\x03R\x05avata\x12?\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1f\n" +
-	"\vtotal_value\x18\x06 \x01(\tR\n" +
-	"totalValue\x12\x1a\n" +
-	"\bduration\x18\a \x01(\tR\bduration\x12/\n" +
-	"\x13coverage_percentage\x18\b \x01(\tR\x12coveragePercentage\x12=\n" +
-	"\fconfirm_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vconfirmTime\x12:\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x12%\n" +
+	"\vtotal_value\x18\x06 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"totalValue\x12 \n" +
+	"\bduration\x18\a \x01(\tB\x04\xe2A\x01\x03R\bduration\x125\n" +
+	"\x13coverage_percentage\x18\b \x01(\tB\x04\xe2A\x01\x03R\x12coveragePercentage\x12C\n" +
+	"\fconfirm_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vconfirmTime\x12@\n" +
 	"\x03nft\x18\n" +
-	" \x01(\v2(.covergate.insurance.v1.CarrierPolicyNftR\x03nft\"\xa1\x01\n" +
+	" \x01(\v2(.covergate.insurance.v1.CarrierPolicyNftB\x04\xe2A\x01\x03R\x03nft\"\xa1\x01\n" +
 	"\x1aListWalletPoliciesResponse\x12%\n" +
 	"\x0ewallet_address\x18\x01 \x01(\tR\rwalletAddress\x12\x19\n" +
 	"\bchain_id\x18\x02 \x01(\x03R\achainId\x12A\n" +

@@ -795,56 +795,52 @@ var File_covergate_insurance_v1_quote_proto protoreflect.FileDescriptor
 
 const file_covergate_insurance_v1_quote_proto_rawDesc = "" +
 	"\n" +
-	"\"covergate/insurance/v1/quote.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x03\n" +
-	"\bNftCover\x12?\n" +
-	"\x05chain\x18\x01 \x01(\x0e2\x1d.covergate.insurance.v1.ChainB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05chain\x12L\n" +
-	"\x14nft_contract_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\x12nftContractAddress\x12_\n" +
+	"\"covergate/insurance/v1/quote.proto\x12\x16covergate.insurance.v1\x1a\x1bbuf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x03\n" +
+	"\bNftCover\x12C\n" +
+	"\x05chain\x18\x01 \x01(\x0e2\x1d.covergate.insurance.v1.ChainB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05chain\x12P\n" +
+	"\x14nft_contract_address\x18\x02 \x01(\tB\x1e\xe2A\x01\x02\xbaH\x17r\x152\x13^0x[0-9a-fA-F]{40}$R\x12nftContractAddress\x12_\n" +
 	"\x1cmarketplace_contract_address\x18\x03 \x01(\tB\x1d\xbaH\x1a\xd8\x01\x01r\x152\x13^0x[0-9a-fA-F]{40}$R\x1amarketplaceContractAddress\x12H\n" +
-	"\acountry\x18\x04 \x01(\x0e2$.covergate.insurance.v1.CoverCountryB\b\xbaH\x05\x82\x01\x02\x10\x01R\acountry\x12?\n" +
-	"\x05token\x18\x05 \x01(\x0e2\x1d.covergate.insurance.v1.TokenB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05token\"\xf8\x02\n" +
-	"\fBookingCover\x12?\n" +
-	"\x05chain\x18\x01 \x01(\x0e2\x1d.covergate.insurance.v1.ChainB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05chain\x12<\n" +
-	"\anft_ids\x18\x02 \x03(\tB#\xbaH \x92\x01\x1d\b\x01\x102\"\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x06nftIds\x12H\n" +
-	"\acountry\x18\x03 \x01(\x0e2$.covergate.insurance.v1.CoverCountryB\b\xbaH\x05\x82\x01\x02\x10\x01R\acountry\x12^\n" +
-	"\rcheck_in_date\x18\x04 \x01(\tB:\xbaH7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\vcheckInDate\x12?\n" +
-	"\x05token\x18\x05 \x01(\x0e2\x1d.covergate.insurance.v1.TokenB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05token\"_\n" +
-	"\x11DigitalAssetCover\x12J\n" +
-	"\acountry\x18\x01 \x01(\x0e2$.covergate.insurance.v1.CoverCountryB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\acountry\"\x9d\a\n" +
-	"\x05Quote\x12\x19\n" +
-	"\bquote_id\x18\x01 \x01(\tR\aquoteId\x125\n" +
-	"\x04kind\x18\x02 \x01(\x0e2!.covergate.insurance.v1.QuoteKindR\x04kind\x129\n" +
-	"\apartner\x18\x03 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerR\apartner\x12.\n" +
-	"\x13partner_proposal_id\x18\x04 \x01(\tR\x11partnerProposalId\x12\x1f\n" +
-	"\vcustomer_id\x18\x05 \x01(\tR\n" +
-	"customerId\x124\n" +
-	"\x03nft\x18\x06 \x01(\v2 .covergate.insurance.v1.NftCoverH\x00R\x03nft\x12@\n" +
-	"\abooking\x18\a \x01(\v2$.covergate.insurance.v1.BookingCoverH\x00R\abooking\x12P\n" +
-	"\rdigital_asset\x18\b \x01(\v2).covergate.insurance.v1.DigitalAssetCoverH\x00R\fdigitalAsset\x12>\n" +
-	"\vtotal_value\x18\t \x01(\v2\x1d.covergate.insurance.v1.MoneyR\n" +
-	"totalValue\x127\n" +
+	"\acountry\x18\x04 \x01(\x0e2$.covergate.insurance.v1.CoverCountryB\b\xbaH\x05\x82\x01\x02\x10\x01R\acountry\x12C\n" +
+	"\x05token\x18\x05 \x01(\x0e2\x1d.covergate.insurance.v1.TokenB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05token\"\x88\x03\n" +
+	"\fBookingCover\x12C\n" +
+	"\x05chain\x18\x01 \x01(\x0e2\x1d.covergate.insurance.v1.ChainB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05chain\x12@\n" +
+	"\anft_ids\x18\x02 \x03(\tB'\xe2A\x01\x02\xbaH \x92\x01\x1d\b\x01\x102\"\x17r\x152\x13^0x[0-9a-fA-F]{64}$R\x06nftIds\x12H\n" +
+	"\acountry\x18\x03 \x01(\x0e2$.covergate.insurance.v1.CoverCountryB\b\xbaH\x05\x82\x01\x02\x10\x01R\acountry\x12b\n" +
+	"\rcheck_in_date\x18\x04 \x01(\tB>\xe2A\x01\x02\xbaH7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\vcheckInDate\x12C\n" +
+	"\x05token\x18\x05 \x01(\x0e2\x1d.covergate.insurance.v1.TokenB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05token\"c\n" +
+	"\x11DigitalAssetCover\x12N\n" +
+	"\acountry\x18\x01 \x01(\x0e2$.covergate.insurance.v1.CoverCountryB\x0e\xe2A\x01\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\acountry\"\x89\b\n" +
+	"\x05Quote\x12\x1f\n" +
+	"\bquote_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\aquoteId\x12;\n" +
+	"\x04kind\x18\x02 \x01(\x0e2!.covergate.insurance.v1.QuoteKindB\x04\xe2A\x01\x03R\x04kind\x12?\n" +
+	"\apartner\x18\x03 \x01(\x0e2\x1f.covergate.insurance.v1.PartnerB\x04\xe2A\x01\x03R\apartner\x124\n" +
+	"\x13partner_proposal_id\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\x11partnerProposalId\x12%\n" +
+	"\vcustomer_id\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"customerId\x12:\n" +
+	"\x03nft\x18\x06 \x01(\v2 .covergate.insurance.v1.NftCoverB\x04\xe2A\x01\x03H\x00R\x03nft\x12F\n" +
+	"\abooking\x18\a \x01(\v2$.covergate.insurance.v1.BookingCoverB\x04\xe2A\x01\x03H\x00R\abooking\x12V\n" +
+	"\rdigital_asset\x18\b \x01(\v2).covergate.insurance.v1.DigitalAssetCoverB\x04\xe2A\x01\x03H\x00R\fdigitalAsset\x12D\n" +
+	"\vtotal_value\x18\t \x01(\v2\x1d.covergate.insurance.v1.MoneyB\x04\xe2A\x01\x03R\n" +
+	"totalValue\x12=\n" +
 	"\apremium\x18\n" +
-	" \x01(\v2\x1d.covergate.insurance.v1.MoneyR\apremium\x12+\n" +
-	"\x11policy_percentage\x18\v \x01(\tR\x10policyPercentage\x12/\n" +
-	"\x13coverage_percentage\x18\f \x01(\tR\x12coveragePercentage\x12#\n" +
-	"\rduration_days\x18\r \x01(\x05R\fdurationDays\x12\x1b\n" +
-	"\tterms_uri\x18\x0e \x01(\tR\btermsUri\x12&\n" +
-	"\x0fpolicy_logo_uri\x18\x0f \x01(\tR\rpolicyLogoUri\x12(\n" +
-	"\x10partner_logo_uri\x18\x10 \x01(\tR\x0epartnerLogoUri\x12;\n" +
-	"\vexpire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\x12;\n" +
-	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\v2\x1d.covergate.insurance.v1.MoneyB\x04\xe2A\x01\x03R\apremium\x121\n" +
+	"\x11policy_percentage\x18\v \x01(\tB\x04\xe2A\x01\x03R\x10policyPercentage\x125\n" +
+	"\x13coverage_percentage\x18\f \x01(\tB\x04\xe2A\x01\x03R\x12coveragePercentage\x12)\n" +
+	"\rduration_days\x18\r \x01(\x05B\x04\xe2A\x01\x03R\fdurationDays\x12!\n" +
+	"\tterms_uri\x18\x0e \x01(\tB\x04\xe2A\x01\x03R\btermsUri\x12,\n" +
+	"\x0fpolicy_logo_uri\x18\x0f \x01(\tB\x04\xe2A\x01\x03R\rpolicyLogoUri\x12.\n" +
+	"\x10partner_logo_uri\x18\x10 \x01(\tB\x04\xe2A\x01\x03R\x0epartnerLogoUri\x12A\n" +
+	"\vexpire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"expireTime\x12A\n" +
+	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"createTimeB\a\n" +
-	"\x05cover\"\xbc\x05\n" +
+	"\x05cover\"\xc0\x05\n" +
 	"\x12CreateQuoteRequest\x124\n" +
 	"\x03nft\x18\x01 \x01(\v2 .covergate.insurance.v1.NftCoverH\x00R\x03nft\x12@\n" +
 	"\abooking\x18\x02 \x01(\v2$.covergate.insurance.v1.BookingCoverH\x00R\abooking\x12P\n" +
-	"\rdigital_asset\x18\x03 \x01(\v2).covergate.insurance.v1.DigitalAssetCoverH\x00R\fdigitalAsset\x12F\n" +
-	"\vtotal_value\x18\x04 \x01(\v2\x1d.covergate.insurance.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"\rdigital_asset\x18\x03 \x01(\v2).covergate.insurance.v1.DigitalAssetCoverH\x00R\fdigitalAsset\x12J\n" +
+	"\vtotal_value\x18\x04 \x01(\v2\x1d.covergate.insurance.v1.MoneyB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\n" +
 	"totalValue\x12,\n" +
 	"\vcustomer_id\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\n" +
 	"customerId:\xd5\x02\xbaH\xd1\x02\x1a\x9a\x01\n" +
@@ -852,9 +848,9 @@ const file_covergate_insurance_v1_quote_proto_rawDesc = "" +
 	"\x1dtotal_value.digital_asset_eur\x12Kdigital-asset cover is priced in EUR: total_value.currency_code must be EUR\x1aC!has(this.digital_asset) || this.total_value.currency_code == 'EUR'B\x0e\n" +
 	"\x05cover\x12\x05\xbaH\x02\b\x01\"J\n" +
 	"\x13CreateQuoteResponse\x123\n" +
-	"\x05quote\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.QuoteR\x05quote\"6\n" +
-	"\x0fGetQuoteRequest\x12#\n" +
-	"\bquote_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aquoteId\"G\n" +
+	"\x05quote\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.QuoteR\x05quote\":\n" +
+	"\x0fGetQuoteRequest\x12'\n" +
+	"\bquote_id\x18\x01 \x01(\tB\f\xe2A\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\aquoteId\"G\n" +
 	"\x10GetQuoteResponse\x123\n" +
 	"\x05quote\x18\x01 \x01(\v2\x1d.covergate.insurance.v1.QuoteR\x05quote*q\n" +
 	"\tQuoteKind\x12\x1a\n" +

@@ -301,25 +301,26 @@ var File_covergate_webhooks_v1_avata_proto protoreflect.FileDescriptor
 
 const file_covergate_webhooks_v1_avata_proto_rawDesc = "" +
 	"\n" +
-	"!covergate/webhooks/v1/avata.proto\x12\x15covergate.webhooks.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"\xbb\x01\n" +
+	"!covergate/webhooks/v1/avata.proto\x12\x15covergate.webhooks.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"\xbb\x01\n" +
 	"\x14AvataCallbackDetails\x12\x1b\n" +
 	"\tpolicy_id\x18\x01 \x01(\tR\bpolicyId\x12\x1f\n" +
 	"\vpolicy_type\x18\x02 \x01(\tR\n" +
 	"policyType\x12&\n" +
 	"\x0fstart_date_time\x18\x03 \x01(\tR\rstartDateTime\x12\"\n" +
 	"\rend_date_time\x18\x04 \x01(\tR\vendDateTime\x12\x19\n" +
-	"\bclaim_id\x18\x05 \x01(\tR\aclaimId\"\xec\x01\n" +
+	"\bclaim_id\x18\x05 \x01(\tR\aclaimId\"\xf0\x01\n" +
 	"\x11AvataCallbackBody\x12\x1f\n" +
-	"\x06status\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x182R\x06status\x12\x1d\n" +
-	"\x04uuid\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04uuid\x12&\n" +
+	"\x06status\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x182R\x06status\x12!\n" +
+	"\x04uuid\x18\x02 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18dR\x04uuid\x12&\n" +
 	"\treference\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\treference\x12(\n" +
 	"\vpolicy_uuid\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\n" +
 	"policyUuid\x12E\n" +
-	"\adetails\x18\x05 \x01(\v2+.covergate.webhooks.v1.AvataCallbackDetailsR\adetails\"\x87\x01\n" +
-	"\x15HandleCallbackRequest\x12(\n" +
+	"\adetails\x18\x05 \x01(\v2+.covergate.webhooks.v1.AvataCallbackDetailsR\adetails\"\x8f\x01\n" +
+	"\x15HandleCallbackRequest\x12,\n" +
 	"\n" +
-	"event_type\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\teventType\x12D\n" +
-	"\x04body\x18\x02 \x01(\v2(.covergate.webhooks.v1.AvataCallbackBodyB\x06\xbaH\x03\xc8\x01\x01R\x04body\"Q\n" +
+	"event_type\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18dR\teventType\x12H\n" +
+	"\x04body\x18\x02 \x01(\v2(.covergate.webhooks.v1.AvataCallbackBodyB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04body\"Q\n" +
 	"\x16HandleCallbackResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1f\n" +
 	"\vdelivery_id\x18\x02 \x01(\tR\n" +

@@ -1148,12 +1148,11 @@ var File_covergate_webhooks_v1_etvas_proto protoreflect.FileDescriptor
 
 const file_covergate_webhooks_v1_etvas_proto_rawDesc = "" +
 	"\n" +
-	"!covergate/webhooks/v1/etvas.proto\x12\x15covergate.webhooks.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"e\n" +
+	"!covergate/webhooks/v1/etvas.proto\x12\x15covergate.webhooks.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"m\n" +
 	"\n" +
-	"EtvasEvent\x12\x1a\n" +
-	"\x02id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x02id\x12\x1d\n" +
-	"\x04type\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04type\x12\x1c\n" +
+	"EtvasEvent\x12\x1e\n" +
+	"\x02id\x18\x01 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x02id\x12!\n" +
+	"\x04type\x18\x02 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18dR\x04type\x12\x1c\n" +
 	"\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\";\n" +
 	"\tEtvasAuth\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x18\n" +
@@ -1196,20 +1195,21 @@ const file_covergate_webhooks_v1_etvas_proto_rawDesc = "" +
 	"\x0eEtvasEventData\x12;\n" +
 	"\x04user\x18\x01 \x01(\v2'.covergate.webhooks.v1.EtvasUserProfileR\x04user\x12J\n" +
 	"\fweb_identity\x18\x02 \x01(\v2'.covergate.webhooks.v1.EtvasWebIdentityR\vwebIdentity\x12=\n" +
-	"\aproduct\x18\x03 \x01(\v2#.covergate.webhooks.v1.EtvasProductR\aproduct\"\xcc\x01\n" +
-	"\x18HandlePortalEventRequest\x12?\n" +
-	"\x05event\x18\x01 \x01(\v2!.covergate.webhooks.v1.EtvasEventB\x06\xbaH\x03\xc8\x01\x01R\x05event\x124\n" +
+	"\aproduct\x18\x03 \x01(\v2#.covergate.webhooks.v1.EtvasProductR\aproduct\"\xd0\x01\n" +
+	"\x18HandlePortalEventRequest\x12C\n" +
+	"\x05event\x18\x01 \x01(\v2!.covergate.webhooks.v1.EtvasEventB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x05event\x124\n" +
 	"\x04user\x18\x02 \x01(\v2 .covergate.webhooks.v1.EtvasUserR\x04user\x129\n" +
-	"\x04data\x18\x03 \x01(\v2%.covergate.webhooks.v1.EtvasEventDataR\x04data\"\x1f\n" +
-	"\rEtvasEventAck\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
-	"\x0fEtvasPartnerRef\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\x04data\x18\x03 \x01(\v2%.covergate.webhooks.v1.EtvasEventDataR\x04data\"%\n" +
+	"\rEtvasEventAck\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\"L\n" +
+	"\x0fEtvasPartnerRef\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12#\n" +
 	"\n" +
-	"partner_id\x18\x02 \x01(\tR\tpartnerId\"\x8c\x01\n" +
-	"\fEtvasAckData\x12:\n" +
-	"\x04user\x18\x01 \x01(\v2&.covergate.webhooks.v1.EtvasPartnerRefR\x04user\x12@\n" +
-	"\aproduct\x18\x02 \x01(\v2&.covergate.webhooks.v1.EtvasPartnerRefR\aproduct\"\xe4\x01\n" +
+	"partner_id\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\tpartnerId\"\x98\x01\n" +
+	"\fEtvasAckData\x12@\n" +
+	"\x04user\x18\x01 \x01(\v2&.covergate.webhooks.v1.EtvasPartnerRefB\x04\xe2A\x01\x03R\x04user\x12F\n" +
+	"\aproduct\x18\x02 \x01(\v2&.covergate.webhooks.v1.EtvasPartnerRefB\x04\xe2A\x01\x03R\aproduct\"\xe4\x01\n" +
 	"\x19HandlePortalEventResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12:\n" +
 	"\x05event\x18\x02 \x01(\v2$.covergate.webhooks.v1.EtvasEventAckR\x05event\x12:\n" +
@@ -1227,10 +1227,11 @@ const file_covergate_webhooks_v1_etvas_proto_rawDesc = "" +
 	"first_name\x18\x01 \x01(\tR\tfirstName\x12\x1b\n" +
 	"\tlast_name\x18\x02 \x01(\tR\blastName\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12!\n" +
-	"\fphone_number\x18\x04 \x01(\tR\vphoneNumber\"\xb2\x03\n" +
-	"\x15HandleAppEventRequest\x12\x1d\n" +
-	"\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12H\n" +
-	"\apayload\x18\x02 \x01(\v2&.covergate.webhooks.v1.EtvasAppPayloadB\x06\xbaH\x03\xc8\x01\x01R\apayload\x12\x1c\n" +
+	"\fphone_number\x18\x04 \x01(\tR\vphoneNumber\"\xba\x03\n" +
+	"\x15HandleAppEventRequest\x12!\n" +
+	"\x04name\x18\x01 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12L\n" +
+	"\apayload\x18\x02 \x01(\v2&.covergate.webhooks.v1.EtvasAppPayloadB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\apayload\x12\x1c\n" +
 	"\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\x123\n" +
 	"\bmetadata\x18\x04 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12@\n" +
 	"\aprofile\x18\x05 \x01(\v2&.covergate.webhooks.v1.EtvasAppProfileR\aprofile:\x9a\x01\xbaH\x96\x01\x1a\x93\x01\n" +

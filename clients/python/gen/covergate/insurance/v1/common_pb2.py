@@ -12,9 +12,10 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#covergate/insurance/v1/common.proto\x12\x16\x63overgate.insurance.v1\x1a\x1b\x62uf/validate/validate.proto\"\x8c\x01\n\x05Money\x12\x38\n\rcurrency_code\x18\x01 \x01(\tB\x13\xbaH\x10r\x0e\x32\x0c^[A-Z]{3,5}$R\x0c\x63urrencyCode\x12I\n\x06\x61mount\x18\x02 \x01(\tB1\xbaH.r,\x18(2(^-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,18})?$R\x06\x61mount*`\n\x07Partner\x12\x17\n\x13PARTNER_UNSPECIFIED\x10\x00\x12\x11\n\rPARTNER_ETVAS\x10\x01\x12\x11\n\rPARTNER_AVATA\x10\x02\x12\x16\n\x12PARTNER_SCALEPOINT\x10\x03*E\n\x05\x43hain\x12\x15\n\x11\x43HAIN_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43HAIN_ETHEREUM\x10\x01\x12\x11\n\rCHAIN_POLYGON\x10\x02*\x9a\x01\n\x05Token\x12\x15\n\x11TOKEN_UNSPECIFIED\x10\x00\x12\r\n\tTOKEN_ETH\x10\x01\x12\x0f\n\x0bTOKEN_MATIC\x10\x02\x12\x0e\n\nTOKEN_USDC\x10\x03\x12\x0e\n\nTOKEN_USDT\x10\x04\x12\r\n\tTOKEN_EUR\x10\x05\x12\r\n\tTOKEN_USD\x10\x06\x12\r\n\tTOKEN_GBP\x10\x07\x12\r\n\tTOKEN_AED\x10\x08*\x9f\x01\n\x0c\x43overCountry\x12\x1d\n\x19\x43OVER_COUNTRY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OVER_COUNTRY_GLOBAL\x10\x01\x12\x14\n\x10\x43OVER_COUNTRY_NL\x10\x02\x12\x14\n\x10\x43OVER_COUNTRY_BE\x10\x03\x12\x14\n\x10\x43OVER_COUNTRY_DE\x10\x04\x12\x14\n\x10\x43OVER_COUNTRY_GB\x10\x05\x42JZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#covergate/insurance/v1/common.proto\x12\x16\x63overgate.insurance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\"\x94\x01\n\x05Money\x12<\n\rcurrency_code\x18\x01 \x01(\tB\x17\xe2\x41\x01\x02\xbaH\x10r\x0e\x32\x0c^[A-Z]{3,5}$R\x0c\x63urrencyCode\x12M\n\x06\x61mount\x18\x02 \x01(\tB5\xe2\x41\x01\x02\xbaH.r,\x18(2(^-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,18})?$R\x06\x61mount*`\n\x07Partner\x12\x17\n\x13PARTNER_UNSPECIFIED\x10\x00\x12\x11\n\rPARTNER_ETVAS\x10\x01\x12\x11\n\rPARTNER_AVATA\x10\x02\x12\x16\n\x12PARTNER_SCALEPOINT\x10\x03*E\n\x05\x43hain\x12\x15\n\x11\x43HAIN_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43HAIN_ETHEREUM\x10\x01\x12\x11\n\rCHAIN_POLYGON\x10\x02*\x9a\x01\n\x05Token\x12\x15\n\x11TOKEN_UNSPECIFIED\x10\x00\x12\r\n\tTOKEN_ETH\x10\x01\x12\x0f\n\x0bTOKEN_MATIC\x10\x02\x12\x0e\n\nTOKEN_USDC\x10\x03\x12\x0e\n\nTOKEN_USDT\x10\x04\x12\r\n\tTOKEN_EUR\x10\x05\x12\r\n\tTOKEN_USD\x10\x06\x12\r\n\tTOKEN_GBP\x10\x07\x12\r\n\tTOKEN_AED\x10\x08*\x9f\x01\n\x0c\x43overCountry\x12\x1d\n\x19\x43OVER_COUNTRY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OVER_COUNTRY_GLOBAL\x10\x01\x12\x14\n\x10\x43OVER_COUNTRY_NL\x10\x02\x12\x14\n\x10\x43OVER_COUNTRY_BE\x10\x03\x12\x14\n\x10\x43OVER_COUNTRY_DE\x10\x04\x12\x14\n\x10\x43OVER_COUNTRY_GB\x10\x05\x42JZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'covergate.insurance.v1.common_pb2', globals())
@@ -23,17 +24,17 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1'
   _MONEY.fields_by_name['currency_code']._options = None
-  _MONEY.fields_by_name['currency_code']._serialized_options = b'\272H\020r\0162\014^[A-Z]{3,5}$'
+  _MONEY.fields_by_name['currency_code']._serialized_options = b'\342A\001\002\272H\020r\0162\014^[A-Z]{3,5}$'
   _MONEY.fields_by_name['amount']._options = None
-  _MONEY.fields_by_name['amount']._serialized_options = b'\272H.r,\030(2(^-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,18})?$'
-  _PARTNER._serialized_start=235
-  _PARTNER._serialized_end=331
-  _CHAIN._serialized_start=333
-  _CHAIN._serialized_end=402
-  _TOKEN._serialized_start=405
-  _TOKEN._serialized_end=559
-  _COVERCOUNTRY._serialized_start=562
-  _COVERCOUNTRY._serialized_end=721
-  _MONEY._serialized_start=93
-  _MONEY._serialized_end=233
+  _MONEY.fields_by_name['amount']._serialized_options = b'\342A\001\002\272H.r,\030(2(^-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,18})?$'
+  _PARTNER._serialized_start=276
+  _PARTNER._serialized_end=372
+  _CHAIN._serialized_start=374
+  _CHAIN._serialized_end=443
+  _TOKEN._serialized_start=446
+  _TOKEN._serialized_end=600
+  _COVERCOUNTRY._serialized_start=603
+  _COVERCOUNTRY._serialized_end=762
+  _MONEY._serialized_start=126
+  _MONEY._serialized_end=274
 # @@protoc_insertion_point(module_scope)

@@ -15,11 +15,12 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from covergate.insurance.v1 import auth_pb2 as covergate_dot_insurance_dot_v1_dot_auth__pb2
 from covergate.insurance.v1 import common_pb2 as covergate_dot_insurance_dot_v1_dot_common__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"covergate/insurance/v1/event.proto\x12\x16\x63overgate.insurance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x02\n\x05\x45vent\x12\x16\n\x06\x63ursor\x18\x01 \x01(\x03R\x06\x63ursor\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subject\x12\x39\n\x07partner\x18\x05 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerR\x07partner\x12+\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x04\x64\x61ta\x12.\n\x04time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\"\xc7\x02\n\x11ListEventsRequest\x12*\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\x0b\x61\x66terCursor\x12\'\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\'\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12K\n\x05types\x18\x04 \x03(\tB5\xbaH2\x92\x01/\x10\x14\"+r)\x18\x64\x32%^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$R\x05types\x12\"\n\x07subject\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x07subject\x12\x43\n\x07partner\x18\x06 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07partner\"s\n\x12ListEventsResponse\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1d.covergate.insurance.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf6\x01\n\x12WatchEventsRequest\x12*\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\x0b\x61\x66terCursor\x12K\n\x05types\x18\x02 \x03(\tB5\xbaH2\x92\x01/\x10\x14\"+r)\x18\x64\x32%^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$R\x05types\x12\"\n\x07subject\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x07subject\x12\x43\n\x07partner\x18\x04 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07partner\"J\n\x13WatchEventsResponse\x12\x33\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1d.covergate.insurance.v1.EventR\x05\x65vent\"u\n\x0b\x44\x65stination\x12+\n\x07\x63ountry\x18\x01 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[a-z]{2}$R\x07\x63ountry\x12\x39\n\x06tenant\x18\x02 \x01(\tB!\xbaH\x1er\x1c\x32\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xf2\x05\n\x0bPublication\x12%\n\x0epublication_id\x18\x01 \x01(\tR\rpublicationId\x12\x45\n\x0b\x64\x65stination\x18\x02 \x01(\x0b\x32#.covergate.insurance.v1.DestinationR\x0b\x64\x65stination\x12\x1d\n\nevent_type\x18\x03 \x01(\tR\teventType\x12%\n\x0e\x63orrelation_id\x18\x04 \x01(\tR\rcorrelationId\x12\'\n\x0fpayload_version\x18\x05 \x01(\tR\x0epayloadVersion\x12\x31\n\x07payload\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\x12\x41\n\x06status\x18\x07 \x01(\x0e\x32).covergate.insurance.v1.PublicationStatusR\x06status\x12\x1a\n\x08\x61ttempts\x18\x08 \x01(\x05R\x08\x61ttempts\x12\x46\n\x11next_attempt_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12\x1d\n\nlast_error\x18\n \x01(\tR\tlastError\x12(\n\x10partner_event_id\x18\x0b \x01(\x03R\x0epartnerEventId\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12=\n\x0c\x64\x65liver_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x64\x65liverTime\x12*\n\x11partner_event_ref\x18\x0f \x01(\tR\x0fpartnerEventRef\"\xd6\x02\n\x13PublishEventRequest\x12<\n\nevent_type\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9_]{0,63}$R\teventType\x12\x45\n\x0b\x64\x65stination\x18\x02 \x01(\x0b\x32#.covergate.insurance.v1.DestinationR\x0b\x64\x65stination\x12K\n\x0fpayload_version\x18\x03 \x01(\tB\"\xbaH\x1f\xd8\x01\x01r\x1a\x32\x18^[0-9]+\\.[0-9]+\\.[0-9]+$R\x0epayloadVersion\x12\x32\n\x0e\x63orrelation_id\x18\x04 \x01(\tB\x0b\xbaH\x08\xd8\x01\x01r\x03\xb0\x01\x01R\rcorrelationId\x12\x39\n\x07payload\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x06\xbaH\x03\xc8\x01\x01R\x07payload\"]\n\x14PublishEventResponse\x12\x45\n\x0bpublication\x18\x01 \x01(\x0b\x32#.covergate.insurance.v1.PublicationR\x0bpublication\"H\n\x15GetPublicationRequest\x12/\n\x0epublication_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"_\n\x16GetPublicationResponse\x12\x45\n\x0bpublication\x18\x01 \x01(\x0b\x32#.covergate.insurance.v1.PublicationR\x0bpublication\"\xf8\x01\n\x17ListPublicationsRequest\x12&\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00R\x08pageSize\x12\'\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12K\n\x06status\x18\x03 \x01(\x0e\x32).covergate.insurance.v1.PublicationStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12?\n\nevent_type\x18\x04 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x32\x16^[a-z][a-z0-9_]{0,63}$R\teventType\"\x8b\x01\n\x18ListPublicationsResponse\x12G\n\x0cpublications\x18\x01 \x03(\x0b\x32#.covergate.insurance.v1.PublicationR\x0cpublications\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"J\n\x17RetryPublicationRequest\x12/\n\x0epublication_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"a\n\x18RetryPublicationResponse\x12\x45\n\x0bpublication\x18\x01 \x01(\x0b\x32#.covergate.insurance.v1.PublicationR\x0bpublication*\x98\x01\n\x11PublicationStatus\x12\"\n\x1ePUBLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPUBLICATION_STATUS_PENDING\x10\x01\x12 \n\x1cPUBLICATION_STATUS_DELIVERED\x10\x02\x12\x1d\n\x19PUBLICATION_STATUS_FAILED\x10\x03\x32\xe5\x07\n\x0c\x45ventService\x12\x86\x01\n\nListEvents\x12).covergate.insurance.v1.ListEventsRequest\x1a*.covergate.insurance.v1.ListEventsResponse\"!\x8a\xb5\x18\x0b\x65vents.read\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/events\x12\x91\x01\n\x0bWatchEvents\x12*.covergate.insurance.v1.WatchEventsRequest\x1a+.covergate.insurance.v1.WatchEventsResponse\"\'\x8a\xb5\x18\x0b\x65vents.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/events:watch0\x01\x12\x9c\x01\n\x0cPublishEvent\x12+.covergate.insurance.v1.PublishEventRequest\x1a,.covergate.insurance.v1.PublishEventResponse\"1\x8a\xb5\x18\x12publications.write\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/publications\x12\xaf\x01\n\x0eGetPublication\x12-.covergate.insurance.v1.GetPublicationRequest\x1a..covergate.insurance.v1.GetPublicationResponse\">\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02#\x12!/v1/publications/{publication_id}\x12\xa4\x01\n\x10ListPublications\x12/.covergate.insurance.v1.ListPublicationsRequest\x1a\x30.covergate.insurance.v1.ListPublicationsResponse\"-\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/publications\x12\xbf\x01\n\x10RetryPublication\x12/.covergate.insurance.v1.RetryPublicationRequest\x1a\x30.covergate.insurance.v1.RetryPublicationResponse\"H\x8a\xb5\x18\x12publications.write\x82\xd3\xe4\x93\x02,:\x01*\"\'/v1/publications/{publication_id}:retryBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"covergate/insurance/v1/event.proto\x12\x16\x63overgate.insurance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n\x05\x45vent\x12\x1c\n\x06\x63ursor\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x06\x63ursor\x12\x1f\n\x08\x65vent_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x07\x65ventId\x12\x18\n\x04type\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03R\x04type\x12\x1e\n\x07subject\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x07subject\x12?\n\x07partner\x18\x05 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerB\x04\xe2\x41\x01\x03R\x07partner\x12\x31\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x04\x64\x61ta\x12\x34\n\x04time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x04time\"\xc7\x02\n\x11ListEventsRequest\x12*\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\x0b\x61\x66terCursor\x12\'\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\'\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12K\n\x05types\x18\x04 \x03(\tB5\xbaH2\x92\x01/\x10\x14\"+r)\x18\x64\x32%^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$R\x05types\x12\"\n\x07subject\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x07subject\x12\x43\n\x07partner\x18\x06 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07partner\"s\n\x12ListEventsResponse\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1d.covergate.insurance.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf6\x01\n\x12WatchEventsRequest\x12*\n\x0c\x61\x66ter_cursor\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\x0b\x61\x66terCursor\x12K\n\x05types\x18\x02 \x03(\tB5\xbaH2\x92\x01/\x10\x14\"+r)\x18\x64\x32%^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$R\x05types\x12\"\n\x07subject\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x07subject\x12\x43\n\x07partner\x18\x04 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07partner\"J\n\x13WatchEventsResponse\x12\x33\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1d.covergate.insurance.v1.EventR\x05\x65vent\"}\n\x0b\x44\x65stination\x12/\n\x07\x63ountry\x18\x01 \x01(\tB\x15\xe2\x41\x01\x02\xbaH\x0er\x0c\x32\n^[a-z]{2}$R\x07\x63ountry\x12=\n\x06tenant\x18\x02 \x01(\tB%\xe2\x41\x01\x02\xbaH\x1er\x1c\x32\x1a^[a-z0-9][a-z0-9_-]{0,62}$R\x06tenant\"\xcc\x06\n\x0bPublication\x12+\n\x0epublication_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\rpublicationId\x12K\n\x0b\x64\x65stination\x18\x02 \x01(\x0b\x32#.covergate.insurance.v1.DestinationB\x04\xe2\x41\x01\x03R\x0b\x64\x65stination\x12#\n\nevent_type\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03R\teventType\x12+\n\x0e\x63orrelation_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\rcorrelationId\x12-\n\x0fpayload_version\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\x0epayloadVersion\x12\x37\n\x07payload\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x07payload\x12G\n\x06status\x18\x07 \x01(\x0e\x32).covergate.insurance.v1.PublicationStatusB\x04\xe2\x41\x01\x03R\x06status\x12 \n\x08\x61ttempts\x18\x08 \x01(\x05\x42\x04\xe2\x41\x01\x03R\x08\x61ttempts\x12L\n\x11next_attempt_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0fnextAttemptTime\x12#\n\nlast_error\x18\n \x01(\tB\x04\xe2\x41\x01\x03R\tlastError\x12.\n\x10partner_event_id\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0epartnerEventId\x12\x41\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\x12\x43\n\x0c\x64\x65liver_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x0b\x64\x65liverTime\x12\x30\n\x11partner_event_ref\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03R\x0fpartnerEventRef\"\xde\x02\n\x13PublishEventRequest\x12@\n\nevent_type\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xbaH\x1ar\x18\x32\x16^[a-z][a-z0-9_]{0,63}$R\teventType\x12\x45\n\x0b\x64\x65stination\x18\x02 \x01(\x0b\x32#.covergate.insurance.v1.DestinationR\x0b\x64\x65stination\x12K\n\x0fpayload_version\x18\x03 \x01(\tB\"\xbaH\x1f\xd8\x01\x01r\x1a\x32\x18^[0-9]+\\.[0-9]+\\.[0-9]+$R\x0epayloadVersion\x12\x32\n\x0e\x63orrelation_id\x18\x04 \x01(\tB\x0b\xbaH\x08\xd8\x01\x01r\x03\xb0\x01\x01R\rcorrelationId\x12=\n\x07payload\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01R\x07payload\"]\n\x14PublishEventResponse\x12\x45\n\x0bpublication\x18\x01 \x01(\x0b\x32#.covergate.insurance.v1.PublicationR\x0bpublication\"L\n\x15GetPublicationRequest\x12\x33\n\x0epublication_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"_\n\x16GetPublicationResponse\x12\x45\n\x0bpublication\x18\x01 \x01(\x0b\x32#.covergate.insurance.v1.PublicationR\x0bpublication\"\xf8\x01\n\x17ListPublicationsRequest\x12&\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00R\x08pageSize\x12\'\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12K\n\x06status\x18\x03 \x01(\x0e\x32).covergate.insurance.v1.PublicationStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12?\n\nevent_type\x18\x04 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x32\x16^[a-z][a-z0-9_]{0,63}$R\teventType\"\x8b\x01\n\x18ListPublicationsResponse\x12G\n\x0cpublications\x18\x01 \x03(\x0b\x32#.covergate.insurance.v1.PublicationR\x0cpublications\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n\x17RetryPublicationRequest\x12\x33\n\x0epublication_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\rpublicationId\"a\n\x18RetryPublicationResponse\x12\x45\n\x0bpublication\x18\x01 \x01(\x0b\x32#.covergate.insurance.v1.PublicationR\x0bpublication*\x98\x01\n\x11PublicationStatus\x12\"\n\x1ePUBLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPUBLICATION_STATUS_PENDING\x10\x01\x12 \n\x1cPUBLICATION_STATUS_DELIVERED\x10\x02\x12\x1d\n\x19PUBLICATION_STATUS_FAILED\x10\x03\x32\xe5\x07\n\x0c\x45ventService\x12\x86\x01\n\nListEvents\x12).covergate.insurance.v1.ListEventsRequest\x1a*.covergate.insurance.v1.ListEventsResponse\"!\x8a\xb5\x18\x0b\x65vents.read\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/events\x12\x91\x01\n\x0bWatchEvents\x12*.covergate.insurance.v1.WatchEventsRequest\x1a+.covergate.insurance.v1.WatchEventsResponse\"\'\x8a\xb5\x18\x0b\x65vents.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/events:watch0\x01\x12\x9c\x01\n\x0cPublishEvent\x12+.covergate.insurance.v1.PublishEventRequest\x1a,.covergate.insurance.v1.PublishEventResponse\"1\x8a\xb5\x18\x12publications.write\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/publications\x12\xaf\x01\n\x0eGetPublication\x12-.covergate.insurance.v1.GetPublicationRequest\x1a..covergate.insurance.v1.GetPublicationResponse\">\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02#\x12!/v1/publications/{publication_id}\x12\xa4\x01\n\x10ListPublications\x12/.covergate.insurance.v1.ListPublicationsRequest\x1a\x30.covergate.insurance.v1.ListPublicationsResponse\"-\x8a\xb5\x18\x11publications.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/publications\x12\xbf\x01\n\x10RetryPublication\x12/.covergate.insurance.v1.RetryPublicationRequest\x1a\x30.covergate.insurance.v1.RetryPublicationResponse\"H\x8a\xb5\x18\x12publications.write\x82\xd3\xe4\x93\x02,:\x01*\"\'/v1/publications/{publication_id}:retryBJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'covergate.insurance.v1.event_pb2', globals())
@@ -27,6 +28,20 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1'
+  _EVENT.fields_by_name['cursor']._options = None
+  _EVENT.fields_by_name['cursor']._serialized_options = b'\342A\001\003'
+  _EVENT.fields_by_name['event_id']._options = None
+  _EVENT.fields_by_name['event_id']._serialized_options = b'\342A\001\003'
+  _EVENT.fields_by_name['type']._options = None
+  _EVENT.fields_by_name['type']._serialized_options = b'\342A\001\003'
+  _EVENT.fields_by_name['subject']._options = None
+  _EVENT.fields_by_name['subject']._serialized_options = b'\342A\001\003'
+  _EVENT.fields_by_name['partner']._options = None
+  _EVENT.fields_by_name['partner']._serialized_options = b'\342A\001\003'
+  _EVENT.fields_by_name['data']._options = None
+  _EVENT.fields_by_name['data']._serialized_options = b'\342A\001\003'
+  _EVENT.fields_by_name['time']._options = None
+  _EVENT.fields_by_name['time']._serialized_options = b'\342A\001\003'
   _LISTEVENTSREQUEST.fields_by_name['after_cursor']._options = None
   _LISTEVENTSREQUEST.fields_by_name['after_cursor']._serialized_options = b'\272H\004\"\002(\000'
   _LISTEVENTSREQUEST.fields_by_name['page_size']._options = None
@@ -48,19 +63,49 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _WATCHEVENTSREQUEST.fields_by_name['partner']._options = None
   _WATCHEVENTSREQUEST.fields_by_name['partner']._serialized_options = b'\272H\005\202\001\002\020\001'
   _DESTINATION.fields_by_name['country']._options = None
-  _DESTINATION.fields_by_name['country']._serialized_options = b'\272H\016r\0142\n^[a-z]{2}$'
+  _DESTINATION.fields_by_name['country']._serialized_options = b'\342A\001\002\272H\016r\0142\n^[a-z]{2}$'
   _DESTINATION.fields_by_name['tenant']._options = None
-  _DESTINATION.fields_by_name['tenant']._serialized_options = b'\272H\036r\0342\032^[a-z0-9][a-z0-9_-]{0,62}$'
+  _DESTINATION.fields_by_name['tenant']._serialized_options = b'\342A\001\002\272H\036r\0342\032^[a-z0-9][a-z0-9_-]{0,62}$'
+  _PUBLICATION.fields_by_name['publication_id']._options = None
+  _PUBLICATION.fields_by_name['publication_id']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['destination']._options = None
+  _PUBLICATION.fields_by_name['destination']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['event_type']._options = None
+  _PUBLICATION.fields_by_name['event_type']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['correlation_id']._options = None
+  _PUBLICATION.fields_by_name['correlation_id']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['payload_version']._options = None
+  _PUBLICATION.fields_by_name['payload_version']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['payload']._options = None
+  _PUBLICATION.fields_by_name['payload']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['status']._options = None
+  _PUBLICATION.fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['attempts']._options = None
+  _PUBLICATION.fields_by_name['attempts']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['next_attempt_time']._options = None
+  _PUBLICATION.fields_by_name['next_attempt_time']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['last_error']._options = None
+  _PUBLICATION.fields_by_name['last_error']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['partner_event_id']._options = None
+  _PUBLICATION.fields_by_name['partner_event_id']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['create_time']._options = None
+  _PUBLICATION.fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['update_time']._options = None
+  _PUBLICATION.fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['deliver_time']._options = None
+  _PUBLICATION.fields_by_name['deliver_time']._serialized_options = b'\342A\001\003'
+  _PUBLICATION.fields_by_name['partner_event_ref']._options = None
+  _PUBLICATION.fields_by_name['partner_event_ref']._serialized_options = b'\342A\001\003'
   _PUBLISHEVENTREQUEST.fields_by_name['event_type']._options = None
-  _PUBLISHEVENTREQUEST.fields_by_name['event_type']._serialized_options = b'\272H\032r\0302\026^[a-z][a-z0-9_]{0,63}$'
+  _PUBLISHEVENTREQUEST.fields_by_name['event_type']._serialized_options = b'\342A\001\002\272H\032r\0302\026^[a-z][a-z0-9_]{0,63}$'
   _PUBLISHEVENTREQUEST.fields_by_name['payload_version']._options = None
   _PUBLISHEVENTREQUEST.fields_by_name['payload_version']._serialized_options = b'\272H\037\330\001\001r\0322\030^[0-9]+\\.[0-9]+\\.[0-9]+$'
   _PUBLISHEVENTREQUEST.fields_by_name['correlation_id']._options = None
   _PUBLISHEVENTREQUEST.fields_by_name['correlation_id']._serialized_options = b'\272H\010\330\001\001r\003\260\001\001'
   _PUBLISHEVENTREQUEST.fields_by_name['payload']._options = None
-  _PUBLISHEVENTREQUEST.fields_by_name['payload']._serialized_options = b'\272H\003\310\001\001'
+  _PUBLISHEVENTREQUEST.fields_by_name['payload']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _GETPUBLICATIONREQUEST.fields_by_name['publication_id']._options = None
-  _GETPUBLICATIONREQUEST.fields_by_name['publication_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _GETPUBLICATIONREQUEST.fields_by_name['publication_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
   _LISTPUBLICATIONSREQUEST.fields_by_name['page_size']._options = None
   _LISTPUBLICATIONSREQUEST.fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
   _LISTPUBLICATIONSREQUEST.fields_by_name['page_token']._options = None
@@ -70,7 +115,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LISTPUBLICATIONSREQUEST.fields_by_name['event_type']._options = None
   _LISTPUBLICATIONSREQUEST.fields_by_name['event_type']._serialized_options = b'\272H\035\330\001\001r\0302\026^[a-z][a-z0-9_]{0,63}$'
   _RETRYPUBLICATIONREQUEST.fields_by_name['publication_id']._options = None
-  _RETRYPUBLICATIONREQUEST.fields_by_name['publication_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _RETRYPUBLICATIONREQUEST.fields_by_name['publication_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
   _EVENTSERVICE.methods_by_name['ListEvents']._options = None
   _EVENTSERVICE.methods_by_name['ListEvents']._serialized_options = b'\212\265\030\013events.read\202\323\344\223\002\014\022\n/v1/events'
   _EVENTSERVICE.methods_by_name['WatchEvents']._options = None
@@ -83,38 +128,38 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _EVENTSERVICE.methods_by_name['ListPublications']._serialized_options = b'\212\265\030\021publications.read\202\323\344\223\002\022\022\020/v1/publications'
   _EVENTSERVICE.methods_by_name['RetryPublication']._options = None
   _EVENTSERVICE.methods_by_name['RetryPublication']._serialized_options = b'\212\265\030\022publications.write\202\323\344\223\002,:\001*\"\'/v1/publications/{publication_id}:retry'
-  _PUBLICATIONSTATUS._serialized_start=3343
-  _PUBLICATIONSTATUS._serialized_end=3495
-  _EVENT._serialized_start=257
-  _EVENT._serialized_end=513
-  _LISTEVENTSREQUEST._serialized_start=516
-  _LISTEVENTSREQUEST._serialized_end=843
-  _LISTEVENTSRESPONSE._serialized_start=845
-  _LISTEVENTSRESPONSE._serialized_end=960
-  _WATCHEVENTSREQUEST._serialized_start=963
-  _WATCHEVENTSREQUEST._serialized_end=1209
-  _WATCHEVENTSRESPONSE._serialized_start=1211
-  _WATCHEVENTSRESPONSE._serialized_end=1285
-  _DESTINATION._serialized_start=1287
-  _DESTINATION._serialized_end=1404
-  _PUBLICATION._serialized_start=1407
-  _PUBLICATION._serialized_end=2161
-  _PUBLISHEVENTREQUEST._serialized_start=2164
-  _PUBLISHEVENTREQUEST._serialized_end=2506
-  _PUBLISHEVENTRESPONSE._serialized_start=2508
-  _PUBLISHEVENTRESPONSE._serialized_end=2601
-  _GETPUBLICATIONREQUEST._serialized_start=2603
-  _GETPUBLICATIONREQUEST._serialized_end=2675
-  _GETPUBLICATIONRESPONSE._serialized_start=2677
-  _GETPUBLICATIONRESPONSE._serialized_end=2772
-  _LISTPUBLICATIONSREQUEST._serialized_start=2775
-  _LISTPUBLICATIONSREQUEST._serialized_end=3023
-  _LISTPUBLICATIONSRESPONSE._serialized_start=3026
-  _LISTPUBLICATIONSRESPONSE._serialized_end=3165
-  _RETRYPUBLICATIONREQUEST._serialized_start=3167
-  _RETRYPUBLICATIONREQUEST._serialized_end=3241
-  _RETRYPUBLICATIONRESPONSE._serialized_start=3243
-  _RETRYPUBLICATIONRESPONSE._serialized_end=3340
-  _EVENTSERVICE._serialized_start=3498
-  _EVENTSERVICE._serialized_end=4495
+  _PUBLICATIONSTATUS._serialized_start=3532
+  _PUBLICATIONSTATUS._serialized_end=3684
+  _EVENT._serialized_start=290
+  _EVENT._serialized_end=588
+  _LISTEVENTSREQUEST._serialized_start=591
+  _LISTEVENTSREQUEST._serialized_end=918
+  _LISTEVENTSRESPONSE._serialized_start=920
+  _LISTEVENTSRESPONSE._serialized_end=1035
+  _WATCHEVENTSREQUEST._serialized_start=1038
+  _WATCHEVENTSREQUEST._serialized_end=1284
+  _WATCHEVENTSRESPONSE._serialized_start=1286
+  _WATCHEVENTSRESPONSE._serialized_end=1360
+  _DESTINATION._serialized_start=1362
+  _DESTINATION._serialized_end=1487
+  _PUBLICATION._serialized_start=1490
+  _PUBLICATION._serialized_end=2334
+  _PUBLISHEVENTREQUEST._serialized_start=2337
+  _PUBLISHEVENTREQUEST._serialized_end=2687
+  _PUBLISHEVENTRESPONSE._serialized_start=2689
+  _PUBLISHEVENTRESPONSE._serialized_end=2782
+  _GETPUBLICATIONREQUEST._serialized_start=2784
+  _GETPUBLICATIONREQUEST._serialized_end=2860
+  _GETPUBLICATIONRESPONSE._serialized_start=2862
+  _GETPUBLICATIONRESPONSE._serialized_end=2957
+  _LISTPUBLICATIONSREQUEST._serialized_start=2960
+  _LISTPUBLICATIONSREQUEST._serialized_end=3208
+  _LISTPUBLICATIONSRESPONSE._serialized_start=3211
+  _LISTPUBLICATIONSRESPONSE._serialized_end=3350
+  _RETRYPUBLICATIONREQUEST._serialized_start=3352
+  _RETRYPUBLICATIONREQUEST._serialized_end=3430
+  _RETRYPUBLICATIONRESPONSE._serialized_start=3432
+  _RETRYPUBLICATIONRESPONSE._serialized_end=3529
+  _EVENTSERVICE._serialized_start=3687
+  _EVENTSERVICE._serialized_end=4684
 # @@protoc_insertion_point(module_scope)

@@ -15,10 +15,11 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from covergate.insurance.v1 import auth_pb2 as covergate_dot_insurance_dot_v1_dot_auth__pb2
 from covergate.insurance.v1 import common_pb2 as covergate_dot_insurance_dot_v1_dot_common__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"covergate/insurance/v1/quote.proto\x12\x16\x63overgate.insurance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x03\n\x08NftCover\x12?\n\x05\x63hain\x18\x01 \x01(\x0e\x32\x1d.covergate.insurance.v1.ChainB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05\x63hain\x12L\n\x14nft_contract_address\x18\x02 \x01(\tB\x1a\xbaH\x17r\x15\x32\x13^0x[0-9a-fA-F]{40}$R\x12nftContractAddress\x12_\n\x1cmarketplace_contract_address\x18\x03 \x01(\tB\x1d\xbaH\x1a\xd8\x01\x01r\x15\x32\x13^0x[0-9a-fA-F]{40}$R\x1amarketplaceContractAddress\x12H\n\x07\x63ountry\x18\x04 \x01(\x0e\x32$.covergate.insurance.v1.CoverCountryB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07\x63ountry\x12?\n\x05token\x18\x05 \x01(\x0e\x32\x1d.covergate.insurance.v1.TokenB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05token\"\xf8\x02\n\x0c\x42ookingCover\x12?\n\x05\x63hain\x18\x01 \x01(\x0e\x32\x1d.covergate.insurance.v1.ChainB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05\x63hain\x12<\n\x07nft_ids\x18\x02 \x03(\tB#\xbaH \x92\x01\x1d\x08\x01\x10\x32\"\x17r\x15\x32\x13^0x[0-9a-fA-F]{64}$R\x06nftIds\x12H\n\x07\x63ountry\x18\x03 \x01(\x0e\x32$.covergate.insurance.v1.CoverCountryB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07\x63ountry\x12^\n\rcheck_in_date\x18\x04 \x01(\tB:\xbaH7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x0b\x63heckInDate\x12?\n\x05token\x18\x05 \x01(\x0e\x32\x1d.covergate.insurance.v1.TokenB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05token\"_\n\x11\x44igitalAssetCover\x12J\n\x07\x63ountry\x18\x01 \x01(\x0e\x32$.covergate.insurance.v1.CoverCountryB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x07\x63ountry\"\x9d\x07\n\x05Quote\x12\x19\n\x08quote_id\x18\x01 \x01(\tR\x07quoteId\x12\x35\n\x04kind\x18\x02 \x01(\x0e\x32!.covergate.insurance.v1.QuoteKindR\x04kind\x12\x39\n\x07partner\x18\x03 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerR\x07partner\x12.\n\x13partner_proposal_id\x18\x04 \x01(\tR\x11partnerProposalId\x12\x1f\n\x0b\x63ustomer_id\x18\x05 \x01(\tR\ncustomerId\x12\x34\n\x03nft\x18\x06 \x01(\x0b\x32 .covergate.insurance.v1.NftCoverH\x00R\x03nft\x12@\n\x07\x62ooking\x18\x07 \x01(\x0b\x32$.covergate.insurance.v1.BookingCoverH\x00R\x07\x62ooking\x12P\n\rdigital_asset\x18\x08 \x01(\x0b\x32).covergate.insurance.v1.DigitalAssetCoverH\x00R\x0c\x64igitalAsset\x12>\n\x0btotal_value\x18\t \x01(\x0b\x32\x1d.covergate.insurance.v1.MoneyR\ntotalValue\x12\x37\n\x07premium\x18\n \x01(\x0b\x32\x1d.covergate.insurance.v1.MoneyR\x07premium\x12+\n\x11policy_percentage\x18\x0b \x01(\tR\x10policyPercentage\x12/\n\x13\x63overage_percentage\x18\x0c \x01(\tR\x12\x63overagePercentage\x12#\n\rduration_days\x18\r \x01(\x05R\x0c\x64urationDays\x12\x1b\n\tterms_uri\x18\x0e \x01(\tR\x08termsUri\x12&\n\x0fpolicy_logo_uri\x18\x0f \x01(\tR\rpolicyLogoUri\x12(\n\x10partner_logo_uri\x18\x10 \x01(\tR\x0epartnerLogoUri\x12;\n\x0b\x65xpire_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12;\n\x0b\x63reate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTimeB\x07\n\x05\x63over\"\xbc\x05\n\x12\x43reateQuoteRequest\x12\x34\n\x03nft\x18\x01 \x01(\x0b\x32 .covergate.insurance.v1.NftCoverH\x00R\x03nft\x12@\n\x07\x62ooking\x18\x02 \x01(\x0b\x32$.covergate.insurance.v1.BookingCoverH\x00R\x07\x62ooking\x12P\n\rdigital_asset\x18\x03 \x01(\x0b\x32).covergate.insurance.v1.DigitalAssetCoverH\x00R\x0c\x64igitalAsset\x12\x46\n\x0btotal_value\x18\x04 \x01(\x0b\x32\x1d.covergate.insurance.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\ntotalValue\x12,\n\x0b\x63ustomer_id\x18\x05 \x01(\tB\x0b\xbaH\x08\xd8\x01\x01r\x03\xb0\x01\x01R\ncustomerId:\xd5\x02\xbaH\xd1\x02\x1a\x9a\x01\n\x14total_value.positive\x12,total_value.amount must be greater than zero\x1aT!this.total_value.amount.startsWith(\'-\') && this.total_value.amount.matches(\'[1-9]\')\x1a\xb1\x01\n\x1dtotal_value.digital_asset_eur\x12Kdigital-asset cover is priced in EUR: total_value.currency_code must be EUR\x1a\x43!has(this.digital_asset) || this.total_value.currency_code == \'EUR\'B\x0e\n\x05\x63over\x12\x05\xbaH\x02\x08\x01\"J\n\x13\x43reateQuoteResponse\x12\x33\n\x05quote\x18\x01 \x01(\x0b\x32\x1d.covergate.insurance.v1.QuoteR\x05quote\"6\n\x0fGetQuoteRequest\x12#\n\x08quote_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01R\x07quoteId\"G\n\x10GetQuoteResponse\x12\x33\n\x05quote\x18\x01 \x01(\x0b\x32\x1d.covergate.insurance.v1.QuoteR\x05quote*q\n\tQuoteKind\x12\x1a\n\x16QUOTE_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eQUOTE_KIND_NFT\x10\x01\x12\x16\n\x12QUOTE_KIND_BOOKING\x10\x02\x12\x1c\n\x18QUOTE_KIND_DIGITAL_ASSET\x10\x03\x32\xac\x02\n\x0cQuoteService\x12\x8d\x01\n\x0b\x43reateQuote\x12*.covergate.insurance.v1.CreateQuoteRequest\x1a+.covergate.insurance.v1.CreateQuoteResponse\"%\x8a\xb5\x18\x0cquotes.write\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n/v1/quotes\x12\x8b\x01\n\x08GetQuote\x12\'.covergate.insurance.v1.GetQuoteRequest\x1a(.covergate.insurance.v1.GetQuoteResponse\",\x8a\xb5\x18\x0bquotes.read\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/quotes/{quote_id}BJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"covergate/insurance/v1/quote.proto\x12\x16\x63overgate.insurance.v1\x1a\x1b\x62uf/validate/validate.proto\x1a!covergate/insurance/v1/auth.proto\x1a#covergate/insurance/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x03\n\x08NftCover\x12\x43\n\x05\x63hain\x18\x01 \x01(\x0e\x32\x1d.covergate.insurance.v1.ChainB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05\x63hain\x12P\n\x14nft_contract_address\x18\x02 \x01(\tB\x1e\xe2\x41\x01\x02\xbaH\x17r\x15\x32\x13^0x[0-9a-fA-F]{40}$R\x12nftContractAddress\x12_\n\x1cmarketplace_contract_address\x18\x03 \x01(\tB\x1d\xbaH\x1a\xd8\x01\x01r\x15\x32\x13^0x[0-9a-fA-F]{40}$R\x1amarketplaceContractAddress\x12H\n\x07\x63ountry\x18\x04 \x01(\x0e\x32$.covergate.insurance.v1.CoverCountryB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07\x63ountry\x12\x43\n\x05token\x18\x05 \x01(\x0e\x32\x1d.covergate.insurance.v1.TokenB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05token\"\x88\x03\n\x0c\x42ookingCover\x12\x43\n\x05\x63hain\x18\x01 \x01(\x0e\x32\x1d.covergate.insurance.v1.ChainB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05\x63hain\x12@\n\x07nft_ids\x18\x02 \x03(\tB\'\xe2\x41\x01\x02\xbaH \x92\x01\x1d\x08\x01\x10\x32\"\x17r\x15\x32\x13^0x[0-9a-fA-F]{64}$R\x06nftIds\x12H\n\x07\x63ountry\x18\x03 \x01(\x0e\x32$.covergate.insurance.v1.CoverCountryB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07\x63ountry\x12\x62\n\rcheck_in_date\x18\x04 \x01(\tB>\xe2\x41\x01\x02\xbaH7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x0b\x63heckInDate\x12\x43\n\x05token\x18\x05 \x01(\x0e\x32\x1d.covergate.insurance.v1.TokenB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x05token\"c\n\x11\x44igitalAssetCover\x12N\n\x07\x63ountry\x18\x01 \x01(\x0e\x32$.covergate.insurance.v1.CoverCountryB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x07\x63ountry\"\x89\x08\n\x05Quote\x12\x1f\n\x08quote_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x07quoteId\x12;\n\x04kind\x18\x02 \x01(\x0e\x32!.covergate.insurance.v1.QuoteKindB\x04\xe2\x41\x01\x03R\x04kind\x12?\n\x07partner\x18\x03 \x01(\x0e\x32\x1f.covergate.insurance.v1.PartnerB\x04\xe2\x41\x01\x03R\x07partner\x12\x34\n\x13partner_proposal_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x11partnerProposalId\x12%\n\x0b\x63ustomer_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\ncustomerId\x12:\n\x03nft\x18\x06 \x01(\x0b\x32 .covergate.insurance.v1.NftCoverB\x04\xe2\x41\x01\x03H\x00R\x03nft\x12\x46\n\x07\x62ooking\x18\x07 \x01(\x0b\x32$.covergate.insurance.v1.BookingCoverB\x04\xe2\x41\x01\x03H\x00R\x07\x62ooking\x12V\n\rdigital_asset\x18\x08 \x01(\x0b\x32).covergate.insurance.v1.DigitalAssetCoverB\x04\xe2\x41\x01\x03H\x00R\x0c\x64igitalAsset\x12\x44\n\x0btotal_value\x18\t \x01(\x0b\x32\x1d.covergate.insurance.v1.MoneyB\x04\xe2\x41\x01\x03R\ntotalValue\x12=\n\x07premium\x18\n \x01(\x0b\x32\x1d.covergate.insurance.v1.MoneyB\x04\xe2\x41\x01\x03R\x07premium\x12\x31\n\x11policy_percentage\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03R\x10policyPercentage\x12\x35\n\x13\x63overage_percentage\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03R\x12\x63overagePercentage\x12)\n\rduration_days\x18\r \x01(\x05\x42\x04\xe2\x41\x01\x03R\x0c\x64urationDays\x12!\n\tterms_uri\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03R\x08termsUri\x12,\n\x0fpolicy_logo_uri\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03R\rpolicyLogoUri\x12.\n\x10partner_logo_uri\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03R\x0epartnerLogoUri\x12\x41\n\x0b\x65xpire_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nexpireTime\x12\x41\n\x0b\x63reate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTimeB\x07\n\x05\x63over\"\xc0\x05\n\x12\x43reateQuoteRequest\x12\x34\n\x03nft\x18\x01 \x01(\x0b\x32 .covergate.insurance.v1.NftCoverH\x00R\x03nft\x12@\n\x07\x62ooking\x18\x02 \x01(\x0b\x32$.covergate.insurance.v1.BookingCoverH\x00R\x07\x62ooking\x12P\n\rdigital_asset\x18\x03 \x01(\x0b\x32).covergate.insurance.v1.DigitalAssetCoverH\x00R\x0c\x64igitalAsset\x12J\n\x0btotal_value\x18\x04 \x01(\x0b\x32\x1d.covergate.insurance.v1.MoneyB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01R\ntotalValue\x12,\n\x0b\x63ustomer_id\x18\x05 \x01(\tB\x0b\xbaH\x08\xd8\x01\x01r\x03\xb0\x01\x01R\ncustomerId:\xd5\x02\xbaH\xd1\x02\x1a\x9a\x01\n\x14total_value.positive\x12,total_value.amount must be greater than zero\x1aT!this.total_value.amount.startsWith(\'-\') && this.total_value.amount.matches(\'[1-9]\')\x1a\xb1\x01\n\x1dtotal_value.digital_asset_eur\x12Kdigital-asset cover is priced in EUR: total_value.currency_code must be EUR\x1a\x43!has(this.digital_asset) || this.total_value.currency_code == \'EUR\'B\x0e\n\x05\x63over\x12\x05\xbaH\x02\x08\x01\"J\n\x13\x43reateQuoteResponse\x12\x33\n\x05quote\x18\x01 \x01(\x0b\x32\x1d.covergate.insurance.v1.QuoteR\x05quote\":\n\x0fGetQuoteRequest\x12\'\n\x08quote_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xbaH\x05r\x03\xb0\x01\x01R\x07quoteId\"G\n\x10GetQuoteResponse\x12\x33\n\x05quote\x18\x01 \x01(\x0b\x32\x1d.covergate.insurance.v1.QuoteR\x05quote*q\n\tQuoteKind\x12\x1a\n\x16QUOTE_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eQUOTE_KIND_NFT\x10\x01\x12\x16\n\x12QUOTE_KIND_BOOKING\x10\x02\x12\x1c\n\x18QUOTE_KIND_DIGITAL_ASSET\x10\x03\x32\xac\x02\n\x0cQuoteService\x12\x8d\x01\n\x0b\x43reateQuote\x12*.covergate.insurance.v1.CreateQuoteRequest\x1a+.covergate.insurance.v1.CreateQuoteResponse\"%\x8a\xb5\x18\x0cquotes.write\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n/v1/quotes\x12\x8b\x01\n\x08GetQuote\x12\'.covergate.insurance.v1.GetQuoteRequest\x1a(.covergate.insurance.v1.GetQuoteResponse\",\x8a\xb5\x18\x0bquotes.read\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/quotes/{quote_id}BJZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'covergate.insurance.v1.quote_pb2', globals())
@@ -27,59 +28,95 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZHgithub.com/covergate/covergate/gen/go/covergate/insurance/v1;insurancev1'
   _NFTCOVER.fields_by_name['chain']._options = None
-  _NFTCOVER.fields_by_name['chain']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _NFTCOVER.fields_by_name['chain']._serialized_options = b'\342A\001\002\272H\007\202\001\004\020\001 \000'
   _NFTCOVER.fields_by_name['nft_contract_address']._options = None
-  _NFTCOVER.fields_by_name['nft_contract_address']._serialized_options = b'\272H\027r\0252\023^0x[0-9a-fA-F]{40}$'
+  _NFTCOVER.fields_by_name['nft_contract_address']._serialized_options = b'\342A\001\002\272H\027r\0252\023^0x[0-9a-fA-F]{40}$'
   _NFTCOVER.fields_by_name['marketplace_contract_address']._options = None
   _NFTCOVER.fields_by_name['marketplace_contract_address']._serialized_options = b'\272H\032\330\001\001r\0252\023^0x[0-9a-fA-F]{40}$'
   _NFTCOVER.fields_by_name['country']._options = None
   _NFTCOVER.fields_by_name['country']._serialized_options = b'\272H\005\202\001\002\020\001'
   _NFTCOVER.fields_by_name['token']._options = None
-  _NFTCOVER.fields_by_name['token']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _NFTCOVER.fields_by_name['token']._serialized_options = b'\342A\001\002\272H\007\202\001\004\020\001 \000'
   _BOOKINGCOVER.fields_by_name['chain']._options = None
-  _BOOKINGCOVER.fields_by_name['chain']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _BOOKINGCOVER.fields_by_name['chain']._serialized_options = b'\342A\001\002\272H\007\202\001\004\020\001 \000'
   _BOOKINGCOVER.fields_by_name['nft_ids']._options = None
-  _BOOKINGCOVER.fields_by_name['nft_ids']._serialized_options = b'\272H \222\001\035\010\001\0202\"\027r\0252\023^0x[0-9a-fA-F]{64}$'
+  _BOOKINGCOVER.fields_by_name['nft_ids']._serialized_options = b'\342A\001\002\272H \222\001\035\010\001\0202\"\027r\0252\023^0x[0-9a-fA-F]{64}$'
   _BOOKINGCOVER.fields_by_name['country']._options = None
   _BOOKINGCOVER.fields_by_name['country']._serialized_options = b'\272H\005\202\001\002\020\001'
   _BOOKINGCOVER.fields_by_name['check_in_date']._options = None
-  _BOOKINGCOVER.fields_by_name['check_in_date']._serialized_options = b'\272H7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+  _BOOKINGCOVER.fields_by_name['check_in_date']._serialized_options = b'\342A\001\002\272H7r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
   _BOOKINGCOVER.fields_by_name['token']._options = None
-  _BOOKINGCOVER.fields_by_name['token']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _BOOKINGCOVER.fields_by_name['token']._serialized_options = b'\342A\001\002\272H\007\202\001\004\020\001 \000'
   _DIGITALASSETCOVER.fields_by_name['country']._options = None
-  _DIGITALASSETCOVER.fields_by_name['country']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _DIGITALASSETCOVER.fields_by_name['country']._serialized_options = b'\342A\001\002\272H\007\202\001\004\020\001 \000'
+  _QUOTE.fields_by_name['quote_id']._options = None
+  _QUOTE.fields_by_name['quote_id']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['kind']._options = None
+  _QUOTE.fields_by_name['kind']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['partner']._options = None
+  _QUOTE.fields_by_name['partner']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['partner_proposal_id']._options = None
+  _QUOTE.fields_by_name['partner_proposal_id']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['customer_id']._options = None
+  _QUOTE.fields_by_name['customer_id']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['nft']._options = None
+  _QUOTE.fields_by_name['nft']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['booking']._options = None
+  _QUOTE.fields_by_name['booking']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['digital_asset']._options = None
+  _QUOTE.fields_by_name['digital_asset']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['total_value']._options = None
+  _QUOTE.fields_by_name['total_value']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['premium']._options = None
+  _QUOTE.fields_by_name['premium']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['policy_percentage']._options = None
+  _QUOTE.fields_by_name['policy_percentage']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['coverage_percentage']._options = None
+  _QUOTE.fields_by_name['coverage_percentage']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['duration_days']._options = None
+  _QUOTE.fields_by_name['duration_days']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['terms_uri']._options = None
+  _QUOTE.fields_by_name['terms_uri']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['policy_logo_uri']._options = None
+  _QUOTE.fields_by_name['policy_logo_uri']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['partner_logo_uri']._options = None
+  _QUOTE.fields_by_name['partner_logo_uri']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['expire_time']._options = None
+  _QUOTE.fields_by_name['expire_time']._serialized_options = b'\342A\001\003'
+  _QUOTE.fields_by_name['create_time']._options = None
+  _QUOTE.fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _CREATEQUOTEREQUEST.oneofs_by_name['cover']._options = None
   _CREATEQUOTEREQUEST.oneofs_by_name['cover']._serialized_options = b'\272H\002\010\001'
   _CREATEQUOTEREQUEST.fields_by_name['total_value']._options = None
-  _CREATEQUOTEREQUEST.fields_by_name['total_value']._serialized_options = b'\272H\003\310\001\001'
+  _CREATEQUOTEREQUEST.fields_by_name['total_value']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _CREATEQUOTEREQUEST.fields_by_name['customer_id']._options = None
   _CREATEQUOTEREQUEST.fields_by_name['customer_id']._serialized_options = b'\272H\010\330\001\001r\003\260\001\001'
   _CREATEQUOTEREQUEST._options = None
   _CREATEQUOTEREQUEST._serialized_options = b'\272H\321\002\032\232\001\n\024total_value.positive\022,total_value.amount must be greater than zero\032T!this.total_value.amount.startsWith(\'-\') && this.total_value.amount.matches(\'[1-9]\')\032\261\001\n\035total_value.digital_asset_eur\022Kdigital-asset cover is priced in EUR: total_value.currency_code must be EUR\032C!has(this.digital_asset) || this.total_value.currency_code == \'EUR\''
   _GETQUOTEREQUEST.fields_by_name['quote_id']._options = None
-  _GETQUOTEREQUEST.fields_by_name['quote_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _GETQUOTEREQUEST.fields_by_name['quote_id']._serialized_options = b'\342A\001\002\272H\005r\003\260\001\001'
   _QUOTESERVICE.methods_by_name['CreateQuote']._options = None
   _QUOTESERVICE.methods_by_name['CreateQuote']._serialized_options = b'\212\265\030\014quotes.write\202\323\344\223\002\017:\001*\"\n/v1/quotes'
   _QUOTESERVICE.methods_by_name['GetQuote']._options = None
   _QUOTESERVICE.methods_by_name['GetQuote']._serialized_options = b'\212\265\030\013quotes.read\202\323\344\223\002\027\022\025/v1/quotes/{quote_id}'
-  _QUOTEKIND._serialized_start=2930
-  _QUOTEKIND._serialized_end=3043
-  _NFTCOVER._serialized_start=227
-  _NFTCOVER._serialized_end=616
-  _BOOKINGCOVER._serialized_start=619
-  _BOOKINGCOVER._serialized_end=995
-  _DIGITALASSETCOVER._serialized_start=997
-  _DIGITALASSETCOVER._serialized_end=1092
-  _QUOTE._serialized_start=1095
-  _QUOTE._serialized_end=2020
-  _CREATEQUOTEREQUEST._serialized_start=2023
-  _CREATEQUOTEREQUEST._serialized_end=2723
-  _CREATEQUOTERESPONSE._serialized_start=2725
-  _CREATEQUOTERESPONSE._serialized_end=2799
-  _GETQUOTEREQUEST._serialized_start=2801
-  _GETQUOTEREQUEST._serialized_end=2855
-  _GETQUOTERESPONSE._serialized_start=2857
-  _GETQUOTERESPONSE._serialized_end=2928
-  _QUOTESERVICE._serialized_start=3046
-  _QUOTESERVICE._serialized_end=3346
+  _QUOTEKIND._serialized_start=3111
+  _QUOTEKIND._serialized_end=3224
+  _NFTCOVER._serialized_start=260
+  _NFTCOVER._serialized_end=661
+  _BOOKINGCOVER._serialized_start=664
+  _BOOKINGCOVER._serialized_end=1056
+  _DIGITALASSETCOVER._serialized_start=1058
+  _DIGITALASSETCOVER._serialized_end=1157
+  _QUOTE._serialized_start=1160
+  _QUOTE._serialized_end=2193
+  _CREATEQUOTEREQUEST._serialized_start=2196
+  _CREATEQUOTEREQUEST._serialized_end=2900
+  _CREATEQUOTERESPONSE._serialized_start=2902
+  _CREATEQUOTERESPONSE._serialized_end=2976
+  _GETQUOTEREQUEST._serialized_start=2978
+  _GETQUOTEREQUEST._serialized_end=3036
+  _GETQUOTERESPONSE._serialized_start=3038
+  _GETQUOTERESPONSE._serialized_end=3109
+  _QUOTESERVICE._serialized_start=3227
+  _QUOTESERVICE._serialized_end=3527
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ from buf.validate import validate_pb2 as _validate_pb2
 from covergate.insurance.v1 import auth_pb2 as _auth_pb2
 from covergate.insurance.v1 import common_pb2 as _common_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

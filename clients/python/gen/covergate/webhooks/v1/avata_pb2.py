@@ -13,9 +13,10 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!covergate/webhooks/v1/avata.proto\x12\x15\x63overgate.webhooks.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"\xbb\x01\n\x14\x41vataCallbackDetails\x12\x1b\n\tpolicy_id\x18\x01 \x01(\tR\x08policyId\x12\x1f\n\x0bpolicy_type\x18\x02 \x01(\tR\npolicyType\x12&\n\x0fstart_date_time\x18\x03 \x01(\tR\rstartDateTime\x12\"\n\rend_date_time\x18\x04 \x01(\tR\x0b\x65ndDateTime\x12\x19\n\x08\x63laim_id\x18\x05 \x01(\tR\x07\x63laimId\"\xec\x01\n\x11\x41vataCallbackBody\x12\x1f\n\x06status\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18\x32R\x06status\x12\x1d\n\x04uuid\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64R\x04uuid\x12&\n\treference\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\treference\x12(\n\x0bpolicy_uuid\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18\x64R\npolicyUuid\x12\x45\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32+.covergate.webhooks.v1.AvataCallbackDetailsR\x07\x64\x65tails\"\x87\x01\n\x15HandleCallbackRequest\x12(\n\nevent_type\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64R\teventType\x12\x44\n\x04\x62ody\x18\x02 \x01(\x0b\x32(.covergate.webhooks.v1.AvataCallbackBodyB\x06\xbaH\x03\xc8\x01\x01R\x04\x62ody\"Q\n\x16HandleCallbackResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId2\xa1\x01\n\x13\x41vataWebhookService\x12\x89\x01\n\x0eHandleCallback\x12,.covergate.webhooks.v1.HandleCallbackRequest\x1a-.covergate.webhooks.v1.HandleCallbackResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/webhooks/avataBHZFgithub.com/covergate/covergate/gen/go/covergate/webhooks/v1;webhooksv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!covergate/webhooks/v1/avata.proto\x12\x15\x63overgate.webhooks.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"\xbb\x01\n\x14\x41vataCallbackDetails\x12\x1b\n\tpolicy_id\x18\x01 \x01(\tR\x08policyId\x12\x1f\n\x0bpolicy_type\x18\x02 \x01(\tR\npolicyType\x12&\n\x0fstart_date_time\x18\x03 \x01(\tR\rstartDateTime\x12\"\n\rend_date_time\x18\x04 \x01(\tR\x0b\x65ndDateTime\x12\x19\n\x08\x63laim_id\x18\x05 \x01(\tR\x07\x63laimId\"\xf0\x01\n\x11\x41vataCallbackBody\x12\x1f\n\x06status\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18\x32R\x06status\x12!\n\x04uuid\x18\x02 \x01(\tB\r\xe2\x41\x01\x02\xbaH\x06r\x04\x10\x01\x18\x64R\x04uuid\x12&\n\treference\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\treference\x12(\n\x0bpolicy_uuid\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18\x64R\npolicyUuid\x12\x45\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32+.covergate.webhooks.v1.AvataCallbackDetailsR\x07\x64\x65tails\"\x8f\x01\n\x15HandleCallbackRequest\x12,\n\nevent_type\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xbaH\x06r\x04\x10\x01\x18\x64R\teventType\x12H\n\x04\x62ody\x18\x02 \x01(\x0b\x32(.covergate.webhooks.v1.AvataCallbackBodyB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01R\x04\x62ody\"Q\n\x16HandleCallbackResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId2\xa1\x01\n\x13\x41vataWebhookService\x12\x89\x01\n\x0eHandleCallback\x12,.covergate.webhooks.v1.HandleCallbackRequest\x1a-.covergate.webhooks.v1.HandleCallbackResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/webhooks/avataBHZFgithub.com/covergate/covergate/gen/go/covergate/webhooks/v1;webhooksv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'covergate.webhooks.v1.avata_pb2', globals())
@@ -26,25 +27,25 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _AVATACALLBACKBODY.fields_by_name['status']._options = None
   _AVATACALLBACKBODY.fields_by_name['status']._serialized_options = b'\272H\004r\002\0302'
   _AVATACALLBACKBODY.fields_by_name['uuid']._options = None
-  _AVATACALLBACKBODY.fields_by_name['uuid']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _AVATACALLBACKBODY.fields_by_name['uuid']._serialized_options = b'\342A\001\002\272H\006r\004\020\001\030d'
   _AVATACALLBACKBODY.fields_by_name['reference']._options = None
   _AVATACALLBACKBODY.fields_by_name['reference']._serialized_options = b'\272H\005r\003\030\310\001'
   _AVATACALLBACKBODY.fields_by_name['policy_uuid']._options = None
   _AVATACALLBACKBODY.fields_by_name['policy_uuid']._serialized_options = b'\272H\004r\002\030d'
   _HANDLECALLBACKREQUEST.fields_by_name['event_type']._options = None
-  _HANDLECALLBACKREQUEST.fields_by_name['event_type']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _HANDLECALLBACKREQUEST.fields_by_name['event_type']._serialized_options = b'\342A\001\002\272H\006r\004\020\001\030d'
   _HANDLECALLBACKREQUEST.fields_by_name['body']._options = None
-  _HANDLECALLBACKREQUEST.fields_by_name['body']._serialized_options = b'\272H\003\310\001\001'
+  _HANDLECALLBACKREQUEST.fields_by_name['body']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _AVATAWEBHOOKSERVICE.methods_by_name['HandleCallback']._options = None
   _AVATAWEBHOOKSERVICE.methods_by_name['HandleCallback']._serialized_options = b'\202\323\344\223\002\024:\001*\"\017/webhooks/avata'
-  _AVATACALLBACKDETAILS._serialized_start=120
-  _AVATACALLBACKDETAILS._serialized_end=307
-  _AVATACALLBACKBODY._serialized_start=310
-  _AVATACALLBACKBODY._serialized_end=546
-  _HANDLECALLBACKREQUEST._serialized_start=549
-  _HANDLECALLBACKREQUEST._serialized_end=684
-  _HANDLECALLBACKRESPONSE._serialized_start=686
-  _HANDLECALLBACKRESPONSE._serialized_end=767
-  _AVATAWEBHOOKSERVICE._serialized_start=770
-  _AVATAWEBHOOKSERVICE._serialized_end=931
+  _AVATACALLBACKDETAILS._serialized_start=153
+  _AVATACALLBACKDETAILS._serialized_end=340
+  _AVATACALLBACKBODY._serialized_start=343
+  _AVATACALLBACKBODY._serialized_end=583
+  _HANDLECALLBACKREQUEST._serialized_start=586
+  _HANDLECALLBACKREQUEST._serialized_end=729
+  _HANDLECALLBACKRESPONSE._serialized_start=731
+  _HANDLECALLBACKRESPONSE._serialized_end=812
+  _AVATAWEBHOOKSERVICE._serialized_start=815
+  _AVATAWEBHOOKSERVICE._serialized_end=976
 # @@protoc_insertion_point(module_scope)

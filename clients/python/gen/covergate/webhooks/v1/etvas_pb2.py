@@ -13,10 +13,11 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!covergate/webhooks/v1/etvas.proto\x12\x15\x63overgate.webhooks.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"e\n\nEtvasEvent\x12\x1a\n\x02id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01R\x02id\x12\x1d\n\x04type\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64R\x04type\x12\x1c\n\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\";\n\tEtvasAuth\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x18\n\x07\x65xpires\x18\x02 \x01(\x03R\x07\x65xpires\"\x84\x01\n\tEtvasUser\x12\x18\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x02id\x12\'\n\npartner_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tpartnerId\x12\x34\n\x04\x61uth\x18\x03 \x01(\x0b\x32 .covergate.webhooks.v1.EtvasAuthR\x04\x61uth\"\xe9\x02\n\x10\x45tvasUserProfile\x12\x1e\n\nsalutation\x18\x01 \x01(\tR\nsalutation\x12\x1d\n\nfirst_name\x18\x02 \x01(\tR\tfirstName\x12\x1b\n\tlast_name\x18\x03 \x01(\tR\x08lastName\x12\x14\n\x05\x65mail\x18\x04 \x01(\tR\x05\x65mail\x12\x14\n\x05phone\x18\x05 \x01(\tR\x05phone\x12\"\n\rdate_of_birth\x18\x06 \x01(\tR\x0b\x64\x61teOfBirth\x12\x1a\n\x08\x61\x64\x64ress1\x18\x07 \x01(\tR\x08\x61\x64\x64ress1\x12\x1a\n\x08\x61\x64\x64ress2\x18\x08 \x01(\tR\x08\x61\x64\x64ress2\x12\x12\n\x04\x63ity\x18\t \x01(\tR\x04\x63ity\x12\"\n\x0cregion_state\x18\n \x01(\tR\x0cregion/state\x12\x18\n\x07\x63ountry\x18\x0b \x01(\tR\x07\x63ountry\x12\x1f\n\x0bpostal_code\x18\x0c \x01(\tR\npostalCode\"S\n\x10\x45tvasWebIdentity\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\'\n\x0fverification_id\x18\x02 \x01(\tR\x0everificationId\"\xc1\x01\n\x0c\x45tvasProduct\x12\x18\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x02id\x12\'\n\npartner_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tpartnerId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n\x05price\x18\x04 \x01(\x01R\x05price\x12\x1d\n\nprice_type\x18\x05 \x01(\tR\tpriceType\x12%\n\x0eprice_interval\x18\x06 \x01(\tR\rpriceInterval\"\xd8\x01\n\x0e\x45tvasEventData\x12;\n\x04user\x18\x01 \x01(\x0b\x32\'.covergate.webhooks.v1.EtvasUserProfileR\x04user\x12J\n\x0cweb_identity\x18\x02 \x01(\x0b\x32\'.covergate.webhooks.v1.EtvasWebIdentityR\x0bwebIdentity\x12=\n\x07product\x18\x03 \x01(\x0b\x32#.covergate.webhooks.v1.EtvasProductR\x07product\"\xcc\x01\n\x18HandlePortalEventRequest\x12?\n\x05\x65vent\x18\x01 \x01(\x0b\x32!.covergate.webhooks.v1.EtvasEventB\x06\xbaH\x03\xc8\x01\x01R\x05\x65vent\x12\x34\n\x04user\x18\x02 \x01(\x0b\x32 .covergate.webhooks.v1.EtvasUserR\x04user\x12\x39\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32%.covergate.webhooks.v1.EtvasEventDataR\x04\x64\x61ta\"\x1f\n\rEtvasEventAck\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"@\n\x0f\x45tvasPartnerRef\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n\npartner_id\x18\x02 \x01(\tR\tpartnerId\"\x8c\x01\n\x0c\x45tvasAckData\x12:\n\x04user\x18\x01 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasPartnerRefR\x04user\x12@\n\x07product\x18\x02 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasPartnerRefR\x07product\"\xe4\x01\n\x19HandlePortalEventResponse\x12\x16\n\x06status\x18\x01 \x01(\x05R\x06status\x12:\n\x05\x65vent\x18\x02 \x01(\x0b\x32$.covergate.webhooks.v1.EtvasEventAckR\x05\x65vent\x12:\n\x04user\x18\x03 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasPartnerRefR\x04user\x12\x37\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32#.covergate.webhooks.v1.EtvasAckDataR\x04\x64\x61ta\"\x8e\x01\n\x0f\x45tvasAppPayload\x12\'\n\nproduct_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tproductId\x12\'\n\ncontext_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tcontextId\x12)\n\x0bpurchase_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\npurchaseId\"\x86\x01\n\x0f\x45tvasAppProfile\x12\x1d\n\nfirst_name\x18\x01 \x01(\tR\tfirstName\x12\x1b\n\tlast_name\x18\x02 \x01(\tR\x08lastName\x12\x14\n\x05\x65mail\x18\x03 \x01(\tR\x05\x65mail\x12!\n\x0cphone_number\x18\x04 \x01(\tR\x0bphoneNumber\"\xb2\x03\n\x15HandleAppEventRequest\x12\x1d\n\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64R\x04name\x12H\n\x07payload\x18\x02 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasAppPayloadB\x06\xbaH\x03\xc8\x01\x01R\x07payload\x12\x1c\n\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\x12\x33\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12@\n\x07profile\x18\x05 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasAppProfileR\x07profile:\x9a\x01\xbaH\x96\x01\x1a\x93\x01\n\x1bpayload.context_or_purchase\x12\x33payload.contextId or payload.purchaseId is required\x1a?this.payload.context_id != \'\' || this.payload.purchase_id != \'\'\"n\n\x16HandleAppEventResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12\x1b\n\tpolicy_id\x18\x03 \x01(\tR\x08policyId2\xb2\x02\n\x13\x45tvasWebhookService\x12\x90\x01\n\x11HandlePortalEvent\x12/.covergate.webhooks.v1.HandlePortalEventRequest\x1a\x30.covergate.webhooks.v1.HandlePortalEventResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/etvas-events\x12\x87\x01\n\x0eHandleAppEvent\x12,.covergate.webhooks.v1.HandleAppEventRequest\x1a-.covergate.webhooks.v1.HandleAppEventResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/etvas/eventsBHZFgithub.com/covergate/covergate/gen/go/covergate/webhooks/v1;webhooksv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!covergate/webhooks/v1/etvas.proto\x12\x15\x63overgate.webhooks.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"m\n\nEtvasEvent\x12\x1e\n\x02id\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xc8\x01R\x02id\x12!\n\x04type\x18\x02 \x01(\tB\r\xe2\x41\x01\x02\xbaH\x06r\x04\x10\x01\x18\x64R\x04type\x12\x1c\n\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\";\n\tEtvasAuth\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x18\n\x07\x65xpires\x18\x02 \x01(\x03R\x07\x65xpires\"\x84\x01\n\tEtvasUser\x12\x18\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x02id\x12\'\n\npartner_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tpartnerId\x12\x34\n\x04\x61uth\x18\x03 \x01(\x0b\x32 .covergate.webhooks.v1.EtvasAuthR\x04\x61uth\"\xe9\x02\n\x10\x45tvasUserProfile\x12\x1e\n\nsalutation\x18\x01 \x01(\tR\nsalutation\x12\x1d\n\nfirst_name\x18\x02 \x01(\tR\tfirstName\x12\x1b\n\tlast_name\x18\x03 \x01(\tR\x08lastName\x12\x14\n\x05\x65mail\x18\x04 \x01(\tR\x05\x65mail\x12\x14\n\x05phone\x18\x05 \x01(\tR\x05phone\x12\"\n\rdate_of_birth\x18\x06 \x01(\tR\x0b\x64\x61teOfBirth\x12\x1a\n\x08\x61\x64\x64ress1\x18\x07 \x01(\tR\x08\x61\x64\x64ress1\x12\x1a\n\x08\x61\x64\x64ress2\x18\x08 \x01(\tR\x08\x61\x64\x64ress2\x12\x12\n\x04\x63ity\x18\t \x01(\tR\x04\x63ity\x12\"\n\x0cregion_state\x18\n \x01(\tR\x0cregion/state\x12\x18\n\x07\x63ountry\x18\x0b \x01(\tR\x07\x63ountry\x12\x1f\n\x0bpostal_code\x18\x0c \x01(\tR\npostalCode\"S\n\x10\x45tvasWebIdentity\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\'\n\x0fverification_id\x18\x02 \x01(\tR\x0everificationId\"\xc1\x01\n\x0c\x45tvasProduct\x12\x18\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x02id\x12\'\n\npartner_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tpartnerId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n\x05price\x18\x04 \x01(\x01R\x05price\x12\x1d\n\nprice_type\x18\x05 \x01(\tR\tpriceType\x12%\n\x0eprice_interval\x18\x06 \x01(\tR\rpriceInterval\"\xd8\x01\n\x0e\x45tvasEventData\x12;\n\x04user\x18\x01 \x01(\x0b\x32\'.covergate.webhooks.v1.EtvasUserProfileR\x04user\x12J\n\x0cweb_identity\x18\x02 \x01(\x0b\x32\'.covergate.webhooks.v1.EtvasWebIdentityR\x0bwebIdentity\x12=\n\x07product\x18\x03 \x01(\x0b\x32#.covergate.webhooks.v1.EtvasProductR\x07product\"\xd0\x01\n\x18HandlePortalEventRequest\x12\x43\n\x05\x65vent\x18\x01 \x01(\x0b\x32!.covergate.webhooks.v1.EtvasEventB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01R\x05\x65vent\x12\x34\n\x04user\x18\x02 \x01(\x0b\x32 .covergate.webhooks.v1.EtvasUserR\x04user\x12\x39\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32%.covergate.webhooks.v1.EtvasEventDataR\x04\x64\x61ta\"%\n\rEtvasEventAck\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\"L\n\x0f\x45tvasPartnerRef\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12#\n\npartner_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\tpartnerId\"\x98\x01\n\x0c\x45tvasAckData\x12@\n\x04user\x18\x01 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasPartnerRefB\x04\xe2\x41\x01\x03R\x04user\x12\x46\n\x07product\x18\x02 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasPartnerRefB\x04\xe2\x41\x01\x03R\x07product\"\xe4\x01\n\x19HandlePortalEventResponse\x12\x16\n\x06status\x18\x01 \x01(\x05R\x06status\x12:\n\x05\x65vent\x18\x02 \x01(\x0b\x32$.covergate.webhooks.v1.EtvasEventAckR\x05\x65vent\x12:\n\x04user\x18\x03 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasPartnerRefR\x04user\x12\x37\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32#.covergate.webhooks.v1.EtvasAckDataR\x04\x64\x61ta\"\x8e\x01\n\x0f\x45tvasAppPayload\x12\'\n\nproduct_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tproductId\x12\'\n\ncontext_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\tcontextId\x12)\n\x0bpurchase_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\npurchaseId\"\x86\x01\n\x0f\x45tvasAppProfile\x12\x1d\n\nfirst_name\x18\x01 \x01(\tR\tfirstName\x12\x1b\n\tlast_name\x18\x02 \x01(\tR\x08lastName\x12\x14\n\x05\x65mail\x18\x03 \x01(\tR\x05\x65mail\x12!\n\x0cphone_number\x18\x04 \x01(\tR\x0bphoneNumber\"\xba\x03\n\x15HandleAppEventRequest\x12!\n\x04name\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xbaH\x06r\x04\x10\x01\x18\x64R\x04name\x12L\n\x07payload\x18\x02 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasAppPayloadB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01R\x07payload\x12\x1c\n\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\x12\x33\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x08metadata\x12@\n\x07profile\x18\x05 \x01(\x0b\x32&.covergate.webhooks.v1.EtvasAppProfileR\x07profile:\x9a\x01\xbaH\x96\x01\x1a\x93\x01\n\x1bpayload.context_or_purchase\x12\x33payload.contextId or payload.purchaseId is required\x1a?this.payload.context_id != \'\' || this.payload.purchase_id != \'\'\"n\n\x16HandleAppEventResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1f\n\x0b\x64\x65livery_id\x18\x02 \x01(\tR\ndeliveryId\x12\x1b\n\tpolicy_id\x18\x03 \x01(\tR\x08policyId2\xb2\x02\n\x13\x45tvasWebhookService\x12\x90\x01\n\x11HandlePortalEvent\x12/.covergate.webhooks.v1.HandlePortalEventRequest\x1a\x30.covergate.webhooks.v1.HandlePortalEventResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/etvas-events\x12\x87\x01\n\x0eHandleAppEvent\x12,.covergate.webhooks.v1.HandleAppEventRequest\x1a-.covergate.webhooks.v1.HandleAppEventResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/etvas/eventsBHZFgithub.com/covergate/covergate/gen/go/covergate/webhooks/v1;webhooksv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'covergate.webhooks.v1.etvas_pb2', globals())
@@ -25,9 +26,9 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZFgithub.com/covergate/covergate/gen/go/covergate/webhooks/v1;webhooksv1'
   _ETVASEVENT.fields_by_name['id']._options = None
-  _ETVASEVENT.fields_by_name['id']._serialized_options = b'\272H\007r\005\020\001\030\310\001'
+  _ETVASEVENT.fields_by_name['id']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\310\001'
   _ETVASEVENT.fields_by_name['type']._options = None
-  _ETVASEVENT.fields_by_name['type']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _ETVASEVENT.fields_by_name['type']._serialized_options = b'\342A\001\002\272H\006r\004\020\001\030d'
   _ETVASUSER.fields_by_name['id']._options = None
   _ETVASUSER.fields_by_name['id']._serialized_options = b'\272H\005r\003\030\310\001'
   _ETVASUSER.fields_by_name['partner_id']._options = None
@@ -37,7 +38,17 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ETVASPRODUCT.fields_by_name['partner_id']._options = None
   _ETVASPRODUCT.fields_by_name['partner_id']._serialized_options = b'\272H\005r\003\030\310\001'
   _HANDLEPORTALEVENTREQUEST.fields_by_name['event']._options = None
-  _HANDLEPORTALEVENTREQUEST.fields_by_name['event']._serialized_options = b'\272H\003\310\001\001'
+  _HANDLEPORTALEVENTREQUEST.fields_by_name['event']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
+  _ETVASEVENTACK.fields_by_name['id']._options = None
+  _ETVASEVENTACK.fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _ETVASPARTNERREF.fields_by_name['id']._options = None
+  _ETVASPARTNERREF.fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _ETVASPARTNERREF.fields_by_name['partner_id']._options = None
+  _ETVASPARTNERREF.fields_by_name['partner_id']._serialized_options = b'\342A\001\003'
+  _ETVASACKDATA.fields_by_name['user']._options = None
+  _ETVASACKDATA.fields_by_name['user']._serialized_options = b'\342A\001\003'
+  _ETVASACKDATA.fields_by_name['product']._options = None
+  _ETVASACKDATA.fields_by_name['product']._serialized_options = b'\342A\001\003'
   _ETVASAPPPAYLOAD.fields_by_name['product_id']._options = None
   _ETVASAPPPAYLOAD.fields_by_name['product_id']._serialized_options = b'\272H\005r\003\030\310\001'
   _ETVASAPPPAYLOAD.fields_by_name['context_id']._options = None
@@ -45,47 +56,47 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ETVASAPPPAYLOAD.fields_by_name['purchase_id']._options = None
   _ETVASAPPPAYLOAD.fields_by_name['purchase_id']._serialized_options = b'\272H\005r\003\030\310\001'
   _HANDLEAPPEVENTREQUEST.fields_by_name['name']._options = None
-  _HANDLEAPPEVENTREQUEST.fields_by_name['name']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _HANDLEAPPEVENTREQUEST.fields_by_name['name']._serialized_options = b'\342A\001\002\272H\006r\004\020\001\030d'
   _HANDLEAPPEVENTREQUEST.fields_by_name['payload']._options = None
-  _HANDLEAPPEVENTREQUEST.fields_by_name['payload']._serialized_options = b'\272H\003\310\001\001'
+  _HANDLEAPPEVENTREQUEST.fields_by_name['payload']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _HANDLEAPPEVENTREQUEST._options = None
   _HANDLEAPPEVENTREQUEST._serialized_options = b'\272H\226\001\032\223\001\n\033payload.context_or_purchase\0223payload.contextId or payload.purchaseId is required\032?this.payload.context_id != \'\' || this.payload.purchase_id != \'\''
   _ETVASWEBHOOKSERVICE.methods_by_name['HandlePortalEvent']._options = None
   _ETVASWEBHOOKSERVICE.methods_by_name['HandlePortalEvent']._serialized_options = b'\202\323\344\223\002\022:\001*\"\r/etvas-events'
   _ETVASWEBHOOKSERVICE.methods_by_name['HandleAppEvent']._options = None
   _ETVASWEBHOOKSERVICE.methods_by_name['HandleAppEvent']._serialized_options = b'\202\323\344\223\002\022:\001*\"\r/etvas/events'
-  _ETVASEVENT._serialized_start=149
-  _ETVASEVENT._serialized_end=250
-  _ETVASAUTH._serialized_start=252
-  _ETVASAUTH._serialized_end=311
-  _ETVASUSER._serialized_start=314
-  _ETVASUSER._serialized_end=446
-  _ETVASUSERPROFILE._serialized_start=449
-  _ETVASUSERPROFILE._serialized_end=810
-  _ETVASWEBIDENTITY._serialized_start=812
-  _ETVASWEBIDENTITY._serialized_end=895
-  _ETVASPRODUCT._serialized_start=898
-  _ETVASPRODUCT._serialized_end=1091
-  _ETVASEVENTDATA._serialized_start=1094
-  _ETVASEVENTDATA._serialized_end=1310
-  _HANDLEPORTALEVENTREQUEST._serialized_start=1313
-  _HANDLEPORTALEVENTREQUEST._serialized_end=1517
-  _ETVASEVENTACK._serialized_start=1519
-  _ETVASEVENTACK._serialized_end=1550
-  _ETVASPARTNERREF._serialized_start=1552
-  _ETVASPARTNERREF._serialized_end=1616
-  _ETVASACKDATA._serialized_start=1619
-  _ETVASACKDATA._serialized_end=1759
-  _HANDLEPORTALEVENTRESPONSE._serialized_start=1762
-  _HANDLEPORTALEVENTRESPONSE._serialized_end=1990
-  _ETVASAPPPAYLOAD._serialized_start=1993
-  _ETVASAPPPAYLOAD._serialized_end=2135
-  _ETVASAPPPROFILE._serialized_start=2138
-  _ETVASAPPPROFILE._serialized_end=2272
-  _HANDLEAPPEVENTREQUEST._serialized_start=2275
-  _HANDLEAPPEVENTREQUEST._serialized_end=2709
-  _HANDLEAPPEVENTRESPONSE._serialized_start=2711
-  _HANDLEAPPEVENTRESPONSE._serialized_end=2821
-  _ETVASWEBHOOKSERVICE._serialized_start=2824
-  _ETVASWEBHOOKSERVICE._serialized_end=3130
+  _ETVASEVENT._serialized_start=182
+  _ETVASEVENT._serialized_end=291
+  _ETVASAUTH._serialized_start=293
+  _ETVASAUTH._serialized_end=352
+  _ETVASUSER._serialized_start=355
+  _ETVASUSER._serialized_end=487
+  _ETVASUSERPROFILE._serialized_start=490
+  _ETVASUSERPROFILE._serialized_end=851
+  _ETVASWEBIDENTITY._serialized_start=853
+  _ETVASWEBIDENTITY._serialized_end=936
+  _ETVASPRODUCT._serialized_start=939
+  _ETVASPRODUCT._serialized_end=1132
+  _ETVASEVENTDATA._serialized_start=1135
+  _ETVASEVENTDATA._serialized_end=1351
+  _HANDLEPORTALEVENTREQUEST._serialized_start=1354
+  _HANDLEPORTALEVENTREQUEST._serialized_end=1562
+  _ETVASEVENTACK._serialized_start=1564
+  _ETVASEVENTACK._serialized_end=1601
+  _ETVASPARTNERREF._serialized_start=1603
+  _ETVASPARTNERREF._serialized_end=1679
+  _ETVASACKDATA._serialized_start=1682
+  _ETVASACKDATA._serialized_end=1834
+  _HANDLEPORTALEVENTRESPONSE._serialized_start=1837
+  _HANDLEPORTALEVENTRESPONSE._serialized_end=2065
+  _ETVASAPPPAYLOAD._serialized_start=2068
+  _ETVASAPPPAYLOAD._serialized_end=2210
+  _ETVASAPPPROFILE._serialized_start=2213
+  _ETVASAPPPROFILE._serialized_end=2347
+  _HANDLEAPPEVENTREQUEST._serialized_start=2350
+  _HANDLEAPPEVENTREQUEST._serialized_end=2792
+  _HANDLEAPPEVENTRESPONSE._serialized_start=2794
+  _HANDLEAPPEVENTRESPONSE._serialized_end=2904
+  _ETVASWEBHOOKSERVICE._serialized_start=2907
+  _ETVASWEBHOOKSERVICE._serialized_end=3213
 # @@protoc_insertion_point(module_scope)

@@ -13,8 +13,10 @@ export const file_covergate_insurance_v1_errors: GenFile = /*@__PURE__*/
 
 /**
  * ErrorReason is the machine-readable cause of a failed call. Every error Covergate returns
- * carries a `google.rpc.ErrorInfo` whose `reason` is the name of one of these values and whose
- * `domain` is `covergate`; clients switch on the reason, never on the message text.
+ * carries a `google.rpc.ErrorInfo` whose `domain` is `covergate.insurance.v1` and whose `reason`
+ * is one of these values in AIP-193 form: UPPER_SNAKE_CASE without the `ERROR_REASON_` prefix
+ * (e.g. `ERROR_REASON_PARTNER_TIMEOUT` is sent as `PARTNER_TIMEOUT`). Clients switch on the
+ * reason, never on the message text.
  *
  * @generated from enum covergate.insurance.v1.ErrorReason
  */
