@@ -132,7 +132,10 @@ func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context)
 	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
 		level = slog.LevelError
 	}
-	if rec := rpclog.Claim(ctx); rec != nil {
+	// Only a REST call run in process (in the HTTP request's goroutine) hands its fields to the
+	// access log; a Connect or gRPC-Web call reaches the gRPC server through its ServeHTTP, on
+	// another goroutine, and writes its own line.
+	if rec := inProcessRecord(ctx); rec != nil {
 		// A REST call run in process: the HTTP access log writes the one line, with these fields.
 		rec.Method, rec.Code, rec.Level, rec.Duration = method, code.String(), level, time.Since(start)
 		rec.Principal, rec.Reason = auth.PrincipalName(ctx), apierror.ReasonOf(err)
@@ -193,4 +196,12 @@ func (s *validatingStream) RecvMsg(m any) error {
 		return err
 	}
 	return validateRequest(s.v, m)
+}
+
+// inProcessRecord is the access-log record of a REST call run in process, or nil.
+func inProcessRecord(ctx context.Context) *rpclog.Record {
+	if Transport(ctx) != "http" {
+		return nil
+	}
+	return rpclog.Claim(ctx)
 }
