@@ -2,6 +2,10 @@
 // google.rpc.ErrorInfo (reason from the contract's ErrorReason enum, domain "covergate") and,
 // for invalid input, a google.rpc.BadRequest. The same status becomes the JSON body of REST
 // errors, so clients see one error model on both transports.
+//
+// Partner packages know nothing of this contract: they return their own error types
+// (partnerhttp.Error with a Kind, adapter-specific kinds and webhook errors), and FromPartner
+// translates them here, at the edge.
 package apierror
 
 import (
@@ -50,6 +54,11 @@ type FieldViolation struct {
 // violation.
 func Invalid(msg string, violations []FieldViolation) error {
 	st := Status(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, msg)
+	return badRequestStatus(st, violations).Err()
+}
+
+// badRequestStatus adds a BadRequest listing violations to st.
+func badRequestStatus(st *status.Status, violations []FieldViolation) *status.Status {
 	br := &errdetails.BadRequest{}
 	for _, v := range violations {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
@@ -58,9 +67,9 @@ func Invalid(msg string, violations []FieldViolation) error {
 	}
 	withBR, err := st.WithDetails(br)
 	if err != nil {
-		return st.Err()
+		return st
 	}
-	return withBR.Err()
+	return withBR
 }
 
 // InfoOf returns the ErrorInfo of a status, or nil.
@@ -122,8 +131,9 @@ func Normalize(err error, kv ...string) *status.Status {
 	return status.FromProto(p)
 }
 
-// statusOf finds the status in err's chain. Unlike status.FromError it keeps the status's own
-// message: wrapping adds context for logs, not for callers.
+// statusOf finds the status in err's chain, translating a partner error (FromPartner). Unlike
+// status.FromError it keeps the status's own message: wrapping adds context for logs, not for
+// callers.
 func statusOf(err error) (*status.Status, bool) {
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) {
@@ -131,12 +141,27 @@ func statusOf(err error) (*status.Status, bool) {
 			return st, true
 		}
 	}
-	return nil, false
+	return FromPartner(err)
+}
+
+// IsStatus reports whether err already has an API answer: a gRPC status (an apierror) or a
+// partner error FromPartner translates.
+func IsStatus(err error) bool {
+	_, ok := statusOf(err)
+	return ok
+}
+
+// Code is the gRPC code err is answered with (see Normalize).
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	return Normalize(err).Code()
 }
 
 // ReasonOf returns the ErrorInfo reason of err, or "" when there is none.
 func ReasonOf(err error) string {
-	st, ok := status.FromError(err)
+	st, ok := statusOf(err)
 	if !ok {
 		return ""
 	}
