@@ -15,9 +15,9 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	etvassandbox "github.com/covergate/covergate/server/sandbox/etvas"
@@ -107,7 +107,10 @@ func wantErr(t *testing.T, err error, code codes.Code, reason insurancev1.ErrorR
 	if err == nil {
 		t.Fatalf("want %v/%v, got success", code, reason)
 	}
-	st := status.Convert(err)
+	st, ok := apierror.FromPartner(err) // the API edge's one translation
+	if !ok {
+		t.Fatalf("no partner error in %v", err)
+	}
 	if st.Code() != code {
 		t.Fatalf("code = %v, want %v (err: %v)", st.Code(), code, err)
 	}
@@ -675,7 +678,7 @@ func TestWebhookSignature(t *testing.T) {
 		t.Fatalf("SignWebhook vector = %s", got)
 	}
 	for err, want := range map[error]codes.Code{etvas.ErrSignatureMissing: codes.InvalidArgument, etvas.ErrSignatureInvalid: codes.PermissionDenied, etvas.ErrTimestampStale: codes.InvalidArgument} {
-		if st := status.Convert(err); st.Code() != want {
+		if st := apierror.Normalize(err); st.Code() != want {
 			t.Fatalf("%v → %v, want %v", err, st.Code(), want)
 		}
 	}

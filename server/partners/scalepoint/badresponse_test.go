@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/scalepoint"
 	sandbox "github.com/covergate/covergate/server/sandbox/scalepoint"
 )
@@ -136,7 +136,7 @@ func TestBadReceiveResponses(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			})
 			_, err := newClient(t, e, nil).Receive(context.Background(), "")
-			if status.Code(err) != codes.Internal || errorInfo(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String() {
+			if apierror.Code(err) != codes.Internal || errorInfo(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE.String() {
 				t.Fatalf("%v", err)
 			}
 		})
