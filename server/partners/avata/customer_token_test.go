@@ -15,6 +15,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
+	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
 // A customer's wallet signs Avata's nonce in the frontend; the adapter only exchanges the
@@ -60,7 +61,8 @@ func TestCustomerAccessToken(t *testing.T) {
 	// A signature by another wallet is refused by Avata: a precondition for the customer (sign
 	// again), not our credentials failing.
 	_, err = e.client.ExchangeSignature(ctx(t), w.Address(), mustSignMsg(t, generatedWallet(t), nonce), 137)
-	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID.String() {
+	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID.String() ||
+		partnerhttp.KindOf(err) != avata.KindWalletSignatureInvalid {
 		t.Fatalf("foreign signature = %v", err)
 	}
 	nonce, err = e.client.NonceOnChain(ctx(t), w.Address(), 137)
@@ -103,14 +105,16 @@ func TestCustomerAccessToken(t *testing.T) {
 	signIns := e.count(avata.PathAuthToken)
 	e.sb.RevokeTokens()
 	_, err = e.client.PoliciesForWallet(ctx(t), at)
-	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED.String() {
+	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED.String() ||
+		partnerhttp.KindOf(err) != avata.KindWalletSessionExpired {
 		t.Fatalf("revoked token = %v", err)
 	}
 	if e.count(avata.PathAuthToken) != signIns {
 		t.Fatal("the adapter signed in again for a customer's wallet")
 	}
 	_, err = e.client.PoliciesForWallet(ctx(t), avata.AccessToken{Wallet: w.Address()})
-	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED.String() {
+	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED.String() ||
+		partnerhttp.KindOf(err) != avata.KindWalletSignInRequired {
 		t.Fatalf("empty token = %v", err)
 	}
 }

@@ -179,6 +179,9 @@ func TestVerifyToken(t *testing.T) {
 			for range 2 { // failures are never cached: each try asks again
 				_, err := e.client.VerifyToken(ctx, tok)
 				wantErr(t, err, codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, "token rejected")
+				if partnerhttp.KindOf(err) != etvas.KindTokenRejected {
+					t.Fatalf("kind %q", partnerhttp.KindOf(err))
+				}
 			}
 			if n := e.calls("/verify-token"); n != 2*tt.calls {
 				t.Fatalf("verify-token called %d times, want %d", n, 2*tt.calls)
