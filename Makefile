@@ -96,13 +96,13 @@ test-clients: build ## Run the TypeScript and Python client tests against a live
 bench: build ## Measure speed and footprint: prints the table, writes docs/performance.md (needs PostgreSQL; < 10 min).
 	@tools/scripts/prereqs.sh postgres
 	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
-	./bin/covergate-bench -gateway $(BIN) -out docs/performance.md
+	./bin/covergate-bench -gateway $(BIN) -out docs/performance.md -profiles bin/profiles
 
 .PHONY: bench-smoke
 bench-smoke: build ## Benchmark suite with tiny sizes, writes nothing (proves the suite still works; < 1 min).
 	@tools/scripts/prereqs.sh postgres
 	$(GO) build -trimpath -o bin/covergate-bench ./bench/cmd/covergate-bench
-	./bin/covergate-bench -gateway $(BIN) -out '' -runs 1 -policies 1000 -requests 1000 -events 300 -open-seconds 1 -publications 500 -outbox-runs 1 -starts 1 -settle 1s
+	./bin/covergate-bench -gateway $(BIN) -out '' -runs 1 -policies 1000 -requests 1000 -events 300 -open-seconds 1 -publications 500 -outbox-runs 1 -starts 1 -settle 1s -profile 1s
 
 .PHONY: bench-micro
 bench-micro: ## Run the go test -bench micro-benchmarks of the packages.

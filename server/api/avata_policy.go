@@ -15,6 +15,7 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/lifecycle/avatarules"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 )
@@ -127,33 +128,13 @@ func MergeAvata(p domain.Policy, u AvataPolicyUpdate, now time.Time) (domain.Pol
 }
 
 // ApplyAvataPolicy records u on p and, when to is set and the state machine allows it, moves p
-// to `to` as of at, in the caller's transaction. A move the state machine refuses is returned as
-// the *domain.TransitionError after the data was still recorded.
+// to `to` as of at, in the caller's transaction (lifecycle.ApplyAvataPolicy). A move the state
+// machine refuses is returned as the *domain.TransitionError after the data was still recorded.
 func ApplyAvataPolicy(ctx context.Context, tx store.Tx, lc *lifecycle.Lifecycle, p domain.Policy, u AvataPolicyUpdate,
 	to domain.PolicyStatus, at time.Time, reason string, src lifecycle.Source, now time.Time,
 ) (domain.Policy, error) {
 	merged, dataChanged := MergeAvata(p, u, now)
-	var terr error
-	if to != "" {
-		next, _, err := lc.TransitionPolicy(ctx, tx, merged, to, at, reason, src)
-		var te *domain.TransitionError
-		switch {
-		case errors.As(err, &te):
-			terr = err
-		case err != nil:
-			return p, err
-		case next.Version != p.Version:
-			return next, nil // written with the data
-		}
-	}
-	if !dataChanged {
-		return p, terr
-	}
-	updated, err := tx.UpdatePolicy(ctx, merged, p.Version)
-	if err != nil {
-		return p, fmt.Errorf("api: record Avata data of policy %s: %w", p.ID, err)
-	}
-	return updated, terr
+	return lc.ApplyAvataPolicy(ctx, tx, p, merged, dataChanged, to, at, reason, src)
 }
 
 // GetPolicyRequestStatus asks Avata where the policy request stands and returns the answer as is.
@@ -177,7 +158,7 @@ func (s *PolicyService) GetPolicyRequestStatus(ctx context.Context, req *insuran
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
 			"the carrier answered about another policy", "partner", avata.PartnerName)
 	}
-	if to, settled := avataPolicyTarget(st.Body.Status); settled {
+	if to, settled := avatarules.PolicyTarget(string(st.Body.Status)); settled {
 		out.MappedStatus = PolicyStatusToProto(to)
 	}
 	return out, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/ethsign"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 )
@@ -83,20 +84,19 @@ func (s *ClaimService) UploadClaimDocuments(ctx context.Context, req *insurancev
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
 			fmt.Sprintf("the carrier returned %d keys for %d documents", len(up.Keys), len(files)), "partner", avata.PartnerName)
 	}
-	docs := make([]domain.ClaimDocument, len(files))
-	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		for i, f := range files {
-			sum := sha256.Sum256(f.Content)
-			d, err := tx.CreateClaimDocument(ctx, domain.ClaimDocument{
-				PolicyID: p.ID, PartnerKey: up.Keys[i], FileName: f.Name, ContentType: f.ContentType,
-				SizeBytes: int64(len(f.Content)), SHA256: hex.EncodeToString(sum[:]),
-			})
-			if err != nil {
-				return err
-			}
-			docs[i] = d
+	uploaded := make([]domain.ClaimDocument, len(files))
+	for i, f := range files {
+		sum := sha256.Sum256(f.Content)
+		uploaded[i] = domain.ClaimDocument{
+			PolicyID: p.ID, PartnerKey: up.Keys[i], FileName: f.Name, ContentType: f.ContentType,
+			SizeBytes: int64(len(f.Content)), SHA256: hex.EncodeToString(sum[:]),
 		}
-		return nil
+	}
+	var docs []domain.ClaimDocument
+	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		docs, err = s.d.Lifecycle.RecordClaimDocuments(ctx, tx, uploaded)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: record claim documents of policy %s: %w", p.ID, err)
@@ -145,8 +145,8 @@ func validReason(reason string) error {
 	return nil
 }
 
-// CreateClaim files a claim with Avata using documents uploaded for the same policy, then
-// records it CREATED.
+// CreateClaim files a claim with Avata using documents uploaded for the same policy and records
+// it CREATED, with or without Avata's claim uuid (see partnerops.FileClaim).
 func (s *ClaimService) CreateClaim(ctx context.Context, req *insurancev1.CreateClaimRequest) (*insurancev1.CreateClaimResponse, error) {
 	if err := validReason(req.GetReason()); err != nil {
 		return nil, err
@@ -175,34 +175,28 @@ func (s *ClaimService) CreateClaim(ctx context.Context, req *insurancev1.CreateC
 	if len(violations) > 0 {
 		return nil, apierror.Invalid("document_keys must name documents uploaded for this policy", violations)
 	}
+	// The customer's wallet token for a policy bought to the customer's own wallet, our merchant
+	// wallet otherwise: a customer's policy is never signed for with the merchant wallet.
 	wallet, err := s.d.policyWallet(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	remote, err := s.d.Avata.CreateClaim(ctx, wallet, avata.CreateClaimRequest{
-		Reason: req.GetReason(), PolicyUUID: p.AvataPolicyUUID, Files: files, Email: req.GetClaimantEmail(),
+	claimID, err := domain.NewID()
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.d.Ops.FileClaim(ctx, partnerops.ClaimFiling{
+		Policy:      p,
+		Wallet:      wallet,
+		RequestHash: partnerops.RequestHash(req.GetReason(), req.GetClaimantEmail(), req.GetDocumentKeys()),
+		Claim: domain.Claim{
+			ID: claimID, Reason: req.GetReason(), ClaimantEmail: req.GetClaimantEmail(), DocumentKeys: req.GetDocumentKeys(),
+		},
+		Request: avata.CreateClaimRequest{Reason: req.GetReason(), PolicyUUID: p.AvataPolicyUUID, Files: files, Email: req.GetClaimantEmail()},
+		Source:  apiSource(ctx, domain.PartnerAvata),
 	})
 	if err != nil {
 		return nil, s.d.walletCallFailed(ctx, p.CustomerID, wallet, err)
-	}
-	if remote.UUID == "" {
-		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			"the carrier created the claim without an id", "partner", avata.PartnerName)
-	}
-	c := domain.Claim{
-		PolicyID: p.ID, CustomerID: p.CustomerID, AvataClaimUUID: remote.UUID, Status: domain.ClaimCreated,
-		Reason: req.GetReason(), ClaimantEmail: req.GetClaimantEmail(), DocumentKeys: req.GetDocumentKeys(),
-		StatusTime: s.d.now(),
-	}
-	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		created, err := s.d.Lifecycle.CreateClaim(ctx, tx, c, apiSource(ctx, domain.PartnerAvata))
-		c = created
-		return err
-	})
-	if err != nil {
-		s.d.logger().ErrorContext(ctx, "claim filed with Avata but not recorded: reconcile",
-			"avata_claim_uuid", remote.UUID, "policy_id", p.ID, "error", err)
-		return nil, fmt.Errorf("api: create claim: record claim %s: %w", remote.UUID, err)
 	}
 	return &insurancev1.CreateClaimResponse{Claim: ClaimToProto(c)}, nil
 }

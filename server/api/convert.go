@@ -264,11 +264,11 @@ func ClaimToProto(c domain.Claim) *insurancev1.Claim {
 		Status:         ClaimStatusToProto(c.Status),
 		Reason:         c.Reason,
 		DocumentKeys:   c.DocumentKeys,
-		PartnerClaimId: c.AvataClaimUUID,
-		StatusTime:     ts(c.StatusTime),
-		Etag:           Etag(c.Version),
-		CreateTime:     ts(c.CreateTime),
-		UpdateTime:     ts(c.UpdateTime),
+		PartnerClaimId: c.AvataClaimUUID, PartnerClaimNumber: c.AvataClaimID,
+		StatusTime: ts(c.StatusTime),
+		Etag:       Etag(c.Version),
+		CreateTime: ts(c.CreateTime),
+		UpdateTime: ts(c.UpdateTime),
 	}
 }
 

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"unicode/utf8"
@@ -16,6 +15,7 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store"
@@ -129,26 +129,11 @@ func (s *CustomerService) SubmitKyc(ctx context.Context, req *insurancev1.Submit
 			return nil, fmt.Errorf("api: encode kyc payload: %w", err)
 		}
 	}
-	if _, err := s.d.Avata.SubmitKYC(ctx, avata.KYCRequest{PolicyUUID: p.AvataPolicyUUID, Provider: req.GetProvider(), Payload: payload}); err != nil {
-		return nil, err
-	}
-	status, err := domain.EncodeKYCStatus(domain.KYCSubmission{PolicyID: p.ID, SubmitTime: s.d.now()})
+	c, err = s.d.Ops.SubmitKYC(ctx, partnerops.KYC{
+		Customer: c, Policy: p, Source: apiSource(ctx, domain.PartnerAvata),
+		Request: avata.KYCRequest{PolicyUUID: p.AvataPolicyUUID, Provider: req.GetProvider(), Payload: payload},
+	})
 	if err != nil {
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			var err error
-			c, err = s.d.Lifecycle.RecordKYC(ctx, tx, c.ID, req.GetProvider(), p.ID, status, apiSource(ctx, domain.PartnerAvata))
-			return err
-		})
-		if errors.Is(err, store.ErrConflict) && attempt < 3 {
-			continue // a webhook updated the customer meanwhile: apply on the fresh record
-		}
-		break
-	}
-	if err != nil {
-		// Avata has the KYC data; only our record of it failed. The caller may retry safely.
 		return nil, storeError(err, "customer")
 	}
 	return &insurancev1.SubmitKycResponse{Customer: CustomerToProto(c)}, nil

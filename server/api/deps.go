@@ -6,6 +6,7 @@ import (
 
 	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/partners/scalepoint"
@@ -25,9 +26,11 @@ type Deps struct {
 	Jobs *jobs.Signal
 	// WalletTokens seals the Avata access tokens of customers' wallet sessions at rest.
 	WalletTokens *tokenseal.Sealer
-	Settings     Settings
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Ops runs the partner calls with side effects (durable before and after, reconciliation).
+	Ops      *partnerops.Ops
+	Settings Settings
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Stopping is closed when the server begins to shut down: long-lived streams (WatchEvents)
 	// end then, so that a graceful stop does not wait for them until its deadline.
 	Stopping <-chan struct{}

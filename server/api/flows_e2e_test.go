@@ -213,16 +213,22 @@ func flowRESTWalk(t *testing.T, s *apptest.Server) {
 		"documentKeys": []string{up.GetDocuments()[0].GetDocumentKey()},
 	}), nil, &claim)
 	c := claim.GetClaim()
-	if c.GetStatus() != insurancev1.ClaimStatus_CLAIM_STATUS_CREATED || c.GetPartnerClaimId() == "" {
+	// As documented, Avata's create-claim answer carries no claim uuid: the claim is recorded
+	// at once and Avata's uuid is attached from its callbacks.
+	if c.GetStatus() != insurancev1.ClaimStatus_CLAIM_STATUS_CREATED || c.GetClaimId() == "" {
 		t.Fatalf("claim = %v", c)
 	}
 
-	// Avata walks the claim to APPROVED with callbacks.
+	// Avata walks the claim to APPROVED with callbacks, which carry its uuid and claim number.
 	var gc insurancev1.GetClaimResponse
 	flowWait(t, "claim APPROVED", func() bool {
 		flowREST(t, s, "GET", "/v1/claims/"+c.GetClaimId(), "", nil, &gc)
 		return gc.GetClaim().GetStatus() == insurancev1.ClaimStatus_CLAIM_STATUS_APPROVED
 	})
+	avataClaim, ok := sb.Avata.ClaimUUID(p.GetPartnerRefs().GetAvataPolicyUuid())
+	if !ok || gc.GetClaim().GetPartnerClaimId() != avataClaim || gc.GetClaim().GetPartnerClaimNumber() == "" {
+		t.Fatalf("approved claim = %v, want Avata's claim uuid %q and its claim number", gc.GetClaim(), avataClaim)
+	}
 	var link insurancev1.GetClaimPortalLinkResponse
 	flowREST(t, s, "GET", "/v1/claims/"+c.GetClaimId()+"/portal-link", "", nil, &link)
 	if !strings.HasPrefix(link.GetUri(), "https://portal.avata.gg/merchant-claim/"+p.GetPartnerRefs().GetAvataPolicyUuid()+"/0x") {
@@ -613,9 +619,20 @@ func TestFlowIdempotentPurchase(t *testing.T) {
 	if r.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("REST reuse = %d: %s", r.Code, r.Body)
 	}
-	// Without a key a retry is a new purchase: Avata refuses the already-confirmed proposal.
-	_, err = policies.CreatePolicy(apptest.WithToken(apptest.AllKey), flowNFTPurchase(q.GetQuoteId(), "3.5"))
-	if st := status.Convert(err); st.Code() != codes.FailedPrecondition && st.Code() != codes.AlreadyExists && st.Code() != codes.Aborted {
-		t.Fatalf("unkeyed second purchase = %v, want the partner's conflict", err)
+	// Without a key, the same purchase of the same quote is still the same purchase: it gets the
+	// recorded policy and Avata is not asked again.
+	same, err := policies.CreatePolicy(apptest.WithToken(apptest.AllKey), flowNFTPurchase(q.GetQuoteId(), "3.5"))
+	if err != nil || same.GetPolicy().GetPolicyId() != first.GetPolicy().GetPolicyId() {
+		t.Fatalf("unkeyed repeat of the purchase = %v, %v; want policy %s", same, err, first.GetPolicy().GetPolicyId())
+	}
+	// Another purchase of a bought quote is refused before Avata sees it.
+	other := flowNFTPurchase(q.GetQuoteId(), "3.5")
+	other.GetNft().NftTokenId = "8"
+	_, err = policies.CreatePolicy(apptest.WithToken(apptest.AllKey), other)
+	if st := status.Convert(err); st.Code() != codes.AlreadyExists || apptest.ErrorInfo(t, st).GetReason() != insurancev1.ErrorReason_ERROR_REASON_ALREADY_EXISTS.String() {
+		t.Fatalf("another purchase of a bought quote = %v, want ALREADY_EXISTS", err)
+	}
+	if n := flowRequests(s.App.Sandbox().Avata.Kit(), "POST", "/v1/nft/confirm"); n != 1 {
+		t.Fatalf("Avata confirm calls = %d after the repeats, want 1", n)
 	}
 }

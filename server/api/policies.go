@@ -9,12 +9,14 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
-	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/lifecycle/avatarules"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 )
@@ -36,8 +38,9 @@ var productNames = map[domain.QuoteKind]string{
 }
 
 // CreatePolicy buys the cover of a quote: the purchase is checked against the quote first, then
-// confirmed with Avata (outside any transaction), then recorded PENDING in one transaction. When
-// Avata fails nothing is written.
+// confirmed with Avata through partnerops (the intent is recorded first, the call runs detached
+// from the caller's deadline, the policy is recorded PENDING with the answer, and a lost answer
+// is resolved by the reconciler). When Avata refuses, nothing but the refused intent is written.
 func (s *PolicyService) CreatePolicy(ctx context.Context, req *insurancev1.CreatePolicyRequest) (*insurancev1.CreatePolicyResponse, error) {
 	now := s.d.now()
 	q, err := s.d.Store.GetQuote(ctx, req.GetQuoteId())
@@ -72,43 +75,28 @@ func (s *PolicyService) CreatePolicy(ctx context.Context, req *insurancev1.Creat
 	if reference == "" {
 		reference = policyID
 	}
-	conf, err := s.confirm(ctx, req, q, terms, buyer, reference)
+	reqBytes, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("api: create policy: hash request: %w", err)
+	}
+	in := partnerops.Purchase{
+		QuoteID: q.ID, RequestHash: partnerops.RequestHash(reqBytes),
+		Policy: domain.Policy{
+			ID: policyID, CustomerID: buyer.customer.ID, QuoteID: q.ID, Partner: domain.PartnerAvata, Kind: q.Kind,
+			ProductName: productNames[q.Kind], Status: domain.PolicyPending, Premium: q.Premium,
+			Billing: domain.Billing{PriceType: "ONE_TIME"}, AvataReference: reference,
+			// A policy bought to the customer's own wallet is claimed with the customer's wallet
+			// sign-in; one bought to our merchant wallet with ours.
+			Avata: domain.AvataPolicyData{OwnerWallet: ownerWallet(buyer)},
+		},
+		Wallet: buyer.wallet, Profile: buyer.profile, Source: apiSource(ctx, domain.PartnerAvata),
+	}
+	if err := s.confirmRequest(req, q, terms, buyer, reference, &in); err != nil {
+		return nil, err
+	}
+	p, err := s.d.Ops.Buy(ctx, in)
 	if err != nil {
 		return nil, err // Avata's error as is: 503 → UNAVAILABLE, 422 mismatch → its reason
-	}
-	p := domain.Policy{
-		ID: policyID, CustomerID: buyer.customer.ID, QuoteID: q.ID, Partner: domain.PartnerAvata, Kind: q.Kind,
-		ProductName: productNames[q.Kind], Status: domain.PolicyPending, Premium: q.Premium,
-		Billing: domain.Billing{PriceType: "ONE_TIME"}, AvataPolicyUUID: conf.ID, AvataReference: reference,
-		// A policy bought to the customer's own wallet is claimed with the customer's wallet
-		// sign-in; one bought to our merchant wallet with ours.
-		Avata:      domain.AvataPolicyData{OwnerWallet: ownerWallet(buyer)},
-		StatusTime: now,
-	}
-	src := apiSource(ctx, domain.PartnerAvata)
-	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		p.CustomerID = buyer.customer.ID
-		// The buyer's wallet identifies the customer (found or created). A buyer without
-		// customer_id and without a wallet of its own (digital assets, custodial purchases)
-		// has no partner reference to key a customer on: the holder's details then go to
-		// the carrier only.
-		if p.CustomerID == "" && buyer.wallet != "" {
-			c, _, err := s.d.Lifecycle.UpsertCustomer(ctx, tx, lifecycle.CustomerInput{AvataWallet: buyer.wallet, Profile: buyer.profile}, src)
-			if err != nil {
-				return err
-			}
-			p.CustomerID = c.ID
-		}
-		created, err := s.d.Lifecycle.CreatePolicy(ctx, tx, p, src)
-		p = created
-		return err
-	})
-	if err != nil {
-		// Avata has the policy and we could not record it: an operator must reconcile. The
-		// Avata uuid and our reference are in the log line (no personal data).
-		s.d.logger().ErrorContext(ctx, "policy confirmed by Avata but not recorded: reconcile",
-			"avata_policy_uuid", conf.ID, "reference", reference, "quote_id", q.ID, "error", err)
-		return nil, fmt.Errorf("api: create policy: record confirmed policy %s: %w", conf.ID, err)
 	}
 	return &insurancev1.CreatePolicyResponse{Policy: PolicyToProto(p)}, nil
 }
@@ -248,59 +236,46 @@ func metadataJSON(m *structpb.Struct) ([]byte, error) {
 	return b, nil
 }
 
-// confirm confirms the quote's proposal with Avata. The purchase's product data (chain, token,
-// contract, ids, dates) comes from the quote, so it matches the proposal by construction.
-func (s *PolicyService) confirm(ctx context.Context, req *insurancev1.CreatePolicyRequest, q domain.Quote, t domain.QuoteTerms, b buyer, reference string) (*avata.Confirmation, error) {
+// confirmRequest builds the Avata confirm request of the purchase into in. The product data
+// (chain, token, contract, ids, dates) comes from the quote, so it matches the proposal by
+// construction.
+func (s *PolicyService) confirmRequest(req *insurancev1.CreatePolicyRequest, q domain.Quote, t domain.QuoteTerms, b buyer, reference string, in *partnerops.Purchase) error {
 	total, err := avata.DecimalToNumber(q.TotalValue.Amount)
 	if err != nil {
-		return nil, fmt.Errorf("api: quote %s total: %w", q.ID, err)
+		return fmt.Errorf("api: quote %s total: %w", q.ID, err)
 	}
 	ref := avata.ProposalRef{ID: q.PartnerProposalID}
-	var conf *avata.Confirmation
 	switch pu := req.GetPurchase().(type) {
 	case *insurancev1.CreatePolicyRequest_Nft:
 		meta, err := metadataJSON(pu.Nft.GetMetadata())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		conf, err = s.d.Avata.ConfirmNFT(ctx, avata.NFTConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile, domain.KindNFT), Purchase: avata.NFTPurchase{
+		in.NFT = &avata.NFTConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile, domain.KindNFT), Purchase: avata.NFTPurchase{
 			TotalValue: total, Chain: t.Chain, Token: t.Token, NFTContractID: t.NFTContract, NFTTokenID: pu.Nft.GetNftTokenId(),
 			MarketplaceContractID: t.Marketplace, CountryCode: t.Country, CurrentBlock: pu.Nft.GetCurrentBlock(),
 			TxID: pu.Nft.GetTxId(), Source: pu.Nft.GetSourceAddress(), Target: pu.Nft.GetTargetAddress(),
 			Reference: reference, Metadata: meta,
-		}})
-		if err != nil {
-			return nil, err
-		}
+		}}
 	case *insurancev1.CreatePolicyRequest_Booking:
 		meta, err := metadataJSON(pu.Booking.GetMetadata())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		conf, err = s.d.Avata.ConfirmBooking(ctx, avata.BookingConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile, domain.KindBooking), Purchase: avata.BookingPurchase{
+		in.Booking = &avata.BookingConfirmRequest{Proposal: ref, Customer: avataCustomer(b.profile, domain.KindBooking), Purchase: avata.BookingPurchase{
 			Reference: reference, TotalValue: total, Chain: t.Chain, Token: t.Token, NFTIDs: t.NFTIDs,
 			BookingWalletAddress: pu.Booking.GetBookingWalletAddress(), WalletAddress: pu.Booking.GetWalletAddress(),
 			BookingDateTime: pu.Booking.GetBookingTime().AsTime().UTC().Format(time.RFC3339), CheckInDate: t.CheckInDate,
 			TxID: pu.Booking.GetTxId(), Metadata: meta,
-		}})
-		if err != nil {
-			return nil, err
-		}
+		}}
 	case *insurancev1.CreatePolicyRequest_DigitalAsset:
-		conf, err = s.d.Avata.ConfirmDigitalAsset(ctx, avata.DigitalAssetConfirmRequest{Proposal: ref, Customer: *avataCustomer(b.profile, domain.KindDigitalAsset), Purchase: avata.DigitalAssetPurchase{
+		in.DigitalAsset = &avata.DigitalAssetConfirmRequest{Proposal: ref, Customer: *avataCustomer(b.profile, domain.KindDigitalAsset), Purchase: avata.DigitalAssetPurchase{
 			Reference: reference, TotalValue: total, InvoiceID: pu.DigitalAsset.GetInvoiceId(), CurrencyCode: "eur",
-		}})
-		if err != nil {
-			return nil, err
-		}
+		}}
 	default:
-		return nil, invalidField("purchase", "required", "one of nft, booking or digital_asset is required")
+		return invalidField("purchase", "required", "one of nft, booking or digital_asset is required")
 	}
-	if conf == nil || conf.ID == "" {
-		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			"the carrier confirmed without a policy id", "partner", avata.PartnerName)
-	}
-	return conf, nil
+	return nil
 }
 
 // GetPolicy returns one policy.
@@ -412,22 +387,15 @@ func (s *PolicyService) ActivatePolicy(ctx context.Context, req *insurancev1.Act
 	if p.Status != domain.PolicyPending && p.Status != domain.PolicyActive {
 		return nil, invalidState("policy is "+string(p.Status)+"; only PENDING or ACTIVE booking policies can be activated", "resource", "policy")
 	}
-	if _, err := s.d.Avata.ActivatePolicy(ctx, avata.ActivatePolicyRequest{
-		PolicyUUID: p.AvataPolicyUUID, Chain: chainNames[req.GetChain()], NFTIDs: req.GetNftIds(),
-		WalletAddress: req.GetWalletAddress(), Token: tokenName(req.GetToken()),
-	}); err != nil {
-		return nil, err
-	}
-	// The partner call is done: a concurrent callback may have activated the policy meanwhile,
-	// which is the same outcome, so the etag is not checked again.
-	p, err = s.transition(ctx, p.ID, "", domain.PartnerAvata, func(p domain.Policy) (domain.PolicyStatus, string, error) {
-		if p.Status == domain.PolicyPending {
-			return domain.PolicyActive, "activated through the API", nil
-		}
-		return "", "", nil
+	p, err = s.d.Ops.Activate(ctx, partnerops.Activation{
+		Policy: p, Source: apiSource(ctx, domain.PartnerAvata),
+		Request: avata.ActivatePolicyRequest{
+			PolicyUUID: p.AvataPolicyUUID, Chain: chainNames[req.GetChain()], NFTIDs: req.GetNftIds(),
+			WalletAddress: req.GetWalletAddress(), Token: tokenName(req.GetToken()),
+		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, storeError(err, "policy")
 	}
 	// Activation starts the cover: record its dates and ids as Avata now reports them.
 	p = s.recordAvataDetails(ctx, p)
@@ -452,10 +420,10 @@ func (s *PolicyService) RefreshPolicy(ctx context.Context, req *insurancev1.Refr
 		return nil, apierror.New(codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
 			"the carrier reported an unknown policy status", "partner", avata.PartnerName, "partner_status", string(remote.Status))
 	}
-	// The same mapping as the Avata callback (webhook_avata.go); in-flight statuses (CREATED,
+	// Avata's status rules (lifecycle/avatarules), as for callbacks; in-flight statuses (CREATED,
 	// PENDING, SEND, RETRYING) change no status. What Avata reports about the policy (dates, id,
 	// hash, type, finishedAt) is recorded either way.
-	to, settled := avataPolicyTarget(remote.Status)
+	to, settled := avatarules.PolicyTarget(string(remote.Status))
 	if !settled {
 		to = domain.PolicyPending
 	}

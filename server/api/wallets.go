@@ -325,6 +325,13 @@ func (d Deps) customerToken(ctx context.Context, customerID, wallet string) (ava
 	return avata.AccessToken{Wallet: display, ChainID: sess.ChainID, Token: string(tok)}, nil
 }
 
+// CustomerWallet is the customer's Avata access token for wallet from the stored wallet session,
+// or WALLET_SIGN_IN_REQUIRED / WALLET_SESSION_EXPIRED: what the partner-call reconciler signs a
+// non-custodial policy's calls with.
+func (d Deps) CustomerWallet(ctx context.Context, customerID, wallet string) (avata.Wallet, error) {
+	return d.customerToken(ctx, customerID, wallet)
+}
+
 // walletCallFailed records that Avata refused a customer's token (it expired early or was
 // revoked), so the session reads as expired, and returns err unchanged.
 func (d Deps) walletCallFailed(ctx context.Context, customerID string, w avata.Wallet, err error) error {

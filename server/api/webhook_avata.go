@@ -13,16 +13,25 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/lifecycle"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/webhook"
 )
 
 // Avata callbacks are hints: the new status is fetched from Avata (verify by fetch) before
-// anything changes, and the fetch time orders the change. Mapping: policy ACCEPTED/APPROVED →
+// anything changes, and the fetch time orders the change. The rules that map Avata's statuses
+// and claims onto ours live in server/lifecycle (avatarules): policy ACCEPTED/APPROVED →
 // ACTIVE, REJECTED → REJECTED, ERROR → FAILED, EXPIRED → EXPIRED (CREATED, PENDING, SEND and
-// RETRYING change nothing); claim statuses one to one. A callback for a policy or claim we do
-// not have (yet) is refused with 404, so Avata retries it after our own record commits.
+// RETRYING change nothing); claim statuses one to one.
+//
+// A policy-update for a uuid we do not know is matched on the reference we sent with the
+// confirm (a policy recorded after Avata said "already confirmed" has no uuid yet). A
+// claim-update is matched on its policy (policyUuid): the claim with that uuid, else the
+// policy's oldest claim without an Avata uuid (the uuid and details.claimId are attached),
+// else a new claim record (filed outside Covergate). A callback for a policy we do not have
+// (yet), or for a policy whose claim create is still in flight, is refused (404 / 503), so
+// Avata retries it after our own record commits.
 
 type avataWebhooks struct {
 	webhooksv1.UnimplementedAvataWebhookServiceServer
@@ -31,27 +40,14 @@ type avataWebhooks struct {
 
 func newAvataWebhooks(d Deps) webhooksv1.AvataWebhookServiceServer { return &avataWebhooks{d: d} }
 
-// avataPolicyTarget maps Avata's policy status; ok is false for the in-progress ones.
-func avataPolicyTarget(s avata.PolicyStatus) (domain.PolicyStatus, bool) {
-	switch s {
-	case avata.PolicyAccepted, avata.PolicyApproved:
-		return domain.PolicyActive, true
-	case avata.PolicyRejected:
-		return domain.PolicyRejected, true
-	case avata.PolicyError:
-		return domain.PolicyFailed, true
-	case avata.PolicyExpired:
-		return domain.PolicyExpired, true
-	}
-	return "", false
-}
-
 // verified is what the fetch said, taken before the transaction.
 type verified struct {
 	policyStatus avata.PolicyStatus
-	policy       AvataPolicyUpdate // policy-update: the fetched data over the callback's
-	claimStatus  avata.ClaimStatus
-	at           time.Time
+	// policy-update: the fetched data over the callback's (the reference Avata holds for the
+	// policy included: the details' purchase reference, else the callback's own)
+	policy      AvataPolicyUpdate
+	claimStatus avata.ClaimStatus
+	at          time.Time
 }
 
 // HandleCallback applies a policy-update or claim-update callback.
@@ -89,7 +85,7 @@ func (s *avataWebhooks) HandleCallback(ctx context.Context, req *webhooksv1.Hand
 		case avata.EventPolicyUpdate:
 			return s.applyPolicy(ctx, tx, body.GetUuid(), v, ack, src)
 		case avata.EventClaimUpdate:
-			return s.applyClaim(ctx, tx, body.GetUuid(), v, ack, src)
+			return s.applyClaim(ctx, tx, body, v, ack, src)
 		}
 		if err := s.d.Lifecycle.RecordUnrecognized(ctx, tx, domain.PartnerAvata, req.GetEventType(), rec.ID); err != nil {
 			return webhook.Outcome{}, err
@@ -149,8 +145,9 @@ func (s *avataWebhooks) fetchClaim(ctx context.Context, body *webhooksv1.AvataCa
 		return verified{}, err
 	}
 	if c.UUID != "" && c.UUID != body.GetUuid() {
-		return verified{}, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			"Avata reports another claim on this policy than the callback names", "partner", avata.PartnerName)
+		// Avata's status call describes its current claim on the policy, which is another one:
+		// the callback's claim is still recorded (uuid and claim id), its status is not verified.
+		return verified{at: s.now()}, nil
 	}
 	return verified{claimStatus: c.Status, at: s.now()}, nil
 }
@@ -164,12 +161,23 @@ func (s *avataWebhooks) now() time.Time {
 
 func (s *avataWebhooks) applyPolicy(ctx context.Context, tx store.Tx, uuid string, v verified, resp *webhooksv1.HandleCallbackResponse, src lifecycle.Source) (webhook.Outcome, error) {
 	p, err := tx.FindPolicyByAvataUUID(ctx, uuid)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		// Recorded without a uuid (Avata said "already confirmed" without it)? Our reference names it.
+		byRef, rerr := tx.FindPolicyByAvataReference(ctx, v.policy.Data.Reference)
+		if rerr != nil || byRef.Partner != domain.PartnerAvata || byRef.AvataPolicyUUID != "" {
+			return webhook.Outcome{}, fmt.Errorf("api: policy with Avata uuid %s: %w", uuid, err)
+		}
+		if p, err = s.d.Lifecycle.AttachAvataPolicy(ctx, tx, byRef, uuid); err != nil {
+			return webhook.Outcome{}, err
+		}
+	} else if err != nil {
 		return webhook.Outcome{}, fmt.Errorf("api: policy with Avata uuid %s: %w", uuid, err)
 	}
 	out := webhook.Outcome{State: domain.InboxProcessed, CustomerID: p.CustomerID, Response: resp}
-	to, _ := avataPolicyTarget(v.policyStatus) // "" while still in progress at Avata: data only
-	_, err = ApplyAvataPolicy(ctx, tx, s.d.Lifecycle, p, v.policy, to, v.at, "avata "+string(v.policyStatus), src, s.now())
+	// Avata's data and its status rule (avatarules.PolicyTarget; "" while still in progress at
+	// Avata: data only), in one write through the lifecycle.
+	reported, dataChanged := MergeAvata(p, v.policy, s.now())
+	_, err = s.d.Lifecycle.ApplyAvataPolicyReport(ctx, tx, p, reported, dataChanged, string(v.policyStatus), v.at, src)
 	var terr *domain.TransitionError
 	if errors.As(err, &terr) {
 		out.State, out.Error = domain.InboxIgnored, terr.Error()
@@ -178,22 +186,32 @@ func (s *avataWebhooks) applyPolicy(ctx context.Context, tx store.Tx, uuid strin
 	return out, err
 }
 
-func (s *avataWebhooks) applyClaim(ctx context.Context, tx store.Tx, uuid string, v verified, resp *webhooksv1.HandleCallbackResponse, src lifecycle.Source) (webhook.Outcome, error) {
-	c, err := tx.FindClaimByAvataUUID(ctx, uuid)
+func (s *avataWebhooks) applyClaim(ctx context.Context, tx store.Tx, body *webhooksv1.AvataCallbackBody, v verified, resp *webhooksv1.HandleCallbackResponse, src lifecycle.Source) (webhook.Outcome, error) {
+	p, err := tx.FindPolicyByAvataUUID(ctx, body.GetPolicyUuid())
 	if err != nil {
-		return webhook.Outcome{}, fmt.Errorf("api: claim with Avata uuid %s: %w", uuid, err)
+		return webhook.Outcome{}, fmt.Errorf("api: policy with Avata uuid %s of claim %s: %w", body.GetPolicyUuid(), body.GetUuid(), err)
 	}
-	out := webhook.Outcome{State: domain.InboxProcessed, CustomerID: c.CustomerID, Response: resp}
-	to := domain.ClaimStatus(v.claimStatus)
-	if !to.Valid() {
-		out.State, out.Error = domain.InboxIgnored, "unknown Avata claim status "+string(v.claimStatus)
-		return out, nil
+	if _, err := tx.FindClaimByAvataUUID(ctx, body.GetUuid()); errors.Is(err, store.ErrNotFound) {
+		// Our own claim create on this policy may be in flight: its record decides which claim
+		// this is, so the callback waits (Avata retries it).
+		if call, err := tx.FindPartnerCall(ctx, partnerops.ClaimKey(p.ID)); err == nil && call.State == domain.PartnerCallPending {
+			return webhook.Outcome{}, apierror.New(codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_UNAVAILABLE,
+				"a claim on this policy is being recorded: send the callback again", "partner", avata.PartnerName)
+		}
+	} else if err != nil {
+		return webhook.Outcome{}, fmt.Errorf("api: claim with Avata uuid %s: %w", body.GetUuid(), err)
 	}
-	_, _, err = s.d.Lifecycle.TransitionClaim(ctx, tx, c, to, v.at, src)
+	c, _, err := s.d.Lifecycle.ApplyAvataClaim(ctx, tx, lifecycle.AvataClaim{
+		Policy: p, UUID: body.GetUuid(), ClaimID: body.GetDetails().GetClaimId(), Status: string(v.claimStatus), At: v.at,
+	}, src)
+	out := webhook.Outcome{State: domain.InboxProcessed, CustomerID: p.CustomerID, Response: resp}
 	var terr *domain.TransitionError
 	if errors.As(err, &terr) {
-		out.State, out.Error = domain.InboxIgnored, terr.Error()
+		out.State, out.Error, out.CustomerID = domain.InboxIgnored, terr.Error(), c.CustomerID
 		return out, nil
+	}
+	if err == nil && v.claimStatus != "" && !domain.ClaimStatus(v.claimStatus).Valid() {
+		out.State, out.Error = domain.InboxIgnored, "unknown Avata claim status "+string(v.claimStatus)
 	}
 	return out, err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/covergate/covergate/server/auth"
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/metrics"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/ratelimit"
 	"github.com/covergate/covergate/server/sandbox"
@@ -55,6 +56,7 @@ type App struct {
 	mem      *bufconn.Listener
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	debugLis net.Listener // nil unless --debug-addr (debug.go)
 	serving  atomic.Bool
 	authn    *auth.Authenticator
 	rate     *ratelimit.Limiter
@@ -125,6 +127,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 	if a.walletTokens, err = walletTokenSealer(cfg, log); err != nil {
 		return nil, err
 	}
+	if err := a.buildOps(); err != nil {
+		return nil, err
+	}
 	if err := a.buildGRPC(keys, certs, tlsConfig); err != nil {
 		return nil, err
 	}
@@ -144,6 +149,7 @@ func (a *App) deps() api.Deps {
 		Lifecycle:    a.lifecycle,
 		Jobs:         a.jobSignal(),
 		WalletTokens: a.walletTokens,
+		Ops:          a.flows.ops,
 		Settings: api.Settings{
 			ScalepointCountry: pc.ScalepointCountry,
 			ScalepointTenant:  pc.ScalepointTenant,
@@ -168,7 +174,7 @@ func (a *App) listen() error {
 	}
 	a.mem = bufconn.Listen(inProcessBuffer)
 	a.limitListeners()
-	return nil
+	return a.listenDebug()
 }
 
 func (a *App) ready(ctx context.Context) error {
@@ -192,6 +198,9 @@ func (a *App) Sandbox() *sandbox.Sandbox { return a.partners.Sandbox }
 
 // Metrics is the gateway's metrics registry (the webhook and outbox code record into it).
 func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// PartnerOps runs the partner calls with side effects (tests drive the reconciler through it).
+func (a *App) PartnerOps() *partnerops.Ops { return a.flows.ops }
 
 // Store is the gateway's store (tests inspect state through it).
 func (a *App) Store() store.Store { return a.store }

@@ -16,6 +16,7 @@ import (
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/jobs"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/partnerops"
 	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/store/engine"
 	"github.com/covergate/covergate/server/webhook"
@@ -45,6 +46,8 @@ type Config struct {
 	IdempotencyLease    time.Duration // how long a key in progress is held without renewal
 	OutboxLease         time.Duration // how long a publication being delivered is reserved
 	PublishClaimUpdates bool          // publish claim status changes to Scalepoint
+	PartnerCallTimeout  time.Duration // budget of one partner call with a side effect, detached from the caller
+	ReconcileInterval   time.Duration // how often unknown partner-call outcomes are looked for
 	// Etvas webhook flows (wire_etvas.go).
 	EtvasTimestampWindow time.Duration // accepted age of an Etvas event timestamp (≥ the retry horizon)
 	JobRetryInitial      time.Duration // first retry delay of a failed background job (doubling)
@@ -58,7 +61,8 @@ type Config struct {
 	WalletSessionTTL time.Duration // lifetime of an access token whose exp is unreadable; 0 = 15 minutes
 	WalletNonceTTL   time.Duration // how long a sign-in message can be signed; 0 = 5 minutes
 	// Protections against slow, greedy and hostile callers (limits.go).
-	Limits Limits
+	Limits    Limits
+	DebugAddr string // loopback listener for net/http/pprof (debug.go); empty = off
 }
 
 // Defaults returns the configuration a newcomer gets with no flags.
@@ -81,6 +85,8 @@ func Defaults() Config {
 		JobRetryInitial:      jobs.DefaultRetryInitial,
 		JobRetryMax:          jobs.DefaultRetryMax,
 		JobMaxAttempts:       jobs.DefaultMaxAttempts,
+		PartnerCallTimeout:   partnerops.DefaultCallTimeout,
+		ReconcileInterval:    partnerops.DefaultReconcileInterval,
 		Limits:               DefaultLimits(),
 		Partners: PartnersConfig{
 			Mode:                    PartnersAuto,
@@ -123,6 +129,7 @@ func (cfg *Config) RegisterFlags(fs *flag.FlagSet) {
 	cfg.registerEtvasFlags(fs)
 	cfg.registerWalletFlags(fs)
 	cfg.Limits.registerFlags(fs)
+	cfg.registerDebugFlags(fs)
 }
 
 // Validate reports every problem at once, so a misconfigured deployment is fixed in one round.
@@ -168,6 +175,7 @@ func (cfg Config) Validate() error {
 	problems = append(problems, cfg.validateEtvas()...)
 	problems = append(problems, cfg.validateWallet()...)
 	problems = append(problems, cfg.Limits.validate(cfg.MaxUploadBytes)...)
+	problems = append(problems, cfg.validateDebug()...)
 	for _, o := range splitList(cfg.CORSOrigins) {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			problems = append(problems, fmt.Sprintf("cors-origins: %q is not an origin (want https://host[:port] or *)", o))

@@ -29,6 +29,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if a.debugLis != nil {
+		g.Go(func() error { return a.serveDebug(gctx) })
+	}
 	// Background workers (outbox delivery, partner event polling, ...) run under the supervisor
 	// until shutdown starts; the shutdown waits for them before it closes the store. A worker
 	// that fails for good makes the gateway unready and stops it (Run returns the failure).
@@ -109,6 +112,11 @@ func (a *App) shutdown() error {
 	// The shutdown deadline may be spent by now; releasing resources gets its own short budget.
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelClose()
+	if a.flows.ops != nil {
+		// Partner calls whose callers left are still recording their outcomes (each bounded by
+		// --partner-call-timeout); what they cannot finish, the reconciler resolves after restart.
+		a.flows.ops.Wait()
+	}
 	if a.stopWork != nil {
 		a.stopWork()
 		if err := a.waitWork(); err != nil && !errors.Is(err, context.Canceled) {
@@ -131,7 +139,7 @@ func (a *App) closeAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("gateway connection: %w", err))
 		}
 	}
-	for _, l := range []net.Listener{a.grpcLis, a.httpLis} {
+	for _, l := range []net.Listener{a.grpcLis, a.httpLis, a.debugLis} {
 		if l != nil {
 			_ = l.Close() // already closed by Serve's shutdown in the normal path
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/idempotency"
 	"github.com/covergate/covergate/server/outbox"
+	"github.com/covergate/covergate/server/partnerops"
+	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/supervise"
 )
 
@@ -24,6 +26,28 @@ const idempotencySweepInterval = 5 * time.Minute
 // flowWiring holds what the internal-API parts share.
 type flowWiring struct {
 	idem *idempotency.Interceptor
+	ops  *partnerops.Ops // partner calls with side effects; nil without an Avata client
+}
+
+// buildOps builds the runner of partner calls with side effects (durable before and after).
+func (a *App) buildOps() error {
+	if a.partners.Avata == nil {
+		return nil
+	}
+	ops, err := partnerops.New(partnerops.Config{
+		Store: a.store, Lifecycle: a.lifecycle, Avata: a.partners.Avata, Logger: a.log.With("component", "partnerops"),
+		Now: time.Now, CallTimeout: a.cfg.PartnerCallTimeout,
+		// The reconciler signs for a policy bought to a customer's own wallet with that
+		// customer's wallet session, exactly as the API would (never with the merchant wallet).
+		CustomerWallet: func(ctx context.Context, customerID, wallet string) (avata.Wallet, error) {
+			return a.deps().CustomerWallet(ctx, customerID, wallet)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	a.flows.ops = ops
+	return nil
 }
 
 // registerFlowFlags binds the flags of the internal-API flows.
@@ -33,6 +57,10 @@ func (cfg *Config) registerFlowFlags(fs *flag.FlagSet) {
 		"how long an Idempotency-Key in progress stays held without renewal (renewed while the request runs); a retry after a crash runs once it has passed")
 	fs.DurationVar(&cfg.OutboxLease, "outbox-lease", cfg.OutboxLease,
 		"how long a publication being delivered is reserved; after a crash, what was in flight is sent again once it passes")
+	fs.DurationVar(&cfg.PartnerCallTimeout, "partner-call-timeout", cfg.PartnerCallTimeout,
+		"budget of one partner call with a side effect (confirm, activate, claim, KYC); it runs detached from the caller's deadline")
+	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", cfg.ReconcileInterval,
+		"how often partner calls whose outcome is unknown (timeout, crash) are resolved through the partner's status calls")
 	fs.BoolVar(&cfg.PublishClaimUpdates, "publish-claim-updates", cfg.PublishClaimUpdates,
 		"publish every claim status change to Scalepoint (event claim_updated, to scalepoint-country/scalepoint-tenant) through the outbox")
 }
@@ -47,6 +75,12 @@ func (cfg Config) validateFlows() []string {
 	}
 	if cfg.IdempotencyLease < time.Second || cfg.IdempotencyLease > time.Hour {
 		problems = append(problems, "idempotency-lease must be between 1s and 1h")
+	}
+	if cfg.PartnerCallTimeout < 0 {
+		problems = append(problems, "partner-call-timeout must not be negative")
+	}
+	if cfg.ReconcileInterval < 0 {
+		problems = append(problems, "reconcile-interval must not be negative")
 	}
 	return problems
 }
@@ -87,10 +121,18 @@ func (a *App) flowBackground() []supervise.Worker {
 		worker.Observe = a.metrics.OutboxAttempt
 	}
 	sweepLog := a.log.With("component", "idempotency")
-	return []supervise.Worker{
+	workers := []supervise.Worker{
 		{Name: "outbox", Run: worker.Run},
 		{Name: "idempotency-sweep", Run: func(ctx context.Context) error {
 			return idempotency.Sweep(ctx, a.store, idempotencySweepInterval, time.Now, sweepLog)
 		}},
 	}
+	if a.flows.ops != nil {
+		// Resolves partner calls whose outcome is unknown (timeout, crash between the partner's
+		// yes and our commit). Stopped with the other workers, after shutdown has waited for the
+		// calls Ops runs for callers that left (see shutdown).
+		rec := &partnerops.Reconciler{Ops: a.flows.ops, Interval: a.cfg.ReconcileInterval, Logger: a.log.With("component", "reconciler")}
+		workers = append(workers, supervise.Worker{Name: "partner-reconciler", Run: rec.Run})
+	}
+	return workers
 }

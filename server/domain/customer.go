@@ -131,14 +131,16 @@ type Claim struct {
 	PolicyID       string
 	CustomerID     string // optional
 	AvataClaimUUID string
-	Status         ClaimStatus
-	Reason         string
-	ClaimantEmail  string // PII, cleared by erasure
-	DocumentKeys   []string
-	StatusTime     time.Time
-	Version        int64
-	CreateTime     time.Time
-	UpdateTime     time.Time
+	// AvataClaimID is Avata's claim id (details.claimId of claim-update callbacks).
+	AvataClaimID  string
+	Status        ClaimStatus
+	Reason        string
+	ClaimantEmail string // PII, cleared by erasure
+	DocumentKeys  []string
+	StatusTime    time.Time
+	Version       int64
+	CreateTime    time.Time
+	UpdateTime    time.Time
 }
 
 // ClaimDocument is a file uploaded to the partner for a claim.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
+	"github.com/covergate/covergate/server/rpclog"
 )
 
 // Timeouts bound how long one request may hold a connection. Zero disables a bound.
@@ -67,8 +69,7 @@ func (g *guard) middleware(next runtime.HandlerFunc) runtime.HandlerFunc {
 			ctx, err := g.authorize(r.Context(), r.Header.Values("Authorization"), rt.fullMethod, !rt.stream)
 			if err != nil {
 				// The rest of the body is never read: this caller has not earned it.
-				closeAfter(w, r)
-				writeStatus(w, r, apierror.Normalize(err, errMeta(r)...))
+				refuse(w, r, rt.fullMethod, err)
 				return
 			}
 			r = r.WithContext(ctx)
@@ -266,10 +267,26 @@ func (g *guard) check(fullMethod string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := g.authorize(r.Context(), r.Header.Values("Authorization"), fullMethod, false)
 		if err != nil {
-			closeAfter(w, r)
-			writeStatus(w, r, apierror.Normalize(err, errMeta(r)...))
+			refuse(w, r, fullMethod, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// refuse answers a call refused before its body was read, closes the connection instead of
+// draining the body, and gives the request's access-log line the RPC's view of the refusal (the
+// RPC never ran, so its own line is not written).
+func refuse(w http.ResponseWriter, r *http.Request, fullMethod string, err error) {
+	st := apierror.Normalize(err, errMeta(r)...)
+	if rec := rpclog.Claim(r.Context()); rec != nil {
+		rec.Method, rec.Code, rec.Level = fullMethod, st.Code().String(), slog.LevelInfo
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok {
+				rec.Reason = info.GetReason()
+			}
+		}
+	}
+	closeAfter(w, r)
+	writeStatus(w, r, st)
 }

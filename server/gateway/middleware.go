@@ -18,6 +18,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/requestid"
+	"github.com/covergate/covergate/server/rpclog"
 )
 
 // withRequestID assigns the request id before anything else runs, so that errors written by the
@@ -143,24 +144,35 @@ func requireJSON(next http.Handler) http.Handler {
 	})
 }
 
-// accessLog writes one line per HTTP request. The query string is left out: it can carry
-// identifiers that count as personal data.
+// accessLog writes one line per HTTP request. When the request ran an RPC in process, the line
+// also carries the RPC's fields (rpc, code, reason, principal, rpc_duration_ms; server/rpclog)
+// and its level, and the RPC writes no line of its own. The query string is left out: it can
+// carry identifiers that count as personal data.
 func accessLog(log *slog.Logger, observe func(string, int, time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		ctx, call := rpclog.With(r.Context())
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		elapsed := time.Since(start)
 		if observe != nil {
-			observe(r.Method, rec.status, time.Since(start))
+			observe(r.Method, rec.status, elapsed)
 		}
-		log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+		level := slog.LevelInfo
+		attrs := make([]slog.Attr, 0, 11)
+		attrs = append(attrs,
 			slog.String("request_id", requestid.From(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
+		if call.Filled() {
+			attrs = append(attrs, call.Attrs()...)
+			level = call.Level
+		}
+		log.LogAttrs(r.Context(), level, "http", attrs...)
 	})
 }
 

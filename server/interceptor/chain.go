@@ -16,6 +16,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/auth"
+	"github.com/covergate/covergate/server/rpclog"
 )
 
 // Authorizer authenticates a call; auth.Authenticator implements it.
@@ -113,7 +114,8 @@ func observeStream(log *slog.Logger, traceID func(context.Context) string) grpc.
 }
 
 // finish normalizes err (every error leaves with an ErrorInfo carrying the request id) and
-// writes one log line per call. Request and response bodies are never logged: they hold
+// writes one log line per call — or, for a REST call run in process, hands the fields to the
+// HTTP access log line (server/rpclog). Request and response bodies are never logged: they hold
 // personal data and secrets.
 func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context) string, method string, start time.Time, err error) error {
 	code := codes.OK
@@ -135,6 +137,12 @@ func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context)
 	level := slog.LevelInfo
 	if code == codes.Internal || code == codes.Unknown || code == codes.DataLoss {
 		level = slog.LevelError
+	}
+	if rec := rpclog.Claim(ctx); rec != nil {
+		// A REST call run in process: the HTTP access log writes the one line, with these fields.
+		rec.Method, rec.Code, rec.Level, rec.Duration = method, code.String(), level, time.Since(start)
+		rec.Principal, rec.Reason = auth.PrincipalName(ctx), apierror.ReasonOf(err)
+		return err
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", RequestID(ctx)),

@@ -16,6 +16,11 @@ func RequestID(ctx context.Context) string { return requestid.From(ctx) }
 // the one the HTTP layer assigned), or creates one, stores it in ctx and sends it back as a
 // response header.
 func withRequestID(ctx context.Context) context.Context {
+	if id := requestid.From(ctx); id != "" {
+		// A REST call run in process (server/inprocess) already carries the id the HTTP layer
+		// assigned and answers with; the gRPC response header would be dropped by the gateway.
+		return ctx
+	}
 	var id string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get(requestid.Header); len(v) > 0 {

@@ -25,6 +25,8 @@ const (
 	ChannelWebhook = "webhook"
 	ChannelAPI     = "api"
 	ChannelPoll    = "poll"
+	// ChannelReconcile: the reconciler resolved a partner call whose outcome was unknown.
+	ChannelReconcile = "reconcile"
 )
 
 // Source says where a change came from; it is recorded in the event data.
@@ -514,6 +516,7 @@ func (l *Lifecycle) claimChanged(ctx context.Context, tx store.Tx, typ string, c
 	putNonEmpty(data, "customer_id", c.CustomerID)
 	putNonEmpty(data, "previous_status", string(from))
 	putNonEmpty(data, "avata_claim_uuid", c.AvataClaimUUID)
+	putNonEmpty(data, "avata_claim_id", c.AvataClaimID)
 	if err := l.appendEvent(ctx, tx, typ, domain.SubjectClaims+c.ID, c.CustomerID, src, data); err != nil {
 		return err
 	}

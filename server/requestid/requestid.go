@@ -4,7 +4,6 @@ package requestid
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/google/uuid"
 )
@@ -12,15 +11,27 @@ import (
 // Header is the metadata key, and over HTTP the header (X-Request-Id), carrying the id.
 const Header = "x-request-id"
 
-// valid accepts ids a caller or load balancer may have assigned; anything else is replaced, so
-// a hostile id cannot inject into logs or headers.
-var valid = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// valid accepts ids a caller or load balancer may have assigned — 1 to 128 of A-Z a-z 0-9 . _ :
+// - — anything else is replaced, so a hostile id cannot inject into logs or headers. (A loop, not
+// a regular expression: it runs twice per REST call, and the regexp was a measurable share.)
+func valid(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 type key struct{}
 
 // OrNew returns id when it is well-formed, else a new random id.
 func OrNew(id string) string {
-	if valid.MatchString(id) {
+	if valid(id) {
 		return id
 	}
 	return uuid.NewString()

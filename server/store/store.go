@@ -64,7 +64,7 @@ func (e *DuplicateIdempotencyError) Unwrap() error { return ErrDuplicate }
 
 // LatestSchemaVersion is the version of the newest migration. Both engines
 // ship the same numbered migrations; bump this with every new one.
-const LatestSchemaVersion = 6
+const LatestSchemaVersion = 7
 
 // MaxPageSize caps every List call; larger requests are clamped.
 const MaxPageSize = 1000
@@ -142,6 +142,9 @@ type PolicyReader interface {
 	GetPolicy(ctx context.Context, id string) (domain.Policy, error)
 	FindPolicyByEtvasContextID(ctx context.Context, contextID string) (domain.Policy, error)
 	FindPolicyByAvataUUID(ctx context.Context, avataPolicyUUID string) (domain.Policy, error)
+	// FindPolicyByAvataReference returns the newest policy whose Avata reference (the purchase
+	// reference we sent with the confirm) is ref.
+	FindPolicyByAvataReference(ctx context.Context, ref string) (domain.Policy, error)
 	ListPolicies(ctx context.Context, f PolicyFilter, page PageRequest) (Page[domain.Policy], error)
 }
 
@@ -319,6 +322,27 @@ type JobStore interface {
 	RequeueJob(ctx context.Context, id string, now time.Time) error
 }
 
+// PartnerCallReader reads the durable records of partner calls with side effects.
+type PartnerCallReader interface {
+	GetPartnerCall(ctx context.Context, id string) (domain.PartnerCall, error)
+	// FindPartnerCall returns the newest call with this dedupe key (any state).
+	FindPartnerCall(ctx context.Context, dedupeKey string) (domain.PartnerCall, error)
+	// ListDuePartnerCalls lists up to limit PENDING calls whose NextCheckTime is at or before
+	// now, oldest check first: the calls whose outcome the reconciler must resolve.
+	ListDuePartnerCalls(ctx context.Context, now time.Time, limit int) ([]domain.PartnerCall, error)
+}
+
+// PartnerCallStore records partner calls.
+type PartnerCallStore interface {
+	PartnerCallReader
+	// CreatePartnerCall records an intent (State defaults to PENDING). Another PENDING call with
+	// the same dedupe key → ErrDuplicate.
+	CreatePartnerCall(ctx context.Context, c domain.PartnerCall) (domain.PartnerCall, error)
+	// UpdatePartnerCall writes State, Request, Result, LastError, Attempts, Subject, CustomerID
+	// and NextCheckTime if the stored version is expectedVersion (else ErrConflict).
+	UpdatePartnerCall(ctx context.Context, c domain.PartnerCall, expectedVersion int64) (domain.PartnerCall, error)
+}
+
 // IdempotencyReader reads idempotency records.
 type IdempotencyReader interface {
 	GetIdempotency(ctx context.Context, principal, key string) (domain.IdempotencyRecord, error)
@@ -389,6 +413,7 @@ type Reader interface {
 	CheckpointReader
 	JobReader
 	WalletSessionReader
+	PartnerCallReader
 }
 
 // Tx is every role, bound to one transaction.
@@ -404,6 +429,7 @@ type Tx interface {
 	CheckpointStore
 	JobStore
 	WalletSessionStore
+	PartnerCallStore
 }
 
 // Notifier wakes event watchers after a commit that appended events.

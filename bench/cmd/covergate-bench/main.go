@@ -7,6 +7,8 @@
 //
 //	covergate-bench [flags]            run the suite
 //	covergate-bench baseline [flags]   the baseline server (started by the suite)
+//	covergate-bench peer -kind K ...   a peer server: grpc-gateway, grpc-gateway+mw, vanguard or
+//	                                   bare-gRPC (started by the suite; see peers.go)
 package main
 
 import (
@@ -27,12 +29,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "baseline" {
-		if err := runBaseline(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+	if len(os.Args) > 1 {
+		sub := map[string]func([]string) error{"baseline": runBaseline, "peer": runPeer}[os.Args[1]]
+		if sub != nil {
+			if err := sub(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			return
 		}
-		return
 	}
 	if err := run(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "covergate-bench:", err)
@@ -52,6 +57,9 @@ type env struct {
 	starts                             int
 	settle                             time.Duration
 	command                            string
+	peers                              []string      // peer kinds in the transport benchmark
+	profileFor                         time.Duration // CPU profile length per transport
+	profiles                           string        // where raw CPU profiles are kept ("" = not kept)
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -80,6 +88,9 @@ func run(args []string) error {
 	fs.IntVar(&e.policies, "policies", 10000, "policies seeded for the transport benchmark")
 	fs.IntVar(&e.requests, "requests", 20000, "GetPolicy requests per transport per round")
 	fs.IntVar(&e.concurrency, "concurrency", 16, "concurrent callers in the transport benchmark")
+	peers := fs.String("peers", strings.Join(peerKinds, ","), "peers measured next to Covergate in the transport benchmark, comma-separated ('' = none)")
+	fs.StringVar(&e.profiles, "profiles", "", "directory to keep the gateway's raw CPU profiles in, for go tool pprof ('' = not kept)")
+	fs.DurationVar(&e.profileFor, "profile", 5*time.Second, "length of the gateway CPU profiles taken under REST and gRPC load after the transport rounds (0 = none)")
 	fs.IntVar(&e.events, "events", 5000, "distinct webhook events per round")
 	fs.IntVar(&e.ingestConcurrency, "ingest-concurrency", 64, "concurrent webhook senders")
 	fs.Float64Var(&e.openSeconds, "open-seconds", 5, "length of the open-loop (fixed rate) webhook run")
@@ -91,6 +102,14 @@ func run(args []string) error {
 		return err
 	}
 	e.command = strings.Join(append([]string{"covergate-bench"}, args...), " ")
+	for _, p := range strings.Split(*peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !slices.Contains(peerKinds, p) {
+				return fmt.Errorf("unknown peer %q (want one of %s)", p, strings.Join(peerKinds, ", "))
+			}
+			e.peers = append(e.peers, p)
+		}
+	}
 	e.only = map[string]bool{}
 	for _, name := range strings.Split(*only, ",") {
 		e.only[strings.TrimSpace(name)] = true
@@ -114,7 +133,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	rep := &report{started: time.Now(), env: e, loadStart: loadAverage()}
+	rep := &report{started: time.Now(), env: e, loadStart: loadAverage(), revision: gitRevision()}
 	steps := []struct {
 		name string
 		run  func() error

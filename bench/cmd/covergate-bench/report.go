@@ -21,6 +21,75 @@ type report struct {
 	peakRSS           int64
 	failures          []string
 	loadStart         string // /proc/loadavg when the suite started: other work on the machine
+	revision          string // git revision measured ("-dirty" when the tree had changes)
+	transportWays     []transportWay
+	profiles          []cpuProfile
+}
+
+// transportWay names a measured way in the order it ran; rest tells REST from gRPC.
+type transportWay struct {
+	name string
+	rest bool
+}
+
+// medians of one way's rounds.
+func (r *report) medians(way string) (tp float64, p50, p99, cpu time.Duration) {
+	var tps []float64
+	var p50s, p99s, cpus []time.Duration
+	for _, x := range r.transport[way] {
+		tps, p50s, p99s, cpus = append(tps, x.Throughput), append(p50s, x.P50), append(p99s, x.P99), append(cpus, x.CPUPerReq)
+	}
+	return median(tps), median(p50s), median(p99s), median(cpus)
+}
+
+// ratio compares ways a and b side by side: the median of the per-round ratios of f (0 when
+// either way has no rounds).
+func (r *report) ratio(a, b string, f func(transportRun) float64) float64 {
+	var rs []float64
+	for i, x := range r.transport[a] {
+		if i < len(r.transport[b]) && f(r.transport[b][i]) > 0 {
+			rs = append(rs, f(x)/f(r.transport[b][i]))
+		}
+	}
+	return median(rs)
+}
+
+func throughput(x transportRun) float64 { return x.Throughput }
+func cpuPerReq(x transportRun) float64  { return float64(x.CPUPerReq) }
+
+// transportRows are the transport figures and the issue-17 targets: Covergate against the
+// baseline handler and against each peer, round by round.
+func (r *report) transportRows() summary {
+	var t summary
+	for _, w := range r.transportWays {
+		tp, p50, p99, cpu := r.medians(w.name)
+		name := w.name
+		if w.name == wayREST || w.name == wayGRPC {
+			name = "Covergate " + w.name
+		}
+		t = append(t, row{fmt.Sprintf("GetPolicy %s: throughput @%d / p50 / p99 / server CPU per request", name, r.env.concurrency),
+			fmt.Sprintf("%.0f req/s / %s / %s / %.0f µs", tp, ms(p50), ms(p99), float64(cpu)/float64(time.Microsecond)), "", ""})
+	}
+	pct := func(x float64) string { return fmt.Sprintf("%.0f %%", x*100) }
+	rest, grpc := r.ratio(wayREST, wayBaseline, throughput), r.ratio(wayGRPC, wayBaseline, throughput)
+	cpu := r.ratio(wayREST, wayBaseline, cpuPerReq)
+	t = append(t,
+		row{"Covergate REST throughput ÷ baseline", pct(rest), "≥ 80 %", verdict(rest >= 0.8)},
+		row{"Covergate gRPC throughput ÷ baseline", pct(grpc), "≥ 95 %", verdict(grpc >= 0.95)},
+		row{"Covergate REST server CPU per request ÷ baseline's", fmt.Sprintf("%.2f ×", cpu), "≤ 1.3 ×", verdict(cpu > 0 && cpu <= 1.3)})
+	for _, w := range r.transportWays {
+		if _, ok := r.transport[w.name]; !ok || w.name == wayBaseline || w.name == wayREST || w.name == wayGRPC {
+			continue
+		}
+		if w.rest {
+			x := r.ratio(wayREST, w.name, throughput)
+			t = append(t, row{"Covergate REST throughput ÷ " + w.name + " (REST)", pct(x), "> 100 %", verdict(x > 1)})
+		} else {
+			x := r.ratio(wayGRPC, w.name, throughput)
+			t = append(t, row{"Covergate gRPC throughput ÷ " + w.name, pct(x), "≥ 90 %", verdict(x >= 0.9)})
+		}
+	}
+	return t
 }
 
 // row is one line of the summary table.
@@ -41,33 +110,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float
 func (r *report) table() summary {
 	var t summary
 	if len(r.transport) > 0 {
-		med := func(way string) (tp float64, p50, p99, cpu time.Duration) {
-			var tps []float64
-			var p50s, p99s, cpus []time.Duration
-			for _, x := range r.transport[way] {
-				tps, p50s, p99s, cpus = append(tps, x.Throughput), append(p50s, x.P50), append(p99s, x.P99), append(cpus, x.CPUPerReq)
-			}
-			return median(tps), median(p50s), median(p99s), median(cpus)
-		}
-		// The ratio target compares runs side by side: the median of per-round ratios.
-		ratio := func(way string) float64 {
-			var rs []float64
-			for i, x := range r.transport[way] {
-				if i < len(r.transport["baseline"]) && r.transport["baseline"][i].Throughput > 0 {
-					rs = append(rs, x.Throughput/r.transport["baseline"][i].Throughput)
-				}
-			}
-			return median(rs)
-		}
-		for _, way := range []string{"baseline", "REST", "gRPC"} {
-			tp, p50, p99, cpu := med(way)
-			t = append(t, row{fmt.Sprintf("GetPolicy %s: throughput @%d / p50 / p99 / server CPU per request", way, r.env.concurrency),
-				fmt.Sprintf("%.0f req/s / %s / %s / %.0f µs", tp, ms(p50), ms(p99), float64(cpu)/float64(time.Microsecond)), "", ""})
-		}
-		rest, grpc := ratio("REST"), ratio("gRPC")
-		t = append(t,
-			row{"REST throughput ÷ baseline", fmt.Sprintf("%.0f %%", rest*100), "≥ 90 %", verdict(rest >= 0.9)},
-			row{"gRPC throughput ÷ baseline", fmt.Sprintf("%.0f %%", grpc*100), "≥ 100 %", verdict(grpc >= 1)})
+		t = append(t, r.transportRows()...)
 	}
 	for _, in := range r.ingest {
 		var tps []float64
@@ -131,8 +174,8 @@ func (r *report) markdown(t summary) string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# Performance")
 	p("")
-	p("Written by `make bench` (`%s`) on %s, in %s. Medians of %d rounds unless noted; the ratios compare rounds run side by side.",
-		r.env.command, r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second), r.env.runs)
+	p("Written by `make bench` (`%s`) on %s, in %s, measuring revision `%s`. Medians of %d rounds unless noted; the ratios compare rounds run side by side.",
+		r.env.command, r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second), r.revision, r.env.runs)
 	p("Numbers on a 2-core machine shared with other work are noisy: compare ratios within one run, not figures across runs.")
 	p("")
 	p("| metric | figure | target | met? |")
@@ -151,13 +194,13 @@ func (r *report) markdown(t summary) string {
 	p("## How to run")
 	p("")
 	p("```sh")
-	p("make bench          # builds bin/covergate and bin/covergate-bench, runs everything (~2-4 min), writes this file")
+	p("make bench          # builds bin/covergate and bin/covergate-bench, runs everything (~4 min), writes this file; raw CPU profiles in bin/profiles/")
 	p("make bench-micro    # the go test -bench micro-benchmarks of the packages")
-	p("bin/covergate-bench -help   # rounds, sizes, concurrency, -only transport,ingest,outbox,footprint")
+	p("bin/covergate-bench -help   # rounds, sizes, concurrency, -only transport,ingest,outbox,footprint, -peers, -profile")
 	p("```")
 	p("")
 	p("PostgreSQL must be reachable (`-postgres`, default `%s` or `COVERGATE_TEST_POSTGRES_DSN`); a fresh schema is created and dropped.", "postgres://postgres@127.0.0.1:5432/test")
-	p("Every server is a separate process: `bin/covergate serve` (SQLite or PostgreSQL, embedded partner sandbox, JSON logs at the default `info` level, i.e. one `http` and one `rpc` line per request, as in production) and the baseline (`covergate-bench baseline`). The load generator (`bench/loadgen`) runs in the benchmark process with real clients (net/http, grpc-go) on the same two cores, so it competes with the server for CPU: absolute figures are lower than on a dedicated client machine, ratios are what to compare.")
+	p("Every server is a separate process: `bin/covergate serve` (SQLite or PostgreSQL, embedded partner sandbox, JSON logs at the default `info` level, i.e. one line per request — the `http` line carrying the RPC's outcome for REST, an `rpc` line for gRPC — as in production), the baseline (`covergate-bench baseline`) and the peers (`covergate-bench peer -kind …`). The load generator (`bench/loadgen`) runs in the benchmark process with real clients (net/http, grpc-go) on the same two cores, so it competes with the server for CPU: absolute figures are lower than on a dedicated client machine, ratios are what to compare.")
 	p("")
 	p("## Machine")
 	p("")
@@ -166,23 +209,57 @@ func (r *report) markdown(t summary) string {
 		p("- %s", f)
 	}
 	r.details(p)
+	r.profileDetails(p)
 	p("")
-	p("## Where the time goes, and what was changed")
-	p("")
-	for _, n := range notes {
-		p("- %s", n)
-	}
+	p("Explanations of past changes and their measured effect are dated notes in README.md (Performance); this file holds only what this run measured.")
 	return b.String()
 }
 
-// notes explain the figures; they come from CPU profiles taken on this machine
-// (go test -bench . -cpuprofile in bench/profiling).
-var notes = []string{
-	"**REST through the gateway.** The gateway used to reach the gRPC server over an in-memory HTTP/2 socket (bufconn): every REST call was encoded to protobuf, framed, decoded, and crossed two goroutine hand-offs and two OpenTelemetry stats handlers. Unary calls now go through `server/inprocess`: the same interceptor chain (the same instances: request id, logging, metrics, recovery, auth, webhook guard, validation, idempotency) and the service handler run directly in the HTTP request's goroutine, with the caller's metadata as incoming metadata, an in-process peer (metrics still say `transport=\"http\"`), `grpc.SetHeader`/`SetTrailer` and status errors carried over; streams (WatchEvents) still use the socket. In development runs that took REST from about 42 % to about 62 % of the baseline's throughput and from ~200 to ~130 µs of server CPU per request. The rest of the gap is work the baseline does not do: two JSON log lines per request, auth (SHA-256 of the key), protovalidate, Prometheus metrics, the OpenTelemetry HTTP span, the HTTP middleware (request id, body limit, content type) and grpc-gateway's routing and marshalling. Dropping any of it would trade away a product guarantee, so the 90 % target is not met on this machine.",
-	"**gRPC.** gRPC serves the same read with the full interceptor chain and logging, and is within ~10-20 % of the bare handler; the baseline does neither auth nor logging, so ≥ 100 % is not reachable without removing them. Both are dominated by the store: the SQLite driver (modernc, pure Go) parses every SQL statement again on every query (~40 % of a GetPolicy's store time).",
-	"**Webhook ingestion.** Each delivery needs its own transaction (inbox row + effect + event) and SQLite `synchronous=FULL` / PostgreSQL fsync per commit: one transaction per delivery reached ~700-1,000/s. Group commit (`webhook.GroupCommit`, used by the webhook services): concurrent deliveries run one after another in one transaction, each in its own savepoint, and share the commit; the 2xx still follows the commit; a delivery that fails is rolled back to its savepoint alone and run again in its own transaction (so it gets exactly the answer it would have had), and a batch that cannot commit is rerun one delivery per transaction. The batch is whatever queued during the previous commit (≤ 128), so there is no added wait at low load. SQLite's savepoint journals are kept in memory (`temp_store=MEMORY`), which removed temp-file writes per savepoint. In development runs on this machine (same harness, one round each) ingestion went from 740-1,260/s to 1,600-4,700/s on SQLite and from ~1,000/s to 1,300-2,200/s on PostgreSQL, the spread being the other work on the machine. What is left is CPU: the committer executes every delivery's SQL on one goroutine (one core; statement parsing is ~30 % of it), while HTTP, signature verification, gRPC-gateway and logging use the other core together with the load generator; the duplicate path (the same HTTP, verification and logging work, nothing written) runs about twice as fast.",
-	"**Outbox.** With one delivery in flight (kept for per-replica ordering), each publication was one HTTP publish plus one transaction (one fsync) for its outcome. Outcomes are now recorded by a recorder that commits whatever accumulated while the next publication is being sent, in one transaction, so fsyncs overlap the publishing and are shared. In development runs this took 10,000 deliveries from ~1,300-1,900/s to ~4,400/s. Sending order and at-least-once delivery are unchanged; the window of 'published but not yet recorded' after a crash is the recorder's current batch instead of one publication, and such publications are re-sent with the same correlationId after their lease expires, as before. One OAuth2 token serves the whole run (token lifetime 1 h).",
-	"**Footprint.** Start-up (exec → `/readyz` 200) includes opening SQLite, migrations on a new database, building the gRPC and HTTP servers and starting the three embedded sandboxes.",
+// profileDetails writes where the gateway's CPU time went under REST and gRPC load.
+func (r *report) profileDetails(p func(string, ...any)) {
+	if len(r.profiles) == 0 {
+		return
+	}
+	p("")
+	p("## Where the time goes (CPU profiles of the gateway)")
+	p("")
+	p("After the measured rounds, the gateway's CPU was profiled (net/http/pprof on its `--debug-addr` loopback listener) for %s under each load at %d concurrent callers. Shares are of the CPU time sampled in the gateway process; flat is a function's own time, cumulative includes what it calls (as `go tool pprof -top` and `-top -cum`).", r.env.profileFor, r.env.concurrency)
+	for _, prof := range r.profiles {
+		per := time.Duration(0)
+		if prof.Requests > 0 {
+			per = prof.Total / time.Duration(prof.Requests)
+		}
+		p("")
+		p("### Under %s load: %s CPU sampled over %d requests (%.0f µs per request)", prof.Way, prof.Total.Round(time.Millisecond), prof.Requests, float64(per)/float64(time.Microsecond))
+		if prof.File != "" {
+			p("")
+			p("Raw profile: `%s` (`go tool pprof -top %s`).", prof.File, prof.File)
+		}
+		p("")
+		p("| # | package (flat) | share | function (flat) | share | function (cumulative) | share |")
+		p("|---|---|---|---|---|---|---|")
+		pct := func(d time.Duration) string {
+			if prof.Total <= 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.1f %%", 100*float64(d)/float64(prof.Total))
+		}
+		cell := func(xs []share, i int) (string, string) {
+			if i >= len(xs) {
+				return "", ""
+			}
+			return "`" + xs[i].Name + "`", pct(xs[i].CPU)
+		}
+		for i := range profileTop {
+			pk, pks := cell(prof.Packages, i)
+			fl, fls := cell(prof.Flat, i)
+			cu, cus := cell(prof.Cum, i)
+			if pk == "" && fl == "" && cu == "" {
+				break
+			}
+			p("| %d | %s | %s | %s | %s | %s | %s |", i+1, pk, pks, fl, fls, cu, cus)
+		}
+	}
 }
 
 func (r *report) details(p func(string, ...any)) {
@@ -193,13 +270,16 @@ func (r *report) details(p func(string, ...any)) {
 		p("GetPolicy on a SQLite store seeded with %d policies, %d requests per way per round at %d concurrent callers (closed loop, keep-alive HTTP/1.1 connections; one HTTP/2 connection for gRPC), after a warm-up. Server CPU is the serving process's utime+stime from /proc/PID/stat over the round, divided by the requests.",
 			r.env.policies, r.env.requests, r.env.concurrency)
 		p("")
+		p("The ways: **baseline** is a bare net/http handler calling the same PolicyService code (`covergate-bench baseline`: no gRPC, no auth, no logs — the practical limit); **REST** and **gRPC** are `covergate serve` with every product guarantee on (API-key auth, protovalidate, request ids, JSON logs at `info`, Prometheus metrics, OpenTelemetry spans, idempotency); the peers are separate `covergate-bench peer` processes serving the same PolicyService implementation on the same database: **%s** (a gRPC server with no interceptors, grpc-gateway's `RegisterPolicyServiceHandlerFromEndpoint` dialing it over loopback), **%s** (the same with the go-grpc-middleware v2 stack: Prometheus, slog logging of every call, recovery, bearer-token auth, protovalidate), **%s** (connectrpc.com/vanguard transcoding REST to the bare gRPC server in process) and **%s** (`grpc.NewServer()` with the service, nothing else).",
+			peerGateway, peerGatewayMW, peerVanguard, peerGRPC)
+		p("")
 		p("| round | way | req/s | p50 | p99 | server CPU/request |")
 		p("|---|---|---|---|---|---|")
 		for i := range r.env.runs {
-			for _, way := range []string{"baseline", "REST", "gRPC"} {
-				if i < len(r.transport[way]) {
-					x := r.transport[way][i]
-					p("| %d | %s | %.0f | %s | %s | %.0f µs |", i+1, way, x.Throughput, ms(x.P50), ms(x.P99), float64(x.CPUPerReq)/float64(time.Microsecond))
+			for _, w := range r.transportWays {
+				if i < len(r.transport[w.name]) {
+					x := r.transport[w.name][i]
+					p("| %d | %s | %.0f | %s | %s | %.0f µs |", i+1, w.name, x.Throughput, ms(x.P50), ms(x.P99), float64(x.CPUPerReq)/float64(time.Microsecond))
 				}
 			}
 		}
@@ -247,6 +327,20 @@ func (r *report) details(p func(string, ...any)) {
 	}
 }
 
+// gitRevision is HEAD's commit, with "-dirty" when the work tree has uncommitted changes (the
+// binaries measured were built from it), or "unknown" outside a git checkout.
+func gitRevision() string {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(strings.TrimSpace(string(st))) > 0 {
+		rev += "-dirty"
+	}
+	return rev
+}
+
 func machineFacts() []string {
 	facts := []string{fmt.Sprintf("%d CPUs (GOMAXPROCS %d), %s/%s, %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())}
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -264,9 +358,6 @@ func machineFacts() []string {
 		facts = append(facts, "kernel: "+strings.TrimSpace(string(raw)))
 	}
 	facts = append(facts, "load average at the end: "+loadAverage())
-	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
-		facts = append(facts, "revision: "+strings.TrimSpace(string(out)))
-	}
 	if out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "SHOW server_version").Output(); err == nil {
 		facts = append(facts, "PostgreSQL "+strings.TrimSpace(string(out))+" on the same machine")
 	}

@@ -64,8 +64,24 @@ func seedPolicies(ctx context.Context, dsn string, n int) ([]string, error) {
 	return ids, nil
 }
 
-// benchTransport measures GetPolicy three ways — gRPC, REST through the gateway, and the
-// baseline handler — interleaved round by round, so that machine noise hits all three alike.
+// Way names of the transport benchmark besides the peers (peers.go).
+const (
+	wayBaseline = "baseline"
+	wayREST     = "REST"
+	wayGRPC     = "gRPC"
+)
+
+// way is one server and protocol the transport benchmark measures.
+type way struct {
+	name string
+	pid  int
+	call loadgen.Call
+	rest bool // REST (compared with the baseline and the REST peers) or gRPC
+}
+
+// benchTransport measures GetPolicy on every way — the baseline handler, Covergate REST and
+// gRPC, and each peer — interleaved round by round, so that machine noise hits all alike. Then
+// it takes CPU profiles of the gateway under REST and under gRPC load.
 func benchTransport(ctx context.Context, env *env, rep *report) error {
 	dir := filepath.Join(env.work, "transport")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -77,7 +93,15 @@ func benchTransport(ctx context.Context, env *env, rep *report) error {
 	if err != nil {
 		return err
 	}
-	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir})
+	var debugAddr string
+	var extra []string
+	if env.profileFor > 0 {
+		if debugAddr, err = gatewayproc.FreePort(); err != nil {
+			return err
+		}
+		extra = []string{"--debug-addr", debugAddr}
+	}
+	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir, Extra: extra})
 	if err != nil {
 		return err
 	}
@@ -96,22 +120,14 @@ func benchTransport(ctx context.Context, env *env, rep *report) error {
 	}
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: env.concurrency, MaxConnsPerHost: env.concurrency}}
 	defer httpClient.CloseIdleConnections()
-	conn, err := grpc.NewClient(gw.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("transport: dial gRPC: %w", err)
-	}
-	defer conn.Close()
-	policies := insurancev1.NewPolicyServiceClient(conn)
 	authMD := metadata.Pairs("authorization", "Bearer "+gatewayproc.APIKey)
-
-	getJSON := func(url string, auth bool) error {
+	getJSON := func(url string) error {
 		req, err := http.NewRequest(http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
-		if auth {
-			req.Header.Set("Authorization", "Bearer "+gatewayproc.APIKey)
-		}
+		// Every REST way gets the same request, the key included (only some check it).
+		req.Header.Set("Authorization", "Bearer "+gatewayproc.APIKey)
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			return err
@@ -125,25 +141,61 @@ func benchTransport(ctx context.Context, env *env, rep *report) error {
 		}
 		return nil
 	}
-	ways := []struct {
-		name string
-		pid  int
-		call loadgen.Call
-	}{
-		{"baseline", base.PID(), func(_ context.Context, i int) error {
-			return getJSON("http://"+baseAddr+"/v1/policies/"+ids[i%len(ids)], false)
-		}},
-		{"REST", gw.PID(), func(_ context.Context, i int) error {
-			return getJSON("http://"+gw.HTTPAddr+"/v1/policies/"+ids[i%len(ids)], true)
-		}},
-		{"gRPC", gw.PID(), func(ctx context.Context, i int) error {
+	restWay := func(name string, pid int, addr string) way {
+		return way{name: name, pid: pid, rest: true, call: func(_ context.Context, i int) error {
+			return getJSON("http://" + addr + "/v1/policies/" + ids[i%len(ids)])
+		}}
+	}
+	grpcWay := func(name string, pid int, addr string) (way, error) {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return way{}, fmt.Errorf("transport: dial gRPC %s: %w", name, err)
+		}
+		context.AfterFunc(ctx, func() { conn.Close() })
+		policies := insurancev1.NewPolicyServiceClient(conn)
+		return way{name: name, pid: pid, call: func(ctx context.Context, i int) error {
 			_, err := policies.GetPolicy(metadata.NewOutgoingContext(ctx, authMD), &insurancev1.GetPolicyRequest{PolicyId: ids[i%len(ids)]})
 			return err
-		}},
+		}}, nil
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // closes the gRPC client connections
+	ways := []way{restWay(wayBaseline, base.PID(), baseAddr), restWay(wayREST, gw.PID(), gw.HTTPAddr)}
+	covergateGRPC, err := grpcWay(wayGRPC, gw.PID(), gw.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	var grpcWays []way
+	grpcWays = append(grpcWays, covergateGRPC)
+	for _, kind := range env.peers {
+		addrs := make([]string, 2)
+		for i := range addrs {
+			if addrs[i], err = gatewayproc.FreePort(); err != nil {
+				return err
+			}
+		}
+		p, err := gatewayproc.Start(env.self, []string{"peer", "-kind", kind, "-database", dsn, "-grpc-addr", addrs[0], "-http-addr", addrs[1]}, dir)
+		if err != nil {
+			return err
+		}
+		defer env.stop(p)
+		if err := p.WaitReady(ctx, "http://"+addrs[1]+"/readyz", 30*time.Second); err != nil {
+			return err
+		}
+		if kind == peerGRPC {
+			w, err := grpcWay(kind, p.PID(), addrs[0])
+			if err != nil {
+				return err
+			}
+			grpcWays = append(grpcWays, w)
+			continue
+		}
+		ways = append(ways, restWay(kind, p.PID(), addrs[1]))
+	}
+	ways = append(ways, grpcWays...)
 	runs := map[string][]transportRun{}
 	for _, w := range ways {
-		// Warm-up: connections, caches, JIT-free but allocation pools and SQLite page cache.
+		// Warm-up: connections, allocation pools and the SQLite page cache.
 		if res := loadgen.Closed(ctx, env.concurrency, env.requests/5, w.call); res.Err() != nil {
 			return fmt.Errorf("transport %s warm-up: %w", w.name, res.Err())
 		}
@@ -167,10 +219,22 @@ func benchTransport(ctx context.Context, env *env, rep *report) error {
 			r := transportRun{Throughput: res.Throughput(), P50: res.Percentile(0.5), P99: res.Percentile(0.99),
 				CPUPerReq: (cpu1 - cpu0) / time.Duration(res.Requests)}
 			runs[w.name] = append(runs[w.name], r)
-			env.logf("transport round %d %-8s %8.0f req/s  p50 %-8s p99 %-8s cpu/req %s", round+1, w.name, r.Throughput, r.P50, r.P99, r.CPUPerReq)
+			env.logf("transport round %d %-16s %8.0f req/s  p50 %-8s p99 %-8s cpu/req %s", round+1, w.name, r.Throughput, r.P50, r.P99, r.CPUPerReq)
 		}
 	}
 	rep.transport = runs
+	for _, w := range ways {
+		rep.transportWays = append(rep.transportWays, transportWay{name: w.name, rest: w.rest})
+	}
 	rep.notePeak(gw.PID())
+	if env.profileFor > 0 {
+		for _, w := range []way{ways[1], covergateGRPC} {
+			prof, err := profileUnder(ctx, env, "http://"+debugAddr, w)
+			if err != nil {
+				return err
+			}
+			rep.profiles = append(rep.profiles, prof)
+		}
+	}
 	return nil
 }

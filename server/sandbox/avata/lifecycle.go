@@ -89,7 +89,9 @@ func (s *Server) schedulePolicyAccept(policyUUID string) {
 // scheduleClaimSteps walks a new claim through ClaimSteps, one per
 // ClaimStepDelay, stopping if someone else changed its status meanwhile.
 func (s *Server) scheduleClaimSteps(claimUUID string) {
-	steps := s.cfg.ClaimSteps
+	s.mu.Lock()
+	steps := s.claimSteps
+	s.mu.Unlock()
 	if len(steps) == 0 {
 		return
 	}
@@ -112,6 +114,22 @@ func (s *Server) scheduleClaimSteps(claimUUID string) {
 			expect = next
 		}
 	})
+}
+
+// SetClaimSteps replaces the statuses claims filed from now on move through
+// (Config.ClaimSteps). None: a new claim stays CREATED, and sends no callback,
+// until SetClaimStatus or /_sandbox/claims/{uuid}/status moves it. Claims
+// already walking keep their steps.
+func (s *Server) SetClaimSteps(steps ...string) error {
+	for _, st := range steps {
+		if !isClaimStatus(st) {
+			return fmt.Errorf("avata sandbox: claim step %q is not a claim status", st)
+		}
+	}
+	s.mu.Lock()
+	s.claimSteps = append([]string(nil), steps...)
+	s.mu.Unlock()
+	return nil
 }
 
 // ErrNotFound: no policy or claim with that uuid.

@@ -32,11 +32,12 @@ type Server struct {
 	closed bool
 	wake   chan struct{} // nudges the delivery worker
 
-	mu       sync.Mutex
-	readings Readings
-	st       state
-	queue    []pendingCallback
-	deliv    []Delivery
+	mu         sync.Mutex
+	readings   Readings
+	claimSteps []string // Config.ClaimSteps, switchable at run time (SetClaimSteps)
+	st         state
+	queue      []pendingCallback
+	deliv      []Delivery
 }
 
 // call is what a handler knows about its request: the readings in force when
@@ -72,7 +73,8 @@ func Open(cfg Config) (*Server, error) {
 		kitOpts.MaxBodyBytes = maxUploadBody // claim uploads are bigger than the kit's default
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1), readings: cfg.Readings}
+	s := &Server{cfg: cfg, ctx: ctx, cancel: cancel, st: newState(), wake: make(chan struct{}, 1), readings: cfg.Readings,
+		claimSteps: cfg.ClaimSteps}
 	s.handlers = map[string]handlerFunc{
 		opNFTProposal:          s.nftProposal,
 		opNFTConfirm:           s.nftConfirm,

@@ -13,6 +13,7 @@ import (
 var PersonalDataTables = []string{
 	"customers", "customer_etvas_contexts", "quotes", "policies", "claims", "claim_documents",
 	"inbox", "events", "publications", "idempotency", "personal_refs", "jobs", "wallet_sessions",
+	"partner_calls",
 }
 
 // Vacuum removes the old row versions PostgreSQL keeps after an UPDATE or DELETE — including

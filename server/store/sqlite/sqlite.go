@@ -54,6 +54,7 @@ type Store struct {
 	store.Reader
 	writer  *sql.DB
 	reader  *sql.DB
+	stmts   *stmtCache // the reader pool's prepared statements
 	dialect *sqlstore.Dialect
 	bc      *store.Broadcaster
 	log     *slog.Logger
@@ -148,12 +149,13 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 	s := &Store{
 		writer:  writer,
 		reader:  reader,
+		stmts:   newStmtCache(reader),
 		dialect: d,
 		bc:      store.NewBroadcaster(),
 		log:     log,
 		retries: opts.MaxRetries,
 	}
-	s.Reader = sqlstore.New(sqlQuerier{reader}, d, nil)
+	s.Reader = sqlstore.New(sqlQuerier{db: reader, stmts: s.stmts}, d, nil)
 	return s, nil
 }
 
@@ -325,7 +327,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // closes both pools.
 func (s *Store) Close() error {
 	s.bc.Close()
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.stmts.close(), s.reader.Close(), s.writer.Close())
 }
 
 // FindText implements store.Store.

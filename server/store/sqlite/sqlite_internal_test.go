@@ -107,7 +107,7 @@ func TestMigrationsFromEmpty(t *testing.T) {
 	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 15 { // 14 domain tables (jobs since 00002, wallet_sessions since 00003, personal_refs since 00005) + goose_db_version
+	if tables != 16 { // 15 domain tables (jobs since 00002, wallet_sessions since 00003, personal_refs since 00005, partner_calls since 00007) + goose_db_version
 		t.Fatalf("%d tables after migration", tables)
 	}
 }

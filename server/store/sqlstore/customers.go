@@ -285,7 +285,8 @@ func (s *Queries) AddEtvasContextID(ctx context.Context, customerID, contextID s
 // the customer's wallet session; it replaces with domain.Redacted the raw payload, headers and
 // stored response of the customer's inbox deliveries, the data of their
 // events, their quotes' requests and their publications' payloads (pending
-// ones are failed, not sent); and it deletes their idempotency records. ID,
+// ones are failed, not sent), their jobs' payloads and their partner calls' requests (pending
+// ones are failed/abandoned); and it deletes their idempotency records. ID,
 // PseudonymID, policies and claims remain, so the business record survives
 // under the pseudonym. First, records that name the customer without being
 // filed under it (personal_refs: an event about the same Etvas user, a
@@ -346,6 +347,12 @@ func (s *Queries) EraseCustomer(ctx context.Context, customerID string, now time
 			last_error=CASE WHEN status='PENDING' THEN 'canceled: customer erased' ELSE last_error END,
 			lease_owner='', lease_expire_time=NULL, update_time=$3 WHERE customer_id=$1`,
 			[]any{customerID, red, s.ts(now)}},
+		// A partner call's request holds the holder's details until it settles; a pending one
+		// is abandoned (its outcome is left to the partner's callbacks).
+		{"partner calls", `UPDATE partner_calls SET request=$2,
+			state=CASE WHEN state='PENDING' THEN 'FAILED' ELSE state END,
+			last_error=CASE WHEN state='PENDING' THEN 'abandoned: customer erased' ELSE last_error END,
+			version=version+1, update_time=$3 WHERE customer_id=$1`, []any{customerID, red, s.ts(now)}},
 	}
 	for _, st := range steps {
 		if _, err := s.q.Exec(ctx, st.query, st.args...); err != nil {

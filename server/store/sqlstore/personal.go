@@ -11,12 +11,13 @@ import (
 
 // Record kinds of personal_refs (see the migration 00002_personal_refs).
 const (
-	refCustomer    = "customer"    // the identifiers a customer has had
-	refInbox       = "inbox"       // what a partner delivery names
-	refPublication = "publication" // what a publication's payload names
-	refClaim       = "claim"       // what a claim's e-mail and reason name
-	refIdempotency = "idempotency" // what a stored answer names; record id: principal + idemSep + key
-	refQuote       = "quote"       // what a quote request names
+	refCustomer    = "customer"     // the identifiers a customer has had
+	refInbox       = "inbox"        // what a partner delivery names
+	refPublication = "publication"  // what a publication's payload names
+	refClaim       = "claim"        // what a claim's e-mail and reason name
+	refIdempotency = "idempotency"  // what a stored answer names; record id: principal + idemSep + key
+	refQuote       = "quote"        // what a quote request names
+	refPartnerCall = "partner_call" // what a partner call's request and subject name
 )
 
 // idemSep joins an idempotency record's principal and key into one record id. Keys are
@@ -191,6 +192,11 @@ func (s *Queries) eraseNamed(ctx context.Context, c domain.Customer, now time.Ti
 				err = s.scrubClaim(ctx, id, now)
 			case refQuote:
 				_, err = s.q.Exec(ctx, `UPDATE quotes SET request=$2 WHERE id=$1`, id, red)
+			case refPartnerCall:
+				_, err = s.q.Exec(ctx, `UPDATE partner_calls SET request=$2,
+					state=CASE WHEN state='PENDING' THEN 'FAILED' ELSE state END,
+					last_error=CASE WHEN state='PENDING' THEN 'abandoned: customer erased' ELSE last_error END,
+					version=version+1, update_time=$3 WHERE id=$1`, id, red, s.ts(now))
 			case refIdempotency:
 				principal, key, _ := strings.Cut(id, idemSep)
 				_, err = s.q.Exec(ctx, `DELETE FROM idempotency WHERE principal=$1 AND idem_key=$2`, principal, key)
@@ -308,4 +314,11 @@ func (s *Queries) linkClaim(ctx context.Context, c domain.Claim) error {
 		refs = append(refs, domain.RefID+strings.ToLower(c.AvataClaimUUID))
 	}
 	return s.link(ctx, refCustomer, c.CustomerID, refs)
+}
+
+// linkPartnerCall records what a partner call's request names (a claimant's e-mail, the holder's
+// details) and its subject (the policy or claim it is about): a call filed under nobody (a
+// custodial claim) is still found at erasure through them.
+func (s *Queries) linkPartnerCall(ctx context.Context, c domain.PartnerCall) error {
+	return s.link(ctx, refPartnerCall, c.ID, domain.RefsInText(append([]byte(c.Subject+"\n"), c.Request...)))
 }

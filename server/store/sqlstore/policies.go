@@ -98,6 +98,15 @@ func (s *Queries) FindPolicyByAvataUUID(ctx context.Context, avataPolicyUUID str
 		`SELECT `+policyCols+` FROM policies WHERE avata_policy_uuid = $1`, avataPolicyUUID)
 }
 
+// FindPolicyByAvataReference implements store.PolicyReader.
+func (s *Queries) FindPolicyByAvataReference(ctx context.Context, ref string) (domain.Policy, error) {
+	if ref == "" {
+		return domain.Policy{}, fmt.Errorf("store: find policy by avata reference: %w", store.ErrNotFound)
+	}
+	return getOne(ctx, s, "find policy by avata reference", scanPolicy,
+		`SELECT `+policyCols+` FROM policies WHERE avata_reference = $1 ORDER BY id DESC LIMIT 1`, ref)
+}
+
 // ListPolicies implements store.PolicyReader.
 func (s *Queries) ListPolicies(ctx context.Context, pf store.PolicyFilter, page store.PageRequest) (store.Page[domain.Policy], error) {
 	var f filter
@@ -162,13 +171,14 @@ func (s *Queries) UpdatePolicy(ctx context.Context, p domain.Policy, expectedVer
 }
 
 const claimCols = `id, policy_id, customer_id, avata_claim_uuid, status, reason, claimant_email, document_keys,
-	status_time, version, create_time, update_time`
+	status_time, version, create_time, update_time, avata_claim_id`
 
 func scanClaim(r Rows) (domain.Claim, error) {
 	var c domain.Claim
 	var keys string
 	err := r.Scan(&c.ID, &c.PolicyID, strDest{&c.CustomerID}, strDest{&c.AvataClaimUUID}, &c.Status, &c.Reason,
-		&c.ClaimantEmail, &keys, timeDest{&c.StatusTime}, &c.Version, timeDest{&c.CreateTime}, timeDest{&c.UpdateTime})
+		&c.ClaimantEmail, &keys, timeDest{&c.StatusTime}, &c.Version, timeDest{&c.CreateTime}, timeDest{&c.UpdateTime},
+		&c.AvataClaimID)
 	if err != nil {
 		return c, err
 	}
@@ -227,9 +237,9 @@ func (s *Queries) CreateClaim(ctx context.Context, c domain.Claim) (domain.Claim
 	}
 	now := s.now()
 	c.Version, c.CreateTime, c.UpdateTime, c.StatusTime = 1, now, now, Trunc(c.StatusTime)
-	_, err = s.q.Exec(ctx, `INSERT INTO claims (`+claimCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+	_, err = s.q.Exec(ctx, `INSERT INTO claims (`+claimCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
 		c.ID, c.PolicyID, nstr(c.CustomerID), nstr(c.AvataClaimUUID), string(c.Status), c.Reason, c.ClaimantEmail, keys,
-		s.nts(c.StatusTime), c.Version, s.ts(c.CreateTime), s.ts(c.UpdateTime))
+		s.nts(c.StatusTime), c.Version, s.ts(c.CreateTime), s.ts(c.UpdateTime), c.AvataClaimID)
 	if err != nil {
 		return c, s.mapWriteErr("create claim", err)
 	}
@@ -245,10 +255,10 @@ func (s *Queries) UpdateClaim(ctx context.Context, c domain.Claim, expectedVersi
 	c.Version, c.UpdateTime, c.StatusTime = expectedVersion+1, s.now(), Trunc(c.StatusTime)
 	err = s.queryOne(ctx, func(r Rows) error { return r.Scan(timeDest{&c.CreateTime}) },
 		`UPDATE claims SET policy_id=$2, customer_id=$3, avata_claim_uuid=$4, status=$5, reason=$6,
-		claimant_email=$7, document_keys=$8, status_time=$9, version=$10, update_time=$11
+		claimant_email=$7, document_keys=$8, status_time=$9, version=$10, update_time=$11, avata_claim_id=$13
 		WHERE id=$1 AND version=$12 RETURNING create_time`,
 		c.ID, c.PolicyID, nstr(c.CustomerID), nstr(c.AvataClaimUUID), string(c.Status), c.Reason, c.ClaimantEmail, keys,
-		s.nts(c.StatusTime), c.Version, s.ts(c.UpdateTime), expectedVersion)
+		s.nts(c.StatusTime), c.Version, s.ts(c.UpdateTime), expectedVersion, c.AvataClaimID)
 	if errors.Is(err, errNoRows) {
 		return c, s.versionMiss(ctx, "claims", "update claim", c.ID, expectedVersion)
 	}

@@ -93,3 +93,60 @@ func testSavepoint(t *testing.T, s store.Store) {
 		t.Fatalf("events = %+v, want only the kept one", page.Items)
 	}
 }
+
+// testSavepointNested: an enclosing savepoint that fails undoes the nested ones that passed, one
+// that passes keeps them, and savepoints opened after either still work — with writes between
+// savepoints and after the last one kept too.
+func testSavepointNested(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	boom := errors.New("boom")
+	put := func(ctx context.Context, tx store.Tx, key string) error {
+		_, err := tx.InsertInbox(ctx, domain.InboxRecord{Partner: domain.PartnerEtvas, DeliveryKey: key, EventType: "x", Payload: []byte(`{}`)})
+		return err
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		sp := tx.(store.Savepointer)
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(sp.Savepoint(ctx, func(ctx context.Context) error { return put(ctx, tx, "n-kept-1") }))
+		err := sp.Savepoint(ctx, func(ctx context.Context) error { // fails after two nested passes
+			must(sp.Savepoint(ctx, func(ctx context.Context) error { return put(ctx, tx, "n-undone-inner-1") }))
+			must(sp.Savepoint(ctx, func(ctx context.Context) error { return put(ctx, tx, "n-undone-inner-2") }))
+			return boom
+		})
+		if !errors.Is(err, boom) || errors.Is(err, store.ErrTxUnusable) {
+			t.Fatalf("failing enclosing savepoint returned %v", err)
+		}
+		must(sp.Savepoint(ctx, func(ctx context.Context) error { // passes with a nested pass
+			if err := put(ctx, tx, "n-kept-outer"); err != nil {
+				return err
+			}
+			return sp.Savepoint(ctx, func(ctx context.Context) error { return put(ctx, tx, "n-kept-inner") })
+		}))
+		must(put(ctx, tx, "n-kept-between"))
+		err = sp.Savepoint(ctx, func(ctx context.Context) error {
+			if err := put(ctx, tx, "n-undone-last"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("failing savepoint returned %v", err)
+		}
+		must(sp.Savepoint(ctx, func(ctx context.Context) error { return put(ctx, tx, "n-kept-last") }))
+		return put(ctx, tx, "n-kept-after")
+	})
+	for key, want := range map[string]bool{
+		"n-kept-1": true, "n-undone-inner-1": false, "n-undone-inner-2": false, "n-kept-outer": true, "n-kept-inner": true,
+		"n-kept-between": true, "n-undone-last": false, "n-kept-last": true, "n-kept-after": true,
+	} {
+		_, err := s.FindInbox(ctx, domain.PartnerEtvas, key)
+		if got := err == nil; got != want {
+			t.Errorf("inbox %q present = %v, want %v (err %v)", key, got, want, err)
+		}
+	}
+}

@@ -46,12 +46,16 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Checkpoints", testCheckpoints},
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
+		{"SavepointNested", testSavepointNested},
 		{"Erasure", testErasure},
 		{"CustomerStructuredAddress", testCustomerStructuredAddress},
 		{"PolicyAvataData", testPolicyAvataData},
 		{"WalletSessions", testWalletSessions},
 		{"WalletErasure", testWalletErasure},
 		{"ErasureReachesRecordsNamingTheCustomer", testErasureNamed},
+		{"PartnerCalls", testPartnerCalls},
+		{"AvataReferences", testAvataReferences},
+		{"PartnerCallErasure", testPartnerCallErasure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -341,6 +341,8 @@ export interface paths {
          *     any replica, with no gap and no duplicate across the switch. Resume after a disconnect by
          *     passing the last cursor received. Over HTTP the stream is newline-delimited JSON.
          * @description Required scope: `events.read`.
+         *
+         *     With `Accept: text/event-stream`: Server-Sent Events. Each event has `id:` = the event's cursor and `data:` = the Event as JSON; a reconnecting client's `Last-Event-ID` resumes right after that cursor (it takes precedence over `after_cursor`). An idle stream sends a comment line periodically. An error that ends a started stream is an event named `stream-error` whose data is a google.rpc.Status. Otherwise: newline-delimited JSON, one `{"result":{...}}` per event, a last `{"error":{...}}` if the stream fails. Headers are sent as soon as the stream is accepted; errors before that are ordinary `google.rpc.Status` answers.
          */
         get: operations["EventService_WatchEvents"];
         put?: never;
@@ -876,8 +878,13 @@ export interface components {
             documentKeys?: string[];
             /** @description Opaque version tag. */
             etag?: string;
-            /** @description The carrier's claim id. */
+            /**
+             * @description The carrier's claim uuid (Avata's `uuid`). Empty until the carrier reveals it: Avata's
+             *     create-claim answer carries none, its first `claim-update` callback does.
+             */
             partnerClaimId?: string;
+            /** @description The carrier's claim number (Avata's `details.claimId` of `claim-update` callbacks), when known. */
+            partnerClaimNumber?: string;
             /** @description The policy claimed on. */
             policyId?: string;
             /** @description What happened. */
@@ -2445,22 +2452,26 @@ export interface operations {
                 /** @description Only events from this partner. */
                 partner?: components["schemas"]["covergate.insurance.v1.Partner"];
             };
-            header?: never;
+            header?: {
+                /** @description Server-Sent Events only: resume after this event cursor (sent by EventSource on reconnect). */
+                "Last-Event-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description WatchEventsResponse carries one event of the stream. (streaming responses) */
+            /** @description WatchEventsResponse carries one event of the stream. A stream: NDJSON by default, Server-Sent Events with `Accept: text/event-stream`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
+                    "application/x-ndjson": {
                         error?: components["schemas"]["google.rpc.Status"];
                         result?: components["schemas"]["covergate.insurance.v1.WatchEventsResponse"];
                     };
+                    "text/event-stream": string;
                 };
             };
             /** @description An unexpected error response. */

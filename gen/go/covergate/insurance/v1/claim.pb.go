@@ -264,7 +264,8 @@ type Claim struct {
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Keys of the documents attached.
 	DocumentKeys []string `protobuf:"bytes,6,rep,name=document_keys,json=documentKeys,proto3" json:"document_keys,omitempty"`
-	// The carrier's claim id.
+	// The carrier's claim uuid (Avata's `uuid`). Empty until the carrier reveals it: Avata's
+	// create-claim answer carries none, its first `claim-update` callback does.
 	PartnerClaimId string `protobuf:"bytes,7,opt,name=partner_claim_id,json=partnerClaimId,proto3" json:"partner_claim_id,omitempty"`
 	// Time of the partner event that set the current status.
 	StatusTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=status_time,json=statusTime,proto3" json:"status_time,omitempty"`
@@ -273,9 +274,11 @@ type Claim struct {
 	// When the claim was filed.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the claim last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The carrier's claim number (Avata's `details.claimId` of `claim-update` callbacks), when known.
+	PartnerClaimNumber string `protobuf:"bytes,12,opt,name=partner_claim_number,json=partnerClaimNumber,proto3" json:"partner_claim_number,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Claim) Reset() {
@@ -383,6 +386,13 @@ func (x *Claim) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Claim) GetPartnerClaimNumber() string {
+	if x != nil {
+		return x.PartnerClaimNumber
+	}
+	return ""
 }
 
 // UploadClaimDocumentsRequest uploads documents for a future claim.
@@ -964,7 +974,7 @@ const file_covergate_insurance_v1_claim_proto_rawDesc = "" +
 	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xcf\x03\n" +
+	"createTime\"\x81\x04\n" +
 	"\x05Claim\x12\x19\n" +
 	"\bclaim_id\x18\x01 \x01(\tR\aclaimId\x12\x1b\n" +
 	"\tpolicy_id\x18\x02 \x01(\tR\bpolicyId\x12\x1f\n" +
@@ -981,7 +991,8 @@ const file_covergate_insurance_v1_claim_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x9b\x01\n" +
+	"updateTime\x120\n" +
+	"\x14partner_claim_number\x18\f \x01(\tR\x12partnerClaimNumber\"\x9b\x01\n" +
 	"\x1bUploadClaimDocumentsRequest\x12%\n" +
 	"\tpolicy_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bpolicyId\x12U\n" +
 	"\tdocuments\x18\x02 \x03(\v2+.covergate.insurance.v1.ClaimDocumentUploadB\n" +

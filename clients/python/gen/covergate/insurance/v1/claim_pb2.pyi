@@ -18,13 +18,14 @@ CLAIM_STATUS_UNSPECIFIED: ClaimStatus
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Claim(_message.Message):
-    __slots__ = ["claim_id", "create_time", "customer_id", "document_keys", "etag", "partner_claim_id", "policy_id", "reason", "status", "status_time", "update_time"]
+    __slots__ = ["claim_id", "create_time", "customer_id", "document_keys", "etag", "partner_claim_id", "partner_claim_number", "policy_id", "reason", "status", "status_time", "update_time"]
     CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_KEYS_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     PARTNER_CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_CLAIM_NUMBER_FIELD_NUMBER: _ClassVar[int]
     POLICY_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -36,12 +37,13 @@ class Claim(_message.Message):
     document_keys: _containers.RepeatedScalarFieldContainer[str]
     etag: str
     partner_claim_id: str
+    partner_claim_number: str
     policy_id: str
     reason: str
     status: ClaimStatus
     status_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, claim_id: _Optional[str] = ..., policy_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., status: _Optional[_Union[ClaimStatus, str]] = ..., reason: _Optional[str] = ..., document_keys: _Optional[_Iterable[str]] = ..., partner_claim_id: _Optional[str] = ..., status_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, claim_id: _Optional[str] = ..., policy_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., status: _Optional[_Union[ClaimStatus, str]] = ..., reason: _Optional[str] = ..., document_keys: _Optional[_Iterable[str]] = ..., partner_claim_id: _Optional[str] = ..., status_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., partner_claim_number: _Optional[str] = ...) -> None: ...
 
 class ClaimDocument(_message.Message):
     __slots__ = ["content_type", "create_time", "document_key", "file_name", "sha256", "size_bytes"]
