@@ -361,7 +361,7 @@ func PublicationToProto(p domain.Publication) *insurancev1.Publication {
 	var payload structpb.Struct
 	if err := protojson.Unmarshal(p.Payload, &payload); err == nil {
 		out.Payload = &payload
-		if v, ok := payload.GetFields()["payloadVersion"]; ok {
+		if v, ok := payload.GetFields()[domain.EnvelopePayloadVersion]; ok {
 			out.PayloadVersion = v.GetStringValue()
 		}
 	}

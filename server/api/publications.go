@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -16,15 +14,10 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
+	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/partners/scalepoint"
 	"github.com/covergate/covergate/server/store"
 )
-
-// DefaultPayloadVersion is the envelope payloadVersion when the request sends none.
-const DefaultPayloadVersion = "1.0.0"
-
-// envelopeFields are the Scalepoint envelope fields we set; a payload may not carry them.
-var envelopeFields = []string{"eventType", "payloadVersion", "correlationId", "timestamp"}
 
 // PublishEvent queues a Scalepoint event: the publication and its publication.queued event are
 // written in one transaction, and the answer (status PENDING) comes at once; the outbox workers
@@ -34,47 +27,36 @@ func (s *EventService) PublishEvent(ctx context.Context, req *insurancev1.Publis
 	if err != nil {
 		return nil, err
 	}
-	correlationID := req.GetCorrelationId()
-	if correlationID == "" {
-		correlationID = uuid.NewString()
-	}
-	version := req.GetPayloadVersion()
-	if version == "" {
-		version = DefaultPayloadVersion
-	}
-	payload, err := envelope(req.GetEventType(), version, correlationID, s.d.now(), req.GetPayload())
+	fields, err := payloadFields(req.GetPayload())
 	if err != nil {
 		return nil, err
 	}
-	// Refuse now what Scalepoint's adapter would refuse at delivery: a queued event that can
-	// never be sent only turns into a FAILED publication later.
-	if len(payload) > scalepoint.DefaultMaxPayloadBytes {
-		return nil, apierror.New(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
-			fmt.Sprintf("the event is %d bytes; Scalepoint accepts at most %d", len(payload), scalepoint.DefaultMaxPayloadBytes),
-			"partner", "scalepoint", "limit_bytes", fmt.Sprint(scalepoint.DefaultMaxPayloadBytes))
+	in := lifecycle.PublishInput{
+		Event: domain.ScalepointEvent{
+			Destination: dest, EventType: req.GetEventType(), PayloadVersion: req.GetPayloadVersion(),
+			CorrelationID: req.GetCorrelationId(), Fields: fields,
+		},
+		// Refused now what Scalepoint's adapter would refuse at delivery: a queued event that can
+		// never be sent only turns into a FAILED publication later.
+		MaxPayloadBytes: scalepoint.DefaultMaxPayloadBytes,
 	}
-	pub := domain.Publication{Destination: dest, EventType: req.GetEventType(), CorrelationID: correlationID, Payload: payload}
+	var pub domain.Publication
 	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		p, err := tx.EnqueuePublication(ctx, pub)
-		if err != nil {
-			return err
-		}
-		data, err := json.Marshal(map[string]string{
-			"publication_id": p.ID, "event_type": p.EventType, "correlation_id": p.CorrelationID,
-			"country": dest.Country, "tenant": dest.Tenant, "source": "api",
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := tx.AppendEvent(ctx, domain.Event{
-			Type: domain.EventPublicationQueued, Subject: domain.SubjectPublications + p.ID, Partner: domain.PartnerScalepoint, Data: data,
-		}); err != nil {
-			return err
-		}
+		p, err := s.d.Lifecycle.PublishEvent(ctx, tx, in, apiSource(ctx, domain.PartnerScalepoint))
 		pub = p
-		return nil
+		return err
 	})
-	if err != nil {
+	var conflict *domain.EnvelopeConflictError
+	var tooLarge *lifecycle.PayloadTooLargeError
+	switch {
+	case errors.As(err, &conflict):
+		return nil, invalidField("payload."+conflict.Field, "payload.envelope_field",
+			"payload must not set "+conflict.Field+": the gateway sets the envelope fields "+strings.Join(domain.EnvelopeFields(), ", "))
+	case errors.As(err, &tooLarge):
+		return nil, apierror.New(codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+			fmt.Sprintf("the event is %d bytes; Scalepoint accepts at most %d", tooLarge.Size, tooLarge.Limit),
+			"partner", "scalepoint", "limit_bytes", fmt.Sprint(tooLarge.Limit))
+	case err != nil:
 		return nil, fmt.Errorf("api: publish event: %w", err)
 	}
 	return &insurancev1.PublishEventResponse{Publication: PublicationToProto(pub)}, nil
@@ -96,8 +78,8 @@ func (s *EventService) destination(d *insurancev1.Destination) (domain.Destinati
 		fmt.Sprintf("this gateway publishes to country %q tenant %q only", cfg.Country, cfg.Tenant))
 }
 
-// envelope renders the Scalepoint body of a request's payload.
-func envelope(eventType, version, correlationID string, now time.Time, payload *structpb.Struct) ([]byte, error) {
+// payloadFields decodes the request's payload into the event's top-level fields.
+func payloadFields(payload *structpb.Struct) (map[string]json.RawMessage, error) {
 	raw, err := protojson.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("api: encode payload: %w", err)
@@ -106,13 +88,7 @@ func envelope(eventType, version, correlationID string, now time.Time, payload *
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, fmt.Errorf("api: decode payload: %w", err)
 	}
-	b, err := domain.ScalepointEnvelope(eventType, version, correlationID, now, fields)
-	var conflict *domain.EnvelopeConflictError
-	if errors.As(err, &conflict) {
-		return nil, invalidField("payload."+conflict.Field, "payload.envelope_field",
-			"payload must not set "+conflict.Field+": the gateway sets the envelope fields "+strings.Join(envelopeFields, ", "))
-	}
-	return b, err
+	return fields, nil
 }
 
 // GetPublication returns one publication with its delivery state.

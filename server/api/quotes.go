@@ -87,22 +87,10 @@ func (s *QuoteService) CreateQuote(ctx context.Context, req *insurancev1.CreateQ
 		return nil, err
 	}
 	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		stored, err := tx.CreateQuote(ctx, q)
-		if err != nil {
-			return err
+		stored, err := s.d.Lifecycle.CreateQuote(ctx, tx, q, apiSource(ctx, domain.PartnerAvata))
+		if err == nil {
+			q = stored
 		}
-		q = stored
-		data, err := json.Marshal(map[string]string{
-			"quote_id": q.ID, "kind": string(q.Kind), "partner_proposal_id": q.PartnerProposalID,
-			"customer_id": q.CustomerID, "expire_time": q.ExpireTime.Format(time.RFC3339Nano),
-		})
-		if err != nil {
-			return err
-		}
-		_, err = tx.AppendEvent(ctx, domain.Event{
-			Type: domain.EventQuoteCreated, Subject: domain.SubjectQuotes + q.ID, Partner: domain.PartnerAvata,
-			CustomerID: q.CustomerID, Data: data,
-		})
 		return err
 	})
 	if err != nil {

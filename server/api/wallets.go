@@ -13,6 +13,7 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/ethsign"
+	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/tokenseal"
@@ -130,14 +131,7 @@ func (s *CustomerService) StartWalletSignIn(ctx context.Context, req *insurancev
 	now := s.d.now()
 	sess := domain.WalletSession{CustomerID: c.ID, Wallet: wallet, ChainID: chainID, Nonce: nonce, NonceExpireTime: now.Add(s.d.walletNonceTTL())}
 	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		prev, err := tx.GetWalletSession(ctx, c.ID)
-		switch {
-		case err == nil && prev.Wallet == strings.ToLower(wallet) && prev.ChainID == chainID:
-			sess.TokenCiphertext, sess.ExpireTime = prev.TokenCiphertext, prev.ExpireTime
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		_, err = tx.PutWalletSession(ctx, sess)
+		_, err := s.d.Lifecycle.StartWalletSignIn(ctx, tx, sess)
 		return err
 	})
 	if err != nil {
@@ -208,24 +202,19 @@ func (s *CustomerService) CompleteWalletSignIn(ctx context.Context, req *insuran
 		TokenCiphertext: s.d.WalletTokens.Seal([]byte(token), walletSessionAD(c.ID, wallet)),
 	}
 	err = s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		cur, err := tx.GetCustomer(ctx, c.ID)
-		if err != nil {
-			return err
+		stored, err := s.d.Lifecycle.CompleteWalletSignIn(ctx, tx, sess, apiSource(ctx, domain.PartnerAvata))
+		if err == nil {
+			sess = stored
 		}
-		if cur.Status == domain.CustomerErased {
-			return invalidState("customer "+c.ID+" has been erased", "resource", "customer")
-		}
-		if _, err := s.d.Lifecycle.LinkAvataWallet(ctx, tx, cur, wallet, apiSource(ctx, domain.PartnerAvata)); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE,
-					"wallet "+wallet+" belongs to another customer", "resource", "customer", "wallet_address", wallet)
-			}
-			return err
-		}
-		sess, err = tx.PutWalletSession(ctx, sess)
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, lifecycle.ErrCustomerErased):
+		return nil, invalidState("customer "+c.ID+" has been erased", "resource", "customer")
+	case errors.Is(err, store.ErrConflict):
+		return nil, apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE,
+			"wallet "+wallet+" belongs to another customer", "resource", "customer", "wallet_address", wallet)
+	case err != nil:
 		return nil, storeError(err, "customer")
 	}
 	return &insurancev1.CompleteWalletSignInResponse{Session: s.sessionToProto(sess)}, nil
@@ -234,10 +223,8 @@ func (s *CustomerService) CompleteWalletSignIn(ctx context.Context, req *insuran
 // clearPending forgets a pending sign-in message Avata no longer accepts (best effort: the
 // answer to the caller is the same either way).
 func (s *CustomerService) clearPending(ctx context.Context, customerID string, pending domain.WalletSession) {
-	pending.Nonce, pending.NonceExpireTime = "", time.Time{}
 	err := s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.PutWalletSession(ctx, pending)
-		return err
+		return s.d.Lifecycle.ForgetWalletSignIn(ctx, tx, pending)
 	})
 	if err != nil {
 		s.d.logger().WarnContext(ctx, "could not clear a refused wallet sign-in message", "customer_id", customerID, "error", err)
@@ -277,7 +264,7 @@ func (s *CustomerService) DeleteWalletSession(ctx context.Context, req *insuranc
 		return nil, storeError(err, "customer")
 	}
 	err := s.d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.DeleteWalletSession(ctx, req.GetCustomerId())
+		_, err := s.d.Lifecycle.DeleteWalletSession(ctx, tx, req.GetCustomerId())
 		return err
 	})
 	if err != nil {
@@ -341,16 +328,7 @@ func (d Deps) walletCallFailed(ctx context.Context, customerID string, w avata.W
 	}
 	now := d.now()
 	if terr := d.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		sess, err := tx.GetWalletSession(ctx, customerID)
-		if err != nil {
-			return err
-		}
-		if sess.ExpireTime.IsZero() || sess.ExpireTime.After(now) {
-			sess.ExpireTime = now
-		}
-		sess.TokenCiphertext = nil
-		_, err = tx.PutWalletSession(ctx, sess)
-		return err
+		return d.Lifecycle.ExpireWalletSession(ctx, tx, customerID, now)
 	}); terr != nil && !errors.Is(terr, store.ErrNotFound) {
 		d.logger().WarnContext(ctx, "could not mark a refused wallet session expired", "customer_id", customerID, "error", terr)
 	}

@@ -19,16 +19,9 @@ import (
 // applied once. The deduplication key is the event's own id (`id:_122047`: the long-poll item
 // id, or `id`/`_id` of a pushed envelope), else the hash of the whole envelope. Never the
 // correlation id: it ties together the events of one business flow (a case and its updates),
-// so two different events may share it. Scalepoint events reference Scalepoint cases, which
-// have no counterpart in our domain: known event types are recorded and appended to the event
-// log as partner_event.received (with their type, ids and times); unknown types as
-// partner_event.unrecognized.
-
-// scalepointKnownTypes are the event types seen in Scalepoint's documents and client libraries.
-var scalepointKnownTypes = map[string]bool{
-	"payment_status_updated": true, "case_created": true, "claim_updated": true, "claimline_changed": true,
-	"attachments_updated": true, "order_created": true, "repair_service_requested": true, "case_settled": true,
-}
+// so two different events may share it. What an event changes is lifecycle's decision
+// (RecordScalepointEvent: partner_event.received for a known type, partner_event.unrecognized
+// for any other, both with the channel and delivery as their source).
 
 type scalepointWebhooks struct {
 	webhooksv1.UnimplementedScalepointWebhookServiceServer
@@ -48,10 +41,10 @@ func (s *scalepointWebhooks) HandleEvent(ctx context.Context, req *webhooksv1.Ha
 	attrs := req.GetAttributes().GetFields()
 	ev := scalepointEvent{
 		ID:             scalepointEventID(req.GetId(), dlv.Raw),
-		EventType:      firstNonEmpty(attrs["eventType"].GetStringValue(), req.GetEventType(), req.GetType()),
-		CorrelationID:  firstNonEmpty(attrs["correlationId"].GetStringValue(), req.GetCorrelationId()),
-		PayloadVersion: firstNonEmpty(attrs["payloadVersion"].GetStringValue(), req.GetPayloadVersion()),
-		Timestamp:      firstNonEmpty(attrs["timestamp"].GetStringValue(), req.GetTimestamp()),
+		EventType:      firstNonEmpty(attrs[domain.EnvelopeEventType].GetStringValue(), req.GetEventType(), req.GetType()),
+		CorrelationID:  firstNonEmpty(attrs[domain.EnvelopeCorrelationID].GetStringValue(), req.GetCorrelationId()),
+		PayloadVersion: firstNonEmpty(attrs[domain.EnvelopePayloadVersion].GetStringValue(), req.GetPayloadVersion()),
+		Timestamp:      firstNonEmpty(attrs[domain.EnvelopeTimestamp].GetStringValue(), req.GetTimestamp()),
 	}
 	return s.events.process(ctx, dlv, ev, lifecycle.ChannelWebhook)
 }
@@ -65,9 +58,7 @@ type ScalepointEvents struct {
 func NewScalepointEvents(d Deps) *ScalepointEvents { return &ScalepointEvents{d: d} }
 
 // scalepointEvent is an event reduced to what processing needs.
-type scalepointEvent struct {
-	ID, EventType, CorrelationID, PayloadVersion, Timestamp string
-}
+type scalepointEvent = lifecycle.ScalepointEvent
 
 // ProcessPolled applies an event received by long polling (the raw item is re-encoded as the
 // inbox payload). A re-delivery, on either channel, has no second effect.
@@ -102,30 +93,15 @@ func (p *ScalepointEvents) process(ctx context.Context, dlv webhook.Delivery, ev
 	resp := &webhooksv1.HandleEventResponse{}
 	res, err := webhook.Record(ctx, p.d.Store, in, resp, func(ctx context.Context, tx store.Tx, rec domain.InboxRecord) (webhook.Outcome, error) {
 		ack := &webhooksv1.HandleEventResponse{Status: ackProcessed, DeliveryId: rec.ID}
-		if !scalepointKnownTypes[ev.EventType] {
-			if err := p.d.Lifecycle.RecordUnrecognized(ctx, tx, domain.PartnerScalepoint, ev.EventType, rec.ID); err != nil {
-				return webhook.Outcome{}, err
-			}
+		src := lifecycle.Source{Partner: domain.PartnerScalepoint, Channel: channel, Ref: rec.ID}
+		recognized, err := p.d.Lifecycle.RecordScalepointEvent(ctx, tx, ev, rec.ID, src)
+		if err != nil {
+			return webhook.Outcome{}, err
+		}
+		if !recognized {
 			logUnrecognized(ctx, p.d, domain.PartnerScalepoint, ev.EventType, rec.ID)
 			ack.Status = ackIgnored
 			return webhook.Outcome{State: domain.InboxIgnored, Error: "unrecognized event type", Response: ack, Unrecognized: true}, nil
-		}
-		data := map[string]any{"event_type": ev.EventType, "delivery_id": rec.ID, "source_channel": channel}
-		for k, v := range map[string]string{
-			"partner_event_id": ev.ID, "correlation_id": ev.CorrelationID, "payload_version": ev.PayloadVersion, "partner_time": ev.Timestamp,
-		} {
-			if v != "" {
-				data[k] = v
-			}
-		}
-		b, err := json.Marshal(data)
-		if err != nil {
-			return webhook.Outcome{}, fmt.Errorf("api: encode event data: %w", err)
-		}
-		if _, err := tx.AppendEvent(ctx, domain.Event{
-			Type: domain.EventPartnerEventReceived, Subject: domain.SubjectDeliveries + rec.ID, Partner: domain.PartnerScalepoint, Data: b,
-		}); err != nil {
-			return webhook.Outcome{}, fmt.Errorf("api: append %s: %w", domain.EventPartnerEventReceived, err)
 		}
 		return webhook.Outcome{State: domain.InboxProcessed, Response: ack}, nil
 	})

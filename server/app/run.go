@@ -109,9 +109,6 @@ func (a *App) shutdown() error {
 		a.grpc.Stop()
 		<-stopped
 	}
-	// The shutdown deadline may be spent by now; releasing resources gets its own short budget.
-	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelClose()
 	if a.flows.ops != nil {
 		// Partner calls whose callers left are still recording their outcomes (each bounded by
 		// --partner-call-timeout); what they cannot finish, the reconciler resolves after restart.
@@ -124,6 +121,10 @@ func (a *App) shutdown() error {
 		}
 		a.stopWork, a.waitWork = nil, nil
 	}
+	// The shutdown deadline may be spent by now; releasing resources gets its own short budget,
+	// started only now so that the waits above cannot use it up.
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelClose()
 	if err := a.closeAll(closeCtx); err != nil {
 		errs = append(errs, err)
 	}

@@ -45,3 +45,44 @@ func TestKYCStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestScalepointPublication(t *testing.T) {
+	at := time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC)
+	dest := Destination{Partner: PartnerScalepoint, Country: "dk", Tenant: "t1"}
+	tests := []struct {
+		name            string
+		ev              ScalepointEvent
+		wantVersion     string
+		wantCorrelation string // "" = any valid generated id
+	}{
+		{"defaults", ScalepointEvent{Destination: dest, EventType: "case_created", Time: at}, DefaultPayloadVersion, ""},
+		{"given", ScalepointEvent{Destination: dest, EventType: "claim_updated", PayloadVersion: "2.0.0", CorrelationID: "c-1", Time: at,
+			Fields: map[string]json.RawMessage{"claim": json.RawMessage(`{"claimId":"x"}`)}, CustomerID: "cust"}, "2.0.0", "c-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ScalepointPublication(tt.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != PublicationPending || p.Destination != dest || p.EventType != tt.ev.EventType || p.CustomerID != tt.ev.CustomerID {
+				t.Errorf("publication = %+v", p)
+			}
+			if tt.wantCorrelation != "" && p.CorrelationID != tt.wantCorrelation || tt.wantCorrelation == "" && !ValidID(p.CorrelationID) {
+				t.Errorf("correlation id = %q, want %q (or a generated id)", p.CorrelationID, tt.wantCorrelation)
+			}
+			want, err := ScalepointEnvelope(tt.ev.EventType, tt.wantVersion, p.CorrelationID, at, tt.ev.Fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(p.Payload) != string(want) {
+				t.Errorf("payload =\n%s\nwant\n%s", p.Payload, want)
+			}
+		})
+	}
+	_, err := ScalepointPublication(ScalepointEvent{EventType: "x", Fields: map[string]json.RawMessage{"timestamp": json.RawMessage(`"1"`)}})
+	var conflict *EnvelopeConflictError
+	if !errors.As(err, &conflict) || conflict.Field != EnvelopeTimestamp {
+		t.Errorf("conflicting field: err = %v, want an EnvelopeConflictError on timestamp", err)
+	}
+}

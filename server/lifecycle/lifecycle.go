@@ -496,16 +496,9 @@ func (l *Lifecycle) TransitionClaim(ctx context.Context, tx store.Tx, c domain.C
 	return updated, domain.StatusChanged, nil
 }
 
-// claimChanged queues the claim route publication (when configured) and appends the claim
-// event, then the publication.queued event.
+// claimChanged appends the claim event, then (when ClaimRoute is configured) queues the claim
+// route publication and its publication.queued event.
 func (l *Lifecycle) claimChanged(ctx context.Context, tx store.Tx, typ string, c domain.Claim, from domain.ClaimStatus, src Source) error {
-	var pub domain.Publication
-	if l.cfg.ClaimRoute != nil {
-		var err error
-		if pub, err = l.enqueueClaimPublication(ctx, tx, c); err != nil {
-			return err
-		}
-	}
 	data := map[string]any{
 		"claim_id":    c.ID,
 		"policy_id":   c.PolicyID,
@@ -520,49 +513,35 @@ func (l *Lifecycle) claimChanged(ctx context.Context, tx store.Tx, typ string, c
 	if err := l.appendEvent(ctx, tx, typ, domain.SubjectClaims+c.ID, c.CustomerID, src, data); err != nil {
 		return err
 	}
-	if pub.ID == "" {
+	if l.cfg.ClaimRoute == nil {
 		return nil
 	}
-	return l.appendEvent(ctx, tx, domain.EventPublicationQueued, domain.SubjectPublications+pub.ID, c.CustomerID, src, map[string]any{
-		"publication_id": pub.ID,
-		"event_type":     pub.EventType,
-		"correlation_id": pub.CorrelationID,
-		"claim_id":       c.ID,
-	})
+	pub, err := l.claimPublication(c)
+	if err != nil {
+		return err
+	}
+	_, err = l.queuePublication(ctx, tx, pub, src, map[string]any{"claim_id": c.ID})
+	return err
 }
 
-// enqueueClaimPublication writes the Scalepoint event for a claim change to the outbox. The
-// payload is the complete EventApi body (envelope included), as the outbox workers send it.
-func (l *Lifecycle) enqueueClaimPublication(ctx context.Context, tx store.Tx, c domain.Claim) (domain.Publication, error) {
-	correlation, err := domain.NewID()
-	if err != nil {
-		return domain.Publication{}, err
-	}
-	payload, err := json.Marshal(map[string]any{
-		"eventType":      l.cfg.ClaimRouteEventType,
-		"payloadVersion": "1.0.0",
-		"correlationId":  correlation,
-		"timestamp":      l.cfg.Now().UTC().Format(time.RFC3339Nano),
-		"claim": map[string]any{
-			"claimId":    c.ID,
-			"policyId":   c.PolicyID,
-			"status":     string(c.Status),
-			"statusTime": c.StatusTime.UTC().Format(time.RFC3339Nano),
-		},
+// claimPublication is the Scalepoint event for a claim change, built like every publication
+// by domain.ScalepointPublication.
+func (l *Lifecycle) claimPublication(c domain.Claim) (domain.Publication, error) {
+	claim, err := json.Marshal(map[string]any{
+		"claimId":    c.ID,
+		"policyId":   c.PolicyID,
+		"status":     string(c.Status),
+		"statusTime": c.StatusTime.UTC().Format(time.RFC3339Nano),
 	})
 	if err != nil {
 		return domain.Publication{}, fmt.Errorf("lifecycle: encode claim publication: %w", err)
 	}
-	pub, err := tx.EnqueuePublication(ctx, domain.Publication{
-		Destination:   *l.cfg.ClaimRoute,
-		EventType:     l.cfg.ClaimRouteEventType,
-		CorrelationID: correlation,
-		Payload:       payload,
-		CustomerID:    c.CustomerID,
-		Status:        domain.PublicationPending,
+	pub, err := domain.ScalepointPublication(domain.ScalepointEvent{
+		Destination: *l.cfg.ClaimRoute, EventType: l.cfg.ClaimRouteEventType, Time: l.cfg.Now(),
+		Fields: map[string]json.RawMessage{"claim": claim}, CustomerID: c.CustomerID,
 	})
 	if err != nil {
-		return domain.Publication{}, fmt.Errorf("lifecycle: queue publication of claim %s: %w", c.ID, err)
+		return domain.Publication{}, fmt.Errorf("lifecycle: build publication of claim %s: %w", c.ID, err)
 	}
 	return pub, nil
 }

@@ -133,6 +133,9 @@ func (s *Sandbox) URLs() (etvasURL, avataURL, scalepointURL string) {
 	return s.urls[0], s.urls[1], s.urls[2]
 }
 
+// shutdownGrace is how long Close lets the sandboxes' connections finish before closing them.
+const shutdownGrace = time.Second
+
 // Close stops everything, in order: the partners' own goroutines first (callback
 // retries, held long polls, which would otherwise keep connections busy), then the HTTP
 // servers gracefully until ctx ends (then forcibly), then it waits for the serving
@@ -142,9 +145,19 @@ func (s *Sandbox) Close(ctx context.Context) error {
 		s.closePartners()
 		var errs []error
 		for _, srv := range s.servers {
-			if err := srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("sandbox: shutdown: %w", err))
-				_ = srv.Close() // ctx ended: drop what is left
+			// The partners' goroutines are stopped and the gateway that called us is shutting
+			// down, so what is left is idle — or new: net/http counts a connection that has not
+			// sent a request yet as busy for 5 s, which would hold a graceful shutdown that
+			// long. A fake has nothing to drain: after a short grace the rest is closed, and
+			// only a caller's own deadline running out is an error.
+			grace, cancel := context.WithTimeout(ctx, shutdownGrace)
+			err := srv.Shutdown(grace)
+			cancel()
+			if err != nil {
+				_ = srv.Close()
+				if ctx.Err() != nil {
+					errs = append(errs, fmt.Errorf("sandbox: shutdown: %w", ctx.Err()))
+				}
 			}
 		}
 		s.wg.Wait()

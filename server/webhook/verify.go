@@ -394,11 +394,10 @@ func withinWindow(ts int64, now time.Time, window time.Duration) bool {
 	if !ok {
 		return false
 	}
-	d := now.Sub(at)
-	if d < 0 {
-		d = -d
-	}
-	return d <= window
+	// Compare times, not now.Sub(at): a Duration saturates at ±292 years, and negating the
+	// saturated minimum leaves it negative, so a timestamp centuries away (the developer-portal
+	// examples' 19786584376 s is the year 2597) would pass as "within the window".
+	return !at.Before(now.Add(-window)) && !at.After(now.Add(window))
 }
 
 // secondsBelow splits Etvas timestamps by magnitude: the developer portal's examples and the
