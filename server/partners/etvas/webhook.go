@@ -21,7 +21,7 @@ type WebhookError struct {
 	httpStatus int
 }
 
-// Webhook verification failures (PARTNER-NOTES: missing header or stale timestamp → 400,
+// Webhook verification failures (as the etvas-sdk answers them: missing header or stale timestamp → 400,
 // bad signature → 403).
 var (
 	ErrSignatureMissing = &WebhookError{"etvas webhook: x-etvas-signature header missing", http.StatusBadRequest}
