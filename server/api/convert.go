@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -451,11 +450,9 @@ func storeError(err error, resource string) error {
 	return err
 }
 
-// isStatus reports whether err already carries a gRPC status (an apierror or a partner error).
-func isStatus(err error) bool {
-	var se interface{ GRPCStatus() *status.Status }
-	return errors.As(err, &se)
-}
+// isStatus reports whether err already carries an API answer (an apierror, or a partner error
+// apierror.FromPartner translates).
+func isStatus(err error) bool { return apierror.IsStatus(err) }
 
 func invalidState(msg string, kv ...string) error {
 	return apierror.New(codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_INVALID_STATE, msg, kv...)

@@ -3,6 +3,10 @@
 // Domain) and,
 // for invalid input, a google.rpc.BadRequest. The same status becomes the JSON body of REST
 // errors, so clients see one error model on both transports.
+//
+// Partner packages know nothing of this contract: they return their own error types
+// (partnerhttp.Error with a Kind, adapter-specific kinds and webhook errors), and FromPartner
+// translates them here, at the edge.
 package apierror
 
 import (
@@ -179,8 +183,9 @@ func Normalize(err error, kv ...string) *status.Status {
 	return status.FromProto(p)
 }
 
-// statusOf finds the status in err's chain. Unlike status.FromError it keeps the status's own
-// message: wrapping adds context for logs, not for callers.
+// statusOf finds the status in err's chain, translating a partner error (FromPartner). Unlike
+// status.FromError it keeps the status's own message: wrapping adds context for logs, not for
+// callers.
 func statusOf(err error) (*status.Status, bool) {
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) {
@@ -188,12 +193,27 @@ func statusOf(err error) (*status.Status, bool) {
 			return st, true
 		}
 	}
-	return nil, false
+	return FromPartner(err)
+}
+
+// IsStatus reports whether err already has an API answer: a gRPC status (an apierror) or a
+// partner error FromPartner translates.
+func IsStatus(err error) bool {
+	_, ok := statusOf(err)
+	return ok
+}
+
+// Code is the gRPC code err is answered with (see Normalize).
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	return Normalize(err).Code()
 }
 
 // ReasonOf returns the ErrorInfo reason of err, or "" when there is none.
 func ReasonOf(err error) string {
-	st, ok := status.FromError(err)
+	st, ok := statusOf(err)
 	if !ok {
 		return ""
 	}

@@ -50,6 +50,16 @@ func TestDependencyRules(t *testing.T) {
 				return p == "testing" || strings.HasSuffix(p, "/pgtest") || strings.HasSuffix(p, "/storetest")
 			},
 		},
+		{
+			// Partner adapters and the outbox speak partner terms (partnerhttp.Error and its
+			// kinds); apierror.FromPartner translates them to the API contract at the edge.
+			name:     "partner packages and the outbox do not know the API contract",
+			patterns: []string{"./server/partners/...", "./server/outbox"},
+			forbidden: func(p string) bool {
+				return strings.HasPrefix(p, "gen/go/covergate") || p == "google.golang.org/grpc/codes" ||
+					p == "google.golang.org/grpc/status" || p == "server/apierror"
+			},
+		},
 	}
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {

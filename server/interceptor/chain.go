@@ -119,7 +119,13 @@ func observeStream(log *slog.Logger, traceID func(context.Context) string) grpc.
 // personal data and secrets.
 func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context) string, method string, start time.Time, err error) error {
 	code := codes.OK
+	var partnerCause string
 	if err != nil {
+		if _, ok := apierror.FromPartner(err); ok {
+			// The caller sees a generic partner message; what went wrong underneath (transport
+			// error, attempt timeout) is for our logs only. It never holds a body or a URL query.
+			partnerCause = err.Error()
+		}
 		st := apierror.Normalize(err, "request_id", RequestID(ctx), "trace_id", traceID(ctx))
 		code = st.Code()
 		if code == codes.Internal || code == codes.Unknown {
@@ -153,6 +159,9 @@ func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context)
 	}
 	if reason := apierror.ReasonOf(err); reason != "" {
 		attrs = append(attrs, slog.String("reason", reason))
+	}
+	if partnerCause != "" {
+		attrs = append(attrs, slog.String("partner_error", partnerCause))
 	}
 	log.LogAttrs(ctx, level, "rpc", attrs...)
 	return err

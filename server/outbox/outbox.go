@@ -20,9 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc/codes"
 
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/store"
@@ -222,8 +220,7 @@ func (w *Worker) send(ctx context.Context, p domain.Publication) sent {
 
 // circuitOpen reports whether the adapter refused to send because its breaker is open.
 func circuitOpen(err error) bool {
-	var pe *partnerhttp.Error
-	return errors.As(err, &pe) && pe.Reason == insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN
+	return partnerhttp.IsCircuitOpen(err)
 }
 
 // record stores the outcomes of batch in one transaction. A publication whose lease was lost
@@ -328,7 +325,7 @@ func Permanent(err error) bool {
 	case pe.HTTPStatus >= 400 && pe.HTTPStatus < 500:
 		return true
 	case pe.HTTPStatus == 0:
-		return pe.Code == codes.InvalidArgument || pe.Code == codes.FailedPrecondition
+		return partnerhttp.IsRefusedBeforeSending(pe)
 	}
 	return false
 }

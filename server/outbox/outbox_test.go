@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/outbox"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
@@ -85,13 +82,13 @@ func (p *publisher) BreakerState() string {
 }
 
 func partnerErr(status int, msg string, retryAfter time.Duration) error {
-	code := codes.Unavailable
+	kind := partnerhttp.KindUnavailable
 	if status >= 400 && status < 500 {
-		code = codes.InvalidArgument
+		kind = partnerhttp.KindRejected
 	}
 	return &partnerhttp.Error{
 		Partner: "scalepoint", Operation: "publish", HTTPStatus: status, PartnerMessage: msg,
-		Code: code, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE, RetryAfter: retryAfter,
+		Kind: kind, RetryAfter: retryAfter,
 		Err: fmt.Errorf("HTTP %d", status),
 	}
 }
@@ -203,7 +200,7 @@ func TestPermanentRefusalFails(t *testing.T) {
 	}{
 		{"400 incorrect payload", partnerErr(http.StatusBadRequest, "Payload does not match schema", 0)},
 		{"403 insufficient scope", partnerErr(http.StatusForbidden, "insufficient_scope", 0)},
-		{"refused before sending", &partnerhttp.Error{Partner: "scalepoint", Code: codes.InvalidArgument, Err: errors.New("payload too large")}},
+		{"refused before sending", &partnerhttp.Error{Partner: "scalepoint", Kind: partnerhttp.KindInputTooLarge, Err: errors.New("payload too large")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,8 +290,8 @@ func TestOpenBreakerClaimsNothing(t *testing.T) {
 func TestBreakerOpeningMidBatchBurnsNoAttempts(t *testing.T) {
 	f := newFixture(t)
 	ids := f.enqueue(t, 3)
-	open := &partnerhttp.Error{Partner: "scalepoint", Operation: "publish", Code: codes.Unavailable,
-		Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN, Err: errors.New("circuit open")}
+	open := &partnerhttp.Error{Partner: "scalepoint", Operation: "publish", Kind: partnerhttp.KindCircuitOpen,
+		Err: errors.New("circuit open")}
 	pub := &publisher{script: []error{errors.New("503 from partner"), open, open}}
 	w := f.worker(pub, "w1")
 	w.Concurrency = 1 // in queue order: the first call fails, the breaker refuses the others
@@ -453,9 +450,13 @@ func TestPermanent(t *testing.T) {
 		{partnerErr(429, "", 0), false},
 		{partnerErr(500, "", 0), false},
 		{partnerErr(503, "", 0), false},
-		{&partnerhttp.Error{Code: codes.Unavailable, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN}, false},
-		{&partnerhttp.Error{Code: codes.DeadlineExceeded}, false},
-		{&partnerhttp.Error{Code: codes.InvalidArgument}, true},
+		{&partnerhttp.Error{Kind: partnerhttp.KindCircuitOpen}, false},
+		{&partnerhttp.Error{Kind: partnerhttp.KindTimeout}, false},
+		{&partnerhttp.Error{Kind: partnerhttp.KindRejected}, true},
+		{&partnerhttp.Error{Kind: partnerhttp.KindInputTooLarge}, true},
+		{&partnerhttp.Error{Kind: partnerhttp.KindInvalidCall}, true},
+		{&partnerhttp.Error{Kind: partnerhttp.KindInternal}, false},
+		{&partnerhttp.Error{Kind: partnerhttp.KindUnavailable}, false},
 		{context.DeadlineExceeded, false},
 		{fmt.Errorf("wrapped: %w", partnerErr(400, "", 0)), true},
 	} {

@@ -40,6 +40,7 @@ import (
 	"github.com/covergate/covergate/server/domain"
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/partners/avata"
+	"github.com/covergate/covergate/server/partners/etvas"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/store"
 )
@@ -211,11 +212,11 @@ func classify(err error) outcome {
 	}
 	switch {
 	case perr.HTTPStatus == 0:
-		switch perr.Reason {
-		case insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN,
-			insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
-			insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
-			insurancev1.ErrorReason_ERROR_REASON_INTERNAL:
+		switch perr.Kind {
+		case partnerhttp.KindCircuitOpen,
+			partnerhttp.KindRejected, partnerhttp.KindRefused, partnerhttp.KindForbidden, etvas.KindTokenRejected,
+			partnerhttp.KindInputTooLarge,
+			partnerhttp.KindInternal, partnerhttp.KindInvalidCall:
 			return outcomeNo // refused before anything was sent
 		}
 		return outcomeUnknown

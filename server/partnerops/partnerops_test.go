@@ -352,9 +352,17 @@ func TestClassify(t *testing.T) {
 		e := &partnerhttp.Error{HTTPStatus: status}
 		switch reason {
 		case "open":
-			e.Reason = 27 // PARTNER_CIRCUIT_OPEN
+			e.Kind = partnerhttp.KindCircuitOpen
 		case "timeout":
-			e.Reason = 21 // PARTNER_TIMEOUT
+			e.Kind = partnerhttp.KindTimeout
+		case "rejected":
+			e.Kind = partnerhttp.KindRejected
+		case "too large":
+			e.Kind = partnerhttp.KindInputTooLarge
+		case "internal":
+			e.Kind = partnerhttp.KindInternal
+		case "unavailable":
+			e.Kind = partnerhttp.KindUnavailable
 		}
 		return &avata.Error{HTTP: e}
 	}
@@ -369,6 +377,10 @@ func TestClassify(t *testing.T) {
 		{"429 not processed", perr(http.StatusTooManyRequests, ""), outcomeNo},
 		{"breaker open: never sent", perr(0, "open"), outcomeNo},
 		{"timeout", perr(0, "timeout"), outcomeUnknown},
+		{"rejected before sending", perr(0, "rejected"), outcomeNo},
+		{"too large before sending", perr(0, "too large"), outcomeNo},
+		{"request not built", perr(0, "internal"), outcomeNo},
+		{"transport error", perr(0, "unavailable"), outcomeUnknown},
 		{"500", perr(http.StatusInternalServerError, ""), outcomeUnknown},
 		{"504", perr(http.StatusGatewayTimeout, ""), outcomeUnknown},
 		{"unreadable 200", perr(http.StatusOK, ""), outcomeUnknown},

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
@@ -192,7 +191,7 @@ func (g *Guard) observed(ctx context.Context, err error) {
 	}
 	outcome := d.report.outcome
 	switch {
-	case err != nil && status.Code(err) == codes.InvalidArgument:
+	case err != nil && apierror.Code(err) == codes.InvalidArgument:
 		outcome = OutcomeRejected
 	case err != nil:
 		outcome = OutcomeFailed

@@ -365,7 +365,7 @@ func (v *Verifier) verifyPortalToken(ctx context.Context, raw []byte,
 			"an Etvas portal event without x-api-key must carry user.auth.token")
 	}
 	err := v.cfg.EtvasVerifyToken(ctx, body.User.Auth.Token)
-	switch status.Code(err) {
+	switch apierror.Code(err) {
 	case codes.OK:
 		return map[string]string{}, 0, nil
 	case codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument, codes.NotFound:

@@ -67,7 +67,7 @@ func customerProfile(t *testing.T, s *apptest.Server, contextID, email string) d
 	return c
 }
 
-// TestAppEventsEveryName drives one purchase through every App event name PARTNER-NOTES lists.
+// TestAppEventsEveryName drives one purchase through every App event name seen in Etvas sources (the App document and the etvas-sdk).
 // Repeated names carry a timestamp (as the Etvas SDK's events do), so each step is a new event;
 // the same body without one is a duplicate (TestAppEventWithoutTimestampIsDeduplicatedOnContent).
 func TestAppEventsEveryName(t *testing.T) { testAppEventsEveryName(t, apptest.Start(t)) }

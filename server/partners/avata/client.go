@@ -20,9 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
@@ -202,7 +199,7 @@ func (c *Client) call(ctx context.Context, req partnerhttp.Request, in, out any)
 	if req.Method == http.MethodGet && in != nil {
 		q, err := queryOf(in)
 		if err != nil {
-			return inputError(req.Operation, codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, err)
+			return inputError(req.Operation, partnerhttp.KindInternal, err)
 		}
 		if req.Query == nil {
 			req.Query = url.Values{}
@@ -313,7 +310,7 @@ func (c *Client) ActivatePolicy(ctx context.Context, req ActivatePolicyRequest) 
 	r := request("policy_activate", c.cfg.Paths.PolicyActivate, false)
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, inputError(r.Operation, codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, err)
+		return nil, inputError(r.Operation, partnerhttp.KindInternal, err)
 	}
 	r.Body, r.ContentType = body, "application/json"
 	resp, err := c.http.Do(ctx, r)
@@ -394,7 +391,7 @@ func (c *Client) ClaimLink(policyUUID, signature string) (string, error) {
 	}
 	sig, err := ethsign.CanonicalSignature(signature)
 	if err != nil {
-		return "", inputError("merchant_claim_link", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID, err)
+		return "", inputError("merchant_claim_link", KindWalletSignatureMalformed, err)
 	}
 	return strings.TrimRight(c.cfg.PortalURL, "/") + "/merchant-claim/" + url.PathEscape(policyUUID) + "/" + sig, nil
 }
@@ -413,10 +410,10 @@ const maxIDLen = 256
 func requireID(op, field, v string) error {
 	switch {
 	case strings.TrimSpace(v) == "":
-		return inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+		return inputError(op, partnerhttp.KindRejected,
 			fmt.Errorf("%s is required", field))
 	case len(v) > maxIDLen:
-		return inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+		return inputError(op, partnerhttp.KindInputTooLarge,
 			fmt.Errorf("%s is longer than %d bytes", field, maxIDLen))
 	}
 	return nil
@@ -424,8 +421,8 @@ func requireID(op, field, v string) error {
 
 // inputError is an error detected before calling Avata, shaped like the
 // partner errors so the API layer maps every failure the same way.
-func inputError(op string, code codes.Code, reason insurancev1.ErrorReason, err error) error {
+func inputError(op string, kind partnerhttp.Kind, err error) error {
 	return &Error{HTTP: &partnerhttp.Error{
-		Partner: PartnerName, Operation: op, Code: code, Reason: reason, Err: err,
+		Partner: PartnerName, Operation: op, Kind: kind, Err: err,
 	}}
 }

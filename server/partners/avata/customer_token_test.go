@@ -16,6 +16,7 @@ import (
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
+	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
 // A customer's wallet signs Avata's nonce in the frontend; the adapter only exchanges the
@@ -61,7 +62,8 @@ func TestCustomerAccessToken(t *testing.T) {
 	// A signature by another wallet is refused by Avata: a precondition for the customer (sign
 	// again), not our credentials failing.
 	_, err = e.client.ExchangeSignature(ctx(t), w.Address(), mustSignMsg(t, generatedWallet(t), nonce), 137)
-	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID) {
+	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID) ||
+		partnerhttp.KindOf(err) != avata.KindWalletSignatureInvalid {
 		t.Fatalf("foreign signature = %v", err)
 	}
 	nonce, err = e.client.NonceOnChain(ctx(t), w.Address(), 137)
@@ -104,14 +106,16 @@ func TestCustomerAccessToken(t *testing.T) {
 	signIns := e.count(avata.PathAuthToken)
 	e.sb.RevokeTokens()
 	_, err = e.client.PoliciesForWallet(ctx(t), at)
-	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED) {
+	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED) ||
+		partnerhttp.KindOf(err) != avata.KindWalletSessionExpired {
 		t.Fatalf("revoked token = %v", err)
 	}
 	if e.count(avata.PathAuthToken) != signIns {
 		t.Fatal("the adapter signed in again for a customer's wallet")
 	}
 	_, err = e.client.PoliciesForWallet(ctx(t), avata.AccessToken{Wallet: w.Address()})
-	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED) {
+	if code, info := errorInfo(t, err); code != codes.FailedPrecondition || info.GetReason() != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED) ||
+		partnerhttp.KindOf(err) != avata.KindWalletSignInRequired {
 		t.Fatalf("empty token = %v", err)
 	}
 }

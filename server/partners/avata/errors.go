@@ -3,13 +3,8 @@ package avata
 import (
 	"encoding/json"
 	"errors"
-	"maps"
 	"net/http"
 	"strings"
-
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
@@ -27,9 +22,9 @@ const (
 	CodeForbidden        = "FORBIDDEN"
 )
 
-// Error is a failed Avata call. HTTP carries the gRPC mapping (code, reason,
-// HTTP status, sanitised partner message); Code is Avata's own error code
-// from the error body, when it sent one.
+// Error is a failed Avata call. HTTP carries the kind of failure, HTTP status
+// and sanitised partner message; Code is Avata's own error code from the
+// error body, when it sent one (the API edge reports it as "partner_code").
 type Error struct {
 	HTTP *partnerhttp.Error
 	Code string
@@ -47,32 +42,17 @@ func (e *Error) Error() string {
 // Unwrap exposes the *partnerhttp.Error (and through it the cause).
 func (e *Error) Unwrap() error { return e.HTTP }
 
-// GRPCStatus is partnerhttp's status with Avata's code added to the
-// ErrorInfo metadata as "partner_code", so a caller can tell a proposal
-// mismatch from another rejection.
-func (e *Error) GRPCStatus() *status.Status {
-	st := e.HTTP.GRPCStatus()
-	if e.Code == "" {
-		return st
-	}
-	details := make([]protoadapt.MessageV1, 0, len(st.Details()))
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			md := make(map[string]string, len(d.Metadata)+1)
-			maps.Copy(md, d.Metadata)
-			md["partner_code"] = e.Code
-			details = append(details, &errdetails.ErrorInfo{Reason: d.Reason, Domain: d.Domain, Metadata: md})
-		case protoadapt.MessageV1:
-			details = append(details, d)
-		}
-	}
-	updated, err := status.New(st.Code(), st.Message()).WithDetails(details...)
-	if err != nil {
-		return st // keep partnerhttp's answer rather than none
-	}
-	return updated
-}
+// Avata-specific kinds of failure, beyond partnerhttp's. The API edge maps them to reasons.
+const (
+	// KindWalletSignatureMalformed: a wallet signature we were given is not a signature at all.
+	KindWalletSignatureMalformed partnerhttp.Kind = "avata: wallet signature malformed"
+	// KindWalletSignatureInvalid: Avata refused the wallet's sign-in signature.
+	KindWalletSignatureInvalid partnerhttp.Kind = "avata: wallet signature invalid"
+	// KindWalletSessionExpired: Avata refused a customer's wallet token; the customer signs in again.
+	KindWalletSessionExpired partnerhttp.Kind = "avata: wallet session expired"
+	// KindWalletSignInRequired: a customer wallet call without a wallet token.
+	KindWalletSignInRequired partnerhttp.Kind = "avata: wallet sign-in required"
+)
 
 // wrapError turns partnerhttp failures into *Error, reading Avata's
 // {"message","code"} body for the code.

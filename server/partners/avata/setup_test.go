@@ -14,8 +14,8 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/ethsign"
 	"github.com/covergate/covergate/server/partners/avata"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
@@ -165,9 +165,9 @@ func num(s string) json.Number               { return json.Number(s) }
 // errorInfo extracts what the API layer would send to the caller.
 func errorInfo(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo) {
 	t.Helper()
-	st, ok := status.FromError(err)
+	st, ok := apierror.FromPartner(err) // the API edge's one translation
 	if !ok {
-		t.Fatalf("error %v (%T) has no gRPC status", err, err)
+		t.Fatalf("error %v (%T) is no partner error", err, err)
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {

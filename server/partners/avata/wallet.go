@@ -18,9 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/sync/singleflight"
-	"google.golang.org/grpc/codes"
 
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
@@ -103,7 +101,7 @@ func (c *Client) NonceOnChain(ctx context.Context, publicKey string, chainID int
 // callers never need it: wallet-scoped methods sign in on demand.
 func (c *Client) SignIn(ctx context.Context, signer Signer) (string, error) {
 	if signer == nil {
-		return "", inputError("auth_token", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+		return "", inputError("auth_token", partnerhttp.KindInvalidCall,
 			errors.New("no wallet signer"))
 	}
 	addr := signer.Address()
@@ -113,7 +111,7 @@ func (c *Client) SignIn(ctx context.Context, signer Signer) (string, error) {
 	}
 	sig, err := signer.SignMessage(nonce)
 	if err != nil {
-		return "", inputError("auth_token", codes.Internal, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+		return "", inputError("auth_token", partnerhttp.KindInternal,
 			fmt.Errorf("sign nonce: %w", err))
 	}
 	tok, expiry, err := c.exchange(ctx, addr, sig, c.cfg.ChainID)
@@ -156,8 +154,7 @@ func (c *Client) ExchangeSignature(ctx context.Context, address, signature strin
 	tok, _, err := c.exchange(ctx, address, signature, chainID)
 	var aerr *Error
 	if errors.As(err, &aerr) && (aerr.HTTP.HTTPStatus == http.StatusUnauthorized || aerr.HTTP.HTTPStatus == http.StatusForbidden) {
-		aerr.HTTP.Code = codes.FailedPrecondition
-		aerr.HTTP.Reason = insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGNATURE_INVALID
+		aerr.HTTP.Kind = KindWalletSignatureInvalid
 	}
 	return tok, err
 }
@@ -218,14 +215,14 @@ func (t AccessToken) LogValue() slog.Value {
 func (c *Client) walletToken(ctx context.Context, w Wallet) (string, error) {
 	if t, ok := w.(AccessToken); ok {
 		if t.Token == "" {
-			return "", inputError("auth_token", codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_WALLET_SIGN_IN_REQUIRED,
+			return "", inputError("auth_token", KindWalletSignInRequired,
 				errors.New("no access token for the wallet"))
 		}
 		return t.Token, nil
 	}
 	signer, _ := w.(Signer)
 	if signer == nil {
-		return "", inputError("auth_token", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+		return "", inputError("auth_token", partnerhttp.KindInvalidCall,
 			errors.New("no wallet signer"))
 	}
 	key := strings.ToLower(signer.Address())
@@ -252,7 +249,7 @@ func (c *Client) walletToken(ctx context.Context, w Wallet) (string, error) {
 // the request, so even a non-idempotent call is safe to repeat).
 func (c *Client) walletCall(ctx context.Context, signer Wallet, req partnerhttp.Request, in, out any) error {
 	if signer == nil {
-		return inputError(req.Operation, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, errors.New("no wallet"))
+		return inputError(req.Operation, partnerhttp.KindInvalidCall, errors.New("no wallet"))
 	}
 	_, customer := signer.(AccessToken)
 	for attempt := 0; ; attempt++ {
@@ -274,8 +271,7 @@ func (c *Client) walletCall(ctx context.Context, signer Wallet, req partnerhttp.
 		switch {
 		case aerr.HTTP.HTTPStatus == http.StatusUnauthorized && customer:
 			// A customer's token cannot be renewed here: the customer signs in again.
-			aerr.HTTP.Code = codes.FailedPrecondition
-			aerr.HTTP.Reason = insurancev1.ErrorReason_ERROR_REASON_WALLET_SESSION_EXPIRED
+			aerr.HTTP.Kind = KindWalletSessionExpired
 		case aerr.HTTP.HTTPStatus == http.StatusUnauthorized && attempt == 0:
 			c.tokens.drop(strings.ToLower(signer.Address()), tok)
 			continue
@@ -283,8 +279,7 @@ func (c *Client) walletCall(ctx context.Context, signer Wallet, req partnerhttp.
 			// With a valid wallet JWT, 403 means "not your policy": the
 			// caller's request is wrong, not our credentials (partnerhttp's
 			// default for 403), so the caller must not see UNAVAILABLE.
-			aerr.HTTP.Code = codes.PermissionDenied
-			aerr.HTTP.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED
+			aerr.HTTP.Kind = partnerhttp.KindForbidden
 		}
 		return err
 	}
@@ -294,7 +289,7 @@ func (c *Client) walletCall(ctx context.Context, signer Wallet, req partnerhttp.
 // AccessToken's chain, else the configured one).
 func (c *Client) PoliciesForWallet(ctx context.Context, signer Wallet) ([]Policy, error) {
 	if signer == nil {
-		return nil, inputError("policies_for_wallet", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL,
+		return nil, inputError("policies_for_wallet", partnerhttp.KindInvalidCall,
 			errors.New("no wallet signer"))
 	}
 	chainID := c.cfg.ChainID
@@ -322,7 +317,7 @@ func (c *Client) UploadClaimDocuments(ctx context.Context, signer Wallet, policy
 		return nil, err
 	}
 	if signer == nil {
-		return nil, inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_INTERNAL, errors.New("no wallet signer"))
+		return nil, inputError(op, partnerhttp.KindInvalidCall, errors.New("no wallet signer"))
 	}
 	body, contentType, err := c.multipartBody(op, policyUUID, signer.Address(), files)
 	if err != nil {
@@ -345,7 +340,7 @@ func (c *Client) UploadClaimDocuments(ctx context.Context, signer Wallet, policy
 // size before anything is sent.
 func (c *Client) multipartBody(op, policyUUID, publicKey string, files []UploadFile) ([]byte, string, error) {
 	if len(files) == 0 {
-		return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+		return nil, "", inputError(op, partnerhttp.KindRejected,
 			errors.New("at least one file is required"))
 	}
 	var total int64
@@ -353,18 +348,18 @@ func (c *Client) multipartBody(op, policyUUID, publicKey string, files []UploadF
 		total += int64(len(f.Content))
 		switch {
 		case strings.TrimSpace(f.Name) == "" || len(f.Name) > maxIDLen || strings.ContainsAny(f.Name, "/\\\x00\r\n"):
-			return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+			return nil, "", inputError(op, partnerhttp.KindRejected,
 				fmt.Errorf("file %d: name must be a plain file name of 1..%d bytes", i, maxIDLen))
 		case len(f.Content) == 0:
-			return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+			return nil, "", inputError(op, partnerhttp.KindRejected,
 				fmt.Errorf("file %d: empty", i))
 		case total > c.cfg.MaxUploadBytes:
-			return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+			return nil, "", inputError(op, partnerhttp.KindInputTooLarge,
 				fmt.Errorf("upload exceeds %d bytes", c.cfg.MaxUploadBytes))
 		}
 		if f.ContentType != "" {
 			if _, _, err := mime.ParseMediaType(f.ContentType); err != nil {
-				return nil, "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+				return nil, "", inputError(op, partnerhttp.KindRejected,
 					fmt.Errorf("file %d: bad content type: %w", i, err))
 			}
 		}
@@ -408,7 +403,7 @@ func (c *Client) CreateClaim(ctx context.Context, signer Wallet, req CreateClaim
 		return nil, err
 	}
 	if len(req.Files) == 0 {
-		return nil, inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED,
+		return nil, inputError(op, partnerhttp.KindRejected,
 			errors.New("at least one uploaded file is required"))
 	}
 	// The documented answer is {"claim":{...}} without the claim's uuid: the
@@ -428,8 +423,8 @@ func (c *Client) CreateClaim(ctx context.Context, signer Wallet, req CreateClaim
 		if claimExistsMessage(msg) {
 			return nil, &Error{Code: CodeClaimExists, HTTP: &partnerhttp.Error{
 				Partner: PartnerName, Operation: op, HTTPStatus: http.StatusOK, PartnerMessage: msg,
-				Code: codes.Aborted, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT,
-				Err: errors.New("the policy already has a claim"),
+				Kind: partnerhttp.KindConflict,
+				Err:  errors.New("the policy already has a claim"),
 			}}
 		}
 		return nil, badResponse(op, errors.New("answer has no claim"))
@@ -456,6 +451,6 @@ func (c *Client) ClaimStatus(ctx context.Context, signer Wallet, policyUUID stri
 func badResponse(op string, err error) error {
 	return &Error{HTTP: &partnerhttp.Error{
 		Partner: PartnerName, Operation: op, HTTPStatus: http.StatusOK,
-		Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, Err: err,
+		Kind: partnerhttp.KindBadResponse, Err: err,
 	}}
 }

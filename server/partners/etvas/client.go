@@ -2,7 +2,7 @@
 // (with a short cache), user profile, purchase, user notifications, external data, and
 // the helpers that sign and verify Etvas requests and webhooks.
 //
-// Every error is a *partnerhttp.Error (status.Convert gives the gRPC code and ErrorInfo).
+// Every error is a *partnerhttp.Error (the API edge, apierror, gives the gRPC code and ErrorInfo).
 // Errors from the HTTP core are returned unwrapped: they already name the partner and the
 // operation, and wrapping them would change the gRPC status message. Input errors detected
 // before a call also wrap a sentinel (ErrValueTooLarge, ErrInvalidKey, ...) for errors.Is.
@@ -24,9 +24,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"google.golang.org/grpc/codes"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
@@ -60,7 +57,7 @@ const (
 )
 
 // Input errors, detected before any call. Returned wrapped in a *partnerhttp.Error
-// (INVALID_ARGUMENT), so both errors.Is and status.Convert work.
+// (kind rejected or input too large), so both errors.Is and errors.As work.
 var (
 	ErrValueTooLarge  = errors.New("etvas: external data value exceeds 100 KB after JSON encoding")
 	ErrInvalidKey     = errors.New("etvas: external data key must be 1-64 characters without '/', '\\', control characters or dot segments")
@@ -227,7 +224,7 @@ type Verification struct {
 // PARTNER_REJECTED.
 func (c *Client) VerifyToken(ctx context.Context, token string) (Verification, error) {
 	if token == "" || len(token) > maxTokenBytes || !isPrintableASCII(token) {
-		return Verification{}, c.tokenRejected(inputError(OpVerifyToken, codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, ErrInvalidToken))
+		return Verification{}, c.tokenRejected(inputError(OpVerifyToken, KindTokenRejected, ErrInvalidToken))
 	}
 	key := sha256.Sum256([]byte(token))
 	if v, ok := c.cache.get(key); ok {
@@ -276,10 +273,13 @@ func (c *Client) verifyError(err error) error {
 	return c.tokenRejected(perr)
 }
 
+// KindTokenRejected: Etvas (or our own check) refused a customer's token; the customer,
+// not our configuration, is at fault.
+const KindTokenRejected partnerhttp.Kind = "etvas: token rejected"
+
 func (c *Client) tokenRejected(perr *partnerhttp.Error) *partnerhttp.Error {
 	out := *perr
-	out.Code = codes.Unauthenticated
-	out.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED
+	out.Kind = KindTokenRejected
 	out.PartnerMessage = "token rejected"
 	return &out
 }
@@ -363,7 +363,7 @@ func (c *Client) Notify(ctx context.Context, contextID string, n Notification) e
 		return err
 	}
 	if strings.TrimSpace(n.Locale) == "" || len(n.Locale) > 35 || strings.TrimSpace(n.Subject) == "" || strings.TrimSpace(n.Message) == "" {
-		return inputError(OpUserNotify, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, ErrInvalidNotice)
+		return inputError(OpUserNotify, partnerhttp.KindRejected, ErrInvalidNotice)
 	}
 	body, err := json.Marshal(n)
 	if err != nil {
@@ -403,14 +403,14 @@ func (c *Client) PutExternalData(ctx context.Context, key, value string) error {
 		return err
 	}
 	if !utf8.ValidString(value) {
-		return inputError(OpPutExternalData, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, errors.New("etvas: external data value must be valid UTF-8"))
+		return inputError(OpPutExternalData, partnerhttp.KindRejected, errors.New("etvas: external data value must be valid UTF-8"))
 	}
 	encoded, err := encodeJSON(value)
 	if err != nil {
 		return fmt.Errorf("etvas: put external data: encode: %w", err)
 	}
 	if len(encoded) > MaxExternalDataValue {
-		return inputError(OpPutExternalData, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
+		return inputError(OpPutExternalData, partnerhttp.KindInputTooLarge,
 			fmt.Errorf("%w: %d bytes encoded, at most %d", ErrValueTooLarge, len(encoded), MaxExternalDataValue))
 	}
 	body := append(append([]byte(`{"data":`), encoded...), '}')
@@ -467,14 +467,14 @@ func ValidExternalDataKey(key string) bool {
 
 func externalDataPath(op, key string) (string, error) {
 	if !ValidExternalDataKey(key) {
-		return "", inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, ErrInvalidKey)
+		return "", inputError(op, partnerhttp.KindRejected, ErrInvalidKey)
 	}
 	return "/external-data/" + url.PathEscape(key), nil
 }
 
 func checkContextID(op, contextID string) error {
 	if contextID == "" || len(contextID) > maxContextIDBytes || !isPrintableASCII(contextID) {
-		return inputError(op, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, ErrInvalidContext)
+		return inputError(op, partnerhttp.KindRejected, ErrInvalidContext)
 	}
 	return nil
 }
@@ -500,13 +500,13 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func inputError(op string, code codes.Code, reason insurancev1.ErrorReason, err error) *partnerhttp.Error {
-	return &partnerhttp.Error{Partner: Partner, Operation: op, Code: code, Reason: reason, Err: err}
+func inputError(op string, kind partnerhttp.Kind, err error) *partnerhttp.Error {
+	return &partnerhttp.Error{Partner: Partner, Operation: op, Kind: kind, Err: err}
 }
 
 func badResponse(op string, err error) *partnerhttp.Error {
 	return &partnerhttp.Error{
 		Partner: Partner, Operation: op, HTTPStatus: http.StatusOK,
-		Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, Err: err,
+		Kind: partnerhttp.KindBadResponse, Err: err,
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
@@ -108,7 +107,10 @@ func wantErr(t *testing.T, err error, code codes.Code, reason insurancev1.ErrorR
 	if err == nil {
 		t.Fatalf("want %v/%v, got success", code, reason)
 	}
-	st := status.Convert(err)
+	st, ok := apierror.FromPartner(err) // the API edge's one translation
+	if !ok {
+		t.Fatalf("no partner error in %v", err)
+	}
 	if st.Code() != code {
 		t.Fatalf("code = %v, want %v (err: %v)", st.Code(), code, err)
 	}
@@ -177,6 +179,9 @@ func TestVerifyToken(t *testing.T) {
 			for range 2 { // failures are never cached: each try asks again
 				_, err := e.client.VerifyToken(ctx, tok)
 				wantErr(t, err, codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, "token rejected")
+				if partnerhttp.KindOf(err) != etvas.KindTokenRejected {
+					t.Fatalf("kind %q", partnerhttp.KindOf(err))
+				}
 			}
 			if n := e.calls("/verify-token"); n != 2*tt.calls {
 				t.Fatalf("verify-token called %d times, want %d", n, 2*tt.calls)
@@ -676,7 +681,7 @@ func TestWebhookSignature(t *testing.T) {
 		t.Fatalf("SignWebhook vector = %s", got)
 	}
 	for err, want := range map[error]codes.Code{etvas.ErrSignatureMissing: codes.InvalidArgument, etvas.ErrSignatureInvalid: codes.PermissionDenied, etvas.ErrTimestampStale: codes.InvalidArgument} {
-		if st := status.Convert(err); st.Code() != want {
+		if st := apierror.Normalize(err); st.Code() != want {
 			t.Fatalf("%v → %v, want %v", err, st.Code(), want)
 		}
 	}

@@ -82,7 +82,7 @@ const (
 	EventUnknown     EventKind = "unknown" // record, acknowledge, count: never fail
 )
 
-// eventKinds maps every event name seen in Etvas sources (PARTNER-NOTES) to its kind.
+// eventKinds maps every event name seen in Etvas sources (the two Etvas documents and https://github.com/etvascom/etvas-sdk) to its kind.
 var eventKinds = map[string]EventKind{
 	"product.purchased":   EventPurchased,
 	"purchase.succeeded":  EventPurchased,

@@ -31,7 +31,7 @@ type SignedRequest struct {
 	Body        []byte
 }
 
-// Canonical returns the string that is signed (PARTNER-NOTES): METHOD, path, [query],
+// Canonical returns the string that is signed (as the etvas-sdk, https://github.com/etvascom/etvas-sdk, signs requests): METHOD, path, [query],
 // [content-type:<v>], x-api-key:<key>, [x-etvas-context:<ctx>], x-timestamp:<unix s>, then
 // the hex SHA-256 of the body, joined by "\n". An empty POST body is hashed as "{}"
 // because that is what is sent.

@@ -7,12 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
-	"github.com/covergate/covergate/server/apierror"
 )
 
 // DefaultWebhookWindow is the accepted distance between an event's timestamp and now
@@ -20,35 +14,25 @@ import (
 const DefaultWebhookWindow = 60 * time.Second
 
 // WebhookError is a rejected inbound Etvas event. The three values below are the only
-// instances, so errors.Is works; each knows its gRPC status and HTTP answer.
+// instances, so errors.Is works; each knows its HTTP answer (the API edge maps them to a
+// gRPC status).
 type WebhookError struct {
 	msg        string
-	code       codes.Code
-	reason     insurancev1.ErrorReason
 	httpStatus int
 }
 
-// Webhook verification failures (PARTNER-NOTES: missing header or stale timestamp → 400,
+// Webhook verification failures (as the etvas-sdk answers them: missing header or stale timestamp → 400,
 // bad signature → 403).
 var (
-	ErrSignatureMissing = &WebhookError{"etvas webhook: x-etvas-signature header missing", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_MISSING, http.StatusBadRequest}
-	ErrSignatureInvalid = &WebhookError{"etvas webhook: signature does not match the body", codes.PermissionDenied, insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_INVALID, http.StatusForbidden}
-	ErrTimestampStale   = &WebhookError{"etvas webhook: event timestamp outside the accepted window", codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_TIMESTAMP_STALE, http.StatusBadRequest}
+	ErrSignatureMissing = &WebhookError{"etvas webhook: x-etvas-signature header missing", http.StatusBadRequest}
+	ErrSignatureInvalid = &WebhookError{"etvas webhook: signature does not match the body", http.StatusForbidden}
+	ErrTimestampStale   = &WebhookError{"etvas webhook: event timestamp outside the accepted window", http.StatusBadRequest}
 )
 
 func (e *WebhookError) Error() string { return e.msg }
 
 // HTTPStatus is the status to answer the partner with.
 func (e *WebhookError) HTTPStatus() int { return e.httpStatus }
-
-// GRPCStatus carries ErrorInfo{reason, domain apierror.Domain, metadata partner}.
-func (e *WebhookError) GRPCStatus() *status.Status {
-	st := status.New(e.code, e.msg)
-	if d, err := st.WithDetails(apierror.Info(e.reason, map[string]string{"partner": Partner})); err == nil {
-		return d
-	}
-	return st
-}
 
 // SignWebhook returns hex(HMAC-SHA256(secret, body)), the x-etvas-signature value.
 func SignWebhook(secret, body []byte) string {

@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
-	"google.golang.org/grpc/codes"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 )
 
 // Request is one logical partner call; Do may send it several times.
@@ -171,8 +168,8 @@ func (c *Client) DoJSON(ctx context.Context, req Request, in, out any) error {
 	if err := DecodeJSON(resp.Body, out); err != nil {
 		return &Error{
 			Partner: c.cfg.Partner, Operation: req.Operation, HTTPStatus: resp.Status,
-			Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			Err: fmt.Errorf("decode response: %w", err),
+			Kind: KindBadResponse,
+			Err:  fmt.Errorf("decode response: %w", err),
 		}
 	}
 	return nil
@@ -239,8 +236,8 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 	if err != nil {
 		perr := &Error{
 			Partner: c.cfg.Partner, Operation: req.Operation,
-			Code: codes.Unavailable, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN,
-			Err: err,
+			Kind: KindCircuitOpen,
+			Err:  err,
 		}
 		c.observe(req.Operation, n, 0, OutcomeCircuitOpen, start, perr)
 		return nil, perr
@@ -253,8 +250,8 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 		done(nil)
 		perr := &Error{
 			Partner: c.cfg.Partner, Operation: req.Operation, HTTPStatus: re.Status,
-			Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			Err: re,
+			Kind: KindBadResponse,
+			Err:  re,
 		}
 		c.observe(req.Operation, n, re.Status, OutcomeBadResponse, start, perr)
 		return nil, perr
@@ -271,8 +268,8 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 		done(nil) // the partner answered; a huge body is a contract problem, not an outage
 		perr := &Error{
 			Partner: c.cfg.Partner, Operation: req.Operation, HTTPStatus: hresp.StatusCode,
-			Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
-			Err: err,
+			Kind: KindBadResponse,
+			Err:  err,
 		}
 		c.observe(req.Operation, n, hresp.StatusCode, OutcomeBadResponse, start, perr)
 		return nil, perr
@@ -328,18 +325,18 @@ func (c *Client) retryable(ctx context.Context, req Request, perr *Error) bool {
 	if perr.HTTPStatus == http.StatusTooManyRequests {
 		return true // the partner did not process it, so even a POST is safe to repeat
 	}
-	return req.Idempotent && perr.transient
+	return req.Idempotent && perr.Retryable
 }
 
 // statusError maps a non-2xx answer.
 func (c *Client) statusError(op string, hresp *http.Response, body []byte) (*Error, error, string) {
-	code, reason, outcome := classifyStatus(hresp.StatusCode)
+	kind, outcome := classifyStatus(hresp.StatusCode)
 	perr := &Error{
 		Partner: c.cfg.Partner, Operation: op, HTTPStatus: hresp.StatusCode,
 		PartnerMessage: PartnerMessageFromBody(body),
 		Body:           body,
-		Code:           code, Reason: reason,
-		Err: fmt.Errorf("http status %d", hresp.StatusCode),
+		Kind:           kind,
+		Err:            fmt.Errorf("http status %d", hresp.StatusCode),
 	}
 	var verdict error
 	switch hresp.StatusCode {
@@ -348,11 +345,11 @@ func (c *Client) statusError(op string, hresp *http.Response, body []byte) (*Err
 	}
 	switch {
 	case hresp.StatusCode == http.StatusTooManyRequests:
-		perr.transient = true
+		perr.Retryable = true
 		verdict = errPartnerFailure
 	case hresp.StatusCode == http.StatusBadGateway, hresp.StatusCode == http.StatusServiceUnavailable,
 		hresp.StatusCode == http.StatusGatewayTimeout:
-		perr.transient = true
+		perr.Retryable = true
 		verdict = errPartnerFailure
 	case hresp.StatusCode >= 500:
 		verdict = errPartnerFailure
@@ -378,14 +375,14 @@ func (c *Client) transportError(ctx, actx context.Context, op string, err error)
 	case actx.Err() != nil:
 		return &Error{
 			Partner: c.cfg.Partner, Operation: op,
-			Code: codes.DeadlineExceeded, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT,
-			Err: fmt.Errorf("attempt timed out after %s: %w", c.cfg.AttemptTimeout, err), transient: true,
+			Kind: KindTimeout,
+			Err:  fmt.Errorf("attempt timed out after %s: %w", c.cfg.AttemptTimeout, err), Retryable: true,
 		}, errPartnerFailure, OutcomeTimeout
 	default:
 		return &Error{
 			Partner: c.cfg.Partner, Operation: op,
-			Code: codes.Unavailable, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE,
-			Err: err, transient: true,
+			Kind: KindUnavailable,
+			Err:  err, Retryable: true,
 		}, errPartnerFailure, OutcomeUnavailable
 	}
 }
@@ -414,8 +411,8 @@ func (c *Client) authorizeError(ctx context.Context, op string, err error) *Erro
 	}
 	return &Error{
 		Partner: c.cfg.Partner, Operation: op,
-		Code: codes.Unavailable, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED,
-		Err: fmt.Errorf("authorize: %w", err),
+		Kind: KindUnauthorized,
+		Err:  fmt.Errorf("authorize: %w", err),
 	}
 }
 
@@ -424,9 +421,9 @@ func (c *Client) authorizeError(ctx context.Context, op string, err error) *Erro
 func (c *Client) contextError(op string, ctxErr error, last *Error) *Error {
 	perr := &Error{Partner: c.cfg.Partner, Operation: op}
 	if errors.Is(ctxErr, context.Canceled) {
-		perr.Code, perr.Reason = codes.Canceled, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT
+		perr.Kind = KindCanceled
 	} else {
-		perr.Code, perr.Reason = codes.DeadlineExceeded, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT
+		perr.Kind = KindTimeout
 	}
 	perr.Err = ctxErr
 	if last != nil {
@@ -440,7 +437,7 @@ func (c *Client) contextError(op string, ctxErr error, last *Error) *Error {
 func (c *Client) internalError(op string, err error) *Error {
 	return &Error{
 		Partner: c.cfg.Partner, Operation: op,
-		Code: codes.Internal, Reason: insurancev1.ErrorReason_ERROR_REASON_INTERNAL, Err: err,
+		Kind: KindInternal, Err: err,
 	}
 }
 
@@ -451,11 +448,9 @@ func (c *Client) observe(op string, attempt, httpStatus int, outcome string, sta
 	// input) are routine and stay at debug level so they do not drown the real signal.
 	level := slog.LevelDebug
 	if perr != nil {
-		switch perr.Code {
-		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal:
+		level = slog.LevelInfo
+		if perr.partnerSide() {
 			level = slog.LevelWarn
-		default:
-			level = slog.LevelInfo
 		}
 	}
 	c.cfg.Logger.LogAttrs(context.Background(), level, "partner call",

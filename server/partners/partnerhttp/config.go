@@ -1,8 +1,9 @@
 // Package partnerhttp is the HTTP core shared by every partner adapter (Etvas, Avata,
 // Scalepoint): per-attempt timeouts bounded by the caller's deadline, retries with
 // exponential backoff and full jitter only where they are safe, Retry-After handling,
-// a circuit breaker per partner, and partner failures mapped to gRPC status codes with
-// an ErrorInfo the API layer can return as is.
+// a circuit breaker per partner, and partner failures as *Error with a Kind. The package
+// knows nothing of the API contract: the API edge (server/apierror) turns an *Error into a
+// gRPC status with an ErrorInfo.
 //
 // The package never logs or returns request/response bodies, URLs with query strings,
 // or header values: partner traffic carries personal data and credentials.

@@ -2,50 +2,63 @@ package partnerhttp
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
-	"github.com/covergate/covergate/server/apierror"
 )
-
-// ErrorDomain is the ErrorInfo domain of every error this gateway returns.
-const ErrorDomain = apierror.Domain
 
 // maxPartnerMessage bounds PartnerMessage (in runes): enough for a useful hint, too
 // short to smuggle a payload into logs or API errors.
 const maxPartnerMessage = 160
 
-// Error is a failed partner call. It carries everything the API layer needs to answer
-// the caller (Code, Reason, ErrorInfo metadata via GRPCStatus) and everything a partner
-// package needs to refine it (HTTPStatus, Body). Error() never includes Body.
+// Kind says what went wrong with a partner call, in partner terms. The API edge
+// (apierror) turns a Kind into a gRPC code and an ErrorInfo reason; this package knows
+// nothing of the API contract. Adapters add their own kinds (e.g. avata.KindWalletSessionExpired).
+type Kind string
+
+// The kinds every partner call can end with. The value is the human wording used in messages.
+const (
+	KindInternal      Kind = "internal error"                   // we could not build or send the request (our fault)
+	KindInvalidCall   Kind = "invalid call"                     // the caller of the adapter passed something unusable (our fault, caller side)
+	KindRejected      Kind = "partner rejected the request"     // 400/422, or refused by the adapter before sending
+	KindRefused       Kind = "partner refused the request"      // another 4xx (405, 410, 415, ...)
+	KindForbidden     Kind = "partner denied access"            // the partner says the caller may not touch the resource
+	KindUnauthorized  Kind = "partner refused our credentials"  // 401/403 to our credentials, or getting credentials failed
+	KindNotFound      Kind = "partner has no such resource"     // 404
+	KindConflict      Kind = "partner reported a conflict"      // 409 or a documented conflict answer
+	KindInputTooLarge Kind = "input too large for partner"      // 413, or refused by the adapter for its size
+	KindRateLimited   Kind = "partner rate limited the request" // 429
+	KindUnavailable   Kind = "partner unavailable"              // 5xx, transport failure
+	KindTimeout       Kind = "partner timed out"                // attempt timeout or the caller's deadline
+	KindCanceled      Kind = "call canceled"                    // the caller went away
+	KindCircuitOpen   Kind = "partner circuit open"             // the breaker refused to send
+	KindBadResponse   Kind = "partner sent a bad response"      // an answer we cannot use (redirect, oversize, undecodable)
+)
+
+// Error is a failed partner call. It carries what the API edge needs to answer the caller
+// (Kind, HTTPStatus, PartnerMessage, RetryAfter) and what a partner package needs to refine
+// it (Body). Error() never includes Body.
 type Error struct {
 	Partner, Operation string
+	Kind               Kind
 	HTTPStatus         int    // 0 for transport errors / timeouts / open breaker
 	PartnerMessage     string // short, sanitised, from the partner's error body (no PII, no secrets, truncated)
 	Body               []byte // raw error body, for partner packages to parse typed errors; never logged
-	Code               codes.Code
-	Reason             insurancev1.ErrorReason
 	RetryAfter         time.Duration
-	Err                error // cause
-
-	// transient marks failures another attempt may fix (transport, attempt timeout,
-	// 429, 502/503/504); Do still retries only what the rules allow.
-	transient bool
+	// Retryable marks failures another attempt may fix (transport, attempt timeout, 429,
+	// 502/503/504); Do still retries only what the rules allow (idempotent requests).
+	Retryable bool
+	Err       error // cause: may hold transport details, for logs only
 }
 
 // Error describes the failure without the body or any request data.
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %s", e.Partner, e.Operation, reasonText(e.Reason))
+	fmt.Fprintf(&b, "%s %s: %s", e.Partner, e.Operation, e.Kind)
 	if e.HTTPStatus != 0 {
 		fmt.Fprintf(&b, " (http %d)", e.HTTPStatus)
 	}
@@ -64,88 +77,96 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// GRPCStatus lets status.FromError / status.Convert turn the error into a gRPC status with
-// ErrorInfo{reason, domain apierror.Domain, metadata partner, operation, http_status,
-// partner_message}. The status message is generic on purpose: the cause may hold
-// transport details that are not the caller's business.
-func (e *Error) GRPCStatus() *status.Status {
-	msg := fmt.Sprintf("partner %s: %s", e.Partner, reasonText(e.Reason))
-	st := status.New(e.Code, msg)
-	md := map[string]string{
-		"partner":     e.Partner,
-		"operation":   e.Operation,
-		"http_status": strconv.Itoa(e.HTTPStatus),
-	}
-	if e.PartnerMessage != "" {
-		md["partner_message"] = e.PartnerMessage
-	}
+// RefusedRedirectHost is the host of a redirect the call refused to follow, or "".
+func (e *Error) RefusedRedirectHost() string {
 	if re, ok := asRedirect(e.Err); ok {
-		md["refused_redirect_host"] = re.Host // names the problem for the operator; no path or query
+		return re.Host
 	}
-	if e.RetryAfter > 0 {
-		md["retry_after_seconds"] = strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10)
-	}
-	withInfo, err := st.WithDetails(apierror.Info(e.Reason, md))
-	if err != nil {
-		// WithDetails fails only for an OK status or an unmarshalable detail; neither
-		// can happen here, but a status without details is still a correct answer.
-		return st
-	}
-	return withInfo
+	return ""
 }
 
-// reasonText is the human wording of a reason, used in messages.
-func reasonText(r insurancev1.ErrorReason) string {
-	switch r {
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE:
-		return "partner unavailable"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT:
-		return "partner timed out"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED:
-		return "partner rate limited the request"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED:
-		return "partner rejected the request"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED:
-		return "partner refused our credentials"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_NOT_FOUND:
-		return "partner has no such resource"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT:
-		return "partner reported a conflict"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN:
-		return "partner circuit open"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE:
-		return "partner sent a bad response"
-	case insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE:
-		return "input too large for partner"
-	default:
-		return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(r.String(), "ERROR_REASON_"), "_", " "))
+// As returns the *Error in err's chain.
+func As(err error) (*Error, bool) {
+	var pe *Error
+	if errors.As(err, &pe) && pe != nil {
+		return pe, true
 	}
+	return nil, false
 }
 
-// classifyStatus maps a non-2xx HTTP status to a gRPC code, reason and observer outcome.
-func classifyStatus(httpStatus int) (codes.Code, insurancev1.ErrorReason, string) {
+// KindOf returns the Kind of the partner error in err's chain, or "" when there is none.
+func KindOf(err error) Kind {
+	if pe, ok := As(err); ok {
+		return pe.Kind
+	}
+	return ""
+}
+
+// IsCircuitOpen reports whether the call was refused because the partner's breaker is open
+// (nothing was sent).
+func IsCircuitOpen(err error) bool { return KindOf(err) == KindCircuitOpen }
+
+// IsRetryable reports whether another attempt of the same call may succeed.
+func IsRetryable(err error) bool {
+	pe, ok := As(err)
+	return ok && pe.Retryable
+}
+
+// IsTimeout reports whether the call ran out of time (attempt timeout or caller deadline).
+func IsTimeout(err error) bool { return KindOf(err) == KindTimeout }
+
+// IsNotFound reports whether the partner has no such resource.
+func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
+
+// IsRefusedBeforeSending reports whether the adapter refused the call itself (invalid or
+// oversize input, caller mistake) without the partner seeing it.
+func IsRefusedBeforeSending(err error) bool {
+	pe, ok := As(err)
+	if !ok || pe.HTTPStatus != 0 {
+		return false
+	}
+	switch pe.Kind {
+	case KindRejected, KindRefused, KindInputTooLarge, KindInvalidCall:
+		return true
+	}
+	return false
+}
+
+// partnerSide reports whether the failure is the partner's trouble (worth a warning in logs),
+// as opposed to a routine refusal of our input.
+func (e *Error) partnerSide() bool {
+	switch e.Kind {
+	case KindUnavailable, KindTimeout, KindRateLimited, KindInternal, KindBadResponse,
+		KindUnauthorized, KindCircuitOpen:
+		return true
+	}
+	return false
+}
+
+// classifyStatus maps a non-2xx HTTP status to a kind and observer outcome.
+func classifyStatus(httpStatus int) (Kind, string) {
 	switch {
 	case httpStatus == http.StatusBadRequest || httpStatus == http.StatusUnprocessableEntity:
-		return codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, OutcomeRejected
+		return KindRejected, OutcomeRejected
 	case httpStatus == http.StatusUnauthorized || httpStatus == http.StatusForbidden:
-		// Our credentials are wrong: the caller cannot fix that, so it is UNAVAILABLE.
-		return codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED, OutcomeAuthFailed
+		// Our credentials are wrong: the caller cannot fix that.
+		return KindUnauthorized, OutcomeAuthFailed
 	case httpStatus == http.StatusNotFound:
-		return codes.NotFound, insurancev1.ErrorReason_ERROR_REASON_PARTNER_NOT_FOUND, OutcomeNotFound
+		return KindNotFound, OutcomeNotFound
 	case httpStatus == http.StatusConflict:
-		return codes.Aborted, insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT, OutcomeConflict
+		return KindConflict, OutcomeConflict
 	case httpStatus == http.StatusRequestEntityTooLarge:
-		return codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE, OutcomeTooLarge
+		return KindInputTooLarge, OutcomeTooLarge
 	case httpStatus == http.StatusTooManyRequests:
-		return codes.ResourceExhausted, insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED, OutcomeRateLimited
+		return KindRateLimited, OutcomeRateLimited
 	case httpStatus >= 500:
-		return codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE, OutcomeUnavailable
+		return KindUnavailable, OutcomeUnavailable
 	case httpStatus >= 400:
 		// Other 4xx (405, 410, 415, ...): the partner refused what we sent.
-		return codes.FailedPrecondition, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED, OutcomeRejected
+		return KindRefused, OutcomeRejected
 	default:
 		// 1xx/3xx that reached us unresolved: not something we can use.
-		return codes.Internal, insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, OutcomeBadResponse
+		return KindBadResponse, OutcomeBadResponse
 	}
 }
 

@@ -18,10 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
@@ -154,24 +151,23 @@ func TestRetryRules(t *testing.T) {
 		idempotent bool
 		steps      []step
 		wantCalls  int
-		wantCode   codes.Code // OK = success
-		wantReason insurancev1.ErrorReason
+		wantKind   partnerhttp.Kind // "" = success
 	}{
-		{"idempotent 503 then success", true, []step{{status: 503}, {status: 503}, {status: 200, body: `{}`}}, 3, codes.OK, 0},
-		{"idempotent 502 then success", true, []step{{status: 502}, {status: 200, body: `{}`}}, 2, codes.OK, 0},
-		{"idempotent 504 then success", true, []step{{status: 504}, {status: 200, body: `{}`}}, 2, codes.OK, 0},
-		{"idempotent 503 exhausts attempts", true, []step{{status: 503}}, 3, codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE},
-		{"non-idempotent 503 is not retried", false, []step{{status: 503}, {status: 200}}, 1, codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE},
-		{"500 is not retried", true, []step{{status: 500}, {status: 200}}, 1, codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE},
-		{"non-idempotent 429 is retried", false, []step{{status: 429}, {status: 201, body: `{}`}}, 2, codes.OK, 0},
-		{"429 exhausts attempts", true, []step{{status: 429}}, 3, codes.ResourceExhausted, insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED},
-		{"400 is not retried", true, []step{{status: 400}, {status: 200}}, 1, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED},
-		{"422 rejected", true, []step{{status: 422}}, 1, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_REJECTED},
-		{"401 auth failed", true, []step{{status: 401}}, 1, codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED},
-		{"403 auth failed", true, []step{{status: 403}}, 1, codes.Unavailable, insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED},
-		{"404 not found", true, []step{{status: 404}}, 1, codes.NotFound, insurancev1.ErrorReason_ERROR_REASON_PARTNER_NOT_FOUND},
-		{"409 conflict", true, []step{{status: 409}}, 1, codes.Aborted, insurancev1.ErrorReason_ERROR_REASON_PARTNER_CONFLICT},
-		{"413 too large", true, []step{{status: 413}}, 1, codes.InvalidArgument, insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE},
+		{"idempotent 503 then success", true, []step{{status: 503}, {status: 503}, {status: 200, body: `{}`}}, 3, ""},
+		{"idempotent 502 then success", true, []step{{status: 502}, {status: 200, body: `{}`}}, 2, ""},
+		{"idempotent 504 then success", true, []step{{status: 504}, {status: 200, body: `{}`}}, 2, ""},
+		{"idempotent 503 exhausts attempts", true, []step{{status: 503}}, 3, partnerhttp.KindUnavailable},
+		{"non-idempotent 503 is not retried", false, []step{{status: 503}, {status: 200}}, 1, partnerhttp.KindUnavailable},
+		{"500 is not retried", true, []step{{status: 500}, {status: 200}}, 1, partnerhttp.KindUnavailable},
+		{"non-idempotent 429 is retried", false, []step{{status: 429}, {status: 201, body: `{}`}}, 2, ""},
+		{"429 exhausts attempts", true, []step{{status: 429}}, 3, partnerhttp.KindRateLimited},
+		{"400 is not retried", true, []step{{status: 400}, {status: 200}}, 1, partnerhttp.KindRejected},
+		{"422 rejected", true, []step{{status: 422}}, 1, partnerhttp.KindRejected},
+		{"401 auth failed", true, []step{{status: 401}}, 1, partnerhttp.KindUnauthorized},
+		{"403 auth failed", true, []step{{status: 403}}, 1, partnerhttp.KindUnauthorized},
+		{"404 not found", true, []step{{status: 404}}, 1, partnerhttp.KindNotFound},
+		{"409 conflict", true, []step{{status: 409}}, 1, partnerhttp.KindConflict},
+		{"413 too large", true, []step{{status: 413}}, 1, partnerhttp.KindInputTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,7 +180,7 @@ func TestRetryRules(t *testing.T) {
 			if got := s.calls(); got != tt.wantCalls {
 				t.Errorf("partner saw %d calls, want %d", got, tt.wantCalls)
 			}
-			if tt.wantCode == codes.OK {
+			if tt.wantKind == "" {
 				if err != nil {
 					t.Fatalf("Do: %v", err)
 				}
@@ -200,11 +196,8 @@ func TestRetryRules(t *testing.T) {
 				return
 			}
 			perr := asError(t, err)
-			if perr.Code != tt.wantCode || perr.Reason != tt.wantReason {
-				t.Fatalf("got code %v reason %v, want %v %v", perr.Code, perr.Reason, tt.wantCode, tt.wantReason)
-			}
-			if status.Code(err) != tt.wantCode {
-				t.Fatalf("status.Code = %v", status.Code(err))
+			if perr.Kind != tt.wantKind || partnerhttp.KindOf(err) != tt.wantKind {
+				t.Fatalf("got kind %q, want %q", perr.Kind, tt.wantKind)
 			}
 		})
 	}
@@ -249,8 +242,8 @@ func TestTransportErrorRetriedOnlyWhenIdempotent(t *testing.T) {
 				Query: url.Values{"email": {"jane@example.com"}},
 			})
 			perr := asError(t, err)
-			if perr.Code != codes.Unavailable || perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE || perr.HTTPStatus != 0 {
-				t.Fatalf("got %v/%v/%d", perr.Code, perr.Reason, perr.HTTPStatus)
+			if perr.Kind != partnerhttp.KindUnavailable || perr.HTTPStatus != 0 {
+				t.Fatalf("got %v/%d", perr.Kind, perr.HTTPStatus)
 			}
 			if strings.Contains(err.Error(), "jane") || strings.Contains(err.Error(), "email=") {
 				t.Fatalf("transport error leaks the URL query: %v", err)
@@ -327,8 +320,8 @@ func TestRetryAfterBeyondBudgetStopsAtOnce(t *testing.T) {
 			if perr.RetryAfter != 120*time.Second {
 				t.Fatalf("RetryAfter = %s", perr.RetryAfter)
 			}
-			if perr.Code != codes.ResourceExhausted || perr.PartnerMessage != "slow down" {
-				t.Fatalf("got %v %q", perr.Code, perr.PartnerMessage)
+			if perr.Kind != partnerhttp.KindRateLimited || perr.PartnerMessage != "slow down" {
+				t.Fatalf("got %v %q", perr.Kind, perr.PartnerMessage)
 			}
 			if ctx.Err() != nil {
 				t.Fatal("Do waited until the deadline instead of returning at once")
@@ -390,8 +383,8 @@ func TestTimeouts(t *testing.T) {
 			}
 			_, err := c.Do(ctx, partnerhttp.Request{Operation: "op", Method: "GET", Path: "/slow", Idempotent: tt.idempotent})
 			perr := asError(t, err)
-			if perr.Code != codes.DeadlineExceeded || perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT {
-				t.Fatalf("got %v %v", perr.Code, perr.Reason)
+			if perr.Kind != partnerhttp.KindTimeout {
+				t.Fatalf("got %v", perr.Kind)
 			}
 			if s.calls() != tt.wantCalls {
 				t.Fatalf("calls = %d, want %d", s.calls(), tt.wantCalls)
@@ -406,8 +399,8 @@ func TestCanceledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
 	_, err := c.Do(ctx, partnerhttp.Request{Operation: "op", Method: "GET", Path: "/", Idempotent: true})
-	if perr := asError(t, err); perr.Code != codes.Canceled {
-		t.Fatalf("code = %v", perr.Code)
+	if perr := asError(t, err); perr.Kind != partnerhttp.KindCanceled {
+		t.Fatalf("kind = %v", perr.Kind)
 	}
 	if c.BreakerState() != "closed" {
 		t.Fatal("a caller's cancellation must not count against the partner")
@@ -462,7 +455,7 @@ func TestCircuitBreaker(t *testing.T) {
 		return err
 	}
 	for range 3 {
-		if err := call(); asError(t, err).Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE {
+		if err := call(); asError(t, err).Kind != partnerhttp.KindUnavailable {
 			t.Fatalf("want unavailable, got %v", err)
 		}
 	}
@@ -471,8 +464,8 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 	// Open: rejected without reaching the partner.
 	err := call()
-	if perr := asError(t, err); perr.Code != codes.Unavailable || perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_CIRCUIT_OPEN {
-		t.Fatalf("got %v %v", perr.Code, perr.Reason)
+	if perr := asError(t, err); perr.Kind != partnerhttp.KindCircuitOpen {
+		t.Fatalf("got %v", perr.Kind)
 	}
 	if s.calls() != 3 {
 		t.Fatalf("open breaker let a call through: %d calls", s.calls())
@@ -560,9 +553,10 @@ func TestErrorInfoAndRedaction(t *testing.T) {
 			if string(perr.Body) != tt.body {
 				t.Fatalf("Body not kept for the partner package")
 			}
-			st := status.Convert(err)
-			if st.Code() != perr.Code {
-				t.Fatalf("status code %v != %v", st.Code(), perr.Code)
+			// What the caller sees, through the API edge's one translation.
+			st, ok := apierror.FromPartner(err)
+			if !ok {
+				t.Fatal("apierror.FromPartner does not recognise the partner error")
 			}
 			var info *errdetails.ErrorInfo
 			for _, d := range st.Details() {
@@ -573,7 +567,7 @@ func TestErrorInfoAndRedaction(t *testing.T) {
 			if info == nil {
 				t.Fatal("no ErrorInfo in status")
 			}
-			if info.Domain != apierror.Domain || info.Reason != apierror.Reason(perr.Reason) {
+			if info.Domain != apierror.Domain || info.Reason == "" {
 				t.Fatalf("ErrorInfo = %v", info)
 			}
 			md := info.Metadata
@@ -614,7 +608,7 @@ func TestAuthorize(t *testing.T) {
 			cfg.Authorize = func(context.Context, *http.Request, []byte) error { return errors.New("token endpoint down") }
 		})
 		_, err := c.Do(context.Background(), partnerhttp.Request{Operation: "op", Method: "GET", Path: "/"})
-		if perr := asError(t, err); perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED || perr.Code != codes.Unavailable {
+		if perr := asError(t, err); perr.Kind != partnerhttp.KindUnauthorized {
 			t.Fatalf("got %v", perr)
 		}
 		if s.calls() != 0 {
@@ -623,7 +617,7 @@ func TestAuthorize(t *testing.T) {
 	})
 	t.Run("typed error passes through", func(t *testing.T) {
 		_, srv := newServer(t, step{status: 200})
-		want := &partnerhttp.Error{Partner: "scalepoint", Operation: "token", Code: codes.Unavailable, Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT}
+		want := &partnerhttp.Error{Partner: "scalepoint", Operation: "token", Kind: partnerhttp.KindTimeout}
 		c := newClient(t, srv.URL, func(cfg *partnerhttp.Config) {
 			cfg.Authorize = func(context.Context, *http.Request, []byte) error { return fmt.Errorf("wrapped: %w", want) }
 		})
@@ -664,7 +658,7 @@ func TestDoJSON(t *testing.T) {
 			c := newClient(t, srv.URL, nil)
 			var out struct{ A int }
 			err := c.DoJSON(context.Background(), partnerhttp.Request{Operation: "op", Method: "GET", Path: "/"}, nil, &out)
-			if perr := asError(t, err); perr.Code != codes.Internal || perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE {
+			if perr := asError(t, err); perr.Kind != partnerhttp.KindBadResponse {
 				t.Fatalf("got %v", err)
 			}
 		})
@@ -686,7 +680,7 @@ func TestPathHandling(t *testing.T) {
 	}
 	for _, bad := range []string{"/x?y=1", "/x#frag"} {
 		_, err := c.Do(context.Background(), partnerhttp.Request{Operation: "op", Method: "GET", Path: bad})
-		if perr := asError(t, err); perr.Code != codes.Internal {
+		if perr := asError(t, err); perr.Kind != partnerhttp.KindInternal {
 			t.Fatalf("path %q: got %v", bad, err)
 		}
 	}
@@ -699,7 +693,7 @@ func TestResponseTooLarge(t *testing.T) {
 	_, srv := newServer(t, step{status: 200, body: strings.Repeat("x", 2048)})
 	c := newClient(t, srv.URL, func(cfg *partnerhttp.Config) { cfg.MaxResponseBytes = 1024 })
 	_, err := c.Do(context.Background(), partnerhttp.Request{Operation: "op", Method: "GET", Path: "/"})
-	if perr := asError(t, err); perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE {
+	if perr := asError(t, err); perr.Kind != partnerhttp.KindBadResponse {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -11,10 +11,8 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
@@ -74,8 +72,8 @@ func TestRedirectsRefused(t *testing.T) {
 					Operation: "verify_token", Method: http.MethodPost, Path: "/verify", Body: []byte(`{"token":"portal-token"}`), Idempotent: true,
 				})
 				perr := asError(t, err)
-				if perr.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE || perr.Code != codes.Internal || perr.HTTPStatus != code {
-					t.Fatalf("error %v: reason %v code %v http %d", perr, perr.Reason, perr.Code, perr.HTTPStatus)
+				if perr.Kind != partnerhttp.KindBadResponse || perr.HTTPStatus != code {
+					t.Fatalf("error %v: kind %v http %d", perr, perr.Kind, perr.HTTPStatus)
 				}
 				if got := target.got(); len(got) != 0 {
 					t.Fatalf("the redirect target received %d request(s): %+v", len(got), got)
@@ -107,7 +105,11 @@ func TestRefuseRedirectsKeepsTransport(t *testing.T) {
 
 func errorInfo(t *testing.T, err error) *errdetails.ErrorInfo {
 	t.Helper()
-	for _, d := range status.Convert(err).Details() {
+	st, ok := apierror.FromPartner(err) // what the caller sees, through the API edge
+	if !ok {
+		t.Fatalf("not a partner error: %v", err)
+	}
+	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
 			return info
 		}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
@@ -137,7 +136,7 @@ func TestBadReceiveResponses(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			})
 			_, err := newClient(t, e, nil).Receive(context.Background(), "")
-			if status.Code(err) != codes.Internal || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE) {
+			if apierror.Code(err) != codes.Internal || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE) {
 				t.Fatalf("%v", err)
 			}
 		})

@@ -14,11 +14,11 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
+
+// Partner is the partner name in errors, metrics and logs.
+const Partner = partnerName
 
 const (
 	partnerName = "scalepoint"
@@ -197,9 +197,8 @@ func (c *Client) do(ctx context.Context, req partnerhttp.Request) (*partnerhttp.
 func (c *Client) Publish(ctx context.Context, eventType string, payload []byte) (string, error) {
 	if len(payload) > c.cfg.MaxPayloadBytes {
 		return "", &partnerhttp.Error{
-			Partner: partnerName, Operation: opPublish, Code: codes.InvalidArgument,
-			Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_INPUT_TOO_LARGE,
-			Err:    fmt.Errorf("scalepoint: event payload is %d bytes, limit %d", len(payload), c.cfg.MaxPayloadBytes),
+			Partner: partnerName, Operation: opPublish, Kind: partnerhttp.KindInputTooLarge,
+			Err: fmt.Errorf("scalepoint: event payload is %d bytes, limit %d", len(payload), c.cfg.MaxPayloadBytes),
 		}
 	}
 	if !pathSegment.MatchString(eventType) {
@@ -280,7 +279,6 @@ func (c *Client) Receive(ctx context.Context, lastEventID string) (Page, error) 
 
 func badResponse(op string, httpStatus int, err error) error {
 	return &partnerhttp.Error{
-		Partner: partnerName, Operation: op, HTTPStatus: httpStatus, Code: codes.Internal,
-		Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE, Err: err,
+		Partner: partnerName, Operation: op, HTTPStatus: httpStatus, Kind: partnerhttp.KindBadResponse, Err: err,
 	}
 }

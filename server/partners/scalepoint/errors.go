@@ -7,16 +7,12 @@ import (
 	"net/http"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
 // The typed errors below are the error bodies documented in the publish document (https://dev.scalepoint.com/events-api-integration-from-clients-to-scalepoint). Each
-// wraps the *partnerhttp.Error it came from, so errors.As finds either, and status.FromError
-// gives the same gRPC status as the plain *partnerhttp.Error.
+// wraps the *partnerhttp.Error it came from, so errors.As finds either, and the API edge
+// (apierror) gives the same gRPC status as for the plain *partnerhttp.Error.
 
 // IncorrectPayloadError: 400 {"message":"Incorrect payload, missing [xxxxxxxx]","valid":false}.
 type IncorrectPayloadError struct {
@@ -27,8 +23,7 @@ type IncorrectPayloadError struct {
 func (e *IncorrectPayloadError) Error() string {
 	return fmt.Sprintf("scalepoint: %s: incorrect payload: %s", e.HTTP.Operation, e.Message)
 }
-func (e *IncorrectPayloadError) Unwrap() error              { return e.HTTP }
-func (e *IncorrectPayloadError) GRPCStatus() *status.Status { return e.HTTP.GRPCStatus() }
+func (e *IncorrectPayloadError) Unwrap() error { return e.HTTP }
 
 // InsufficientScopeError: 403 {"error":"insufficient_scope","error_description":..,"scope":"events"}.
 // Our token lacks Scope: a configuration problem (the client's registration or Config.Scopes).
@@ -41,8 +36,7 @@ type InsufficientScopeError struct {
 func (e *InsufficientScopeError) Error() string {
 	return fmt.Sprintf("scalepoint: %s: token lacks scope %q", e.HTTP.Operation, e.Scope)
 }
-func (e *InsufficientScopeError) Unwrap() error              { return e.HTTP }
-func (e *InsufficientScopeError) GRPCStatus() *status.Status { return e.HTTP.GRPCStatus() }
+func (e *InsufficientScopeError) Unwrap() error { return e.HTTP }
 
 // UnauthorizedError: 401 {"error":"unauthorized","error_description":"Full authentication is
 // required to access this resource"}. Returned only after a fresh token was refused too.
@@ -54,8 +48,7 @@ type UnauthorizedError struct {
 func (e *UnauthorizedError) Error() string {
 	return fmt.Sprintf("scalepoint: %s: unauthorized: %s", e.HTTP.Operation, e.Description)
 }
-func (e *UnauthorizedError) Unwrap() error              { return e.HTTP }
-func (e *UnauthorizedError) GRPCStatus() *status.Status { return e.HTTP.GRPCStatus() }
+func (e *UnauthorizedError) Unwrap() error { return e.HTTP }
 
 // BadRequestError: 400 Spring error body {"timestamp","status","error","exception","message","path"},
 // e.g. "Missing request header 'Event-Type' for method parameter of type String".
@@ -69,8 +62,7 @@ type BadRequestError struct {
 func (e *BadRequestError) Error() string {
 	return fmt.Sprintf("scalepoint: %s: bad request on %s: %s", e.HTTP.Operation, e.Path, e.Message)
 }
-func (e *BadRequestError) Unwrap() error              { return e.HTTP }
-func (e *BadRequestError) GRPCStatus() *status.Status { return e.HTTP.GRPCStatus() }
+func (e *BadRequestError) Unwrap() error { return e.HTTP }
 
 // errorBody is the union of the documented error bodies.
 type errorBody struct {
@@ -113,7 +105,8 @@ func typedError(err error) error {
 }
 
 // InvalidEventError reports a publish refused before anything was sent: the payload does
-// not satisfy the EventApi contract. It maps to INVALID_ARGUMENT with field violations.
+// not satisfy the EventApi contract. The API edge maps it to INVALID_ARGUMENT with field
+// violations.
 type InvalidEventError struct {
 	Violations []FieldViolation
 }
@@ -127,18 +120,6 @@ func (e *InvalidEventError) Error() string {
 		parts[i] = v.Field + " " + v.Description
 	}
 	return "scalepoint: invalid event: " + strings.Join(parts, "; ")
-}
-
-func (e *InvalidEventError) GRPCStatus() *status.Status {
-	st := status.New(codes.InvalidArgument, e.Error())
-	br := &errdetails.BadRequest{}
-	for _, v := range e.Violations {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
-	}
-	if withDetails, err := st.WithDetails(br); err == nil {
-		return withDetails
-	}
-	return st
 }
 
 func invalidEvent(probs []fieldProblem) error {

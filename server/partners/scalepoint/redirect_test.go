@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 	"github.com/covergate/covergate/server/partners/scalepoint"
 )
@@ -46,7 +45,7 @@ func TestTokens_RedirectRefused(t *testing.T) {
 				_, err = tokens.Token(context.Background(), "events")
 				tokens.Close()
 				var pe *partnerhttp.Error
-				if !errors.As(err, &pe) || pe.Reason != insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE || pe.HTTPStatus != http.StatusTemporaryRedirect {
+				if !errors.As(err, &pe) || pe.Kind != partnerhttp.KindBadResponse || pe.HTTPStatus != http.StatusTemporaryRedirect {
 					t.Fatalf("err %v (%#v)", err, pe)
 				}
 				if errorInfo(t, err).GetMetadata()["refused_redirect_host"] == "" {

@@ -26,7 +26,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
@@ -129,9 +128,9 @@ func countRequests(e env, path string) (n int) {
 
 func errorInfo(t *testing.T, err error) *errdetails.ErrorInfo {
 	t.Helper()
-	st, ok := status.FromError(err)
+	st, ok := apierror.FromPartner(err) // the API edge's one translation
 	if !ok {
-		t.Fatalf("no gRPC status in %v", err)
+		t.Fatalf("no partner error in %v", err)
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
@@ -250,8 +249,8 @@ func TestToken_Refused(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Operation != "token" || pe.HTTPStatus != tc.wantStatus || !strings.Contains(pe.PartnerMessage, tc.wantMsg) {
 				t.Fatalf("err %v (%#v)", err, pe)
 			}
-			if status.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED) {
-				t.Fatalf("status %v", status.Convert(err))
+			if apierror.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED) {
+				t.Fatalf("status %v", apierror.Normalize(err))
 			}
 			if strings.Contains(err.Error(), "wrong-secret-value") || strings.Contains(err.Error(), sandbox.DefaultClientSecret) {
 				t.Fatalf("secret in error: %v", err)
@@ -529,9 +528,9 @@ func TestTypedErrors(t *testing.T) {
 				t.Fatalf("partnerhttp.Error: %#v", pe)
 			}
 			info := errorInfo(t, err)
-			if status.Code(err) != tc.code || info.Reason != apierror.Reason(tc.reason) || info.Domain != apierror.Domain ||
+			if apierror.Code(err) != tc.code || info.Reason != apierror.Reason(tc.reason) || info.Domain != apierror.Domain ||
 				info.Metadata["partner"] != "scalepoint" || info.Metadata["http_status"] != fmt.Sprint(tc.httpCode) {
-				t.Fatalf("status %v info %v", status.Convert(err), info)
+				t.Fatalf("status %v info %v", apierror.Normalize(err), info)
 			}
 			if e.sb.Stats().Published != 0 {
 				t.Fatal("a refused event was published")
@@ -560,8 +559,8 @@ func TestPublish_RefusedLocally(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Publish(context.Background(), tc.eventType, []byte(tc.body))
-			if status.Code(err) != codes.InvalidArgument {
-				t.Fatalf("code %v: %v", status.Code(err), err)
+			if apierror.Code(err) != codes.InvalidArgument {
+				t.Fatalf("code %v: %v", apierror.Code(err), err)
 			}
 			if tc.reason != "" {
 				if errorInfo(t, err).Reason != tc.reason {
@@ -573,7 +572,7 @@ func TestPublish_RefusedLocally(t *testing.T) {
 			if !errors.As(err, &ie) || ie.Violations[0].Field != tc.field {
 				t.Fatalf("%v", err)
 			}
-			st := status.Convert(err)
+			st, _ := apierror.FromPartner(err)
 			if len(st.Details()) != 1 || st.Details()[0].(*errdetails.BadRequest).FieldViolations[0].Field != tc.field {
 				t.Fatalf("details %v", st.Details())
 			}
@@ -655,7 +654,7 @@ func TestReceive_LongPoll(t *testing.T) {
 		e := startSandbox(t, func(c *sandbox.Config) { c.HoldTimeout = time.Hour })
 		c := newClient(t, e, func(c *scalepoint.Config) { c.ReceiveTimeout = 50 * time.Millisecond; c.MaxAttempts = 2 })
 		_, err := c.Receive(ctx, "")
-		if status.Code(err) != codes.DeadlineExceeded || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT) {
+		if apierror.Code(err) != codes.DeadlineExceeded || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT) {
 			t.Fatalf("%v", err)
 		}
 	})
@@ -681,7 +680,7 @@ func TestFaults(t *testing.T) {
 		e.sb.Kit().SetFaults(sandboxkit.Faults{FailNext: 1, Status: 503, Paths: []string{sendPath}})
 		_, err := c.Publish(ctx, "case_created", payload("case_created"))
 		var pe *partnerhttp.Error
-		if !errors.As(err, &pe) || pe.HTTPStatus != 503 || status.Code(err) != codes.Unavailable {
+		if !errors.As(err, &pe) || pe.HTTPStatus != 503 || apierror.Code(err) != codes.Unavailable {
 			t.Fatalf("%v", err)
 		}
 		if n := countRequests(e, sendPath); n != 1 {
@@ -717,7 +716,7 @@ func TestFaults(t *testing.T) {
 		defer cancel()
 		_, err := c.Publish(ctx, "case_created", payload("case_created"))
 		var pe *partnerhttp.Error
-		if !errors.As(err, &pe) || pe.RetryAfter != 20*time.Second || status.Code(err) != codes.ResourceExhausted {
+		if !errors.As(err, &pe) || pe.RetryAfter != 20*time.Second || apierror.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("%v", err)
 		}
 	})
@@ -743,7 +742,7 @@ func TestFaults(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, err := c.Publish(ctx, "case_created", payload("case_created"))
-		if status.Code(err) != codes.DeadlineExceeded {
+		if apierror.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("%v", err)
 		}
 	})
@@ -757,7 +756,7 @@ func TestFaults(t *testing.T) {
 		}
 		e.sb.Kit().SetFaults(sandboxkit.Faults{OutageSeconds: 3600, Paths: []string{"/api/"}})
 		for range 3 {
-			if _, err := c.Publish(ctx, "case_created", payload("case_created")); status.Code(err) != codes.Unavailable {
+			if _, err := c.Publish(ctx, "case_created", payload("case_created")); apierror.Code(err) != codes.Unavailable {
 				t.Fatalf("during outage: %v", err)
 			}
 		}
@@ -796,7 +795,7 @@ func TestFaults(t *testing.T) {
 		c := newClient(t, e, nil)
 		e.sb.Kit().SetFaults(sandboxkit.Faults{OutageSeconds: 3600, Paths: []string{"/connect/token"}})
 		_, err := c.Publish(ctx, "case_created", payload("case_created"))
-		if status.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE) {
+		if apierror.Code(err) != codes.Unavailable || errorInfo(t, err).Reason != apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE) {
 			t.Fatalf("%v", err)
 		}
 		if n := countRequests(e, "/connect/token"); n != 3 {
@@ -871,7 +870,7 @@ func TestVerifyWebhookAuth(t *testing.T) {
 			continue
 		}
 		var we *scalepoint.WebhookAuthError
-		if !errors.As(err, &we) || we.Missing != tc.missing || status.Code(err) != codes.Unauthenticated {
+		if !errors.As(err, &we) || we.Missing != tc.missing || apierror.Code(err) != codes.Unauthenticated {
 			t.Fatalf("%q: %v", tc.header, err)
 		}
 	}
@@ -922,7 +921,7 @@ func TestTokens_WaitHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_, err = tokens.Token(ctx, "events")
-	if status.Code(err) != codes.DeadlineExceeded {
+	if apierror.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("waiting caller: %v", err)
 	}
 	if err := <-first; err != nil {

@@ -16,9 +16,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	"google.golang.org/grpc/codes"
 
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/partners/partnerhttp"
 )
 
@@ -236,9 +234,9 @@ func (t *Tokens) request(ctx context.Context, scopes []string) (*oauth2.Token, t
 		switch {
 		case ctx.Err() != nil:
 			return result{}, backoff.Permanent(perr)
-		case perr.Reason == insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE,
-			perr.Reason == insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT,
-			perr.Reason == insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED:
+		case perr.Kind == partnerhttp.KindUnavailable,
+			perr.Kind == partnerhttp.KindTimeout,
+			perr.Kind == partnerhttp.KindRateLimited:
 			return result{}, perr // transient: transport, attempt timeout, 5xx, 429
 		default:
 			return result{}, backoff.Permanent(perr)
@@ -274,8 +272,7 @@ func (t *Tokens) requestOnce(ctx context.Context, scopes []string) (*oauth2.Toke
 		assertion, err := t.signer.sign(issued)
 		if err != nil {
 			return nil, time.Time{}, &partnerhttp.Error{
-				Partner: partnerName, Operation: opToken, Code: codes.Internal,
-				Reason: insurancev1.ErrorReason_ERROR_REASON_INTERNAL, Err: err,
+				Partner: partnerName, Operation: opToken, Kind: partnerhttp.KindInternal, Err: err,
 			}
 		}
 		cc.AuthStyle = oauth2.AuthStyleInParams // client_id in the form, no secret
@@ -290,8 +287,8 @@ func (t *Tokens) requestOnce(ctx context.Context, scopes []string) (*oauth2.Toke
 	}
 	if tok.AccessToken == "" {
 		return nil, time.Time{}, &partnerhttp.Error{
-			Partner: partnerName, Operation: opToken, HTTPStatus: http.StatusOK, Code: codes.Internal,
-			Reason:         insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE,
+			Partner: partnerName, Operation: opToken, HTTPStatus: http.StatusOK,
+			Kind:           partnerhttp.KindBadResponse,
 			PartnerMessage: "token response without access_token",
 			Err:            errors.New("scalepoint: token response without access_token"),
 		}
@@ -312,15 +309,13 @@ func (t *Tokens) requestOnce(ctx context.Context, scopes []string) (*oauth2.Toke
 // the caller cannot fix it. The error never carries the request (secret, assertion).
 func tokenError(err error) *partnerhttp.Error {
 	pe := &partnerhttp.Error{
-		Partner: partnerName, Operation: opToken, Code: codes.Unavailable,
-		Reason: insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE,
+		Partner: partnerName, Operation: opToken, Kind: partnerhttp.KindUnavailable,
 	}
 	var re *oauth2.RetrieveError
 	var redirect *partnerhttp.RedirectError
 	switch {
 	case errors.As(err, &redirect):
-		pe.HTTPStatus, pe.Code = redirect.Status, codes.Internal
-		pe.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_BAD_RESPONSE
+		pe.HTTPStatus, pe.Kind = redirect.Status, partnerhttp.KindBadResponse
 		pe.Err = fmt.Errorf("scalepoint: token request: %w", redirect)
 	case errors.As(err, &re):
 		if re.Response != nil {
@@ -337,19 +332,19 @@ func tokenError(err error) *partnerhttp.Error {
 			pe.PartnerMessage = partnerhttp.PartnerMessageFromBody(re.Body)
 		}
 		pe.Body = re.Body
-		pe.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_AUTH_FAILED
-		if pe.HTTPStatus >= 500 || pe.HTTPStatus == http.StatusTooManyRequests {
-			pe.Reason = insurancev1.ErrorReason_ERROR_REASON_PARTNER_UNAVAILABLE
+		pe.Kind = partnerhttp.KindUnauthorized
+		if pe.HTTPStatus >= 500 {
+			pe.Kind = partnerhttp.KindUnavailable
 		}
 		if pe.HTTPStatus == http.StatusTooManyRequests {
-			pe.Code, pe.Reason = codes.ResourceExhausted, insurancev1.ErrorReason_ERROR_REASON_PARTNER_RATE_LIMITED
+			pe.Kind = partnerhttp.KindRateLimited
 		}
 		pe.Err = fmt.Errorf("scalepoint: token request refused with HTTP %d", pe.HTTPStatus)
 	case errors.Is(err, context.DeadlineExceeded):
-		pe.Code, pe.Reason = codes.DeadlineExceeded, insurancev1.ErrorReason_ERROR_REASON_PARTNER_TIMEOUT
+		pe.Kind = partnerhttp.KindTimeout
 		pe.Err = fmt.Errorf("scalepoint: token request: %w", err)
 	case errors.Is(err, context.Canceled):
-		pe.Code = codes.Canceled
+		pe.Kind = partnerhttp.KindCanceled
 		pe.Err = fmt.Errorf("scalepoint: token request: %w", err)
 	default:
 		// Transport errors name the URL and the cause; the URL carries no credentials.

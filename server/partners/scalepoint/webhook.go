@@ -4,12 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
-	"github.com/covergate/covergate/server/apierror"
 )
 
 // WebhookAuthError is a webhook delivery without valid credentials. Scalepoint's webhook
@@ -24,19 +18,6 @@ func (e *WebhookAuthError) Error() string {
 		return "scalepoint: webhook without bearer token"
 	}
 	return "scalepoint: webhook bearer token does not match"
-}
-
-// GRPCStatus is UNAUTHENTICATED with reason WEBHOOK_SIGNATURE_MISSING or _INVALID.
-func (e *WebhookAuthError) GRPCStatus() *status.Status {
-	reason := insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_INVALID
-	if e.Missing {
-		reason = insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_SIGNATURE_MISSING
-	}
-	st := status.New(codes.Unauthenticated, e.Error())
-	if d, err := st.WithDetails(apierror.Info(reason, map[string]string{"partner": partnerName})); err == nil {
-		return d
-	}
-	return st
 }
 
 // VerifyWebhookAuth checks a webhook's Authorization header against the configured token
