@@ -96,7 +96,7 @@ func TestPublicationsCLI(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "3 publication(s) would be retried") {
 				t.Fatalf("dry run: exit %d\n%s", code, out)
 			}
-			if code, out = runCLIProcess(t, "publications", "list", "--database", dsn); strings.Count(out, "\tFAILED\t") != 3 {
+			if code, out = runCLIProcess(t, "publications", "list", "--database", dsn); code != 0 || strings.Count(out, "\tFAILED\t") != 3 {
 				t.Fatalf("the dry run changed something:\n%s", out)
 			}
 			code, out = runCLIProcess(t, "publications", "retry", "--failed", "--database", dsn)

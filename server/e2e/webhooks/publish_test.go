@@ -24,7 +24,6 @@ func TestScalepointPublishIDReadingsEndToEnd(t *testing.T) {
 		{scalepointbox.PublishIDEmpty, ""},
 		{scalepointbox.PublishIDText, ""},
 	}
-	var ids []string
 	for _, st := range styles {
 		if err := sb.SetPublishID(st.style); err != nil {
 			t.Fatal(err)
@@ -35,7 +34,6 @@ func TestScalepointPublishIDReadingsEndToEnd(t *testing.T) {
 			t.Fatalf("publish (%s): %d %s", st.style, r.Code, r.Body)
 		}
 		id := str(decode(t, r), "publication.publicationId")
-		ids = append(ids, id)
 		var last map[string]any
 		eventually(t, st.style+" publication DELIVERED", func() (bool, string) {
 			g := s.JSON(t, http.MethodGet, "/v1/publications/"+id, apptest.AllKey, "")

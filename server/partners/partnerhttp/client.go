@@ -257,7 +257,7 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 		return nil, perr
 	}
 	if err != nil {
-		perr, verdict, outcome := c.transportError(ctx, actx, req.Operation, err)
+		perr, outcome, verdict := c.transportError(ctx, actx, req.Operation, err)
 		done(verdict)
 		c.observe(req.Operation, n, 0, outcome, start, perr)
 		return nil, perr
@@ -275,7 +275,7 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 		return nil, perr
 	}
 	if err != nil {
-		perr, verdict, outcome := c.transportError(ctx, actx, req.Operation, fmt.Errorf("read body: %w", err))
+		perr, outcome, verdict := c.transportError(ctx, actx, req.Operation, fmt.Errorf("read body: %w", err))
 		// Keep the status the partner answered: a 2xx whose body was cut off still means the
 		// partner did it (a caller must not repeat a non-idempotent call after it).
 		perr.HTTPStatus = hresp.StatusCode
@@ -288,7 +288,7 @@ func (c *Client) attempt(ctx context.Context, req Request, target string, n int)
 		c.observe(req.Operation, n, hresp.StatusCode, OutcomeOK, start, nil)
 		return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: body}, nil
 	}
-	perr, verdict, outcome := c.statusError(req.Operation, hresp, body)
+	perr, outcome, verdict := c.statusError(req.Operation, hresp, body)
 	done(verdict)
 	c.observe(req.Operation, n, hresp.StatusCode, outcome, start, perr)
 	return nil, perr
@@ -329,7 +329,7 @@ func (c *Client) retryable(ctx context.Context, req Request, perr *Error) bool {
 }
 
 // statusError maps a non-2xx answer.
-func (c *Client) statusError(op string, hresp *http.Response, body []byte) (*Error, error, string) {
+func (c *Client) statusError(op string, hresp *http.Response, body []byte) (*Error, string, error) {
 	kind, outcome := classifyStatus(hresp.StatusCode)
 	perr := &Error{
 		Partner: c.cfg.Partner, Operation: op, HTTPStatus: hresp.StatusCode,
@@ -354,36 +354,36 @@ func (c *Client) statusError(op string, hresp *http.Response, body []byte) (*Err
 	case hresp.StatusCode >= 500:
 		verdict = errPartnerFailure
 	}
-	return perr, verdict, outcome
+	return perr, outcome, verdict
 }
 
 // transportError maps a failure to get (or read) an answer. The *url.Error wrapper is
 // dropped because it carries the full URL, whose query may hold personal data.
-func (c *Client) transportError(ctx, actx context.Context, op string, err error) (*Error, error, string) {
+func (c *Client) transportError(ctx, actx context.Context, op string, err error) (*Error, string, error) {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = fmt.Errorf("%s: %w", strings.ToLower(uerr.Op), uerr.Err)
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled) && !deadlineReached(ctx):
-		return c.contextError(op, context.Canceled, nil), errExcluded, OutcomeCanceled
+		return c.contextError(op, context.Canceled, nil), OutcomeCanceled, errExcluded
 	case ctx.Err() != nil:
 		// The caller's deadline ran out while the partner was still working: counts
 		// against the partner, which answers slower than our callers can wait.
 		perr := c.contextError(op, context.DeadlineExceeded, nil)
-		return perr, errPartnerFailure, OutcomeTimeout
+		return perr, OutcomeTimeout, errPartnerFailure
 	case actx.Err() != nil:
 		return &Error{
 			Partner: c.cfg.Partner, Operation: op,
 			Kind: KindTimeout,
 			Err:  fmt.Errorf("attempt timed out after %s: %w", c.cfg.AttemptTimeout, err), Retryable: true,
-		}, errPartnerFailure, OutcomeTimeout
+		}, OutcomeTimeout, errPartnerFailure
 	default:
 		return &Error{
 			Partner: c.cfg.Partner, Operation: op,
 			Kind: KindUnavailable,
 			Err:  err, Retryable: true,
-		}, errPartnerFailure, OutcomeUnavailable
+		}, OutcomeUnavailable, errPartnerFailure
 	}
 }
 
