@@ -56,14 +56,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, recordedCall{r.Method, r.URL.Path, r.Header.Get("Authorization")})
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	if r.Method == http.MethodGet && r.URL.Path == "/v1/policies/not-a-uuid" {
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"code":3,"message":"policy_id: value must be a valid UUID","details":[]}`))
-		return
-	}
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write([]byte(`{"code":5,"message":"not found","details":[]}`))
 }
+
+// unknownPolicy is a well-formed policy id the fake API does not know (404).
+const unknownPolicy = "0190a0a0-0000-7000-8000-000000000000"
 
 func (f *fakeAPI) recorded() []recordedCall {
 	f.mu.Lock()
@@ -242,20 +240,45 @@ func TestDocsPageInChromium(t *testing.T) {
 	t.Logf("screenshot %dx%d, %d bytes: %s", cfg.Width, cfg.Height, len(shot), shotPath)
 
 	// Authorize with an API key through the dialog, as a frontend developer would.
-	if err := chromedp.Do(tab,
-		chromedp.Click(chromedp.CSS("#swagger-ui .auth-wrapper button.authorize")),
-		chromedp.WaitVisible(chromedp.CSS(`input[aria-label="auth-bearer-value"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[aria-label="auth-bearer-value"]`), apiKey),
-		chromedp.Click(chromedp.CSS(`.modal-ux button[aria-label="Apply credentials"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`.modal-ux button[aria-label="Remove authorization"]`)),
-		chromedp.Click(chromedp.CSS(`.modal-ux button.btn-done`)),
-		chromedp.WaitVisible(chromedp.CSS("#swagger-ui .auth-wrapper button.authorize.locked")),
-	); err != nil {
-		t.Fatalf("authorize through the dialog: %v", err)
+	// The dialog lists every security scheme (the webhooks' too): act on the bearer one.
+	const bearerForm = `//div[contains(concat(" ", normalize-space(@class), " "), " auth-container ")][.//h4//code[normalize-space()="bearerAuth"]]`
+	for _, step := range []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"open the dialog", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.Click(chromedp.CSS("#swagger-ui .auth-wrapper button.authorize")))
+		}},
+		{"see the bearer field", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.WaitVisible(chromedp.Search(bearerForm+`//input[@aria-label="auth-bearer-value"]`)))
+		}},
+		{"type the key", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.SendKeys(chromedp.Search(bearerForm+`//input[@aria-label="auth-bearer-value"]`), apiKey))
+		}},
+		{"apply", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.Click(chromedp.Search(bearerForm+`//button[@aria-label="Apply credentials"]`)))
+		}},
+		{"see it applied", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.WaitVisible(chromedp.Search(bearerForm+`//button[@aria-label="Remove authorization"]`)))
+		}},
+		{"close the dialog", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.Click(chromedp.CSS(`.modal-ux button.btn-done`)))
+		}},
+		{"see the lock", func(c context.Context) error {
+			return chromedp.Do(c, chromedp.WaitVisible(chromedp.CSS("#swagger-ui .auth-wrapper button.authorize.locked")))
+		}},
+	} {
+		actx, cancel := context.WithTimeout(tab, 20*time.Second)
+		err := step.do(actx)
+		cancel()
+		if err != nil {
+			t.Fatalf("authorize through the dialog: %s: %v", step.name, err)
+		}
 	}
 
 	// Reload on a deep link: the link must open the operation, and the key (persistAuthorization)
-	// must survive the reload. Then call GET /v1/policies/not-a-uuid through "Try it out".
+	// must survive the reload. Then call GET /v1/policies/{unknownPolicy} through "Try it out"
+	// (a well-formed id: the page itself refuses one the contract's uuid format rejects).
 	const op = "#operations-PolicyService-PolicyService_GetPolicy"
 	const policyID = op + ` tr[data-param-name="policy_id"] input`
 	if err := chromedp.Do(tab,
@@ -268,7 +291,7 @@ func TestDocsPageInChromium(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS("#swagger-ui .auth-wrapper button.authorize.locked"))); err != nil {
 		t.Fatalf("the key was not restored after a reload (persistAuthorization): %v", err)
 	}
-	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS(policyID), "not-a-uuid")); err != nil {
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS(policyID), unknownPolicy)); err != nil {
 		t.Fatalf("type the policy id: %v", err)
 	}
 	// A click that lands before Swagger UI has taken the typed value sends nothing (the UI flags
@@ -291,10 +314,10 @@ func TestDocsPageInChromium(t *testing.T) {
 		t.Fatalf("execute GetPolicy through Try it out: %v", execErr)
 	}
 	status := run(tab, t, "read response status", chromedp.Text(chromedp.CSS(op+" .live-responses-table .response .response-col_status")))
-	if strings.TrimSpace(status) != "400" {
-		t.Errorf("Try it out shows status %q, want 400", status)
+	if strings.TrimSpace(status) != "404" {
+		t.Errorf("Try it out shows status %q, want 404", status)
 	}
-	want := recordedCall{http.MethodGet, "/v1/policies/not-a-uuid", "Bearer " + apiKey}
+	want := recordedCall{http.MethodGet, "/v1/policies/" + unknownPolicy, "Bearer " + apiKey}
 	if calls := api.recorded(); len(calls) != 1 || calls[0] != want {
 		t.Errorf("the API received %+v, want exactly %+v", calls, want)
 	}
@@ -309,7 +332,7 @@ func TestDocsPageInChromium(t *testing.T) {
 		t.Errorf("Content-Security-Policy violations: %q", violations)
 	}
 	requests, exceptions, logErrors := events.snapshot()
-	for _, path := range []string{"/docs/", "/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/v1/policies/not-a-uuid"} {
+	for _, path := range []string{"/docs/", "/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/v1/policies/" + unknownPolicy} {
 		if !slices.ContainsFunc(requests, func(u string) bool { return strings.HasPrefix(u, srv.URL+path) }) {
 			t.Errorf("the browser's network log lacks %s: %q", path, requests)
 		}
@@ -323,8 +346,8 @@ func TestDocsPageInChromium(t *testing.T) {
 		t.Errorf("uncaught exceptions in the page: %q", exceptions)
 	}
 	for _, e := range logErrors {
-		// The browser logs the deliberate 400 as a failed resource; anything else is a fault.
-		if strings.Contains(e, "status of 400") && strings.Contains(e, "/v1/policies/not-a-uuid") {
+		// The browser logs the deliberate 404 as a failed resource; anything else is a fault.
+		if strings.Contains(e, "status of 404") && strings.Contains(e, "/v1/policies/"+unknownPolicy) {
 			continue
 		}
 		t.Errorf("browser logged an error: %s", e)
