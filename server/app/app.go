@@ -208,6 +208,10 @@ func (a *App) Store() store.Store { return a.store }
 // GRPCAddr is the bound gRPC address.
 func (a *App) GRPCAddr() string { return a.grpcLis.Addr().String() }
 
+// HTTPHandler is what the HTTP listener serves (REST, webhooks, Connect, gRPC-Web, health),
+// for in-process benchmarks that measure the handler's own cost without a network.
+func (a *App) HTTPHandler() http.Handler { return a.http.Handler }
+
 // HTTPAddr is the bound HTTP address.
 func (a *App) HTTPAddr() string { return a.httpLis.Addr().String() }
 

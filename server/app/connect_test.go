@@ -264,30 +264,35 @@ func TestBufCurlConnect(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // the first run compiles buf
 	defer cancel()
-	run := func(token, body string) (string, error) {
+	run := func(token, body string) (string, string, error) {
 		cmd := exec.CommandContext(ctx, "go", "tool", "-modfile=tools/go.mod", "buf", "curl",
 			"--protocol", "connect", "--schema", schema,
 			"-H", "Authorization: Bearer "+token, "-d", body,
 			s.HTTPURL+"/covergate.insurance.v1.QuoteService/CreateQuote")
 		cmd.Dir = root
 		cmd.Env = os.Environ()
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		// The answer is on stdout; stderr may also hold the go command's own lines (module
+		// downloads on a fresh machine) and, on failure, buf curl's error.
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
 	}
 	body, err := protojson.Marshal(nftQuote())
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(apptest.AllKey, string(body))
+	out, errOut, err := run(apptest.AllKey, string(body))
 	if err != nil {
-		t.Fatalf("buf curl: %v\n%s", err, out)
+		t.Fatalf("buf curl: %v\n%s%s", err, out, errOut)
 	}
 	var resp insurancev1.CreateQuoteResponse
 	if err := protojson.Unmarshal([]byte(out), &resp); err != nil || resp.GetQuote().GetQuoteId() == "" {
 		t.Fatalf("buf curl answered %q (%v)", out, err)
 	}
 	// Auth is enforced the same way: buf curl prints the Connect error and exits non-zero.
-	out, err = run("not-a-key", string(body))
+	out, errOut, err = run("not-a-key", string(body))
+	out += errOut
 	if err == nil || !strings.Contains(out, "unauthenticated") || !strings.Contains(out, apierror.Reason(insurancev1.ErrorReason_ERROR_REASON_UNAUTHENTICATED)) {
 		t.Fatalf("buf curl with a bad key: %v\n%s", err, out)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"buf.build/go/protovalidate"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -57,8 +56,7 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 		return inprocess.New(services.Register, unaryChain, fallback)
 	}
 	opts := append(interceptor.Chain(chain),
-		grpc.StatsHandler(otelgrpc.NewServerHandler(
-			otelgrpc.WithTracerProvider(a.tracing.Provider), otelgrpc.WithPropagators(a.tracing.Propagator))),
+		grpc.StatsHandler(a.tracing.GRPC()),
 		grpc.MaxRecvMsgSize(int(a.cfg.MaxUploadBytes)),
 	)
 	opts = append(opts, a.cfg.Limits.grpcOptions()...)

@@ -60,9 +60,7 @@ func (a *App) buildHTTP(ctx context.Context, tlsConfig *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	handler = otelhttp.NewHandler(handler, "covergate.http",
-		otelhttp.WithTracerProvider(a.tracing.Provider), otelhttp.WithPropagators(a.tracing.Propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	handler = a.tracing.HTTP(handler)
 	if origins := splitList(a.cfg.CORSOrigins); len(origins) > 0 {
 		handler = cors.New(cors.Options{
 			AllowedOrigins: origins,

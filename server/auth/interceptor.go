@@ -86,25 +86,32 @@ func (a *Authenticator) Principals() []string {
 	return out
 }
 
-type chargedKey struct{}
+type checkedKey struct{}
 
-// withCharged marks a request whose rate-limit token was already taken (by the HTTP check,
-// before the body was read), so the interceptor does not take a second one. Only code in this
-// process can set a context value: no client can forge it.
-func withCharged(ctx context.Context) context.Context {
-	return context.WithValue(ctx, chargedKey{}, true)
+// checked is the HTTP gateway's verdict on a call (CheckHeader): the principal its credentials
+// proved, for one method, with the rate-limit token taken. Only code in this process can set a
+// context value: no client can forge it.
+type checked struct {
+	method    string
+	principal Principal
 }
 
-func charged(ctx context.Context) bool {
-	v, _ := ctx.Value(chargedKey{}).(bool)
-	return v
+// checkedFor returns the principal CheckHeader proved for fullMethod on this call, if it did.
+func checkedFor(ctx context.Context, fullMethod string) (Principal, bool) {
+	c, ok := ctx.Value(checkedKey{}).(*checked)
+	if !ok || c.method != fullMethod {
+		return Principal{}, false
+	}
+	return c.principal, true
 }
 
 // CheckHeader is the HTTP gateway's check of an internal-API request from its Authorization
 // header values alone, before any byte of the body is read. It answers exactly what the gRPC
 // interceptor would for the same call (same status, message and metadata). When charge is set it
-// also takes the rate-limit token and marks the returned context, so the interceptor, which
-// still checks the credentials, does not take another.
+// also takes the rate-limit token and records its verdict in the returned context: the call's
+// context reaches the interceptor (REST calls run in process; Connect and gRPC-Web through the
+// gRPC server's ServeHTTP), which then takes neither a second token nor a second look at the
+// same credentials.
 func (a *Authenticator) CheckHeader(ctx context.Context, authorization []string, fullMethod string, charge bool) (context.Context, error) {
 	scope, protected := a.scopes[fullMethod]
 	if !protected {
@@ -121,7 +128,7 @@ func (a *Authenticator) CheckHeader(ctx context.Context, authorization []string,
 		if st := a.limiter.AllowKey(p.Name); st != nil {
 			return ctx, st.Err()
 		}
-		ctx = withCharged(ctx)
+		ctx = context.WithValue(ctx, checkedKey{}, &checked{method: fullMethod, principal: p})
 	}
 	return ctx, nil
 }
@@ -179,21 +186,21 @@ func (a *Authenticator) Authorize(ctx context.Context, fullMethod string) (conte
 	if !protected {
 		return ctx, nil
 	}
+	if p, ok := checkedFor(ctx, fullMethod); ok {
+		return WithPrincipal(ctx, p), nil
+	}
 	p, ok := a.certs.certPrincipal(ctx)
 	if !ok {
-		md, _ := metadata.FromIncomingContext(ctx)
 		var err error
-		if p, err = a.keyPrincipal(md.Get("authorization")); err != nil {
+		if p, err = a.keyPrincipal(metadata.ValueFromIncomingContext(ctx, "authorization")); err != nil {
 			return ctx, err
 		}
 	}
 	if err := a.permit(p, scope); err != nil {
 		return ctx, err
 	}
-	if !charged(ctx) {
-		if st := a.limiter.AllowKey(p.Name); st != nil {
-			return ctx, st.Err()
-		}
+	if st := a.limiter.AllowKey(p.Name); st != nil {
+		return ctx, st.Err()
 	}
 	return WithPrincipal(ctx, p), nil
 }

@@ -20,6 +20,7 @@ import (
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apierror"
 	"github.com/covergate/covergate/server/rpclog"
+	"github.com/covergate/covergate/server/tracing"
 )
 
 // Timeouts bound how long one request may hold a connection. Zero disables a bound.
@@ -51,18 +52,31 @@ type guard struct {
 
 // middleware is a runtime.Middleware. A route missing from the table (impossible while the
 // table is built from the same contract) is passed on: the gRPC interceptor still checks it.
+//
+// grpc-gateway applies it once per registered handler, i.e. per method and pattern, so the
+// route is looked up on the first request and kept (Pattern.String formats the pattern anew on
+// every call, eight allocations per request).
 func (g *guard) middleware(next runtime.HandlerFunc) runtime.HandlerFunc {
+	var known atomic.Pointer[resolvedRoute]
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		pat, ok := runtime.HTTPPattern(r.Context())
-		if !ok {
+		res := known.Load()
+		if res == nil || res.method != r.Method {
+			pat, ok := runtime.HTTPPattern(r.Context())
+			if !ok {
+				next(w, r, params)
+				return
+			}
+			template := pat.String()
+			rt, found := g.routes[r.Method+" "+template]
+			res = &resolvedRoute{method: r.Method, template: template, route: rt, found: found}
+			known.Store(res)
+		}
+		tracing.SetRoute(r.Context(), r.Method, res.template)
+		if !res.found {
 			next(w, r, params)
 			return
 		}
-		rt, ok := g.routes[r.Method+" "+pat.String()]
-		if !ok {
-			next(w, r, params)
-			return
-		}
+		rt := res.route
 		if g.authorize != nil {
 			// Streams reach the gRPC server over the in-memory connection, where context values
 			// do not travel: their token is taken there, not here.
@@ -92,6 +106,14 @@ func (g *guard) middleware(next runtime.HandlerFunc) runtime.HandlerFunc {
 		}
 		next(w, r, params)
 	}
+}
+
+// resolvedRoute is a handler's route, once looked up.
+type resolvedRoute struct {
+	method   string
+	template string // the pattern, e.g. /v1/policies/{policy_id=*}
+	route    route
+	found    bool
 }
 
 // uploadWeight is what one upload may hold in memory while it is decoded and forwarded: the

@@ -21,17 +21,6 @@ import (
 	"github.com/covergate/covergate/server/rpclog"
 )
 
-// withRequestID assigns the request id before anything else runs, so that errors written by the
-// HTTP layer itself carry it too; the header is then forwarded to the gRPC side, which keeps it.
-func withRequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := requestid.OrNew(r.Header.Get("X-Request-Id"))
-		r.Header.Set("X-Request-Id", id)
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
-	})
-}
-
 // uploadRPCPath is the claim-document upload over Connect and gRPC-Web.
 const uploadRPCPath = "/covergate.insurance.v1.ClaimService/UploadClaimDocuments"
 
@@ -151,17 +140,28 @@ func requireJSON(next http.Handler) http.Handler {
 func accessLog(log *slog.Logger, observe func(string, int, time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The request id is assigned before anything else runs, so that errors written by the
+		// HTTP layer itself carry it too; the header is then forwarded to the gRPC side, which
+		// keeps it.
+		id := r.Header.Get("X-Request-Id")
+		if newID := requestid.OrNew(id); newID != id || len(r.Header["X-Request-Id"]) != 1 {
+			id = newID
+			r.Header["X-Request-Id"] = []string{id}
+		}
+		w.Header()["X-Request-Id"] = []string{id}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		ctx, call := rpclog.With(r.Context())
+		ctx, call := rpclog.With(requestid.With(r.Context(), id))
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		elapsed := time.Since(start)
 		if observe != nil {
 			observe(r.Method, rec.status, elapsed)
 		}
 		level := slog.LevelInfo
-		attrs := make([]slog.Attr, 0, 11)
+		// One slice, sized for every field: slog copies attributes past its first five into a
+		// slice of its own, and a second append here would allocate again.
+		attrs := make([]slog.Attr, 0, 6+rpclog.MaxAttrs)
 		attrs = append(attrs,
-			slog.String("request_id", requestid.From(r.Context())),
+			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
@@ -169,10 +169,10 @@ func accessLog(log *slog.Logger, observe func(string, int, time.Duration), next 
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
 		if call.Filled() {
-			attrs = append(attrs, call.Attrs()...)
+			attrs = call.AppendAttrs(attrs)
 			level = call.Level
 		}
-		log.LogAttrs(r.Context(), level, "http", attrs...)
+		log.LogAttrs(ctx, level, "http", attrs...)
 	})
 }
 

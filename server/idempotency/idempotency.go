@@ -313,8 +313,7 @@ func (i *Interceptor) replay(c call, rec domain.IdempotencyRecord) (any, error) 
 
 // keyFrom reads the key from the incoming metadata; present is false when none was sent.
 func keyFrom(ctx context.Context) (key string, present bool, err error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get(MetadataKey)
+	vals := metadata.ValueFromIncomingContext(ctx, MetadataKey)
 	if len(vals) == 0 {
 		return "", false, nil
 	}

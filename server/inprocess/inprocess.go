@@ -78,14 +78,13 @@ func (c *Conn) Invoke(ctx context.Context, fullMethod string, args, reply any, o
 	if !ok1 || !ok2 {
 		return c.fallback.Invoke(ctx, fullMethod, args, reply, opts...)
 	}
-	// What the server side sees: the caller's outgoing metadata as incoming (copied: the server
-	// may not change the caller's), none outgoing, the in-process peer, and a transport stream
-	// collecting the headers and trailers it sets.
+	// What the server side sees: the caller's outgoing metadata as incoming (FromOutgoingContext
+	// returns a copy: the server may not change the caller's), none outgoing, the in-process peer,
+	// and a transport stream collecting the headers and trailers it sets.
 	md, _ := metadata.FromOutgoingContext(ctx)
-	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md.Copy())
-	sctx = peer.NewContext(sctx, c.peer)
 	st := &stream{method: fullMethod}
-	sctx = grpc.NewContextWithServerTransportStream(sctx, st)
+	sctx := metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md)
+	sctx = grpc.NewContextWithServerTransportStream(peer.NewContext(sctx, c.peer), st)
 	// The handler decodes into its own request message. Its fields are moved over, not copied:
 	// the gateway drops its message once the call returns, and a deep copy would hold a second
 	// copy of every upload's bytes for the whole call.
@@ -94,15 +93,7 @@ func (c *Conn) Invoke(ctx context.Context, fullMethod string, args, reply any, o
 		if !ok {
 			return fmt.Errorf("inprocess: %s: request type %T is not a protobuf message", fullMethod, v)
 		}
-		dst, src := msg.ProtoReflect(), in.ProtoReflect()
-		if dst.Descriptor().FullName() != src.Descriptor().FullName() {
-			proto.Merge(msg, in)
-			return nil
-		}
-		src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			dst.Set(fd, v)
-			return true
-		})
+		move(msg, in)
 		return nil
 	}
 	resp, err := m.handler(m.impl, sctx, dec, c.interceptor)
@@ -128,9 +119,25 @@ func (c *Conn) Invoke(ctx context.Context, fullMethod string, args, reply any, o
 	if !ok || msg == nil || !msg.ProtoReflect().IsValid() {
 		return status.Errorf(codes.Internal, "inprocess: %s returned %T, not a message", fullMethod, resp)
 	}
+	// The answer is moved too: the handler is done with it, and over the network it would have
+	// been encoded and decoded into a message of the caller's own.
 	proto.Reset(out)
-	proto.Merge(out, msg)
+	move(out, msg)
 	return nil
+}
+
+// move sets dst's fields to src's (sharing their values) when both are the same message type,
+// and merges src into dst otherwise.
+func move(dst, src proto.Message) {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
+	if d.Descriptor().FullName() != s.Descriptor().FullName() {
+		proto.Merge(dst, src)
+		return
+	}
+	s.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
 }
 
 // NewStream implements grpc.ClientConnInterface: streams take the fallback connection.
@@ -180,11 +187,6 @@ func (s *stream) SetTrailer(md metadata.MD) error {
 func (s *stream) result() (metadata.MD, metadata.MD) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.header == nil {
-		s.header = metadata.MD{}
-	}
-	if s.trailer == nil {
-		s.trailer = metadata.MD{}
-	}
+	// Unset stays nil: a nil MD reads as empty, and most calls set no trailer.
 	return s.header, s.trailer
 }

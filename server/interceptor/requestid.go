@@ -22,10 +22,8 @@ func withRequestID(ctx context.Context) context.Context {
 		return ctx
 	}
 	var id string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(requestid.Header); len(v) > 0 {
-			id = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, requestid.Header); len(v) > 0 {
+		id = v[0]
 	}
 	id = requestid.OrNew(id)
 	// SetHeader fails only if headers were already sent, which cannot happen this early.

@@ -46,13 +46,16 @@ func Claim(ctx context.Context) *Record {
 // Filled reports whether an RPC filled the record.
 func (r *Record) Filled() bool { return r != nil && r.filled }
 
-// Attrs are the RPC's fields for the access log line.
-func (r *Record) Attrs() []slog.Attr {
-	attrs := []slog.Attr{
+// MaxAttrs is how many attributes AppendAttrs adds at most.
+const MaxAttrs = 5
+
+// AppendAttrs appends the RPC's fields for the access log line to attrs.
+func (r *Record) AppendAttrs(attrs []slog.Attr) []slog.Attr {
+	attrs = append(attrs,
 		slog.String("rpc", r.Method),
 		slog.String("code", r.Code),
 		slog.Float64("rpc_duration_ms", float64(r.Duration.Microseconds())/1000),
-	}
+	)
 	if r.Principal != "" {
 		attrs = append(attrs, slog.String("principal", r.Principal))
 	}

@@ -170,8 +170,7 @@ func (g *Guard) authorize(ctx context.Context, fullMethod string) (context.Conte
 	}
 	deny := apierror.New(codes.Unauthenticated, insurancev1.ErrorReason_ERROR_REASON_WEBHOOK_UNAUTHENTICATED,
 		"partner webhooks are accepted only on their HTTP routes, with the partner's credentials")
-	md, _ := metadata.FromIncomingContext(ctx)
-	values := md.Get(MetadataKey)
+	values := metadata.ValueFromIncomingContext(ctx, MetadataKey)
 	if len(values) != 1 || values[0] == "" {
 		return ctx, deny
 	}
