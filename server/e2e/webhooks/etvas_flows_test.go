@@ -148,6 +148,9 @@ func testAppEventWithoutTimestamp(t *testing.T, s *apptest.Server) {
 	if r := postEtvas(t, s, "/etvas/events", appEvent("product.purchased", m.ProductID, m.ContextID)); r.Code != http.StatusOK {
 		t.Fatalf("purchase: %d %s", r.Code, r.Body)
 	}
+	// The profile job attaches the customer's profile (and appends its event) after the answer:
+	// wait for it, so that the counts below see only what the deliveries did.
+	customerProfile(t, s, m.ContextID, "content@example.com")
 	suspend := appEvent("product.suspended", m.ProductID, m.ContextID)
 	first := decode(t, postEtvas(t, s, "/etvas/events", suspend))
 	if str(first, "status") != "processed" || policyByContext(t, st, m.ContextID).Status != domain.PolicySuspended {
