@@ -172,7 +172,7 @@ func accessLog(log *slog.Logger, observe func(string, int, time.Duration), next 
 			attrs = call.AppendAttrs(attrs)
 			level = call.Level
 		}
-		log.LogAttrs(ctx, level, "http", attrs...)
+		rpclog.Write(ctx, log, level, "http", attrs)
 	})
 }
 

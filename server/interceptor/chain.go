@@ -147,13 +147,14 @@ func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context)
 		rec.Principal, rec.Reason = auth.PrincipalName(ctx), apierror.ReasonOf(err)
 		return err
 	}
-	attrs := []slog.Attr{
+	attrs := make([]slog.Attr, 0, 8) // room for every field: no second allocation
+	attrs = append(attrs,
 		slog.String("request_id", RequestID(ctx)),
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("transport", Transport(ctx)),
-	}
+	)
 	if name := auth.PrincipalName(ctx); name != "" {
 		attrs = append(attrs, slog.String("principal", name))
 	}
@@ -163,7 +164,7 @@ func finish(ctx context.Context, log *slog.Logger, traceID func(context.Context)
 	if partnerCause != "" {
 		attrs = append(attrs, slog.String("partner_error", partnerCause))
 	}
-	log.LogAttrs(ctx, level, "rpc", attrs...)
+	rpclog.Write(ctx, log, level, "rpc", attrs)
 	return err
 }
 
