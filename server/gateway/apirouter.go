@@ -52,7 +52,7 @@ type apiRouter struct {
 
 func newAPIRouter(ctx context.Context, conn grpc.ClientConnInterface, m *runtime.JSONPb, guard runtime.Middleware, routes routeTable) (*apiRouter, error) {
 	newMux := func(services []apiService) (*runtime.ServeMux, error) {
-		mux := runtime.NewServeMux(append(commonOptions(apiMarshaler{m}), runtime.WithMiddlewares(guard))...)
+		mux := runtime.NewServeMux(append(commonOptions(apiMarshaler{jsonMarshaler{m}}), runtime.WithMiddlewares(guard))...)
 		for _, s := range services {
 			if err := s.register(ctx, mux, conn); err != nil {
 				return nil, fmt.Errorf("gateway: register %s: %w", s.name, err)

@@ -185,7 +185,7 @@ func newWebhookMux(ctx context.Context, conn grpc.ClientConnInterface, md func(c
 		MarshalOptions:   protojson.MarshalOptions{},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 	}
-	opts := commonOptions(m)
+	opts := commonOptions(jsonMarshaler{m})
 	if md != nil {
 		opts = append(opts, runtime.WithMetadata(md))
 	}

@@ -22,13 +22,18 @@ import (
 // body in memory at once. Here the body is read into one buffer of its declared size and each
 // file is decoded from its base64 straight out of that buffer: the raw body plus the files.
 type apiMarshaler struct {
+	jsonMarshaler
+}
+
+// jsonMarshaler is runtime.JSONPb answering in one buffer (Marshal).
+type jsonMarshaler struct {
 	*runtime.JSONPb
 }
 
 // Marshal encodes a message straight into one buffer. runtime.JSONPb encodes it and then
 // copies the result into a bytes.Buffer, two buffers grown step by step for every answer; the
 // bytes are the same.
-func (m apiMarshaler) Marshal(v any) ([]byte, error) {
+func (m jsonMarshaler) Marshal(v any) ([]byte, error) {
 	msg, ok := v.(proto.Message)
 	if !ok {
 		return m.JSONPb.Marshal(v)
