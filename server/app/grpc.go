@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/covergate/covergate/server/auth"
 	"github.com/covergate/covergate/server/inprocess"
 	"github.com/covergate/covergate/server/interceptor"
+	"github.com/covergate/covergate/server/metrics"
 	"github.com/covergate/covergate/server/tracing"
 )
 
@@ -45,8 +47,13 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 		Validator:   validator,
 		Auth:        append([]interceptor.Authorizer{authn}, a.webhookGuards()...),
 		Unary:       a.flowUnaryInterceptors(),
-		OuterUnary:  []grpc.UnaryServerInterceptor{metricsUnary},
-		OuterStream: []grpc.StreamServerInterceptor{metricsStream},
+		// The span first: the call's log line and metrics run inside it. A REST call run in
+		// process already has the HTTP request's span.
+		OuterUnary: []grpc.UnaryServerInterceptor{
+			a.tracing.UnaryInterceptor(func(ctx context.Context) bool { return interceptor.Transport(ctx) == metrics.TransportHTTP }),
+			metricsUnary,
+		},
+		OuterStream: []grpc.StreamServerInterceptor{a.tracing.StreamInterceptor(), metricsStream},
 		TraceID:     tracing.TraceID,
 	}
 	// The gateway's unary calls run the same interceptors (the same instances) in process,
@@ -56,7 +63,6 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 		return inprocess.New(services.Register, unaryChain, fallback)
 	}
 	opts := append(interceptor.Chain(chain),
-		grpc.StatsHandler(a.tracing.GRPC()),
 		grpc.MaxRecvMsgSize(int(a.cfg.MaxUploadBytes)),
 	)
 	opts = append(opts, a.cfg.Limits.grpcOptions()...)

@@ -10,9 +10,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
@@ -121,38 +121,54 @@ func (s *statusWriter) Flush() {
 // Unwrap lets http.ResponseController reach the underlying writer (per-request deadlines).
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// GRPC is a stats handler starting a server span for every gRPC call (the trace context comes
-// from the call's metadata) and ending it with the call's status.
-func (t *Tracing) GRPC() stats.Handler {
-	return grpcHandler{tracer: t.Provider.Tracer(instrumentation), propagator: t.Propagator}
-}
-
-type grpcHandler struct {
-	tracer     trace.Tracer
-	propagator propagation.TextMapPropagator
-}
-
-func (h grpcHandler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	if len(metadata.ValueFromIncomingContext(ctx, "traceparent")) > 0 || len(metadata.ValueFromIncomingContext(ctx, "baggage")) > 0 {
-		ctx = h.propagator.Extract(ctx, incomingCarrier{ctx})
+// UnaryInterceptor and StreamInterceptor start a server span for every gRPC call (the trace
+// context comes from the call's metadata) and end it with the call's status. They are
+// interceptors rather than a stats handler: with any stats handler installed, grpc-go copies
+// every call's metadata and builds an event for each header, message and trailer, whether or not
+// the handler wants them. Install them first, so the call's log line and metrics see the span.
+// skip tells calls that already run inside a span of their own (REST calls run in process, under
+// the HTTP span).
+func (t *Tracing) UnaryInterceptor(skip func(context.Context) bool) grpc.UnaryServerInterceptor {
+	tracer := t.Provider.Tracer(instrumentation)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if skip != nil && skip(ctx) {
+			return next(ctx, req)
+		}
+		ctx, span := t.startRPC(ctx, tracer, info.FullMethod)
+		resp, err := next(ctx, req)
+		endRPC(span, err)
+		return resp, err
 	}
-	name := strings.TrimPrefix(info.FullMethodName, "/")
-	ctx, span := h.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+}
+
+// StreamInterceptor is UnaryInterceptor for streams (REST streams reach the gRPC server over
+// the in-memory connection, carrying the HTTP span's context in their metadata).
+func (t *Tracing) StreamInterceptor() grpc.StreamServerInterceptor {
+	tracer := t.Provider.Tracer(instrumentation)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+		ctx, span := t.startRPC(ss.Context(), tracer, info.FullMethod)
+		err := next(srv, &spanStream{ServerStream: ss, ctx: ctx})
+		endRPC(span, err)
+		return err
+	}
+}
+
+func (t *Tracing) startRPC(ctx context.Context, tracer trace.Tracer, fullMethod string) (context.Context, trace.Span) {
+	if len(metadata.ValueFromIncomingContext(ctx, "traceparent")) > 0 || len(metadata.ValueFromIncomingContext(ctx, "baggage")) > 0 {
+		ctx = t.Propagator.Extract(ctx, incomingCarrier{ctx})
+	}
+	name := strings.TrimPrefix(fullMethod, "/")
+	ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 	if span.IsRecording() {
 		service, method, _ := strings.Cut(name, "/")
 		span.SetAttributes(semconv.RPCSystemGRPC, semconv.RPCService(service), semconv.RPCMethod(method))
 	}
-	return ctx
+	return ctx, span
 }
 
-func (h grpcHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	end, ok := s.(*stats.End)
-	if !ok {
-		return
-	}
-	span := trace.SpanFromContext(ctx)
+func endRPC(span trace.Span, err error) {
 	if span.IsRecording() {
-		st := status.Convert(end.Error)
+		st := status.Convert(err)
 		span.SetAttributes(semconv.RPCGRPCStatusCodeKey.Int(int(st.Code())))
 		if serverFault(st.Code()) {
 			span.SetStatus(otelcodes.Error, st.Message())
@@ -171,8 +187,13 @@ func serverFault(c codes.Code) bool {
 	return false
 }
 
-func (grpcHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-func (grpcHandler) HandleConn(context.Context, stats.ConnStats)                       {}
+// spanStream is a server stream whose context carries the call's span.
+type spanStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *spanStream) Context() context.Context { return s.ctx }
 
 // incomingCarrier reads the trace context from a call's incoming metadata without copying it
 // (metadata.FromIncomingContext copies every key and value).

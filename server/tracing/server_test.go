@@ -140,7 +140,7 @@ func TestHTTPWithoutExporterKeepsTraceIDs(t *testing.T) {
 
 func TestGRPCSpan(t *testing.T) {
 	tr, sr := recording()
-	srv := grpc.NewServer(grpc.StatsHandler(tr.GRPC()))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(tr.UnaryInterceptor(nil)), grpc.ChainStreamInterceptor(tr.StreamInterceptor()))
 	hs := health.NewServer()
 	hs.SetServingStatus("ok", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
