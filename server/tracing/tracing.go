@@ -4,7 +4,7 @@
 // is set. OTEL_TRACES_SAMPLER, when set, replaces the default sampler.
 //
 // The provider is returned, not installed globally: the server spans are started by HTTP and
-// GRPC (server.go), the client spans by otelhttp and otelgrpc, each handed the provider.
+// the gRPC interceptors (server.go), the client spans by otelhttp and otelgrpc, each handed the provider.
 package tracing
 
 import (
