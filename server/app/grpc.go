@@ -43,10 +43,10 @@ func (a *App) buildGRPC(keys *auth.Keys, certs auth.CertPrincipals, tlsConfig *t
 	a.authn = authn
 	metricsUnary, metricsStream := a.metrics.GRPCInterceptors(interceptor.Transport)
 	chain := interceptor.Config{
-		Logger:      a.log,
-		Validator:   validator,
-		Auth:        append([]interceptor.Authorizer{authn}, a.webhookGuards()...),
-		Unary:       a.flowUnaryInterceptors(),
+		Logger:    a.log,
+		Validator: validator,
+		Auth:      append([]interceptor.Authorizer{authn}, a.webhookGuards()...),
+		Unary:     a.flowUnaryInterceptors(),
 		// The span first: the call's log line and metrics run inside it. A REST call run in
 		// process already has the HTTP request's span.
 		OuterUnary: []grpc.UnaryServerInterceptor{
