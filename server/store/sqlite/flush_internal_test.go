@@ -73,6 +73,18 @@ func TestCommitWithoutFlush(t *testing.T) {
 	if err != nil || stats.Pending != 1 {
 		t.Fatalf("OutboxStats = %+v, %v; want the rolled-back publication absent", stats, err)
 	}
+	// A panicking fn: the panic goes on, and the connection is still FULL.
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic of fn was swallowed")
+			}
+		}()
+		_ = s.InTx(store.WithoutFlush(ctx), func(context.Context, store.Tx) error { panic("fn") })
+	}()
+	if got := writerSynchronous(t, s); got != "2" {
+		t.Fatalf("writer synchronous = %s after a panicking transaction without flush, want 2 (FULL)", got)
+	}
 	// A canceled context: nothing runs, and the connection is still FULL.
 	canceled, cancel := context.WithCancel(store.WithoutFlush(ctx))
 	cancel()

@@ -280,7 +280,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	})
 }
 
-func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx context.Context, tx store.Tx) error) error {
 	if !store.FlushSkipped(ctx) {
 		return s.runTxOn(ctx, s.writer, st, fn)
 	}
@@ -294,10 +294,11 @@ func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx con
 	defer conn.Close()
 	defer func() {
 		// Restored even when ctx has ended. A connection that cannot be restored is discarded
-		// (the pool opens a new one with the DSN's synchronous=FULL) rather than kept.
+		// (the pool opens a new one with the DSN's synchronous=FULL) rather than kept; the
+		// transaction's own result stands (InTx reports whether it committed).
 		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous=FULL`); rerr != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-			err = errors.Join(err, fmt.Errorf("sqlite: restore synchronous=FULL: %w", rerr))
+			s.log.WarnContext(ctx, "sqlite: writer connection discarded: could not restore synchronous=FULL", "error", rerr)
 		}
 	}()
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous=NORMAL`); err != nil {
