@@ -170,7 +170,8 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	// anything else: a crash (kill -9) can then re-send only the publications actually in
 	// flight — at most Concurrency — not every publication sent since the last commit. That
 	// costs one commit per publication; Scalepoint publishing is not idempotent, and a repeat
-	// is what the receiver has to clean up.
+	// is what the receiver has to clean up. The commit does not wait for the disk (see
+	// record), so the serial send → commit → send chain is not paced by fsync latency.
 	var g errgroup.Group
 	g.SetLimit(w.Concurrency)
 	for _, p := range due {
@@ -226,8 +227,16 @@ func circuitOpen(err error) bool {
 // record stores the outcomes of batch in one transaction. A publication whose lease was lost
 // is reported as such and does not affect the others; any other failure records them one by
 // one, so that one bad row cannot keep the rest unrecorded.
+//
+// The transaction commits without a flush (store.WithoutFlush): the outcome is committed —
+// visible to every worker and kept if this process dies — before the next send, which is
+// what bounds a crash's re-sends to the publications in flight; an fsync per publication
+// would only add protection against a power cut, and that is given anyway by the next
+// flushed commit: the ClaimDue of the next round, at most Batch outcomes later. An outcome
+// lost to a power cut leaves its publication PENDING under an expiring lease, so it is sent
+// again with the same correlationId: at least once still holds.
 func (w *Worker) record(ctx context.Context, batch []sent) {
-	rec, cancel := context.WithTimeout(ctx, recordOutcomeBudget)
+	rec, cancel := context.WithTimeout(store.WithoutFlush(ctx), recordOutcomeBudget)
 	defer cancel()
 	now := w.Now()
 	errs := make([]error, len(batch))

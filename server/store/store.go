@@ -450,6 +450,8 @@ type Store interface {
 	// effects outside tx (or they must be safe to repeat). fn must not call
 	// InTx itself (SQLite has a single writer connection: it would wait on
 	// itself) and must not keep tx after returning.
+	// A ctx marked WithoutFlush commits without waiting for the disk (see
+	// there).
 	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// FindText lists "table.column" for every stored value that contains
 	// needle, across every text and binary column of every table. It is the
@@ -460,6 +462,34 @@ type Store interface {
 	SchemaVersion(ctx context.Context) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// flushKey marks a context whose transactions commit without a flush.
+type flushKey struct{}
+
+// WithoutFlush marks ctx so that the transactions InTx runs with it commit
+// without waiting for the disk: SQLite writes the commit to the WAL file but
+// does not fsync it (synchronous=NORMAL for that transaction), PostgreSQL
+// answers before its WAL is flushed (synchronous_commit=off for that
+// transaction). Such a commit is visible at once and survives the death of
+// this process (kill -9, a crash), because the data is in the operating
+// system's hands; only a power cut or an OS crash can lose it, and only until
+// the next ordinary commit, which flushes everything written before it (both
+// logs are append-only: nothing committed later survives without it).
+//
+// Only for writes that may be lost on a power cut without breaking a promise,
+// because they are repeated when lost: the outbox's delivery outcomes (a lost
+// DELIVERED means the publication is sent again, with its correlationId).
+// Never for what answers a partner or a client (an acknowledged webhook, an
+// API write).
+func WithoutFlush(ctx context.Context) context.Context {
+	return context.WithValue(ctx, flushKey{}, true)
+}
+
+// FlushSkipped reports whether ctx was marked by WithoutFlush.
+func FlushSkipped(ctx context.Context) bool {
+	skip, _ := ctx.Value(flushKey{}).(bool)
+	return skip
 }
 
 // Options configures an engine.

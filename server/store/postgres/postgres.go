@@ -290,6 +290,13 @@ func isRetryable(err error) bool {
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return sqlstore.RetryTx(ctx, s.retries, isRetryable, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if store.FlushSkipped(ctx) {
+				// SET LOCAL ends with the transaction: the pooled connection keeps the
+				// server's setting for everything else.
+				if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+					return fmt.Errorf("postgres: commit without flush: %w", err)
+				}
+			}
 			return fn(ctx, sqlstore.New(poolQuerier{tx}, s.dialect, &sqlstore.TxState{}))
 		})
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/covergate/covergate/server/store/sqlstore"
@@ -47,10 +48,23 @@ func (q sqlQuerier) Query(ctx context.Context, query string, args ...any) (sqlst
 	return sqlRows{rows}, nil
 }
 
-type sqlTxQuerier struct{ tx *sql.Tx }
+// sqlTxQuerier runs a write transaction. Statements in prepared (sqlstore.PreparedWrites,
+// prepared on the writer pool at Open and read-only afterwards) run prepared.
+type sqlTxQuerier struct {
+	tx       *sql.Tx
+	prepared map[string]*sql.Stmt
+}
 
 func (q sqlTxQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.tx.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if stmt, ok := q.prepared[query]; ok {
+		// Tx.StmtContext reuses the statement already prepared on the writer connection
+		// (database/sql prepares it again only on a replaced connection).
+		res, err = q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	} else {
+		res, err = q.tx.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -63,6 +77,29 @@ func (q sqlTxQuerier) Query(ctx context.Context, query string, args ...any) (sql
 		return nil, err
 	}
 	return sqlRows{rows}, nil
+}
+
+// prepareWrites prepares sqlstore.PreparedWrites on the writer pool. It runs at Open, before
+// any transaction holds the single writer connection (preparing on the pool waits for it).
+func prepareWrites(ctx context.Context, writer *sql.DB) (map[string]*sql.Stmt, error) {
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range sqlstore.PreparedWrites() {
+		stmt, err := writer.PrepareContext(ctx, q)
+		if err != nil {
+			_ = closeStmts(stmts)
+			return nil, fmt.Errorf("sqlite: prepare %q: %w", q, err)
+		}
+		stmts[q] = stmt
+	}
+	return stmts, nil
+}
+
+func closeStmts(stmts map[string]*sql.Stmt) error {
+	var errs []error
+	for _, s := range stmts {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // maxCachedStmts bounds the statement cache. The store's SQL texts are constants of the code (a

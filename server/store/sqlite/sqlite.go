@@ -23,6 +23,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -54,7 +55,8 @@ type Store struct {
 	store.Reader
 	writer  *sql.DB
 	reader  *sql.DB
-	stmts   *stmtCache // the reader pool's prepared statements
+	stmts   *stmtCache           // the reader pool's prepared statements
+	writes  map[string]*sql.Stmt // sqlstore.PreparedWrites on the writer pool
 	dialect *sqlstore.Dialect
 	bc      *store.Broadcaster
 	log     *slog.Logger
@@ -133,8 +135,14 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		writer.Close()
 		return nil, err
 	}
+	writes, err := prepareWrites(ctx, writer)
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
 	reader, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
+		_ = closeStmts(writes)
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open readers for %s: %w", path, err)
 	}
@@ -150,6 +158,7 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		writer:  writer,
 		reader:  reader,
 		stmts:   newStmtCache(reader),
+		writes:  writes,
 		dialect: d,
 		bc:      store.NewBroadcaster(),
 		log:     log,
@@ -271,8 +280,40 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	})
 }
 
-func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx context.Context, tx store.Tx) error) (err error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx context.Context, tx store.Tx) error) error {
+	if !store.FlushSkipped(ctx) {
+		return s.runTxOn(ctx, s.writer, st, fn)
+	}
+	// synchronous can only change outside a transaction and stays set on the connection: the
+	// single writer connection is held from the PRAGMA that lowers it to the one that restores
+	// it, so no other transaction (an acknowledged webhook) ever commits without its fsync.
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: writer connection: %w", err)
+	}
+	defer conn.Close()
+	defer func() {
+		// Restored even when ctx has ended. A connection that cannot be restored is discarded
+		// (the pool opens a new one with the DSN's synchronous=FULL) rather than kept; the
+		// transaction's own result stands (InTx reports whether it committed).
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous=FULL`); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			s.log.WarnContext(ctx, "sqlite: writer connection discarded: could not restore synchronous=FULL", "error", rerr)
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous=NORMAL`); err != nil {
+		return fmt.Errorf("sqlite: commit without flush: %w", err)
+	}
+	return s.runTxOn(ctx, conn, st, fn)
+}
+
+// beginner is the writer pool or one of its connections.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (s *Store) runTxOn(ctx context.Context, db beginner, st *sqlstore.TxState, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -287,7 +328,7 @@ func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx con
 			err = errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))
 		}
 	}()
-	if err := fn(ctx, sqlstore.New(sqlTxQuerier{tx}, s.dialect, st)); err != nil {
+	if err := fn(ctx, sqlstore.New(sqlTxQuerier{tx: tx, prepared: s.writes}, s.dialect, st)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -327,7 +368,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // closes both pools.
 func (s *Store) Close() error {
 	s.bc.Close()
-	return errors.Join(s.stmts.close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.stmts.close(), closeStmts(s.writes), s.reader.Close(), s.writer.Close())
 }
 
 // FindText implements store.Store.
