@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/bench/baseline"
 	"github.com/covergate/covergate/server/api"
 	"github.com/covergate/covergate/server/app"
 	"github.com/covergate/covergate/server/apptest"
@@ -147,21 +145,5 @@ func BenchmarkHandlerBaseline(b *testing.B) {
 		Store: a.Store(), Lifecycle: lifecycle.New(lifecycle.Config{Now: time.Now}), Now: time.Now,
 		Logger: app.NewLogger("json", "warn", io.Discard), Stopping: b.Context().Done(),
 	}).Policies
-	json := protojson.MarshalOptions{EmitDefaultValues: true}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/policies/{policy_id}", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := policies.GetPolicy(r.Context(), &insurancev1.GetPolicyRequest{PolicyId: r.PathValue("policy_id")})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		body, err := json.Marshal(resp)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})
-	serveLoop(b, mux, "/v1/policies/"+id)
+	serveLoop(b, baseline.Handler(policies), "/v1/policies/"+id)
 }

@@ -13,31 +13,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/metadata"
 
 	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
 	"github.com/covergate/covergate/server/apptest"
-	"github.com/covergate/covergate/server/domain"
-	"github.com/covergate/covergate/server/store"
 )
 
 // onePolicy starts a gateway (SQLite) holding one policy and returns its id.
 func onePolicy(b *testing.B) (*apptest.Server, string) {
 	s := apptest.Start(b)
-	var id string
-	now := time.Now()
-	err := s.App.Store().InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		p, err := tx.CreatePolicy(ctx, domain.Policy{Partner: domain.PartnerEtvas, Kind: domain.KindEtvasProduct, Status: domain.PolicyActive,
-			Premium: domain.Money{Amount: "1", Currency: "EUR"}, EtvasContextID: "c", StartTime: now, EndTime: now, StatusTime: now})
-		id = p.ID
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s, id
+	return s, seedPolicy(b, s.App.Store())
 }
 
 // parallel runs call b.N times from 16 goroutines.

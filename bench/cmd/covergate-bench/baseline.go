@@ -13,18 +13,12 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-
-	insurancev1 "github.com/covergate/covergate/gen/go/covergate/insurance/v1"
+	"github.com/covergate/covergate/bench/baseline"
 	"github.com/covergate/covergate/server/api"
 	"github.com/covergate/covergate/server/lifecycle"
 	"github.com/covergate/covergate/server/store"
 	"github.com/covergate/covergate/server/store/engine"
 )
-
-// baselineJSON is the internal API's answer encoding (server/gateway newAPIMux): every field
-// present.
-var baselineJSON = protojson.MarshalOptions{EmitDefaultValues: true}
 
 // runBaseline serves GET /v1/policies/{policy_id} with a bare net/http handler that calls the
 // same PolicyService implementation the gateway serves and writes the same JSON: no gRPC, no
@@ -49,27 +43,11 @@ func runBaseline(args []string) error {
 		Store: st, Lifecycle: lifecycle.New(lifecycle.Config{Now: time.Now}), Logger: log, Now: time.Now,
 		Stopping: ctx.Done(),
 	}).Policies
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/policies/{policy_id}", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := policies.GetPolicy(r.Context(), &insurancev1.GetPolicyRequest{PolicyId: r.PathValue("policy_id")})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		body, err := baselineJSON.Marshal(resp)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("baseline: listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: baseline.Handler(policies), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }() // stopped by Shutdown below
 	select {
