@@ -55,6 +55,7 @@ type Store struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	stmts   *stmtCache // the reader pool's prepared statements
+	wstmts  *stmtCache // the writer's, used inside transactions
 	dialect *sqlstore.Dialect
 	bc      *store.Broadcaster
 	log     *slog.Logger
@@ -150,6 +151,7 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		writer:  writer,
 		reader:  reader,
 		stmts:   newStmtCache(reader),
+		wstmts:  newStmtCache(writer),
 		dialect: d,
 		bc:      store.NewBroadcaster(),
 		log:     log,
@@ -276,6 +278,9 @@ func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx con
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	// Deferred first, so it runs last: once the transaction has ended, the writer connection is
+	// free for preparing what this transaction ran unprepared.
+	defer s.wstmts.prepareMissed(ctx)
 	committed := false
 	// Deferred so that a panicking fn also releases the single writer
 	// connection instead of leaving its transaction open forever.
@@ -287,7 +292,7 @@ func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx con
 			err = errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))
 		}
 	}()
-	if err := fn(ctx, sqlstore.New(sqlTxQuerier{tx}, s.dialect, st)); err != nil {
+	if err := fn(ctx, sqlstore.New(sqlTxQuerier{tx: tx, stmts: s.wstmts}, s.dialect, st)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -327,7 +332,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // closes both pools.
 func (s *Store) Close() error {
 	s.bc.Close()
-	return errors.Join(s.stmts.close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.stmts.close(), s.wstmts.close(), s.reader.Close(), s.writer.Close())
 }
 
 // FindText implements store.Store.
