@@ -34,6 +34,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"PaginationUnderConcurrentInserts", testPaginationConcurrent},
 		{"Inbox", testInbox},
 		{"InboxConcurrentDuplicates", testInboxConcurrent},
+		{"InboxFiling", testInboxFiling},
 		{"Events", testEvents},
 		{"EventCursorUnderConcurrentAppends", testEventCursorConcurrent},
 		{"Notifier", testNotifier},
