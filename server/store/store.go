@@ -238,6 +238,13 @@ type EventLog interface {
 	AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error)
 }
 
+// EventBatchAppender is implemented by the Tx of both engines: AppendEvents appends evs as
+// AppendEvent would one by one, in order (their cursors follow the slice), in a few multi-row
+// statements, and returns no cursors. The webhook group commit appends a batch's events with it.
+type EventBatchAppender interface {
+	AppendEvents(ctx context.Context, evs []domain.Event) error
+}
+
 // PublicationFilter narrows ListPublications.
 type PublicationFilter struct {
 	Status    domain.PublicationStatus

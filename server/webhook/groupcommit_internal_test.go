@@ -59,22 +59,25 @@ func (d *delivery) fn(ctx context.Context, tx store.Tx) error {
 	return d.fail
 }
 
+// batchCase is a batch run by TestGroupCommitBatch.
+type batchCase struct {
+	name string
+	// deliveries of the batch; ctxs[i] overrides the context of delivery i
+	deliveries []*delivery
+	ctxs       map[int]context.Context
+	wantErr    []error // per delivery: nil, or errors.Is target
+	wantCalls  []int32
+	wantStored []string // keys with an inbox row, and events in this order
+	unordered  bool     // deliveries rerun alone run concurrently: any order
+}
+
 // TestGroupCommitBatch runs batches directly (no committer goroutine, so the batch's makeup is
 // exact) and checks each delivery's own outcome and what is stored.
 func TestGroupCommitBatch(t *testing.T) {
 	boom := errors.New("boom")
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
-	tests := []struct {
-		name string
-		// deliveries of the batch; ctxs[i] overrides the context of delivery i
-		deliveries []*delivery
-		ctxs       map[int]context.Context
-		wantErr    []error // per delivery: nil, or errors.Is target
-		wantCalls  []int32
-		wantStored []string // keys with an inbox row, and events in this order
-		unordered  bool     // deliveries rerun alone run concurrently: any order
-	}{
+	tests := []batchCase{
 		{
 			name:       "all succeed, one transaction",
 			deliveries: []*delivery{{key: "a"}, {key: "b"}, {key: "c"}},
@@ -83,18 +86,29 @@ func TestGroupCommitBatch(t *testing.T) {
 			wantStored: []string{"a", "b", "c"},
 		},
 		{
+			// Calls: the batch runs without savepoints until "bad" fails (a, bad), again with
+			// savepoints (a, bad, c), then "bad" alone.
 			name:       "a failing delivery is undone alone, then retried alone",
 			deliveries: []*delivery{{key: "a"}, {key: "bad", fail: boom}, {key: "c"}},
 			wantErr:    []error{nil, boom, nil},
-			wantCalls:  []int32{1, 2, 1},
+			wantCalls:  []int32{2, 3, 1},
 			wantStored: []string{"a", "c"},
 		},
 		{
 			name:       "a duplicate inside the batch fails only itself",
 			deliveries: []*delivery{{key: "a"}, {key: "a"}, {key: "c"}},
 			wantErr:    []error{nil, store.ErrDuplicate, nil},
-			wantCalls:  []int32{1, 2, 1},
+			wantCalls:  []int32{2, 3, 1},
 			wantStored: []string{"a", "c"},
+		},
+		manyWithFailures(boom),
+		{
+			// 75 events: multi-row statements of 32, 32, 8, 2 and 1 rows, cursors in order.
+			name:       "a large batch keeps its events in order",
+			deliveries: keyed(75, nil),
+			wantErr:    make([]error, 75),
+			wantCalls:  repeat(75, 1),
+			wantStored: keys(75, nil),
 		},
 		{
 			name:       "a caller that gave up before its turn is not run",
@@ -150,6 +164,51 @@ func TestGroupCommitBatch(t *testing.T) {
 			})
 		}
 	}
+}
+
+// keyed returns n deliveries d-00, d-01, ...; fail[i] makes delivery i fail with that error.
+func keyed(n int, fail map[int]error) []*delivery {
+	out := make([]*delivery, n)
+	for i := range out {
+		out[i] = &delivery{key: fmt.Sprintf("d-%02d", i), fail: fail[i]}
+	}
+	return out
+}
+
+// keys are the keys of keyed(n) without the failing ones.
+func keys(n int, fail map[int]error) []string {
+	var out []string
+	for i := range n {
+		if fail[i] == nil {
+			out = append(out, fmt.Sprintf("d-%02d", i))
+		}
+	}
+	return out
+}
+
+func repeat(n int, v int32) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// manyWithFailures is a batch of 40 deliveries where the first, one in the middle and the last
+// fail: each failing one gets its own error and no effect, every other one commits once in the
+// shared transaction (after the pass without savepoints stopped at the first failure).
+func manyWithFailures(boom error) batchCase {
+	const n = 40
+	fail := map[int]error{0: boom, 17: boom, n - 1: boom}
+	wantErr := make([]error, n)
+	wantCalls := repeat(n, 1) // the pass without savepoints stopped at delivery 0
+	for i := range fail {
+		wantErr[i] = boom
+		wantCalls[i] = 2 // in its savepoint, then alone
+	}
+	wantCalls[0] = 3 // also the pass without savepoints
+	return batchCase{name: "failures among many deliveries are each undone alone", deliveries: keyed(n, fail),
+		wantErr: wantErr, wantCalls: wantCalls, wantStored: keys(n, fail)}
 }
 
 // assertStored checks the inbox holds exactly keys and the events follow in that order (any

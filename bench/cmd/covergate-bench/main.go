@@ -141,7 +141,7 @@ func run(args []string) error {
 		{"transport", func() error { return benchTransport(ctx, e, rep) }},
 		{"ingest", func() error {
 			if strings.Contains(*engines, "sqlite") {
-				if err := benchIngest(ctx, e, "SQLite", "sqlite:"+filepath.Join(e.work, "ingest.db"), 5000, rep); err != nil {
+				if err := benchIngest(ctx, e, "SQLite", "sqlite:"+filepath.Join(e.work, "ingest.db"), "", 5000, rep); err != nil {
 					return err
 				}
 			}
@@ -153,7 +153,7 @@ func run(args []string) error {
 				return err
 			}
 			defer drop()
-			return benchIngest(ctx, e, "PostgreSQL", dsn, 3000, rep)
+			return benchIngest(ctx, e, "PostgreSQL", dsn, e.postgres, 3000, rep)
 		}},
 		{"outbox", func() error { return benchOutbox(ctx, e, rep) }},
 		{"footprint", func() error { return benchFootprint(ctx, e, rep) }},

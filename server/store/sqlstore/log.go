@@ -135,40 +135,123 @@ func scanEvent(r Rows) (domain.Event, error) {
 // AppendEvent implements store.EventLog.
 func (s *Queries) AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error) {
 	const what = "append event"
+	if err := s.prepareAppend(ctx, what, &e); err != nil {
+		return e, err
+	}
+	if err := s.beforeAppend(ctx, what); err != nil {
+		return e, err
+	}
+	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(&e.Cursor) },
+		`INSERT INTO events (id, type, subject, partner, customer_id, data, event_time) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING seq`,
+		eventArgs(s, e)...)
+	if err != nil {
+		return e, s.mapWriteErr(what, err)
+	}
+	s.st.AppendedEvents = true
+	return e, nil
+}
+
+// appendChunks are the row counts of AppendEvents' statements, largest first: a batch is
+// written in as few statements as these allow, and the engines' statement caches see six SQL
+// texts whatever the batch sizes.
+var appendChunks = [...]int{32, 16, 8, 4, 2, 1}
+
+// AppendEvents implements store.EventBatchAppender: the events in order, as AppendEvent would
+// append them one by one (cursors follow the slice: both engines number the rows of a
+// multi-row INSERT in the order of its VALUES), in a few multi-row statements.
+func (s *Queries) AppendEvents(ctx context.Context, evs []domain.Event) error {
+	const what = "append events"
+	for i := range evs {
+		if err := s.prepareAppend(ctx, what, &evs[i]); err != nil {
+			return err
+		}
+	}
+	if len(evs) > 0 {
+		if err := s.beforeAppend(ctx, what); err != nil {
+			return err
+		}
+	}
+	for len(evs) > 0 {
+		n := chunkSize(len(evs))
+		args := make([]any, 0, 7*n)
+		for _, e := range evs[:n] {
+			args = append(args, eventArgs(s, e)...)
+		}
+		if _, err := s.q.Exec(ctx, `INSERT INTO events (id, type, subject, partner, customer_id, data, event_time) VALUES `+
+			rowPlaceholders(n, 7), args...); err != nil {
+			return s.mapWriteErr(what, err)
+		}
+		s.st.AppendedEvents = true
+		evs = evs[n:]
+	}
+	return nil
+}
+
+func chunkSize(left int) int {
+	for _, n := range appendChunks {
+		if n <= left {
+			return n
+		}
+	}
+	return 1
+}
+
+// prepareAppend checks an event and completes its id, time and data.
+func (s *Queries) prepareAppend(ctx context.Context, what string, e *domain.Event) error {
 	if s.st == nil {
-		return e, fmt.Errorf("store: %s: needs a transaction", what)
+		return fmt.Errorf("store: %s: needs a transaction", what)
 	}
 	if e.Type == "" || e.Subject == "" {
-		return e, fmt.Errorf("store: %s: type and subject are required", what)
+		return fmt.Errorf("store: %s: type and subject are required", what)
 	}
 	if len(e.Data) > 0 && !json.Valid(e.Data) {
-		return e, fmt.Errorf("store: %s: data is not valid JSON", what)
+		return fmt.Errorf("store: %s: data is not valid JSON", what)
 	}
 	if err := newID(&e.ID); err != nil {
-		return e, err
+		return err
 	}
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
 	e.Time = Trunc(e.Time)
+	if len(e.Data) == 0 {
+		e.Data = []byte("{}")
+	}
+	return nil
+}
+
+// beforeAppend takes what the engine needs before the transaction's first append (PostgreSQL:
+// the event-log lock).
+func (s *Queries) beforeAppend(ctx context.Context, what string) error {
 	if !s.st.AppendedEvents && s.d.BeforeFirstAppend != nil {
 		if err := s.d.BeforeFirstAppend(ctx, s.q); err != nil {
-			return e, fmt.Errorf("store: %s: %w", what, err)
+			return fmt.Errorf("store: %s: %w", what, err)
 		}
 	}
-	data := e.Data
-	if len(data) == 0 {
-		data = []byte("{}")
+	return nil
+}
+
+func eventArgs(s *Queries, e domain.Event) []any {
+	return []any{e.ID, e.Type, e.Subject, string(e.Partner), nstr(e.CustomerID), e.Data, s.ts(e.Time)}
+}
+
+// rowPlaceholders renders "($1,...,$cols),(...)" for rows rows.
+func rowPlaceholders(rows, cols int) string {
+	var b strings.Builder
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", r*cols+c+1)
+		}
+		b.WriteByte(')')
 	}
-	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(&e.Cursor) },
-		`INSERT INTO events (id, type, subject, partner, customer_id, data, event_time) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING seq`,
-		e.ID, e.Type, e.Subject, string(e.Partner), nstr(e.CustomerID), data, s.ts(e.Time))
-	if err != nil {
-		return e, s.mapWriteErr(what, err)
-	}
-	s.st.AppendedEvents = true
-	e.Data = data
-	return e, nil
+	return b.String()
 }
 
 // ListEvents implements store.EventLogReader.
