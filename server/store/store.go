@@ -245,6 +245,18 @@ type EventBatchAppender interface {
 	AppendEvents(ctx context.Context, evs []domain.Event) error
 }
 
+// WriteBehinder is implemented by the Tx of both engines. After DeferWrites, the writes whose
+// result only says whether they failed (an inbox update, a new policy, personal-data links,
+// event appends) may be held back and sent with the transaction's next statement — on
+// PostgreSQL one round trip for several statements; SQLite runs them at once. Such a write's
+// failure then surfaces at a later call or at FlushWrites, not at the call that made it: only
+// a caller that redoes the whole work another way after any failure may use it (the webhook
+// group commit's pass without savepoints). Commit sends what is held back first.
+type WriteBehinder interface {
+	DeferWrites()
+	FlushWrites(ctx context.Context) error
+}
+
 // PublicationFilter narrows ListPublications.
 type PublicationFilter struct {
 	Status    domain.PublicationStatus

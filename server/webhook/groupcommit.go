@@ -232,6 +232,12 @@ func (g *GroupCommit) shared(batch []*groupReq, savepoints bool) ([]error, error
 			return errors.New("webhook: group commit: the store has no savepoints")
 		}
 		events := &batchEvents{Tx: tx}
+		wb, writeBehind := tx.(store.WriteBehinder)
+		if !savepoints && writeBehind {
+			// Nothing is undone alone in this pass, so a write's failure may surface later: any
+			// failure sends the batch to the pass with savepoints, where nothing is held back.
+			wb.DeferWrites()
+		}
 		for i, r := range batch {
 			if r.ctx.Err() != nil {
 				results[i] = r.ctx.Err()
@@ -254,7 +260,15 @@ func (g *GroupCommit) shared(batch []*groupReq, savepoints bool) ([]error, error
 				}
 			}
 		}
-		return events.flush(ctx)
+		if err := events.flush(ctx); err != nil {
+			return err
+		}
+		if !savepoints && writeBehind {
+			if err := wb.FlushWrites(ctx); err != nil {
+				return errDeliveryFailed // whose write failed is found with savepoints
+			}
+		}
+		return nil
 	})
 	return results, err
 }

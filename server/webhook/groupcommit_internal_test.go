@@ -43,7 +43,11 @@ type delivery struct {
 	key   string
 	fail  error // returned after the writes
 	data  []byte
-	calls atomic.Int32
+	// policyCtx, when set, makes the delivery also create a policy for that Etvas context: a
+	// second one for the same context fails with a unique violation, a write PostgreSQL holds
+	// back in the pass without savepoints (its failure surfaces at a later statement).
+	policyCtx string
+	calls     atomic.Int32
 }
 
 func (d *delivery) fn(ctx context.Context, tx store.Tx) error {
@@ -56,6 +60,12 @@ func (d *delivery) fn(ctx context.Context, tx store.Tx) error {
 		return err
 	}
 	_ = rec
+	if d.policyCtx != "" {
+		if _, err := tx.CreatePolicy(ctx, domain.Policy{Partner: domain.PartnerEtvas, Kind: domain.KindEtvasProduct,
+			Status: domain.PolicySuspended, EtvasContextID: d.policyCtx}); err != nil {
+			return err
+		}
+	}
 	return d.fail
 }
 
@@ -66,7 +76,7 @@ type batchCase struct {
 	deliveries []*delivery
 	ctxs       map[int]context.Context
 	wantErr    []error // per delivery: nil, or errors.Is target
-	wantCalls  []int32
+	wantCalls  []int32  // nil: not checked
 	wantStored []string // keys with an inbox row, and events in this order
 	unordered  bool     // deliveries rerun alone run concurrently: any order
 }
@@ -103,6 +113,24 @@ func TestGroupCommitBatch(t *testing.T) {
 		},
 		manyWithFailures(boom),
 		{
+			// On PostgreSQL the second policy's INSERT is held back and fails at the flush
+			// before the events; on SQLite at once: the same outcome and calls either way.
+			name:       "a held-back write that fails at the end fails only its delivery",
+			deliveries: []*delivery{{key: "a"}, {key: "p1", policyCtx: "ctx-x"}, {key: "p2", policyCtx: "ctx-x"}},
+			wantErr:    []error{nil, nil, store.ErrDuplicate},
+			wantCalls:  []int32{2, 2, 3},
+			wantStored: []string{"a", "p1"},
+		},
+		{
+			// On PostgreSQL p2's failure surfaces in the next delivery's first statement; the
+			// pass with savepoints still gives each delivery its own outcome (calls differ by
+			// engine, so they are not checked).
+			name:       "a held-back write that fails in the middle fails only its delivery",
+			deliveries: []*delivery{{key: "a"}, {key: "p1", policyCtx: "ctx-y"}, {key: "p2", policyCtx: "ctx-y"}, {key: "d"}},
+			wantErr:    []error{nil, nil, store.ErrDuplicate, nil},
+			wantStored: []string{"a", "p1", "d"},
+		},
+		{
 			// 75 events: multi-row statements of 32, 32, 8, 2 and 1 rows, cursors in order.
 			name:       "a large batch keeps its events in order",
 			deliveries: keyed(75, nil),
@@ -137,7 +165,7 @@ func TestGroupCommitBatch(t *testing.T) {
 				deliveries := make([]*delivery, len(tt.deliveries))
 				batch := make([]*groupReq, len(tt.deliveries))
 				for i, d := range tt.deliveries {
-					d = &delivery{key: d.key, fail: d.fail, data: d.data}
+					d = &delivery{key: d.key, fail: d.fail, data: d.data, policyCtx: d.policyCtx}
 					deliveries[i] = d
 					ctx := context.Background()
 					if c, ok := tt.ctxs[i]; ok {
@@ -155,6 +183,9 @@ func TestGroupCommitBatch(t *testing.T) {
 						t.Errorf("delivery %d succeeded, want %v", i, want)
 					case want != nil && want.Error() != "any" && !errors.Is(err, want):
 						t.Errorf("delivery %d: %v, want %v", i, err, want)
+					}
+					if tt.wantCalls == nil {
+						continue
 					}
 					if got := deliveries[i].calls.Load(); got != tt.wantCalls[i] {
 						t.Errorf("delivery %d ran %d times, want %d", i, got, tt.wantCalls[i])

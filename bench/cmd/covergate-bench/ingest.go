@@ -91,7 +91,16 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn, serverDSN strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir})
+	var extra []string
+	var debugAddr string
+	if env.ingestProfiles != "" {
+		var err error
+		if debugAddr, err = gatewayproc.FreePort(); err != nil {
+			return err
+		}
+		extra = []string{"--debug-addr", debugAddr}
+	}
+	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir, Extra: extra})
 	if err != nil {
 		return err
 	}
@@ -124,6 +133,13 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn, serverDSN strin
 			first = bodies
 		}
 		gw0, db0 := meter.read()
+		var profiled chan error
+		if round == 0 && debugAddr != "" {
+			profiled = make(chan error, 1)
+			go func() { // waited for below
+				profiled <- keepIngestProfile(ctx, env, "http://"+debugAddr, engineName)
+			}()
+		}
 		r := loadgen.Closed(ctx, env.ingestConcurrency, len(bodies), func(ctx context.Context, i int) error {
 			return poster.post(ctx, bodies[i], "processed")
 		})
@@ -131,6 +147,11 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn, serverDSN strin
 			return fmt.Errorf("ingest %s: %w", engineName, r.Err())
 		}
 		gw1, db1 := meter.read()
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				return err
+			}
+		}
 		n := time.Duration(len(bodies))
 		run := ingestRun{Throughput: r.Throughput(), P50: r.Percentile(0.5), P99: r.Percentile(0.99),
 			GatewayCPU: (gw1 - gw0) / n, DBCPU: (db1 - db0) / n}
@@ -177,6 +198,25 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn, serverDSN strin
 	rep.ingest = append(rep.ingest, res)
 	rep.notePeak(gw.PID())
 	return nil
+}
+
+// ingestProfileSeconds is the length of the CPU profile taken during the first distinct round
+// when -ingest-profiles is set (a round lasts a few seconds).
+const ingestProfileSeconds = 2
+
+// keepIngestProfile fetches a CPU profile of the gateway from its debug listener and writes it
+// to env.ingestProfiles, for go tool pprof.
+func keepIngestProfile(ctx context.Context, env *env, debugURL, engineName string) error {
+	raw, err := fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, ingestProfileSeconds), time.Minute)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(env.ingestProfiles, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(env.ingestProfiles, "gateway-ingest-"+strings.ToLower(engineName)+".pprof")
+	env.logf("ingest %-10s CPU profile of the gateway in %s", engineName, file)
+	return os.WriteFile(file, raw, 0o644)
 }
 
 // freshPostgresSchema creates an empty schema and returns a DSN whose search_path points at it,

@@ -118,10 +118,11 @@ func inboxCustomer(given string, refs []string, first int) (string, []any) {
 
 // UpdateInbox implements store.InboxStore.
 func (s *Queries) UpdateInbox(ctx context.Context, rec domain.InboxRecord) error {
-	n, err := s.q.Exec(ctx, `UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5,
+	what := "update inbox " + rec.ID
+	return s.execLater(ctx, func(n int64, err error) error { return checkOne(n, what, err) },
+		`UPDATE inbox SET state=$2, error=$3, response=$4, event_type=$5,
 		customer_id=COALESCE($6, customer_id) WHERE id=$1`,
 		rec.ID, string(rec.State), rec.Error, blob(rec.Response), rec.EventType, nstr(rec.CustomerID))
-	return checkOne(n, "update inbox "+rec.ID, err)
 }
 
 const eventCols = `seq, id, type, subject, partner, customer_id, data, event_time`
@@ -138,7 +139,7 @@ func (s *Queries) AppendEvent(ctx context.Context, e domain.Event) (domain.Event
 	if err := s.prepareAppend(ctx, what, &e); err != nil {
 		return e, err
 	}
-	if err := s.beforeAppend(ctx, what); err != nil {
+	if err := s.beforeAppend(ctx, what, s.q); err != nil {
 		return e, err
 	}
 	err := s.queryOne(ctx, func(r Rows) error { return r.Scan(&e.Cursor) },
@@ -167,7 +168,7 @@ func (s *Queries) AppendEvents(ctx context.Context, evs []domain.Event) error {
 		}
 	}
 	if len(evs) > 0 {
-		if err := s.beforeAppend(ctx, what); err != nil {
+		if err := s.beforeAppend(ctx, what, laterQuerier{s}); err != nil {
 			return err
 		}
 	}
@@ -177,9 +178,10 @@ func (s *Queries) AppendEvents(ctx context.Context, evs []domain.Event) error {
 		for _, e := range evs[:n] {
 			args = append(args, eventArgs(s, e)...)
 		}
-		if _, err := s.q.Exec(ctx, `INSERT INTO events (id, type, subject, partner, customer_id, data, event_time) VALUES `+
-			rowPlaceholders(n, 7), args...); err != nil {
-			return s.mapWriteErr(what, err)
+		if err := s.execLater(ctx, func(_ int64, err error) error { return s.mapWriteErr(what, err) },
+			`INSERT INTO events (id, type, subject, partner, customer_id, data, event_time) VALUES `+rowPlaceholders(n, 7),
+			args...); err != nil {
+			return err
 		}
 		s.st.AppendedEvents = true
 		evs = evs[n:]
@@ -222,9 +224,9 @@ func (s *Queries) prepareAppend(ctx context.Context, what string, e *domain.Even
 
 // beforeAppend takes what the engine needs before the transaction's first append (PostgreSQL:
 // the event-log lock).
-func (s *Queries) beforeAppend(ctx context.Context, what string) error {
+func (s *Queries) beforeAppend(ctx context.Context, what string, q Querier) error {
 	if !s.st.AppendedEvents && s.d.BeforeFirstAppend != nil {
-		if err := s.d.BeforeFirstAppend(ctx, s.q); err != nil {
+		if err := s.d.BeforeFirstAppend(ctx, q); err != nil {
 			return fmt.Errorf("store: %s: %w", what, err)
 		}
 	}

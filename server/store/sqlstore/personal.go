@@ -42,10 +42,7 @@ func (s *Queries) link(ctx context.Context, kind, id string, refs []string) erro
 		args = append(args, domain.RefDigest(r))
 	}
 	b.WriteString(` ON CONFLICT DO NOTHING`)
-	if _, err := s.q.Exec(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("store: link personal data of %s %s: %w", kind, id, err)
-	}
-	return nil
+	return s.execLater(ctx, failed("link personal data of "+kind+" "+id), b.String(), args...)
 }
 
 // resolveCustomer returns the one customer whose identifiers include one of refs, or "" when

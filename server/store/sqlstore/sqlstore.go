@@ -65,6 +65,8 @@ type Queries struct {
 	d          *Dialect
 	st         *TxState // nil outside a transaction
 	savepoints int      // savepoints open now (nesting depth), to name the next one
+	// deferWrites holds result-less writes back (DeferWrites), when the Querier can.
+	deferWrites bool
 }
 
 // New binds the queries to q. st is nil for the read-only pool.
@@ -91,6 +93,11 @@ func (s *Queries) Savepoint(ctx context.Context, fn func(ctx context.Context) er
 	}
 	// Named by depth, not by count: a released savepoint's name is free again, and the engine's
 	// statement cache (SQLite's prepared statements) sees a few texts, not one per delivery.
+	// Writes held back belong to what ran before the savepoint: sent now, their failure is not
+	// taken for fn's.
+	if err := s.FlushWrites(ctx); err != nil {
+		return fmt.Errorf("store: before savepoint: %w: %w", store.ErrTxUnusable, err)
+	}
 	s.savepoints++
 	defer func() { s.savepoints-- }()
 	name := fmt.Sprintf("covergate_sp_%d", s.savepoints)

@@ -48,6 +48,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Rollback", testRollback},
 		{"Savepoint", testSavepoint},
 		{"SavepointNested", testSavepointNested},
+		{"WriteBehind", testWriteBehind},
 		{"Erasure", testErasure},
 		{"CustomerStructuredAddress", testCustomerStructuredAddress},
 		{"PolicyAvataData", testPolicyAvataData},
