@@ -40,9 +40,9 @@ func openEngine(t *testing.T, dsn string) store.Store {
 
 // delivery is a unit of work shaped like Record's: an inbox row and an event.
 type delivery struct {
-	key   string
-	fail  error // returned after the writes
-	data  []byte
+	key  string
+	fail error // returned after the writes
+	data []byte
 	// policyCtx, when set, makes the delivery also create a policy for that Etvas context: a
 	// second one for the same context fails with a unique violation, a write PostgreSQL holds
 	// back in the pass without savepoints (its failure surfaces at a later statement).
@@ -75,7 +75,7 @@ type batchCase struct {
 	// deliveries of the batch; ctxs[i] overrides the context of delivery i
 	deliveries []*delivery
 	ctxs       map[int]context.Context
-	wantErr    []error // per delivery: nil, or errors.Is target
+	wantErr    []error  // per delivery: nil, or errors.Is target
 	wantCalls  []int32  // nil: not checked
 	wantStored []string // keys with an inbox row, and events in this order
 	unordered  bool     // deliveries rerun alone run concurrently: any order
