@@ -186,14 +186,12 @@ var errDeliveryFailed = errors.New("webhook: group commit: a delivery failed in 
 // on PostgreSQL, two statements for the single writer on SQLite. When a delivery does fail, the
 // whole transaction is rolled back and the batch runs again, each delivery in its own
 // savepoint, which gives every delivery exactly its own outcome as before.
+//
+// A lone delivery takes the same way (its writes held back and its events appended at the end
+// save it round trips too); if it fails, it simply runs again alone.
 func (g *GroupCommit) commit(batch []*groupReq) {
-	if len(batch) == 1 {
-		// Nothing to share: the delivery's own transaction, with its own context.
-		batch[0].done <- g.Store.InTx(batch[0].ctx, batch[0].fn)
-		return
-	}
 	results, err := g.shared(batch, false)
-	if errors.Is(err, errDeliveryFailed) {
+	if errors.Is(err, errDeliveryFailed) && len(batch) > 1 {
 		results, err = g.shared(batch, true)
 	}
 	var alone []*groupReq

@@ -111,6 +111,21 @@ func TestGroupCommitBatch(t *testing.T) {
 			wantCalls:  []int32{2, 3, 1},
 			wantStored: []string{"a", "c"},
 		},
+		{
+			name:       "a lone delivery commits in one pass",
+			deliveries: []*delivery{{key: "solo"}},
+			wantErr:    []error{nil},
+			wantCalls:  []int32{1},
+			wantStored: []string{"solo"},
+		},
+		{
+			// Once with its writes held back, then alone in a plain transaction.
+			name:       "a lone delivery that fails runs again alone",
+			deliveries: []*delivery{{key: "solo-bad", fail: boom}},
+			wantErr:    []error{boom},
+			wantCalls:  []int32{2},
+			wantStored: nil,
+		},
 		manyWithFailures(boom),
 		{
 			// On PostgreSQL the second policy's INSERT is held back and fails at the flush
