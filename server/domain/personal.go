@@ -191,3 +191,15 @@ func Dedupe(refs []string) []string {
 	}
 	return out
 }
+
+// InboxRefs are the references a delivery names in its payload and headers (see
+// RefsInPayload), deduplicated: InsertInbox files and links the delivery by them.
+func InboxRefs(payload []byte, headers map[string]string) []string {
+	var b strings.Builder
+	for _, v := range headers {
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	refs := append([]string{}, RefsInPayload(payload)...) // never nil: nil InboxRecord.Refs means "not computed"
+	return Dedupe(append(refs, RefsInText([]byte(b.String()))...))
+}

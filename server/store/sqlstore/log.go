@@ -78,7 +78,10 @@ func (s *Queries) InsertInbox(ctx context.Context, rec domain.InboxRecord) (doma
 	if err != nil {
 		return rec, fmt.Errorf("store: %s: encode headers: %w", what, err)
 	}
-	refs := domain.Dedupe(append(domain.RefsInPayload(rec.Payload), domain.RefsInText(headerValues(rec.Headers))...))
+	refs := rec.Refs
+	if refs == nil {
+		refs = domain.InboxRefs(rec.Payload, rec.Headers)
+	}
 	// One statement records the delivery and files it: a delivery about a known customer (by
 	// partner user id, context, wallet, e-mail or id) is filed under it even when the event
 	// itself is not understood (see inboxCustomer). RETURNING says whether it was new.

@@ -275,15 +275,6 @@ func (s *Queries) recordsNaming(ctx context.Context, digests []string) ([][2]str
 	return out, nil
 }
 
-func headerValues(h map[string]string) []byte {
-	var b strings.Builder
-	for _, v := range h {
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
-}
-
 // linkPolicy files a customer's policy ids among the customer's identifiers: partner deliveries
 // and publications about the policy name it by them.
 func (s *Queries) linkPolicy(ctx context.Context, p domain.Policy) error {

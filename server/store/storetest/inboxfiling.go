@@ -10,10 +10,16 @@ import (
 	"github.com/covergate/covergate/server/store"
 )
 
+// withRefs computes the delivery's refs as the webhook services do, before the transaction.
+func withRefs(rec domain.InboxRecord) domain.InboxRecord {
+	rec.Refs = domain.InboxRefs(rec.Payload, rec.Headers)
+	return rec
+}
+
 // testInboxFiling: InsertInbox files a new delivery under the one known customer it names (by
-// e-mail here), under nobody when it names two or none, under the customer the caller gives
-// whatever it names; the record it returns says so, as the stored one does; a duplicate returns
-// the first delivery's record.
+// e-mail here; refs computed by the store or given by the caller), under nobody when it names
+// two or none, under the customer the caller gives whatever it names; the record it returns
+// says so, as the stored one does; a duplicate returns the first delivery's record.
 func testInboxFiling(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	a := newCustomerWith(t, s, "filing.a@example.com", "", "")
@@ -30,6 +36,8 @@ func testInboxFiling(t *testing.T, s store.Store) {
 		{delivery("filing-two", `{"to":"filing.a@example.com","cc":"filing.b@example.com"}`, ""), ""},
 		{delivery("filing-none", `{"email":"stranger@example.com"}`, ""), ""},
 		{delivery("filing-given", `{"email":"filing.a@example.com"}`, b.ID), b.ID},
+		{withRefs(delivery("filing-refs", `{"email":"filing.a@example.com"}`, "")), a.ID}, // computed by the caller
+		{withRefs(delivery("filing-no-refs", `{}`, "")), ""},
 	}
 	for _, c := range cases {
 		var got domain.InboxRecord
