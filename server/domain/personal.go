@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -75,14 +76,22 @@ func RefDigest(ref string) string {
 // It works on JSON and on binary protobuf alike (their strings are stored as UTF-8).
 func RefsInText(b []byte) []string {
 	var out []string
-	for _, m := range emailPattern.FindAll(b, -1) {
-		out = append(out, RefEmail+strings.ToLower(string(m)))
+	// Each pattern is tried only on text holding a byte every match has: the scans run for
+	// every stored delivery, in the store's single writer on SQLite (issue 17).
+	if bytes.IndexByte(b, '@') >= 0 {
+		for _, m := range emailPattern.FindAll(b, -1) {
+			out = append(out, RefEmail+strings.ToLower(string(m)))
+		}
 	}
-	for _, m := range walletPattern.FindAll(b, -1) {
-		out = append(out, RefWallet+strings.ToLower(string(m)))
+	if bytes.IndexByte(b, 'x') >= 0 {
+		for _, m := range walletPattern.FindAll(b, -1) {
+			out = append(out, RefWallet+strings.ToLower(string(m)))
+		}
 	}
-	for _, m := range uuidPattern.FindAll(b, -1) {
-		out = append(out, RefID+strings.ToLower(string(m)))
+	if bytes.IndexByte(b, '-') >= 0 {
+		for _, m := range uuidPattern.FindAll(b, -1) {
+			out = append(out, RefID+strings.ToLower(string(m)))
+		}
 	}
 	return out
 }
@@ -122,8 +131,31 @@ func RefsInPayload(b []byte) []string {
 	return Dedupe(out)
 }
 
+// normalizeMember folds a JSON member name for matching: lower case, without '_' and '-'. It
+// runs on every member of every stored delivery, so it builds no replacer and allocates only
+// when the name changes.
 func normalizeMember(k string) string {
-	return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(k))
+	if !needsFolding(k) {
+		return k
+	}
+	var b strings.Builder
+	b.Grow(len(k))
+	for _, r := range k {
+		if r != '_' && r != '-' {
+			b.WriteRune(r)
+		}
+	}
+	return strings.ToLower(b.String())
+}
+
+// needsFolding reports whether normalizeMember would change k (non-ASCII is left to ToLower).
+func needsFolding(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c == '_' || c == '-' || ('A' <= c && c <= 'Z') || c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // CustomerRefs are the references that identify a customer: its id, e-mail, Etvas user id and
@@ -158,4 +190,16 @@ func Dedupe(refs []string) []string {
 		}
 	}
 	return out
+}
+
+// InboxRefs are the references a delivery names in its payload and headers (see
+// RefsInPayload), deduplicated: InsertInbox files and links the delivery by them.
+func InboxRefs(payload []byte, headers map[string]string) []string {
+	var b strings.Builder
+	for _, v := range headers {
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	refs := append([]string{}, RefsInPayload(payload)...) // never nil: nil InboxRecord.Refs means "not computed"
+	return Dedupe(append(refs, RefsInText([]byte(b.String()))...))
 }

@@ -28,6 +28,13 @@ func TestRefsInPayload(t *testing.T) {
 			want:    []string{RefID + "0190a0a0-0000-7000-8000-000000000000", RefWallet + "0xabcdefabcdef0123456789abcdef0123456789ab"},
 		},
 		{
+			// Member names are matched without case, '_' or '-' (normalizeMember's fast path
+			// leaves names already folded as they are).
+			name:    "member names in other spellings",
+			payload: `{"Context-Id":"c-1","ETVAS_USER_ID":"u-3","User":{"Id":"u-4"},"userid":"u-5"}`,
+			want:    []string{RefEtvasContext + "c-1", RefEtvasUser + "u-3", RefEtvasUser + "u-4", RefEtvasUser + "u-5"},
+		},
+		{
 			name:    "an id outside a user object is not an Etvas user",
 			payload: `{"event":{"id":"evt-1"}}`,
 			notWant: []string{RefEtvasUser + "evt-1"},

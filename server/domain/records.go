@@ -32,6 +32,10 @@ type InboxRecord struct {
 	Error       string
 	Response    []byte // the body we acknowledged with; replayed for duplicates
 	CustomerID  string // optional; erasure scrubs this customer's deliveries
+	// Refs, when not nil, are InboxRefs(Payload, Headers) computed by the caller (not stored as
+	// such): the webhook services compute them before joining the group commit, so that the
+	// scans do not run in its single committer. The store computes them when nil.
+	Refs []string
 }
 
 // Event types of the normalized event log. Event data carries ids, statuses,

@@ -238,6 +238,25 @@ type EventLog interface {
 	AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error)
 }
 
+// EventBatchAppender is implemented by the Tx of both engines: AppendEvents appends evs as
+// AppendEvent would one by one, in order (their cursors follow the slice), in a few multi-row
+// statements, and returns no cursors. The webhook group commit appends a batch's events with it.
+type EventBatchAppender interface {
+	AppendEvents(ctx context.Context, evs []domain.Event) error
+}
+
+// WriteBehinder is implemented by the Tx of both engines. After DeferWrites, the writes whose
+// result only says whether they failed (an inbox update, a new policy, personal-data links,
+// event appends) may be held back and sent with the transaction's next statement — on
+// PostgreSQL one round trip for several statements; SQLite runs them at once. Such a write's
+// failure then surfaces at a later call or at FlushWrites, not at the call that made it: only
+// a caller that redoes the whole work another way after any failure may use it (the webhook
+// group commit's pass without savepoints). Commit sends what is held back first.
+type WriteBehinder interface {
+	DeferWrites()
+	FlushWrites(ctx context.Context) error
+}
+
 // PublicationFilter narrows ListPublications.
 type PublicationFilter struct {
 	Status    domain.PublicationStatus

@@ -19,8 +19,9 @@ const batchTimeout = 30 * time.Second
 
 // GroupCommit is a store whose transactions are batched: concurrent InTx calls (the webhook
 // services' deliveries, each recorded with Record) run one after another inside one store
-// transaction, each in its own savepoint, and share its commit — one fsync for many deliveries
-// instead of one each. Everything else passes through to the wrapped store.
+// transaction and share its commit — one fsync for many deliveries instead of one each.
+// Everything else passes through to the wrapped store. A batch runs without savepoints; if a
+// delivery fails, it runs again with each delivery in its own savepoint (see commit).
 //
 // What each delivery keeps:
 //   - Durability: InTx returns only after the shared transaction committed, so the 2xx that
@@ -34,8 +35,9 @@ const batchTimeout = 30 * time.Second
 // The wait is bounded without a timer: a batch is whatever queued while the previous batch was
 // committing (at most MaxBatch), so a lone delivery never waits for company.
 //
-// Events appended inside a batched transaction are appended at the end of the batch, in order
-// (AppendEvent returns them without cursor, as Record's functions already expect): on
+// Events appended inside a batched transaction are appended at the end of the batch, in order,
+// in a few multi-row statements (AppendEvent returns them without cursor, as Record's functions
+// already expect): on
 // PostgreSQL the first append takes the event-log lock until commit, and appending early would
 // hold it across the whole batch.
 type GroupCommit struct {
@@ -172,46 +174,26 @@ func (g *GroupCommit) Watch(ctx context.Context) error {
 	}
 }
 
+// errDeliveryFailed ends a shared transaction run without savepoints when one delivery failed:
+// its writes cannot be undone alone, so the whole transaction is rolled back and the batch
+// runs again with savepoints.
+var errDeliveryFailed = errors.New("webhook: group commit: a delivery failed in a batch without savepoints")
+
 // commit runs one batch and answers every request in it.
+//
+// A batch first runs without savepoints: deliveries almost never fail (a duplicate is an
+// answer, not a failure), and a savepoint costs two statements per delivery — two round trips
+// on PostgreSQL, two statements for the single writer on SQLite. When a delivery does fail, the
+// whole transaction is rolled back and the batch runs again, each delivery in its own
+// savepoint, which gives every delivery exactly its own outcome as before.
+//
+// A lone delivery takes the same way (its writes held back and its events appended at the end
+// save it round trips too); if it fails, it simply runs again alone.
 func (g *GroupCommit) commit(batch []*groupReq) {
-	if len(batch) == 1 {
-		// Nothing to share: the delivery's own transaction, with its own context.
-		batch[0].done <- g.Store.InTx(batch[0].ctx, batch[0].fn)
-		return
+	results, err := g.shared(batch, false)
+	if errors.Is(err, errDeliveryFailed) && len(batch) > 1 {
+		results, err = g.shared(batch, true)
 	}
-	results := make([]error, len(batch))
-	// The shared transaction must not end because one caller gave up: it runs without
-	// cancellation, and each function sees its own caller's context values (request id, trace,
-	// logger attributes) but not its cancellation — once a delivery is in a batch it commits or
-	// fails with the batch; the sender retries and is answered as a duplicate.
-	// batchTimeout bounds it instead, so a store that hangs releases every caller to its own
-	// transaction (bounded by its own deadline) rather than holding them all.
-	bctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	err := g.Store.InTx(bctx, func(ctx context.Context, tx store.Tx) error {
-		sp, ok := tx.(store.Savepointer)
-		if !ok {
-			return errors.New("webhook: group commit: the store has no savepoints")
-		}
-		events := &batchEvents{Tx: tx}
-		for i, r := range batch {
-			if r.ctx.Err() != nil {
-				results[i] = r.ctx.Err()
-				continue
-			}
-			mark := len(events.pending)
-			results[i] = sp.Savepoint(ctx, func(context.Context) error {
-				return r.fn(context.WithoutCancel(r.ctx), events)
-			})
-			if results[i] != nil {
-				events.pending = events.pending[:mark] // rolled back with the savepoint
-				if errors.Is(results[i], store.ErrTxUnusable) {
-					return results[i]
-				}
-			}
-		}
-		return events.flush(ctx)
-	})
 	var alone []*groupReq
 	for i, r := range batch {
 		switch {
@@ -225,8 +207,73 @@ func (g *GroupCommit) commit(batch []*groupReq) {
 			alone = append(alone, r)
 		}
 	}
-	// Failed deliveries (or all of them, if the batch could not commit) get a transaction of
-	// their own, concurrently, exactly as without group commit.
+	g.runAlone(alone)
+}
+
+// shared runs the batch in one store transaction, each delivery in its own savepoint when
+// savepoints is set; without, the first failing delivery ends the transaction with
+// errDeliveryFailed. results[i] is delivery i's outcome (meaningful if err is nil).
+func (g *GroupCommit) shared(batch []*groupReq, savepoints bool) ([]error, error) {
+	results := make([]error, len(batch))
+	// The shared transaction must not end because one caller gave up: it runs without
+	// cancellation, and each function sees its own caller's context values (request id, trace,
+	// logger attributes) but not its cancellation — once a delivery is in a batch it commits or
+	// fails with the batch; the sender retries and is answered as a duplicate.
+	// batchTimeout bounds it instead, so a store that hangs releases every caller to its own
+	// transaction (bounded by its own deadline) rather than holding them all.
+	bctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	err := g.Store.InTx(bctx, func(ctx context.Context, tx store.Tx) error {
+		clear(results) // the store may run this function again
+		sp, ok := tx.(store.Savepointer)
+		if savepoints && !ok {
+			return errors.New("webhook: group commit: the store has no savepoints")
+		}
+		events := &batchEvents{Tx: tx}
+		wb, writeBehind := tx.(store.WriteBehinder)
+		if !savepoints && writeBehind {
+			// Nothing is undone alone in this pass, so a write's failure may surface later: any
+			// failure sends the batch to the pass with savepoints, where nothing is held back.
+			wb.DeferWrites()
+		}
+		for i, r := range batch {
+			if r.ctx.Err() != nil {
+				results[i] = r.ctx.Err()
+				continue
+			}
+			if !savepoints {
+				if err := r.fn(context.WithoutCancel(r.ctx), events); err != nil {
+					return errDeliveryFailed
+				}
+				continue
+			}
+			mark := len(events.pending)
+			results[i] = sp.Savepoint(ctx, func(context.Context) error {
+				return r.fn(context.WithoutCancel(r.ctx), events)
+			})
+			if results[i] != nil {
+				events.pending = events.pending[:mark] // rolled back with the savepoint
+				if errors.Is(results[i], store.ErrTxUnusable) {
+					return results[i]
+				}
+			}
+		}
+		if err := events.flush(ctx); err != nil {
+			return err
+		}
+		if !savepoints && writeBehind {
+			if err := wb.FlushWrites(ctx); err != nil {
+				return errDeliveryFailed // whose write failed is found with savepoints
+			}
+		}
+		return nil
+	})
+	return results, err
+}
+
+// runAlone gives failed deliveries (or all of them, if the batch could not commit) a
+// transaction of their own, concurrently, exactly as without group commit.
+func (g *GroupCommit) runAlone(alone []*groupReq) {
 	var wg sync.WaitGroup
 	for _, r := range alone {
 		wg.Go(func() {
@@ -255,7 +302,19 @@ func (b *batchEvents) AppendEvent(_ context.Context, ev domain.Event) (domain.Ev
 	return ev, nil
 }
 
+// flush appends the batch's events, in a few multi-row statements when the store can: on
+// PostgreSQL they are written under the event-log lock, which every batch waits for, so one
+// round trip per event would be paid by every committer (issue 17).
 func (b *batchEvents) flush(ctx context.Context) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	if ba, ok := b.Tx.(store.EventBatchAppender); ok {
+		if err := ba.AppendEvents(ctx, b.pending); err != nil {
+			return fmt.Errorf("webhook: group commit: append %d events: %w", len(b.pending), err)
+		}
+		return nil
+	}
 	for _, ev := range b.pending {
 		if _, err := b.Tx.AppendEvent(ctx, ev); err != nil {
 			return fmt.Errorf("webhook: group commit: append %s event: %w", ev.Type, err)

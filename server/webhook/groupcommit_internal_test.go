@@ -40,10 +40,14 @@ func openEngine(t *testing.T, dsn string) store.Store {
 
 // delivery is a unit of work shaped like Record's: an inbox row and an event.
 type delivery struct {
-	key   string
-	fail  error // returned after the writes
-	data  []byte
-	calls atomic.Int32
+	key  string
+	fail error // returned after the writes
+	data []byte
+	// policyCtx, when set, makes the delivery also create a policy for that Etvas context: a
+	// second one for the same context fails with a unique violation, a write PostgreSQL holds
+	// back in the pass without savepoints (its failure surfaces at a later statement).
+	policyCtx string
+	calls     atomic.Int32
 }
 
 func (d *delivery) fn(ctx context.Context, tx store.Tx) error {
@@ -56,7 +60,25 @@ func (d *delivery) fn(ctx context.Context, tx store.Tx) error {
 		return err
 	}
 	_ = rec
+	if d.policyCtx != "" {
+		if _, err := tx.CreatePolicy(ctx, domain.Policy{Partner: domain.PartnerEtvas, Kind: domain.KindEtvasProduct,
+			Status: domain.PolicySuspended, EtvasContextID: d.policyCtx}); err != nil {
+			return err
+		}
+	}
 	return d.fail
+}
+
+// batchCase is a batch run by TestGroupCommitBatch.
+type batchCase struct {
+	name string
+	// deliveries of the batch; ctxs[i] overrides the context of delivery i
+	deliveries []*delivery
+	ctxs       map[int]context.Context
+	wantErr    []error  // per delivery: nil, or errors.Is target
+	wantCalls  []int32  // nil: not checked
+	wantStored []string // keys with an inbox row, and events in this order
+	unordered  bool     // deliveries rerun alone run concurrently: any order
 }
 
 // TestGroupCommitBatch runs batches directly (no committer goroutine, so the batch's makeup is
@@ -65,16 +87,7 @@ func TestGroupCommitBatch(t *testing.T) {
 	boom := errors.New("boom")
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
-	tests := []struct {
-		name string
-		// deliveries of the batch; ctxs[i] overrides the context of delivery i
-		deliveries []*delivery
-		ctxs       map[int]context.Context
-		wantErr    []error // per delivery: nil, or errors.Is target
-		wantCalls  []int32
-		wantStored []string // keys with an inbox row, and events in this order
-		unordered  bool     // deliveries rerun alone run concurrently: any order
-	}{
+	tests := []batchCase{
 		{
 			name:       "all succeed, one transaction",
 			deliveries: []*delivery{{key: "a"}, {key: "b"}, {key: "c"}},
@@ -83,18 +96,62 @@ func TestGroupCommitBatch(t *testing.T) {
 			wantStored: []string{"a", "b", "c"},
 		},
 		{
+			// Calls: the batch runs without savepoints until "bad" fails (a, bad), again with
+			// savepoints (a, bad, c), then "bad" alone.
 			name:       "a failing delivery is undone alone, then retried alone",
 			deliveries: []*delivery{{key: "a"}, {key: "bad", fail: boom}, {key: "c"}},
 			wantErr:    []error{nil, boom, nil},
-			wantCalls:  []int32{1, 2, 1},
+			wantCalls:  []int32{2, 3, 1},
 			wantStored: []string{"a", "c"},
 		},
 		{
 			name:       "a duplicate inside the batch fails only itself",
 			deliveries: []*delivery{{key: "a"}, {key: "a"}, {key: "c"}},
 			wantErr:    []error{nil, store.ErrDuplicate, nil},
-			wantCalls:  []int32{1, 2, 1},
+			wantCalls:  []int32{2, 3, 1},
 			wantStored: []string{"a", "c"},
+		},
+		{
+			name:       "a lone delivery commits in one pass",
+			deliveries: []*delivery{{key: "solo"}},
+			wantErr:    []error{nil},
+			wantCalls:  []int32{1},
+			wantStored: []string{"solo"},
+		},
+		{
+			// Once with its writes held back, then alone in a plain transaction.
+			name:       "a lone delivery that fails runs again alone",
+			deliveries: []*delivery{{key: "solo-bad", fail: boom}},
+			wantErr:    []error{boom},
+			wantCalls:  []int32{2},
+			wantStored: nil,
+		},
+		manyWithFailures(boom),
+		{
+			// On PostgreSQL the second policy's INSERT is held back and fails at the flush
+			// before the events; on SQLite at once: the same outcome and calls either way.
+			name:       "a held-back write that fails at the end fails only its delivery",
+			deliveries: []*delivery{{key: "a"}, {key: "p1", policyCtx: "ctx-x"}, {key: "p2", policyCtx: "ctx-x"}},
+			wantErr:    []error{nil, nil, store.ErrDuplicate},
+			wantCalls:  []int32{2, 2, 3},
+			wantStored: []string{"a", "p1"},
+		},
+		{
+			// On PostgreSQL p2's failure surfaces in the next delivery's first statement; the
+			// pass with savepoints still gives each delivery its own outcome (calls differ by
+			// engine, so they are not checked).
+			name:       "a held-back write that fails in the middle fails only its delivery",
+			deliveries: []*delivery{{key: "a"}, {key: "p1", policyCtx: "ctx-y"}, {key: "p2", policyCtx: "ctx-y"}, {key: "d"}},
+			wantErr:    []error{nil, nil, store.ErrDuplicate, nil},
+			wantStored: []string{"a", "p1", "d"},
+		},
+		{
+			// 75 events: multi-row statements of 32, 32, 8, 2 and 1 rows, cursors in order.
+			name:       "a large batch keeps its events in order",
+			deliveries: keyed(75, nil),
+			wantErr:    make([]error, 75),
+			wantCalls:  repeat(75, 1),
+			wantStored: keys(75, nil),
 		},
 		{
 			name:       "a caller that gave up before its turn is not run",
@@ -123,7 +180,7 @@ func TestGroupCommitBatch(t *testing.T) {
 				deliveries := make([]*delivery, len(tt.deliveries))
 				batch := make([]*groupReq, len(tt.deliveries))
 				for i, d := range tt.deliveries {
-					d = &delivery{key: d.key, fail: d.fail, data: d.data}
+					d = &delivery{key: d.key, fail: d.fail, data: d.data, policyCtx: d.policyCtx}
 					deliveries[i] = d
 					ctx := context.Background()
 					if c, ok := tt.ctxs[i]; ok {
@@ -142,6 +199,9 @@ func TestGroupCommitBatch(t *testing.T) {
 					case want != nil && want.Error() != "any" && !errors.Is(err, want):
 						t.Errorf("delivery %d: %v, want %v", i, err, want)
 					}
+					if tt.wantCalls == nil {
+						continue
+					}
 					if got := deliveries[i].calls.Load(); got != tt.wantCalls[i] {
 						t.Errorf("delivery %d ran %d times, want %d", i, got, tt.wantCalls[i])
 					}
@@ -150,6 +210,51 @@ func TestGroupCommitBatch(t *testing.T) {
 			})
 		}
 	}
+}
+
+// keyed returns n deliveries d-00, d-01, ...; fail[i] makes delivery i fail with that error.
+func keyed(n int, fail map[int]error) []*delivery {
+	out := make([]*delivery, n)
+	for i := range out {
+		out[i] = &delivery{key: fmt.Sprintf("d-%02d", i), fail: fail[i]}
+	}
+	return out
+}
+
+// keys are the keys of keyed(n) without the failing ones.
+func keys(n int, fail map[int]error) []string {
+	var out []string
+	for i := range n {
+		if fail[i] == nil {
+			out = append(out, fmt.Sprintf("d-%02d", i))
+		}
+	}
+	return out
+}
+
+func repeat(n int, v int32) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// manyWithFailures is a batch of 40 deliveries where the first, one in the middle and the last
+// fail: each failing one gets its own error and no effect, every other one commits once in the
+// shared transaction (after the pass without savepoints stopped at the first failure).
+func manyWithFailures(boom error) batchCase {
+	const n = 40
+	fail := map[int]error{0: boom, 17: boom, n - 1: boom}
+	wantErr := make([]error, n)
+	wantCalls := repeat(n, 1) // the pass without savepoints stopped at delivery 0
+	for i := range fail {
+		wantErr[i] = boom
+		wantCalls[i] = 2 // in its savepoint, then alone
+	}
+	wantCalls[0] = 3 // also the pass without savepoints
+	return batchCase{name: "failures among many deliveries are each undone alone", deliveries: keyed(n, fail),
+		wantErr: wantErr, wantCalls: wantCalls, wantStored: keys(n, fail)}
 }
 
 // assertStored checks the inbox holds exactly keys and the events follow in that order (any

@@ -60,16 +60,19 @@ var responseJSON = protojson.MarshalOptions{}
 func Record(ctx context.Context, st store.Store, in Inbound, resp proto.Message, apply ApplyFunc) (Result, error) {
 	var res Result
 	unrecognized := false
+	payload := in.Delivery.Raw
+	if in.StorePayload != nil {
+		payload = in.StorePayload
+	}
+	// Here, in the caller's goroutine, not in the transaction: under group commit that runs in
+	// the single committer, which every delivery waits for.
+	refs := domain.InboxRefs(payload, in.Delivery.Headers)
 	err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		res, unrecognized = Result{}, false
-		payload := in.Delivery.Raw
-		if in.StorePayload != nil {
-			payload = in.StorePayload
-		}
 		rec, err := tx.InsertInbox(ctx, domain.InboxRecord{
 			Partner: in.Delivery.Partner, DeliveryKey: in.DeliveryKey, EventType: in.EventType,
 			Payload: payload, Headers: in.Delivery.Headers, ReceiveTime: in.Delivery.ReceiveTime,
-			State: domain.InboxReceived,
+			State: domain.InboxReceived, Refs: refs,
 		})
 		var dup *store.DuplicateInboxError
 		if errors.As(err, &dup) {

@@ -26,6 +26,9 @@ import (
 type ingestRun struct {
 	Throughput float64
 	P50, P99   time.Duration
+	// CPU time per event of the gateway and of the PostgreSQL backends serving it (distinct
+	// rounds only; DBCPU is zero on SQLite, which runs in the gateway).
+	GatewayCPU, DBCPU time.Duration
 }
 
 // ingestResult is one engine's figures.
@@ -82,12 +85,22 @@ func (w webhookPoster) post(ctx context.Context, body []byte, wantStatus string)
 // benchIngest measures webhook ingestion on one engine: distinct events at a fixed concurrency
 // (throughput), the same events again (the duplicate path), then distinct events offered at
 // half the target rate by an open-loop generator (latency under sustained load).
-func benchIngest(ctx context.Context, env *env, engineName, dsn string, target float64, rep *report) error {
+// serverDSN is the PostgreSQL server the gateway's sessions are measured on ("" on SQLite).
+func benchIngest(ctx context.Context, env *env, engineName, dsn, serverDSN string, target float64, rep *report) error {
 	dir := filepath.Join(env.work, "ingest-"+engineName)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir})
+	var extra []string
+	var debugAddr string
+	if env.ingestProfiles != "" {
+		var err error
+		if debugAddr, err = gatewayproc.FreePort(); err != nil {
+			return err
+		}
+		extra = []string{"--debug-addr", debugAddr}
+	}
+	gw, err := gatewayproc.StartGateway(ctx, gatewayproc.Options{Binary: env.gateway, Database: dsn, LogDir: dir, Extra: extra})
 	if err != nil {
 		return err
 	}
@@ -109,11 +122,23 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn string, target f
 	}); r.Err() != nil {
 		return fmt.Errorf("ingest %s warm-up: %w", engineName, r.Err())
 	}
+	meter, err := newCPUMeter(ctx, gw.PID(), serverDSN)
+	if err != nil {
+		return err
+	}
 	var first [][]byte
 	for round := range env.runs {
 		bodies := distinct(fmt.Sprintf("r%d", round), env.events)
 		if round == 0 {
 			first = bodies
+		}
+		gw0, db0 := meter.read()
+		var profiled chan error
+		if round == 0 && debugAddr != "" {
+			profiled = make(chan error, 1)
+			go func() { // waited for below
+				profiled <- keepIngestProfile(ctx, env, "http://"+debugAddr, engineName)
+			}()
 		}
 		r := loadgen.Closed(ctx, env.ingestConcurrency, len(bodies), func(ctx context.Context, i int) error {
 			return poster.post(ctx, bodies[i], "processed")
@@ -121,9 +146,18 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn string, target f
 		if r.Err() != nil {
 			return fmt.Errorf("ingest %s: %w", engineName, r.Err())
 		}
-		run := ingestRun{Throughput: r.Throughput(), P50: r.Percentile(0.5), P99: r.Percentile(0.99)}
+		gw1, db1 := meter.read()
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				return err
+			}
+		}
+		n := time.Duration(len(bodies))
+		run := ingestRun{Throughput: r.Throughput(), P50: r.Percentile(0.5), P99: r.Percentile(0.99),
+			GatewayCPU: (gw1 - gw0) / n, DBCPU: (db1 - db0) / n}
 		res.Distinct = append(res.Distinct, run)
-		env.logf("ingest %-10s round %d distinct   %7.0f events/s p50 %-8s p99 %s", engineName, round+1, run.Throughput, run.P50, run.P99)
+		env.logf("ingest %-10s round %d distinct   %7.0f events/s p50 %-8s p99 %-8s CPU/event gateway %s, PostgreSQL %s",
+			engineName, round+1, run.Throughput, run.P50, run.P99, run.GatewayCPU, run.DBCPU)
 	}
 	r := loadgen.Closed(ctx, env.ingestConcurrency, len(first), func(ctx context.Context, i int) error {
 		return poster.post(ctx, first[i], "duplicate")
@@ -166,6 +200,25 @@ func benchIngest(ctx context.Context, env *env, engineName, dsn string, target f
 	return nil
 }
 
+// ingestProfileSeconds is the length of the CPU profile taken during the first distinct round
+// when -ingest-profiles is set (a round lasts a few seconds).
+const ingestProfileSeconds = 2
+
+// keepIngestProfile fetches a CPU profile of the gateway from its debug listener and writes it
+// to env.ingestProfiles, for go tool pprof.
+func keepIngestProfile(ctx context.Context, env *env, debugURL, engineName string) error {
+	raw, err := fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, ingestProfileSeconds), time.Minute)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(env.ingestProfiles, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(env.ingestProfiles, "gateway-ingest-"+strings.ToLower(engineName)+".pprof")
+	env.logf("ingest %-10s CPU profile of the gateway in %s", engineName, file)
+	return os.WriteFile(file, raw, 0o644)
+}
+
 // freshPostgresSchema creates an empty schema and returns a DSN whose search_path points at it,
 // and a function that drops it.
 func freshPostgresSchema(ctx context.Context, base string) (string, func(), error) {
@@ -193,6 +246,7 @@ func freshPostgresSchema(ctx context.Context, base string) (string, func(), erro
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	q.Set("application_name", ingestApplicationName)
 	u.RawQuery = q.Encode()
 	return strings.Replace(u.String(), "postgresql://", "postgres://", 1), drop, nil
 }

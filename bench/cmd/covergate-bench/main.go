@@ -60,6 +60,7 @@ type env struct {
 	peers                              []string      // peer kinds in the transport benchmark
 	profileFor                         time.Duration // CPU profile length per transport
 	profiles                           string        // where raw CPU profiles are kept ("" = not kept)
+	ingestProfiles                     string        // where CPU profiles of ingestion go ("" = none taken)
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -93,6 +94,7 @@ func run(args []string) error {
 	fs.DurationVar(&e.profileFor, "profile", 5*time.Second, "length of the gateway CPU profiles taken under REST and gRPC load after the transport rounds (0 = none)")
 	fs.IntVar(&e.events, "events", 5000, "distinct webhook events per round")
 	fs.IntVar(&e.ingestConcurrency, "ingest-concurrency", 64, "concurrent webhook senders")
+	fs.StringVar(&e.ingestProfiles, "ingest-profiles", "", "directory to write CPU profiles of the gateway taken during the first distinct ingestion round ('' = none; the gateway needs --debug-addr)")
 	fs.Float64Var(&e.openSeconds, "open-seconds", 5, "length of the open-loop (fixed rate) webhook run")
 	fs.IntVar(&e.publications, "publications", 10000, "publications queued for the outbox benchmark")
 	fs.IntVar(&e.outboxRuns, "outbox-runs", 3, "outbox rounds")
@@ -141,7 +143,7 @@ func run(args []string) error {
 		{"transport", func() error { return benchTransport(ctx, e, rep) }},
 		{"ingest", func() error {
 			if strings.Contains(*engines, "sqlite") {
-				if err := benchIngest(ctx, e, "SQLite", "sqlite:"+filepath.Join(e.work, "ingest.db"), 5000, rep); err != nil {
+				if err := benchIngest(ctx, e, "SQLite", "sqlite:"+filepath.Join(e.work, "ingest.db"), "", 5000, rep); err != nil {
 					return err
 				}
 			}
@@ -153,7 +155,7 @@ func run(args []string) error {
 				return err
 			}
 			defer drop()
-			return benchIngest(ctx, e, "PostgreSQL", dsn, 3000, rep)
+			return benchIngest(ctx, e, "PostgreSQL", dsn, e.postgres, 3000, rep)
 		}},
 		{"outbox", func() error { return benchOutbox(ctx, e, rep) }},
 		{"footprint", func() error { return benchFootprint(ctx, e, rep) }},

@@ -290,15 +290,17 @@ func (r *report) details(p func(string, ...any)) {
 		p("")
 		p("Each event is a distinct, correctly signed Etvas App `product.suspended` for a context the gateway has not seen, POSTed to `/etvas/events`: the gateway verifies the API key and HMAC over the raw body, then in one transaction records the inbox delivery, creates the context's policy (SUSPENDED) and appends its `policy.created` and `policy.suspended` events, commits durably (SQLite `synchronous=FULL`; PostgreSQL default `synchronous_commit=on`) and only then answers 200 `processed` — every answer is checked. Duplicates are the first round's bodies sent again (answer `duplicate`, no second effect). The open-loop runs offer events on a fixed schedule (half the target rate, then half the rate measured above) and measure each event from its scheduled start, so a server that falls behind shows it as latency.")
 		p("")
-		p("| engine | run | events/s | p50 | p99 |")
-		p("|---|---|---|---|---|")
+		p("CPU per event (distinct rounds) is the gateway's utime+stime from /proc/PID/stat over the round, and on PostgreSQL that of the server processes of the gateway's sessions (found by application_name), divided by the events: steadier than throughput on a shared machine.")
+		p("")
+		p("| engine | run | events/s | p50 | p99 | gateway CPU/event | PostgreSQL CPU/event |")
+		p("|---|---|---|---|---|---|---|")
 		for _, in := range r.ingest {
 			for i, x := range in.Distinct {
-				p("| %s | distinct, round %d | %.0f | %s | %s |", in.Engine, i+1, x.Throughput, ms(x.P50), ms(x.P99))
+				p("| %s | distinct, round %d | %.0f | %s | %s | %s | %s |", in.Engine, i+1, x.Throughput, ms(x.P50), ms(x.P99), x.GatewayCPU, x.DBCPU)
 			}
-			p("| %s | duplicates | %.0f | %s | %s |", in.Engine, in.Duplicates.Throughput, ms(in.Duplicates.P50), ms(in.Duplicates.P99))
-			p("| %s | open loop at %.0f/s (half the target) | %.0f | %s | %s |", in.Engine, in.OpenRate, in.Open.Throughput, ms(in.Open.P50), ms(in.Open.P99))
-			p("| %s | open loop at %.0f/s (half the measured rate) | %.0f | %s | %s |", in.Engine, in.HalfMeasuredRate, in.HalfMeasured.Throughput, ms(in.HalfMeasured.P50), ms(in.HalfMeasured.P99))
+			p("| %s | duplicates | %.0f | %s | %s | | |", in.Engine, in.Duplicates.Throughput, ms(in.Duplicates.P50), ms(in.Duplicates.P99))
+			p("| %s | open loop at %.0f/s (half the target) | %.0f | %s | %s | | |", in.Engine, in.OpenRate, in.Open.Throughput, ms(in.Open.P50), ms(in.Open.P99))
+			p("| %s | open loop at %.0f/s (half the measured rate) | %.0f | %s | %s | | |", in.Engine, in.HalfMeasuredRate, in.HalfMeasured.Throughput, ms(in.HalfMeasured.P50), ms(in.HalfMeasured.P99))
 		}
 	}
 	if len(r.outbox) > 0 {

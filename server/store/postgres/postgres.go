@@ -133,11 +133,9 @@ func Open(ctx context.Context, dsn string, opts store.Options) (*Store, error) {
 // per schema so independent deployments (and test schemas) do not contend.
 // The NOTIFY is queued here too: PostgreSQL delivers it only on commit.
 func lockEventLog(ctx context.Context, q sqlstore.Querier, key int64, channel string) error {
-	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
-		return fmt.Errorf("lock event log: %w", err)
-	}
-	if _, err := q.Exec(ctx, `SELECT pg_notify($1, '')`, channel); err != nil {
-		return fmt.Errorf("notify event watchers: %w", err)
+	// One statement for both: one round trip less for every appending transaction.
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1), pg_notify($2, '')`, key, channel); err != nil {
+		return fmt.Errorf("lock event log and notify event watchers: %w", err)
 	}
 	return nil
 }
@@ -297,7 +295,11 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 					return fmt.Errorf("postgres: commit without flush: %w", err)
 				}
 			}
-			return fn(ctx, sqlstore.New(poolQuerier{tx}, s.dialect, &sqlstore.TxState{}))
+			q := newTxQuerier(tx)
+			if err := fn(ctx, sqlstore.New(q, s.dialect, &sqlstore.TxState{})); err != nil {
+				return err
+			}
+			return q.Flush(ctx) // nothing held back is left out of the commit
 		})
 	})
 }

@@ -140,7 +140,7 @@ func TestCommitWithoutFlushSurvivesKill(t *testing.T) {
 func TestOutcomeUpdatesArePrepared(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "w.db"))
 	for _, q := range sqlstore.PreparedWrites() {
-		if s.writes[q] == nil {
+		if s.wstmts.lookup(q) == nil {
 			t.Errorf("not prepared on the writer: %s", q)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/covergate/covergate/server/store/sqlstore"
@@ -48,19 +47,19 @@ func (q sqlQuerier) Query(ctx context.Context, query string, args ...any) (sqlst
 	return sqlRows{rows}, nil
 }
 
-// sqlTxQuerier runs a write transaction. Statements in prepared (sqlstore.PreparedWrites,
-// prepared on the writer pool at Open and read-only afterwards) run prepared.
+// sqlTxQuerier runs a transaction's statements on the writer connection, through the writer's
+// prepared statements when it has them (see stmtCache.lookup): the driver would otherwise
+// compile the SQL of every statement of every webhook delivery, the largest share of the
+// single writer's time (issue 17).
 type sqlTxQuerier struct {
-	tx       *sql.Tx
-	prepared map[string]*sql.Stmt
+	tx    *sql.Tx
+	stmts *stmtCache
 }
 
 func (q sqlTxQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	var res sql.Result
 	var err error
-	if stmt, ok := q.prepared[query]; ok {
-		// Tx.StmtContext reuses the statement already prepared on the writer connection
-		// (database/sql prepares it again only on a replaced connection).
+	if stmt := q.stmts.lookup(query); stmt != nil {
 		res, err = q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 	} else {
 		res, err = q.tx.ExecContext(ctx, query, args...)
@@ -72,34 +71,17 @@ func (q sqlTxQuerier) Exec(ctx context.Context, query string, args ...any) (int6
 }
 
 func (q sqlTxQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.tx.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if stmt := q.stmts.lookup(query); stmt != nil {
+		rows, err = q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	} else {
+		rows, err = q.tx.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{rows}, nil
-}
-
-// prepareWrites prepares sqlstore.PreparedWrites on the writer pool. It runs at Open, before
-// any transaction holds the single writer connection (preparing on the pool waits for it).
-func prepareWrites(ctx context.Context, writer *sql.DB) (map[string]*sql.Stmt, error) {
-	stmts := map[string]*sql.Stmt{}
-	for _, q := range sqlstore.PreparedWrites() {
-		stmt, err := writer.PrepareContext(ctx, q)
-		if err != nil {
-			_ = closeStmts(stmts)
-			return nil, fmt.Errorf("sqlite: prepare %q: %w", q, err)
-		}
-		stmts[q] = stmt
-	}
-	return stmts, nil
-}
-
-func closeStmts(stmts map[string]*sql.Stmt) error {
-	var errs []error
-	for _, s := range stmts {
-		errs = append(errs, s.Close())
-	}
-	return errors.Join(errs...)
 }
 
 // maxCachedStmts bounds the statement cache. The store's SQL texts are constants of the code (a
@@ -114,11 +96,38 @@ type stmtCache struct {
 	db     *sql.DB
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
+	missed map[string]bool // looked up but not prepared yet (see lookup)
 	closed bool
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
+}
+
+// lookup returns the prepared statement for query, or nil (run it unprepared) and remembers it
+// for prepareMissed. It is the writer's way: its only connection is busy with the transaction
+// that asks, so statements are prepared between transactions instead (database/sql then reuses
+// the statement on that connection inside every later transaction: Tx.StmtContext).
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	stmt, ok := c.stmts[query]
+	if !ok && !c.closed && len(c.stmts)+len(c.missed) < maxCachedStmts {
+		c.missed[query] = true
+	}
+	return stmt
+}
+
+// prepareMissed prepares the statements lookup could not give, once the connection is free. A
+// statement that fails to prepare is dropped: it failed (or will fail) in its transaction too.
+func (c *stmtCache) prepareMissed(ctx context.Context) {
+	c.mu.Lock()
+	missed := c.missed
+	c.missed = map[string]bool{}
+	c.mu.Unlock()
+	for query := range missed {
+		_, _ = c.get(ctx, query)
+	}
 }
 
 // get returns the prepared statement for query, preparing it on first use, or nil (run the

@@ -55,8 +55,8 @@ type Store struct {
 	store.Reader
 	writer  *sql.DB
 	reader  *sql.DB
-	stmts   *stmtCache           // the reader pool's prepared statements
-	writes  map[string]*sql.Stmt // sqlstore.PreparedWrites on the writer pool
+	stmts   *stmtCache // the reader pool's prepared statements
+	wstmts  *stmtCache // the writer's, used inside transactions
 	dialect *sqlstore.Dialect
 	bc      *store.Broadcaster
 	log     *slog.Logger
@@ -135,14 +135,8 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		writer.Close()
 		return nil, err
 	}
-	writes, err := prepareWrites(ctx, writer)
-	if err != nil {
-		writer.Close()
-		return nil, err
-	}
 	reader, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
-		_ = closeStmts(writes)
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open readers for %s: %w", path, err)
 	}
@@ -158,13 +152,20 @@ func Open(ctx context.Context, path string, opts store.Options) (*Store, error) 
 		writer:  writer,
 		reader:  reader,
 		stmts:   newStmtCache(reader),
-		writes:  writes,
+		wstmts:  newStmtCache(writer),
 		dialect: d,
 		bc:      store.NewBroadcaster(),
 		log:     log,
 		retries: opts.MaxRetries,
 	}
 	s.Reader = sqlstore.New(sqlQuerier{db: reader, stmts: s.stmts}, d, nil)
+	// The outbox's outcome updates run once per delivered publication: prepared from the start.
+	for _, q := range sqlstore.PreparedWrites() {
+		if _, err := s.wstmts.get(ctx, q); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("sqlite: prepare %q: %w", q, err)
+		}
+	}
 	return s, nil
 }
 
@@ -281,6 +282,10 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 }
 
 func (s *Store) runTx(ctx context.Context, st *sqlstore.TxState, fn func(ctx context.Context, tx store.Tx) error) error {
+	// Deferred first, so it runs last: once the transaction has ended and the writer connection
+	// is back in the pool (below, a held connection is released before), it is free for
+	// preparing what this transaction ran unprepared.
+	defer s.wstmts.prepareMissed(ctx)
 	if !store.FlushSkipped(ctx) {
 		return s.runTxOn(ctx, s.writer, st, fn)
 	}
@@ -328,7 +333,7 @@ func (s *Store) runTxOn(ctx context.Context, db beginner, st *sqlstore.TxState, 
 			err = errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))
 		}
 	}()
-	if err := fn(ctx, sqlstore.New(sqlTxQuerier{tx: tx, prepared: s.writes}, s.dialect, st)); err != nil {
+	if err := fn(ctx, sqlstore.New(sqlTxQuerier{tx: tx, stmts: s.wstmts}, s.dialect, st)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -368,7 +373,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // closes both pools.
 func (s *Store) Close() error {
 	s.bc.Close()
-	return errors.Join(s.stmts.close(), closeStmts(s.writes), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.stmts.close(), s.wstmts.close(), s.reader.Close(), s.writer.Close())
 }
 
 // FindText implements store.Store.

@@ -42,10 +42,7 @@ func (s *Queries) link(ctx context.Context, kind, id string, refs []string) erro
 		args = append(args, domain.RefDigest(r))
 	}
 	b.WriteString(` ON CONFLICT DO NOTHING`)
-	if _, err := s.q.Exec(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("store: link personal data of %s %s: %w", kind, id, err)
-	}
-	return nil
+	return s.execLater(ctx, failed("link personal data of "+kind+" "+id), b.String(), args...)
 }
 
 // resolveCustomer returns the one customer whose identifiers include one of refs, or "" when
@@ -276,15 +273,6 @@ func (s *Queries) recordsNaming(ctx context.Context, digests []string) ([][2]str
 		}
 	}
 	return out, nil
-}
-
-func headerValues(h map[string]string) []byte {
-	var b strings.Builder
-	for _, v := range h {
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
 }
 
 // linkPolicy files a customer's policy ids among the customer's identifiers: partner deliveries

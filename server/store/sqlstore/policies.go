@@ -134,10 +134,10 @@ func (s *Queries) CreatePolicy(ctx context.Context, p domain.Policy) (domain.Pol
 	now := s.now()
 	p.Version, p.CreateTime, p.UpdateTime = 1, now, now
 	normalizePolicy(&p)
-	_, err := s.q.Exec(ctx, `INSERT INTO policies (`+policyCols+`) VALUES
-		(`+placeholders(30)+`)`, s.policyArgs(p)...)
+	err := s.execLater(ctx, func(_ int64, err error) error { return s.mapWriteErr("create policy", err) },
+		`INSERT INTO policies (`+policyCols+`) VALUES (`+placeholders(30)+`)`, s.policyArgs(p)...)
 	if err != nil {
-		return p, s.mapWriteErr("create policy", err)
+		return p, err
 	}
 	return p, s.linkPolicy(ctx, p)
 }

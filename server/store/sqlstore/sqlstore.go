@@ -64,7 +64,9 @@ type Queries struct {
 	q          Querier
 	d          *Dialect
 	st         *TxState // nil outside a transaction
-	savepoints int      // savepoints opened so far, to name the next one
+	savepoints int      // savepoints open now (nesting depth), to name the next one
+	// deferWrites holds result-less writes back (DeferWrites), when the Querier can.
+	deferWrites bool
 }
 
 // New binds the queries to q. st is nil for the read-only pool.
@@ -76,6 +78,8 @@ var (
 	_ store.Tx          = (*Queries)(nil)
 	_ store.Reader      = (*Queries)(nil)
 	_ store.Savepointer = (*Queries)(nil)
+
+	_ store.EventBatchAppender = (*Queries)(nil)
 )
 
 // Savepoint implements store.Savepointer with SAVEPOINT / ROLLBACK TO /
@@ -87,7 +91,15 @@ func (s *Queries) Savepoint(ctx context.Context, fn func(ctx context.Context) er
 	if s.st == nil {
 		return errors.New("store: savepoint outside a transaction")
 	}
+	// Named by depth, not by count: a released savepoint's name is free again, and the engine's
+	// statement cache (SQLite's prepared statements) sees a few texts, not one per delivery.
+	// Writes held back belong to what ran before the savepoint: sent now, their failure is not
+	// taken for fn's.
+	if err := s.FlushWrites(ctx); err != nil {
+		return fmt.Errorf("store: before savepoint: %w: %w", store.ErrTxUnusable, err)
+	}
 	s.savepoints++
+	defer func() { s.savepoints-- }()
 	name := fmt.Sprintf("covergate_sp_%d", s.savepoints)
 	saved := *s.st
 	if _, err := s.q.Exec(ctx, "SAVEPOINT "+name); err != nil {
