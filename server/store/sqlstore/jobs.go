@@ -82,6 +82,10 @@ func (s *Queries) EnsureJob(ctx context.Context, j domain.Job) (domain.Job, bool
 // ClaimJobs implements store.JobStore, exactly like ClaimDue for publications: the
 // materialized CTE picks the due rows once (FOR UPDATE SKIP LOCKED on PostgreSQL), and the
 // UPDATE re-checks the lease so a job is never leased twice.
+//
+// As in ClaimDue, the re-check compares status with an empty string appended, which keeps
+// SQLite on the primary key for the claimed ids instead of walking every PENDING job through the
+// (status, …) index: a cost that grew with the queue.
 func (s *Queries) ClaimJobs(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration, limit int) ([]domain.Job, error) {
 	if owner == "" || lease <= 0 || limit <= 0 || len(kinds) == 0 {
 		return nil, errors.New("store: claim jobs: owner, kinds, positive lease and limit are required")
@@ -101,7 +105,7 @@ func (s *Queries) ClaimJobs(ctx context.Context, owner string, kinds []string, n
 			ORDER BY next_attempt_time, id LIMIT `+limitP+s.d.LockSuffix+`)
 		UPDATE jobs SET lease_owner=`+ownerP+`, lease_expire_time=`+leaseP+`, attempts=attempts+1, update_time=`+nowP+`
 		WHERE id IN (SELECT id FROM due)
-			AND status='PENDING' AND (lease_expire_time IS NULL OR lease_expire_time <= `+nowP+`)
+			AND status || '' = 'PENDING' AND (lease_expire_time IS NULL OR lease_expire_time <= `+nowP+`)
 		RETURNING `+jobCols, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim jobs: %w", err)
