@@ -117,7 +117,7 @@ func (t routeTable) collections() (map[string]map[string]bool, bool) {
 		if c == "" || strings.HasPrefix(c, "{") {
 			return nil, false
 		}
-		service := strings.TrimPrefix(r.fullMethod[:strings.LastIndex(r.fullMethod, "/")], "/")
+		service := r.service()
 		if out[c] == nil {
 			out[c] = map[string]bool{}
 		}
@@ -134,9 +134,16 @@ func (t routeTable) registeredBy(services []apiService) error {
 		known[s.name] = true
 	}
 	for key, r := range t {
-		if service := strings.TrimPrefix(r.fullMethod[:strings.LastIndex(r.fullMethod, "/")], "/"); !known[service] {
+		if !known[r.service()] {
 			return fmt.Errorf("gateway: %s (%s) is in the contract but its service is not registered", key, r.fullMethod)
 		}
 	}
 	return nil
+}
+
+// service is the route's service full name: "covergate.insurance.v1.PolicyService" for
+// "/covergate.insurance.v1.PolicyService/GetPolicy".
+func (r route) service() string {
+	service, _, _ := strings.Cut(strings.TrimPrefix(r.fullMethod, "/"), "/")
+	return service
 }
